@@ -1,0 +1,3 @@
+import type { CheckDef } from '../../types.ts';
+
+export const kernelChecks: CheckDef[] = [];

@@ -1,0 +1,123 @@
+// The preflight data model: a Host that probes read facts from, and checks
+// made of a probe (I/O, facts) and a rule (pure judgement against the profile).
+import type { Duplex } from 'node:stream';
+import type { Category, Role, Status } from '../schema/common.ts';
+import type { Profile } from '../schema/profile.ts';
+import type { Site } from '../schema/site.ts';
+
+export interface ExecOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Run through `sudo -n` when not root (SSH hosts with ssh.sudo). */
+  sudo?: boolean;
+  input?: string;
+  env?: Record<string, string>;
+}
+
+export interface ExecResult {
+  /** Exit code; 127 when the command does not exist; null when killed. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FsStats {
+  path: string;
+  /** The path that exists and was measured (nearest existing ancestor). */
+  measuredPath: string;
+  fsType: string;
+  totalBytes: number;
+  freeBytes: number;
+  totalInodes: number;
+  freeInodes: number;
+}
+
+/** Where probes run: this machine, or a node reached over SSH. */
+export interface Host {
+  readonly name: string;
+  readonly kind: 'local' | 'ssh';
+  readonly address?: string;
+  /** argv, not a shell line; use ['sh', '-c', script] for pipelines. */
+  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** File contents, or null when it does not exist / cannot be read. */
+  readFile(path: string, opts?: { signal?: AbortSignal; maxBytes?: number }): Promise<string | null>;
+  /** Directory entries, or null when it does not exist. */
+  readDir(path: string, opts?: { signal?: AbortSignal }): Promise<string[] | null>;
+  /** Filesystem stats of the path or its nearest existing ancestor. */
+  statFs(path: string, opts?: { signal?: AbortSignal }): Promise<FsStats>;
+  /** A TCP connection that starts on the host itself (SSH: direct-tcpip). */
+  connectTcp(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<Duplex>;
+  /** The user id probes run as (0 = root). */
+  uid(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface NodeInfo {
+  name: string;
+  address?: string;
+  roles: Role[];
+}
+
+/** Everything a rule may look at besides the facts: plain data, no I/O. */
+export interface JudgeContext {
+  node: NodeInfo;
+  profile: Profile;
+  site?: Site;
+  isRoot: boolean;
+  lang: 'en' | 'ko';
+}
+
+export interface ProbeContext extends JudgeContext {
+  host: Host;
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Process environment as seen by the tool (secrets must not be copied into facts). */
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Judgement {
+  /** Defaults to the check id; a check yielding several results suffixes it, e.g. disk.free[/var]. */
+  id?: string;
+  status: Status;
+  message: string;
+  remediation?: string;
+  facts?: Record<string, unknown>;
+}
+
+export interface CheckDef<F = unknown> {
+  id: string;
+  category: Category;
+  title: string;
+  /** When false for a node, the check is not run there (e.g. GPU checks on control-plane). */
+  appliesTo?(ctx: JudgeContext): boolean;
+  /** Collect facts. May throw: the engine reports `error` with the reason. */
+  probe(ctx: ProbeContext): Promise<F>;
+  /** Pure: facts + context -> one or more results. */
+  judge(facts: F, ctx: JudgeContext): Judgement | Judgement[];
+}
+
+/** Checks across nodes (hostnames unique, clock skew, node-to-node ports). */
+export interface SiteCheckContext {
+  nodes: { info: NodeInfo; host: Host | null }[];
+  profile: Profile;
+  site?: Site;
+  signal: AbortSignal;
+  timeoutMs: number;
+  lang: 'en' | 'ko';
+}
+
+export interface SiteCheckDef<F = unknown> {
+  id: string;
+  category: Category;
+  title: string;
+  probe(ctx: SiteCheckContext): Promise<F>;
+  judge(facts: F, ctx: Omit<SiteCheckContext, 'nodes' | 'signal'> & { nodes: NodeInfo[] }): Judgement[];
+}
+
+// eslint-style helper so arrays of heterogeneous checks type-check.
+export function defineCheck<F>(def: CheckDef<F>): CheckDef<unknown> {
+  return def as CheckDef<unknown>;
+}
+export function defineSiteCheck<F>(def: SiteCheckDef<F>): SiteCheckDef<unknown> {
+  return def as SiteCheckDef<unknown>;
+}

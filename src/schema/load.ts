@@ -1,0 +1,82 @@
+// Reads a YAML file a user wrote and validates it with a zod schema, so every
+// rejection names the file, the line and the field.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { InputError, InputErrors } from '../errors.ts';
+
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+/** Parses YAML text and validates it; throws InputErrors naming file/line/field. */
+export function parseYaml<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InputErrors(
+      doc.errors.map((e) => {
+        const line = e.linePos?.[0]?.line;
+        return new InputError({ file, line, expected: `invalid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` });
+      }),
+    );
+  }
+  const data = doc.toJS({ maxAliasCount: 100 });
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((issue) => {
+    const line = lineOf(doc, issue.path, lineCounter);
+    const field = fieldPath(issue.path);
+    const missing = issue.code === 'invalid_type' && !hasPath(data, issue.path);
+    return new InputError({ file, line, field: field || undefined, expected: missing ? `required field is missing (expected ${issue.expected})` : describeIssue(issue) });
+  });
+  throw new InputErrors(errors);
+}
+
+export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})` });
+  }
+  return parseYaml(text, file, schema);
+}
+
+function lineOf(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[], lc: LineCounter): number | undefined {
+  // Walk up the path until a node exists (a missing field points at its parent).
+  for (let n = path.length; n >= 0; n--) {
+    const keyPath = path.slice(0, n) as (string | number)[];
+    const node: unknown = n === 0 ? doc.contents : doc.getIn(keyPath, true);
+    if (isNode(node) && (node as YamlNode).range) {
+      return lc.linePos((node as YamlNode).range![0]).line;
+    }
+  }
+  return undefined;
+}
+
+function hasPath(data: unknown, path: readonly PropertyKey[]): boolean {
+  let cur: unknown = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object' || !(p in (cur as object))) return false;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur !== undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${issue.expected}`;
+    default:
+      return issue.message;
+  }
+}
