@@ -1,0 +1,114 @@
+// Report labels in English and Korean. Checklist titles come from the profile
+// (title.en / title.ko); check messages and remediations stay English, because
+// they quote commands, paths and values that support engineers search for.
+import type { Category, Lang, Status } from '../schema/common.ts';
+
+export interface Labels {
+  reportTitle: string;
+  tool: string;
+  time: string;
+  host: string;
+  site: string;
+  profile: string;
+  duration: string;
+  node: string;
+  nodes: string;
+  roles: string;
+  check: string;
+  checklistItem: string;
+  status: string;
+  message: string;
+  remediation: string;
+  summary: string;
+  total: string;
+  unmapped: string;
+  status_: Record<Status, string>;
+  category: Record<Category, string>;
+  result: { ok: string; failed: string; warnings: string };
+  /** Checklist form (markdown checklist). */
+  answer: string;
+  checklistTitle: string;
+  checklistIntro: string;
+  verifiedBy: string;
+}
+
+const en: Labels = {
+  reportTitle: 'Astrago preflight report',
+  tool: 'Tool',
+  time: 'Time',
+  host: 'Host',
+  site: 'Site',
+  profile: 'Profile',
+  duration: 'Duration',
+  node: 'Node',
+  nodes: 'Nodes',
+  roles: 'Roles',
+  check: 'Check',
+  checklistItem: 'Checklist item',
+  status: 'Status',
+  message: 'Message',
+  remediation: 'Remediation',
+  summary: 'Summary',
+  total: 'total',
+  unmapped: 'Other checks',
+  status_: { pass: 'pass', warn: 'warn', fail: 'fail', skip: 'skip', error: 'error' },
+  category: {
+    network: 'Network',
+    accounts: 'Accounts',
+    security: 'Security',
+    registry: 'Registry',
+    resources: 'Resources',
+    storage: 'Storage',
+    os: 'Operating system',
+  },
+  result: { ok: 'Ready: no check failed.', failed: 'Not ready: some checks failed.', warnings: 'Ready with warnings.' },
+  answer: 'Answer',
+  checklistTitle: 'Astrago customer information checklist',
+  checklistIntro: 'Please fill in the answer column and return this form (secrets: name where they are kept, never the value).',
+  verifiedBy: 'verified by',
+};
+
+const ko: Labels = {
+  reportTitle: 'Astrago 사전 점검 보고서',
+  tool: '도구',
+  time: '시각',
+  host: '호스트',
+  site: '사이트',
+  profile: '프로파일',
+  duration: '소요 시간',
+  node: '노드',
+  nodes: '노드 목록',
+  roles: '역할',
+  check: '점검',
+  checklistItem: '체크리스트 항목',
+  status: '상태',
+  message: '메시지',
+  remediation: '조치 방법',
+  summary: '요약',
+  total: '전체',
+  unmapped: '기타 점검',
+  status_: { pass: '통과', warn: '경고', fail: '실패', skip: '건너뜀', error: '오류' },
+  category: {
+    network: '네트워크',
+    accounts: '계정',
+    security: '보안',
+    registry: '레지스트리',
+    resources: '자원',
+    storage: '스토리지',
+    os: '운영체제',
+  },
+  result: { ok: '준비 완료: 실패한 점검이 없습니다.', failed: '준비 안 됨: 실패한 점검이 있습니다.', warnings: '준비 완료 (경고 있음).' },
+  answer: '답변',
+  checklistTitle: 'Astrago 고객 정보 체크리스트',
+  checklistIntro: '답변 열을 채워 회신해 주십시오 (비밀번호 등 비밀 값은 값이 아니라 보관 위치만 적어 주십시오).',
+  verifiedBy: '점검 항목',
+};
+
+export const LABELS: Record<Lang, Labels> = { en, ko };
+
+export function labels(lang: Lang): Labels {
+  return LABELS[lang];
+}
+
+/** Category order used by every grouped output. */
+export const CATEGORY_ORDER: readonly Category[] = ['network', 'accounts', 'security', 'registry', 'resources', 'storage', 'os'];
