@@ -2,6 +2,11 @@
 import type { Lang } from '../schema/common.ts';
 import type { Profile } from '../schema/profile.ts';
 import type { Report } from '../schema/report.ts';
+import { renderJson } from './json.ts';
+import { renderJunit } from './junit.ts';
+import { renderMarkdown } from './markdown.ts';
+import { renderTty } from './tty.ts';
+import { renderYaml } from './yaml.ts';
 
 export const REPORT_FORMATS = ['tty', 'json', 'yaml', 'junit', 'markdown'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -14,10 +19,18 @@ export interface RenderOptions {
 }
 
 export function renderReport(report: Report, format: ReportFormat, opts: RenderOptions): string {
-  // Stub until the format modules land (issue #2, H2).
-  void opts;
-  if (format === 'json') return JSON.stringify(report, null, 2) + '\n';
-  return JSON.stringify(report, null, 2) + '\n';
+  switch (format) {
+    case 'tty':
+      return renderTty(report, opts);
+    case 'json':
+      return renderJson(report);
+    case 'yaml':
+      return renderYaml(report);
+    case 'junit':
+      return renderJunit(report, opts);
+    case 'markdown':
+      return renderMarkdown(report, opts);
+  }
 }
 
 /** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */

@@ -1,0 +1,65 @@
+// The Markdown report a customer attaches to a support ticket: header table,
+// summary, then one section per checklist category with each item's results
+// and remediations.
+import type { Status } from '../schema/common.ts';
+import type { Report } from '../schema/report.ts';
+import { groupByCategory } from './checklist-map.ts';
+import { headerFields, summaryLine, total, verdict } from './header.ts';
+import { labels } from './i18n.ts';
+import type { RenderOptions } from './render.ts';
+import { STATUSES } from './build.ts';
+
+const ICON: Record<Status, string> = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️', error: '❗' };
+
+/** Text safe inside a table cell: no pipes, no line breaks, no raw HTML. */
+export function cell(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, '<br>');
+}
+
+/** Text safe in a paragraph or list item (remediations keep their line breaks). */
+function inline(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function renderMarkdown(report: Report, opts: RenderOptions): string {
+  const L = labels(opts.lang);
+  const out: string[] = [];
+  out.push(`# ${L.reportTitle}: ${inline(report.site)}`, '');
+  out.push('| | |', '|---|---|');
+  for (const [k, v] of headerFields(report, opts.lang)) out.push(`| ${cell(k)} | ${cell(v)} |`);
+  out.push('');
+
+  out.push(`## ${L.summary}`, '');
+  out.push(`| ${STATUSES.map((s) => `${ICON[s]} ${L.status_[s]}`).join(' | ')} | ${L.total} |`);
+  out.push(`|${'---:|'.repeat(STATUSES.length + 1)}`);
+  out.push(`| ${STATUSES.map((s) => String(report.summary[s])).join(' | ')} | ${total(report.summary)} |`);
+  out.push('', `**${verdict(report.summary, opts.lang)}** ${summaryLine(report.summary, opts.lang)}`, '');
+
+  for (const { category, items } of groupByCategory(report.results, opts.profile, opts.lang)) {
+    out.push(`## ${L.category[category]}`, '');
+    for (const item of items) {
+      out.push(`### ${item.id === '-' ? '' : `${item.id} `}${inline(item.title)}`, '');
+      out.push(`| ${L.node} | ${L.check} | ${L.status} | ${L.message} |`, '|---|---|---|---|');
+      for (const r of item.results) {
+        out.push(`| ${cell(r.node)} | \`${cell(r.id)}\` | ${ICON[r.status]} ${L.status_[r.status]} | ${cell(r.message)} |`);
+      }
+      out.push('');
+      const fixes = item.results.filter((r) => r.status !== 'pass' && r.remediation);
+      if (fixes.length) {
+        out.push(`**${L.remediation}**`, '');
+        for (const r of fixes) {
+          const [first, ...rest] = inline(r.remediation!.trimEnd()).split('\n');
+          out.push(`- **${inline(r.node)}** \`${r.id}\`: ${first}`);
+          for (const line of rest) out.push(`  ${line}`);
+        }
+        out.push('');
+      }
+    }
+  }
+  return out.join('\n');
+}

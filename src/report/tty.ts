@@ -1,0 +1,77 @@
+// Terminal output: per node, per checklist item, one line per result, the
+// remediation under anything that did not pass, then the summary.
+import type { Status } from '../schema/common.ts';
+import type { Report } from '../schema/report.ts';
+import { groupBy, groupByItem } from './checklist-map.ts';
+import { headerFields, summaryLine, verdict } from './header.ts';
+import { labels } from './i18n.ts';
+import type { RenderOptions } from './render.ts';
+
+const SYMBOL: Record<Status, string> = { pass: '✔', warn: '!', fail: '✘', skip: '-', error: '⚠' };
+const COLOR: Record<Status, string> = { pass: '32', warn: '33', fail: '31', skip: '90', error: '35' };
+
+export function renderTty(report: Report, opts: RenderOptions): string {
+  const L = labels(opts.lang);
+  const paint = (code: string, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const bold = (s: string) => paint('1', s);
+  const out: string[] = [];
+
+  out.push(bold(L.reportTitle));
+  const fields = headerFields(report, opts.lang);
+  const width = Math.max(...fields.map(([k]) => displayWidth(k)));
+  for (const [k, v] of fields) out.push(`  ${pad(k, width)}  ${v}`);
+
+  const roles = new Map((report.nodes ?? []).map((n) => [n.name, n.roles]));
+  const statusWidth = Math.max(...Object.values(L.status_).map(displayWidth));
+  for (const [node, results] of groupBy(report.results, (r) => r.node)) {
+    out.push('');
+    const r = roles.get(node);
+    out.push(bold(`${L.node}: ${node}${r?.length ? ` (${r.join(', ')})` : ''}`));
+    for (const item of groupByItem(results, opts.profile, opts.lang)) {
+      out.push(`  ${item.id === '-' ? '' : `${item.id} `}${item.title}`);
+      const idWidth = Math.max(...item.results.map((x) => x.id.length));
+      for (const res of item.results) {
+        const mark = paint(COLOR[res.status], `${SYMBOL[res.status]} ${pad(L.status_[res.status], statusWidth)}`);
+        out.push(`    ${mark}  ${res.id.padEnd(idWidth)}  ${oneLine(res.message)}`);
+        if (res.status !== 'pass' && res.remediation) {
+          const [first, ...rest] = res.remediation.trimEnd().split('\n');
+          const pad = ' '.repeat(6);
+          out.push(`${pad}${paint('2', '→')} ${first}`);
+          for (const line of rest) out.push(`${pad}  ${line}`);
+        }
+      }
+    }
+  }
+
+  out.push('');
+  out.push(`${bold(L.summary)}: ${summaryLine(report.summary, opts.lang)}`);
+  const failed = report.summary.fail + report.summary.error > 0;
+  out.push(paint(failed ? '31;1' : report.summary.warn > 0 ? '33;1' : '32;1', verdict(report.summary, opts.lang)));
+  return out.join('\n') + '\n';
+}
+
+/** Terminal columns of a string: Hangul and other East Asian wide characters take two. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0xa4cf) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6);
+    w += wide ? 2 : 1;
+  }
+  return w;
+}
+
+function pad(s: string, width: number): string {
+  return s + ' '.repeat(Math.max(0, width - displayWidth(s)));
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}

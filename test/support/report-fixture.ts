@@ -1,0 +1,38 @@
+// A small, fixed report for the renderer tests (not a test file itself).
+import { buildReport } from '../../src/report/build.ts';
+import { loadProfile } from '../../src/preflight/profile.ts';
+import type { CheckResult } from '../../src/schema/report.ts';
+
+export const profile = loadProfile();
+
+const r = (x: Partial<CheckResult> & Pick<CheckResult, 'id' | 'node' | 'status' | 'message'>): CheckResult => {
+  const item = profile.checklist.find((c) => c.checks.some((p) => x.id.startsWith(p)));
+  return { checklist: item?.id ?? '-', category: item?.category ?? 'os', facts: {}, durationMs: 3, ...x };
+};
+
+export const results: CheckResult[] = [
+  r({ id: 'kernel.modules', node: 'worker-1', status: 'fail', message: 'br_netfilter is not loaded', remediation: 'modprobe br_netfilter\necho br_netfilter > /etc/modules-load.d/k8s.conf', facts: { missing: ['br_netfilter'] } }),
+  r({ id: 'os.release', node: 'master-1', status: 'pass', message: 'Ubuntu 22.04 is supported', facts: { id: 'ubuntu', version: '22.04' } }),
+  r({ id: 'disk.free[/var/lib/etcd]', node: 'master-1', status: 'warn', message: '15 GiB free < 20 GiB recommended', remediation: 'Free space on /var/lib/etcd', durationMs: 12 }),
+  r({ id: 'registry.tls', node: 'master-1', status: 'error', message: 'timed out after 5000 ms <&"\'> | pipe', remediation: 'Check that "harbor" answers on <443> & retry' }),
+  r({ id: 'ssh.sudo', node: 'worker-1', status: 'skip', message: 'needs root', remediation: 'sudo astrago-check --only ssh.sudo' }),
+  r({ id: 'resources.cpu', node: 'worker-1', status: 'pass', message: '8 cores >= 2' }),
+  r({ id: 'custom.thing', node: 'master-1', status: 'pass', message: 'not mapped to a checklist item', checklist: '-', category: 'network' }),
+];
+
+export function sampleReport() {
+  return buildReport({
+    results,
+    siteName: 'acme-lab',
+    host: 'jump-1',
+    profileName: 'checks/default.yaml (built in)',
+    lang: 'en',
+    nodes: [
+      { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'] },
+      { name: 'worker-1', address: '192.168.10.21', roles: ['worker'] },
+    ],
+    startedAt: new Date('2026-11-23T07:00:00.000Z'),
+    durationMs: 1234.4,
+    profile,
+  });
+}
