@@ -25,6 +25,8 @@ export interface FsStats {
   path: string;
   /** The path that exists and was measured (nearest existing ancestor). */
   measuredPath: string;
+  /** Mount point of the filesystem holding measuredPath, when known (paths sharing one filesystem share its space). */
+  mountPoint?: string;
   fsType: string;
   totalBytes: number;
   freeBytes: number;
@@ -82,6 +84,8 @@ export interface Judgement {
   message: string;
   remediation?: string;
   facts?: Record<string, unknown>;
+  /** Site checks: the node a result is about (default 'site'). Node checks: ignored. */
+  node?: string;
 }
 
 export interface CheckDef<F = unknown> {

@@ -1,0 +1,209 @@
+// The preflight engine: every (node, check) pair runs in parallel under one
+// concurrency limit, each with its own timeout through an AbortSignal, so a
+// check that hangs or throws is reported as `error` and holds up nothing else.
+// Site (cross-node) checks run after the node checks.
+import pLimit from 'p-limit';
+import type { Category, Lang, Status } from '../schema/common.ts';
+import type { Profile } from '../schema/profile.ts';
+import type { CheckResult } from '../schema/report.ts';
+import type { Site } from '../schema/site.ts';
+import { checkIdMatches, checklistRef } from './profile.ts';
+import type { CheckDef, Host, JudgeContext, Judgement, NodeInfo, SiteCheckDef } from './types.ts';
+
+export interface EngineNode {
+  info: NodeInfo;
+  /** null when the node could not be reached (its checks are skipped with `unreachable`). */
+  host: Host | null;
+  unreachable?: string;
+}
+
+export interface RunChecksOptions {
+  nodes: EngineNode[];
+  checks: CheckDef[];
+  siteChecks?: SiteCheckDef[];
+  profile: Profile;
+  site?: Site;
+  /** Per check, probe and judgement together. */
+  timeoutMs: number;
+  concurrency: number;
+  lang: Lang;
+  /** Check ids or prefixes (see checkIdMatches); empty = all. */
+  only?: string[];
+  skip?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Called as each result is ready (progress display). */
+  onResult?(result: CheckResult): void;
+  /** Cancels everything still running (e.g. Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export class CheckTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'CheckTimeoutError';
+  }
+}
+
+/** True when `id` (a check id or a result id like disk.free[/var]) is selected by --only/--skip. */
+export function isSelected(id: string, only: readonly string[] = [], skip: readonly string[] = []): boolean {
+  if (only.length > 0 && !only.some((p) => checkIdMatches(p, id))) return false;
+  return !skip.some((p) => checkIdMatches(p, id));
+}
+
+/** Whether a check has to run at all: a pattern like disk.free[/var] selects the check disk.free. */
+function checkWanted(checkId: string, only: readonly string[], skip: readonly string[]): boolean {
+  const base = (p: string) => p.replace(/\[.*\]$/, '');
+  if (only.length > 0 && !only.some((p) => checkIdMatches(p, checkId) || checkIdMatches(base(p), checkId))) return false;
+  return !skip.some((p) => checkIdMatches(p, checkId));
+}
+
+/** Runs `fn` with a fresh signal that fires after `timeoutMs`; rejects at that moment even if `fn` ignores the signal. */
+export async function withTimeout<T>(timeoutMs: number, outer: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(timeout.aborted ? new CheckTimeoutError(timeoutMs) : signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const work = Promise.resolve().then(() => fn(signal));
+  work.catch(() => {}); // a probe that fails after its timeout must not become an unhandled rejection
+  aborted.catch(() => {});
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof CheckTimeoutError) return err.message;
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function plainFacts(facts: unknown): Record<string, unknown> {
+  return facts && typeof facts === 'object' && !Array.isArray(facts) ? (facts as Record<string, unknown>) : { value: facts };
+}
+
+interface Meta {
+  id: string;
+  category: Category;
+  title: string;
+}
+
+function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, facts: unknown, durationMs: number): CheckResult {
+  const id = j.id ?? meta.id;
+  const ref = checklistRef(profile, id, meta.category);
+  const result: CheckResult = {
+    id,
+    node,
+    checklist: ref.checklist,
+    category: ref.category,
+    title: meta.title,
+    status: j.status,
+    message: j.message,
+    facts: j.facts ?? plainFacts(facts),
+    durationMs: Math.round(durationMs),
+  };
+  if (j.remediation && j.status !== 'pass') result.remediation = j.remediation;
+  return result;
+}
+
+function errorJudgement(err: unknown, phase: 'probe' | 'judge'): Judgement {
+  const timedOut = err instanceof CheckTimeoutError;
+  return {
+    status: 'error' as Status,
+    message: timedOut ? `check ${reasonOf(err)}` : `${phase} failed: ${reasonOf(err)}`,
+    remediation: timedOut ? 'raise the per-check limit (e.g. --timeout 30s) or find out why the node answers slowly' : undefined,
+    facts: { error: reasonOf(err), phase },
+  };
+}
+
+async function isRootOn(host: Host, timeoutMs: number, outer?: AbortSignal): Promise<boolean> {
+  try {
+    return (await withTimeout(timeoutMs, outer, () => host.uid())) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the checks; results come back in a stable order (node, check, judgement). */
+export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> {
+  const only = opts.only ?? [];
+  const skip = opts.skip ?? [];
+  const env = opts.env ?? process.env;
+  const limit = pLimit(Math.max(1, opts.concurrency));
+  const checks = opts.checks.filter((c) => checkWanted(c.id, only, skip));
+  const emit = (r: CheckResult[]) => {
+    const kept = r.filter((x) => isSelected(x.id, only, skip));
+    for (const x of kept) opts.onResult?.(x);
+    return kept;
+  };
+
+  const perNode = await Promise.all(
+    opts.nodes.map(async (node) => {
+      const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
+      const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang };
+      const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
+      return Promise.all(applicable.map((check) => limit(() => runOne(check, node, ctx))));
+    }),
+  );
+
+  async function runOne(check: CheckDef, node: EngineNode, ctx: JudgeContext): Promise<CheckResult[]> {
+    const started = performance.now();
+    const meta = { id: check.id, category: check.category, title: check.title };
+    if (!node.host) {
+      const j: Judgement = { status: 'skip', message: `not checked: node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}` };
+      return emit([toResult(opts.profile, meta, node.info.name, j, {}, 0)]);
+    }
+    const host = node.host;
+    let facts: unknown = {};
+    let judgements: Judgement[];
+    try {
+      facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
+        check.probe({ ...ctx, host, signal, timeoutMs: opts.timeoutMs, env }),
+      );
+      try {
+        const j = check.judge(facts, ctx);
+        judgements = Array.isArray(j) ? j : [j];
+      } catch (err) {
+        judgements = [errorJudgement(err, 'judge')];
+      }
+    } catch (err) {
+      judgements = [errorJudgement(err, 'probe')];
+    }
+    const ms = performance.now() - started;
+    return emit(judgements.map((j) => toResult(opts.profile, meta, node.info.name, j, facts, ms)));
+  }
+
+  const siteChecks = (opts.siteChecks ?? []).filter((c) => checkWanted(c.id, only, skip));
+  const siteResults = await Promise.all(
+    siteChecks.map((check) =>
+      limit(async () => {
+        const started = performance.now();
+        const meta = { id: check.id, category: check.category, title: check.title };
+        const nodes = opts.nodes.map((n) => ({ info: n.info, host: n.host }));
+        let facts: unknown = {};
+        let judgements: Judgement[];
+        try {
+          facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
+            check.probe({ nodes, profile: opts.profile, site: opts.site, signal, timeoutMs: opts.timeoutMs, lang: opts.lang }),
+          );
+          try {
+            judgements = check.judge(facts, { profile: opts.profile, site: opts.site, timeoutMs: opts.timeoutMs, lang: opts.lang, nodes: nodes.map((n) => n.info) });
+          } catch (err) {
+            judgements = [errorJudgement(err, 'judge')];
+          }
+        } catch (err) {
+          judgements = [errorJudgement(err, 'probe')];
+        }
+        const ms = performance.now() - started;
+        return emit(judgements.map((j) => toResult(opts.profile, meta, j.node ?? 'site', j, facts, ms)));
+      }),
+    ),
+  );
+
+  return [...perNode.flat(2), ...siteResults.flat()];
+}
