@@ -34,7 +34,7 @@ export function renderTty(report: Report, opts: RenderOptions): string {
         const mark = paint(COLOR[res.status], `${SYMBOL[res.status]} ${pad(L.status_[res.status], statusWidth)}`);
         out.push(`    ${mark}  ${res.id.padEnd(idWidth)}  ${oneLine(res.message)}`);
         if (res.status !== 'pass' && res.remediation) {
-          const [first, ...rest] = res.remediation.trimEnd().split('\n');
+          const [first, ...rest] = res.remediation.replace(/\r/g, '').trimEnd().split('\n').map((l) => l.replace(CONTROL, ''));
           const pad = ' '.repeat(6);
           out.push(`${pad}${paint('2', '→')} ${first}`);
           for (const line of rest) out.push(`${pad}  ${line}`);
@@ -72,6 +72,11 @@ function pad(s: string, width: number): string {
   return s + ' '.repeat(Math.max(0, width - displayWidth(s)));
 }
 
+// Messages may quote command output from a node: drop control characters so
+// they cannot move the cursor or recolour the terminal.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
+
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
+  return s.replace(/\s*\n\s*/g, ' ').replace(CONTROL, '').trim();
 }

@@ -22,7 +22,7 @@ export const results: CheckResult[] = [
 
 export function sampleReport() {
   return buildReport({
-    results,
+    results: structuredClone(results),
     siteName: 'acme-lab',
     host: 'jump-1',
     profileName: 'checks/default.yaml (built in)',

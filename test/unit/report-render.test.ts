@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { renderReport, shouldColor } from '../../src/report/render.ts';
+import { reportSchema } from '../../src/schema/report.ts';
+import { displayWidth } from '../../src/report/tty.ts';
+import { xmlEscape } from '../../src/report/junit.ts';
+import { profile, sampleReport } from '../support/report-fixture.ts';
+
+const en = { lang: 'en' as const, color: false, profile };
+const ko = { lang: 'ko' as const, color: false, profile };
+
+/** Parses XML with a real parser (Python's expat) and returns the element tree as JSON. */
+function parseXml(xml: string): XmlEl {
+  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const script = `
+import sys, json, xml.etree.ElementTree as ET
+def conv(e): return {"tag": e.tag, "attrs": e.attrib, "text": e.text or "", "children": [conv(c) for c in e]}
+print(json.dumps(conv(ET.fromstring(sys.stdin.buffer.read()))))`;
+  return JSON.parse(execFileSync(py, ['-c', script], { input: xml, encoding: 'utf8' }));
+}
+interface XmlEl {
+  tag: string;
+  attrs: Record<string, string>;
+  text: string;
+  children: XmlEl[];
+}
+
+test('json is the report, pretty printed, keys in contract order, schema-valid', () => {
+  const report = sampleReport();
+  const text = renderReport(report, 'json', en);
+  assert.match(text, /^\{\n {2}"apiVersion": "astrago.io\/v1",\n {2}"kind": "PreflightReport",/);
+  const parsed = JSON.parse(text);
+  assert.deepEqual(reportSchema.parse(parsed), report);
+  assert.deepEqual(Object.keys(parsed.results[0]), ['id', 'node', 'checklist', 'category', 'status', 'message', 'facts', 'remediation', 'durationMs']);
+});
+
+test('yaml parses back to the same document as json', () => {
+  const report = sampleReport();
+  assert.deepEqual(parseYaml(renderReport(report, 'yaml', en)), JSON.parse(renderReport(report, 'json', en)));
+});
+
+test('junit is well-formed XML: a suite per node, failure/error/skipped per status, escaped text', () => {
+  const xml = renderReport(sampleReport(), 'junit', en);
+  const root = parseXml(xml);
+  assert.equal(root.tag, 'testsuites');
+  assert.deepEqual([root.attrs.tests, root.attrs.failures, root.attrs.errors, root.attrs.skipped], ['7', '1', '1', '1']);
+  assert.deepEqual(root.children.map((s) => s.attrs.name), ['master-1', 'worker-1']);
+  const cases = root.children.flatMap((s) => s.children.filter((c) => c.tag === 'testcase'));
+  const byName = new Map(cases.map((c) => [c.attrs.name, c]));
+  const kinds = (name: string) => byName.get(name)!.children.map((c) => c.tag).filter((t) => t !== 'system-out');
+  assert.deepEqual(kinds('kernel.modules'), ['failure']);
+  assert.deepEqual(kinds('registry.tls'), ['error']);
+  assert.deepEqual(kinds('ssh.sudo'), ['skipped']);
+  assert.deepEqual(kinds('os.release'), []);
+  assert.deepEqual(kinds('disk.free[/var/lib/etcd]'), []); // a warning passes
+  assert.equal(byName.get('kernel.modules')!.attrs.classname, 'os.OS-03');
+  const err = byName.get('registry.tls')!.children[0]!;
+  // The special characters survive the round trip through a real XML parser.
+  assert.equal(err.attrs.message, 'timed out after 5000 ms <&"\'> | pipe');
+  assert.match(err.text, /Check that "harbor" answers on <443> & retry/);
+  assert.doesNotMatch(xml, /<&"/);
+});
+
+test('control characters from node output cannot break junit or drive the terminal', () => {
+  const report = sampleReport();
+  report.results[0]!.message = 'bad \u0000\u001b[31mansi\u001b[0m \uD800 end';
+  const root = parseXml(renderReport(report, 'junit', en));
+  assert.ok(root.children.length > 0);
+  const tty = renderReport(report, 'tty', en);
+  assert.doesNotMatch(tty, /[\u0000\u001b]/);
+  assert.match(tty, /bad \[31mansi\[0m/);
+  assert.equal(xmlEscape('a<b>&"\'c'), 'a&lt;b&gt;&amp;&quot;&apos;c');
+});
+
+test('markdown groups by checklist category in checklist order, with item titles and remediation', () => {
+  const md = renderReport(sampleReport(), 'markdown', en);
+  const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(sections, ['Summary', 'Network', 'Accounts', 'Registry', 'Resources', 'Storage', 'Operating system']);
+  const osSection = md.slice(md.indexOf('## Operating system'));
+  assert.match(osSection, /### OS-01 Supported operating system/);
+  assert.match(osSection, /### OS-03 Kernel modules/);
+  assert.match(osSection, /\| worker-1 \| `kernel.modules` \| ❌ fail \| br_netfilter is not loaded \|/);
+  assert.match(osSection, /- \*\*worker-1\*\* `kernel.modules`: modprobe br_netfilter\n {2}echo br_netfilter &gt; \/etc\/modules-load.d\/k8s.conf/);
+  // Header table: site, host, time, tool version.
+  assert.match(md, /\| Site \| acme-lab \|/);
+  assert.match(md, /\| Host \| jump-1 \|/);
+  assert.match(md, /\| Time \| 2026-11-23T07:00:00.000Z \|/);
+  assert.match(md, /\| Tool \| astrago-check \d+\.\d+\.\d+ \|/);
+  // A pipe in a message does not break the table.
+  assert.match(md, /&lt;&amp;"'&gt; \\\| pipe \|/);
+  // Passing items show no remediation section.
+  assert.doesNotMatch(md.slice(md.indexOf('### OS-01'), md.indexOf('### OS-03')), /Remediation/);
+});
+
+test('markdown and tty use Korean labels and checklist titles with lang ko', () => {
+  const md = renderReport(sampleReport(), 'markdown', ko);
+  assert.match(md, /^# Astrago 사전 점검 보고서/);
+  assert.match(md, /^## 운영체제$/m);
+  assert.match(md, /^## 요약$/m);
+  assert.match(md, /### OS-01 지원되는 운영체제/);
+  assert.match(md, /❌ 실패/);
+  assert.match(md, /\*\*조치 방법\*\*/);
+  const tty = renderReport(sampleReport(), 'tty', ko);
+  assert.match(tty, /노드: master-1/);
+  assert.match(tty, /OS-03 커널 모듈/);
+  assert.match(tty, /✘ 실패/);
+  assert.match(tty, /요약: 3 통과, 1 경고, 1 실패, 1 건너뜀, 1 오류 \(7 전체\)/);
+  // Check messages stay English.
+  assert.match(tty, /br_netfilter is not loaded/);
+  const junit = renderReport(sampleReport(), 'junit', ko);
+  assert.match(junit, /OS-03 커널 모듈/);
+});
+
+test('tty groups per node then checklist item, shows remediation only for non-pass, and the summary', () => {
+  const tty = renderReport(sampleReport(), 'tty', en);
+  const lines = tty.split('\n');
+  const master = lines.indexOf('Node: master-1 (control-plane)');
+  const worker = lines.indexOf('Node: worker-1 (worker)');
+  assert.ok(master > 0 && worker > master);
+  assert.ok(lines.findIndex((l) => l.includes('kernel.modules')) > worker);
+  assert.ok(lines.findIndex((l) => l.includes('os.release')) < worker);
+  const fail = lines.findIndex((l) => /✘ fail +kernel.modules +br_netfilter is not loaded/.test(l));
+  assert.ok(fail > 0);
+  assert.equal(lines[fail + 1]!.trim(), '→ modprobe br_netfilter');
+  assert.equal(lines[fail + 2]!.trim(), 'echo br_netfilter > /etc/modules-load.d/k8s.conf');
+  assert.match(tty, /^Summary: 3 pass, 1 warn, 1 fail, 1 skip, 1 error \(7 total\)$/m);
+  assert.match(tty, /Not ready: some checks failed\./);
+  assert.doesNotMatch(tty, /\x1b\[/, 'no colour when color is false');
+});
+
+test('tty colours only when asked; shouldColor needs a terminal and honours NO_COLOR', () => {
+  assert.match(renderReport(sampleReport(), 'tty', { ...en, color: true }), /\x1b\[31m✘ fail/);
+  assert.equal(shouldColor({ isTTY: true }, {}), true);
+  assert.equal(shouldColor({ isTTY: false }, {}), false);
+  assert.equal(shouldColor({}, {}), false);
+  assert.equal(shouldColor({ isTTY: true }, { NO_COLOR: '1' }), false);
+  assert.equal(shouldColor({ isTTY: true }, { TERM: 'dumb' }), false);
+  assert.equal(shouldColor({ isTTY: false }, { FORCE_COLOR: '1' }), true);
+});
+
+test('Hangul counts two terminal columns', () => {
+  assert.equal(displayWidth('요약'), 4);
+  assert.equal(displayWidth('ok'), 2);
+});
