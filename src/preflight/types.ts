@@ -49,9 +49,26 @@ export interface Host {
   statFs(path: string, opts?: { signal?: AbortSignal }): Promise<FsStats>;
   /** A TCP connection that starts on the host itself (SSH: direct-tcpip). */
   connectTcp(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<Duplex>;
+  /**
+   * Optional (SSH hosts have it): is host:port reachable FROM this host? Tries connectTcp
+   * (direct-tcpip); when the node's sshd forbids forwarding (AllowTcpForwarding no),
+   * connectTcp rejects with code 'ERR_SSH_FORWARDING_DENIED' and this falls back to a
+   * shell probe on the node (bash /dev/tcp under timeout, or nc -z); `via` says which, and
+   * results should say so. Probes that only need open/refused/filtered should prefer it
+   * when present (H4, issue #4).
+   */
+  tcpProbe?(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult>;
   /** The user id probes run as (0 = root). */
   uid(): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface TcpProbeResult {
+  state: 'open' | 'refused' | 'filtered' | 'dns' | 'unreachable' | 'error';
+  error?: string;
+  ms: number;
+  /** local socket, SSH direct-tcpip channel, or the shell fallback on the node. */
+  via: 'local' | 'ssh-forward' | 'ssh-shell';
 }
 
 export interface NodeInfo {

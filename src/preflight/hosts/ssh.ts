@@ -1,0 +1,687 @@
+// The Host for a node reached over SSH (ssh2): ONE connection per node, reused by
+// every probe. Commands run as exec channels, files are read with `cat`/`head`,
+// statFs with `stat -f` + the node's mountinfo, and connectTcp opens a
+// direct-tcpip channel so TCP/TLS/HTTP probes start on the node itself. Nothing is
+// installed or written on the node.
+//
+// Connecting is split in phases (TCP, SSH handshake + host key, authentication) so
+// the ssh.* checks can say which one failed; the facts of each phase are kept in
+// `SshConnectFacts`, also for a node that never answered (UnreachableHost).
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { userInfo } from 'node:os';
+import { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import type { ExecOptions, ExecResult, FsStats, Host, TcpProbeResult } from '../types.ts';
+import { KnownHostsFile, defaultKnownHostsFile, expandHome, fingerprint, keyTypeOf, type KnownKey } from './known-hosts.ts';
+import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
+
+const { Client, utils } = ssh2;
+
+/** Output kept per stream, as for the local host. */
+const MAX_OUTPUT = 4 * 1024 * 1024;
+/** Session channels open at once: OpenSSH's MaxSessions defaults to 10 per connection. */
+const MAX_SESSIONS = 8;
+
+export interface SshTarget {
+  /** Node name in reports. */
+  name: string;
+  address: string;
+  port?: number;
+  user?: string;
+  keyFile?: string;
+  passphraseEnv?: string;
+  passwordEnv?: string;
+  passwordFile?: string;
+  knownHostsFile?: string;
+  sudo?: boolean;
+}
+
+export interface SshConnectOptions {
+  /** TCP connect + handshake + authentication must finish within this. */
+  connectTimeoutMs: number;
+  acceptNewHostKeys?: boolean;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  /** Base directory for relative keyFile/passwordFile/knownHostsFile paths (the site file's). */
+  baseDir?: string;
+  home?: string;
+}
+
+export type HostKeyStatus = 'known' | 'added' | 'unknown' | 'changed' | 'revoked' | 'unchecked';
+
+/** What the connection attempt found out, phase by phase (no secrets). */
+export interface SshConnectFacts {
+  address: string;
+  port: number;
+  user: string;
+  tcp: { ok: boolean; ms?: number; state?: 'refused' | 'timeout' | 'unreachable' | 'dns' | 'error'; error?: string };
+  handshake: { ok: boolean; ms?: number; serverVersion?: string; error?: string };
+  hostKey: {
+    status: HostKeyStatus;
+    file: string;
+    type?: string;
+    fingerprint?: string;
+    line?: number;
+    expected?: KnownKey[];
+    error?: string;
+  };
+  auth: { ok: boolean; method?: string; tried: string[]; error?: string };
+  durationMs: number;
+}
+
+/** Thrown by every operation of a node whose connection failed. */
+export class NodeUnreachableError extends Error {
+  readonly code = 'ERR_NODE_UNREACHABLE';
+  constructor(node: string, reason: string) {
+    super(`node unreachable: ${node} (${reason})`);
+    this.name = 'NodeUnreachableError';
+  }
+}
+
+/** connectTcp on a node whose sshd forbids forwarding (AllowTcpForwarding no). */
+export class ForwardingDeniedError extends Error {
+  readonly code = 'ERR_SSH_FORWARDING_DENIED';
+  constructor(node: string, detail: string) {
+    super(`${node}: sshd refuses TCP forwarding (${detail}); use host.tcpProbe for reachability`);
+    this.name = 'ForwardingDeniedError';
+  }
+}
+
+/** Single-quotes a word for a POSIX shell. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(String(r ?? 'aborted'));
+}
+
+/** Connection failures in words a field engineer acts on. */
+function describeSocketError(err: NodeJS.ErrnoException): { state: SshConnectFacts['tcp']['state']; error: string } {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return { state: 'refused', error: 'connection refused (sshd not running or port closed)' };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { state: 'unreachable', error: `no route to host (${err.code})` };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { state: 'dns', error: `name does not resolve (${err.code})` };
+    case 'ETIMEDOUT':
+      return { state: 'timeout', error: err.message };
+    default:
+      return { state: 'error', error: err.message };
+  }
+}
+
+function tcpConnect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const sock = netConnect({ host, port });
+    const fail = (err: Error) => {
+      cleanup();
+      sock.destroy();
+      reject(err);
+    };
+    const onAbort = () => fail(abortError(signal!));
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error(`no answer on ${host}:${port} within ${timeoutMs} ms (filtered, or the node is down)`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      sock.off('error', fail);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    sock.once('error', fail);
+    sock.once('connect', () => {
+      cleanup();
+      resolve(sock);
+    });
+  });
+}
+
+type AuthMethod =
+  | { type: 'publickey'; username: string; key: Buffer; passphrase?: string; label: string }
+  | { type: 'agent'; username: string; agent: string; label: string }
+  | { type: 'password'; username: string; password: string; label: string };
+
+/**
+ * The authentication methods to try, in OpenSSH's order: the configured key (or the
+ * default ~/.ssh/id_* keys), the agent, then a password. Secrets come only from the
+ * named env var / file; errors name the reference, never the value.
+ */
+export function authMethods(t: SshTarget, user: string, env: NodeJS.ProcessEnv, home: string, resolvePath: (p: string) => string): { methods: AuthMethod[]; problems: string[] } {
+  const methods: AuthMethod[] = [];
+  const problems: string[] = [];
+  const passphrase = t.passphraseEnv ? env[t.passphraseEnv] : undefined;
+  if (t.passphraseEnv && passphrase === undefined) problems.push(`ssh.passphraseEnv names ${t.passphraseEnv}, which is not set`);
+  const keyFiles = t.keyFile
+    ? [resolvePath(expandHome(t.keyFile, home))]
+    : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => `${home}/.ssh/${f}`);
+  for (const file of keyFiles) {
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch (err) {
+      if (t.keyFile) problems.push(`key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      continue;
+    }
+    const parsed = utils.parseKey(data, passphrase);
+    if (parsed instanceof Error) {
+      const encrypted = /encrypted|passphrase/i.test(parsed.message);
+      problems.push(
+        encrypted
+          ? `key file ${file} is encrypted: ${passphrase === undefined ? 'name the variable holding its passphrase in ssh.passphraseEnv' : `the passphrase in ${t.passphraseEnv} does not decrypt it`}`
+          : `key file ${file} is not a private key ssh2 can read`,
+      );
+      continue;
+    }
+    methods.push({ type: 'publickey', username: user, key: data, ...(passphrase !== undefined ? { passphrase } : {}), label: `publickey ${file}` });
+  }
+  if (env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: user, agent: env.SSH_AUTH_SOCK, label: 'agent' });
+  let password: string | undefined;
+  if (t.passwordEnv) {
+    password = env[t.passwordEnv];
+    if (password === undefined) problems.push(`ssh.passwordEnv names ${t.passwordEnv}, which is not set`);
+  } else if (t.passwordFile) {
+    const file = resolvePath(expandHome(t.passwordFile, home));
+    try {
+      password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`ssh.passwordFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  }
+  if (password !== undefined) methods.push({ type: 'password', username: user, password, label: 'password' });
+  return { methods, problems };
+}
+
+/** A semaphore for session channels (sshd limits them per connection). */
+class Slots {
+  #free: number;
+  #waiters: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async take(signal?: AbortSignal): Promise<() => void> {
+    if (this.#free > 0) {
+      this.#free--;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const w = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.#waiters = this.#waiters.filter((x) => x !== w);
+          reject(abortError(signal!));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#waiters.push(w);
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
+}
+
+/**
+ * Connects to a node. Always resolves: `host` is an SshHost when authentication
+ * succeeded, otherwise an UnreachableHost whose operations fail at once; `facts`
+ * tell what happened in each phase.
+ */
+export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise<SshHost | UnreachableHost> {
+  const t0 = performance.now();
+  const env = opts.env ?? process.env;
+  const home = opts.home ?? env.HOME ?? userInfo().homedir;
+  const resolvePath = (p: string) => (p.startsWith('/') || !opts.baseDir ? p : `${opts.baseDir}/${p}`);
+  const port = t.port ?? 22;
+  const user = t.user ?? userInfo().username;
+  const khPath = t.knownHostsFile ? resolvePath(expandHome(t.knownHostsFile, home)) : defaultKnownHostsFile(home);
+  const facts: SshConnectFacts = {
+    address: t.address,
+    port,
+    user,
+    tcp: { ok: false },
+    handshake: { ok: false },
+    hostKey: { status: 'unchecked', file: khPath },
+    auth: { ok: false, tried: [] },
+    durationMs: 0,
+  };
+  const deadline = Date.now() + opts.connectTimeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const done = (reason: string) => {
+    facts.durationMs = Math.round(performance.now() - t0);
+    return new UnreachableHost(t.name, t.address, facts, reason);
+  };
+
+  let kh: KnownHostsFile;
+  try {
+    kh = KnownHostsFile.load(khPath);
+  } catch (err) {
+    facts.hostKey.error = `cannot read ${khPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    kh = KnownHostsFile.load('/dev/null');
+  }
+
+  // Phase 1: TCP.
+  let sock: Socket;
+  const tTcp = performance.now();
+  try {
+    sock = await tcpConnect(t.address, port, left(), opts.signal);
+    facts.tcp = { ok: true, ms: Math.round(performance.now() - tTcp) };
+  } catch (err) {
+    const d = opts.signal?.aborted ? { state: 'timeout' as const, error: 'aborted (overall deadline)' } : describeSocketError(err as NodeJS.ErrnoException);
+    facts.tcp = { ok: false, ms: Math.round(performance.now() - tTcp), ...d };
+    return done(d.error);
+  }
+
+  // Phase 2+3: handshake (host key verified inside it), then authentication.
+  const { methods, problems } = authMethods(t, user, env, home, resolvePath);
+  const client = new Client();
+  const tHs = performance.now();
+  let current: AuthMethod | undefined;
+  let rejection: string | undefined;
+  const result = await new Promise<'ready' | string>((resolve) => {
+    let settled = false;
+    const settle = (v: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      settle(`no SSH answer within ${opts.connectTimeoutMs} ms (${facts.handshake.ok ? 'authentication' : 'handshake'} did not finish)`);
+      client.destroy();
+    }, left());
+    const onAbort = () => {
+      settle('aborted (overall deadline)');
+      client.destroy();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    client.on('handshake', () => {
+      facts.handshake = { ok: true, ms: Math.round(performance.now() - tHs), serverVersion: (client as unknown as { _remoteVer?: string })._remoteVer };
+    });
+    client.once('ready', () => settle('ready'));
+    client.on('error', (err: Error & { level?: string }) => settle(rejection ?? (err.level === 'client-authentication' ? `authentication failed: ${err.message}` : err.message)));
+    client.on('close', () => settle(rejection ?? 'connection closed by the node'));
+    const hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
+      const type = keyTypeOf(key);
+      const fp = fingerprint(key);
+      const v = kh.verify(t.address, port, key);
+      facts.hostKey = { ...facts.hostKey, type, fingerprint: fp };
+      if (v.status === 'known') {
+        facts.hostKey = { ...facts.hostKey, status: 'known', line: v.line };
+        return verify(true);
+      }
+      if (v.status === 'changed') {
+        facts.hostKey = { ...facts.hostKey, status: 'changed', expected: v.expected };
+        const exp = v.expected.map((e) => `${e.type} ${e.fingerprint} (${khPath}:${e.line})`).join(', ');
+        rejection = `host key CHANGED for ${t.name} (${t.address}:${port}): expected ${exp}, presented ${type} ${fp}; refused`;
+        return verify(false);
+      }
+      if (v.status === 'revoked') {
+        facts.hostKey = { ...facts.hostKey, status: 'revoked', line: v.line };
+        rejection = `host key of ${t.name} is marked @revoked in ${khPath}:${v.line}; refused`;
+        return verify(false);
+      }
+      if (!opts.acceptNewHostKeys) {
+        facts.hostKey = { ...facts.hostKey, status: 'unknown' };
+        rejection = `host key of ${t.name} (${t.address}:${port}) is not in ${khPath}: ${type} ${fp}; refused (verify it, then run with --accept-new-host-keys)`;
+        return verify(false);
+      }
+      kh.add(t.address, port, key).then(
+        (line) => {
+          facts.hostKey = { ...facts.hostKey, status: 'added', line };
+          verify(true);
+        },
+        (err: Error) => {
+          facts.hostKey = { ...facts.hostKey, status: 'unknown', error: err.message };
+          rejection = `could not record the host key of ${t.name} in ${khPath}: ${err.message}`;
+          verify(false);
+        },
+      );
+    };
+    let next = 0;
+    const cfg: ConnectConfig = {
+      sock,
+      username: user,
+      readyTimeout: 0, // our own timer covers handshake + auth
+      algorithms: { serverHostKey: kh.hostKeyAlgorithms(t.address, port) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      hostVerifier: hostVerifier as unknown as ConnectConfig['hostVerifier'],
+      authHandler: ((_left: unknown, _partial: unknown, cb: (m: unknown) => void) => {
+        current = methods[next++];
+        if (!current) {
+          rejection = `authentication failed for ${user}@${t.address}: ${facts.auth.tried.length ? `the server refused ${facts.auth.tried.join(', ')}` : 'no key, agent or password to try'}${problems.length ? `; ${problems.join('; ')}` : ''}`;
+          return cb(false);
+        }
+        facts.auth.tried.push(current.label);
+        const { label: _label, ...m } = current;
+        cb(m);
+      }) as unknown as ConnectConfig['authHandler'],
+    };
+    try {
+      client.connect(cfg);
+    } catch (err) {
+      settle((err as Error).message);
+    }
+  });
+  if (result !== 'ready') {
+    sock.destroy();
+    client.destroy();
+    if (facts.handshake.ok && facts.hostKey.status !== 'changed' && facts.hostKey.status !== 'revoked' && facts.hostKey.status !== 'unknown') {
+      facts.auth = { ...facts.auth, ok: false, error: result };
+    } else if (!facts.handshake.ok && facts.hostKey.status === 'unchecked') {
+      facts.handshake = { ...facts.handshake, ok: false, error: result };
+    }
+    return done(result);
+  }
+  facts.auth = { ...facts.auth, ok: true, method: current?.type };
+  facts.durationMs = Math.round(performance.now() - t0);
+  return new SshHost(t.name, t.address, facts, client, t.sudo ?? false);
+}
+
+/** A node whose SSH connection failed: every operation fails at once with the reason. */
+export class UnreachableHost implements Host {
+  readonly kind = 'ssh' as const;
+  readonly name: string;
+  readonly address: string;
+  readonly connectFacts: SshConnectFacts;
+  readonly reason: string;
+  constructor(name: string, address: string, facts: SshConnectFacts, reason: string) {
+    this.name = name;
+    this.address = address;
+    this.connectFacts = facts;
+    this.reason = reason;
+  }
+  #fail(): Promise<never> {
+    return Promise.reject(new NodeUnreachableError(this.name, this.reason));
+  }
+  exec(): Promise<ExecResult> {
+    return this.#fail();
+  }
+  readFile(): Promise<string | null> {
+    return this.#fail();
+  }
+  readDir(): Promise<string[] | null> {
+    return this.#fail();
+  }
+  statFs(): Promise<FsStats> {
+    return this.#fail();
+  }
+  connectTcp(): Promise<Duplex> {
+    return this.#fail();
+  }
+  uid(): Promise<number> {
+    return this.#fail();
+  }
+  async close(): Promise<void> {}
+}
+
+export class SshHost implements Host {
+  readonly kind = 'ssh' as const;
+  readonly name: string;
+  readonly address: string;
+  readonly connectFacts: SshConnectFacts;
+  /** 'denied' once a direct-tcpip open was refused by sshd: tcpProbe then uses the shell. */
+  forwarding: 'unknown' | 'allowed' | 'denied' = 'unknown';
+  readonly #client: SshClient;
+  readonly #sudo: boolean;
+  readonly #slots = new Slots(MAX_SESSIONS);
+  #uid: Promise<number> | undefined;
+  #closed = false;
+
+  constructor(name: string, address: string, facts: SshConnectFacts, client: SshClient, sudo: boolean) {
+    this.name = name;
+    this.address = address;
+    this.connectFacts = facts;
+    this.#client = client;
+    this.#sudo = sudo;
+    client.on('error', () => {}); // late errors surface through the operations
+  }
+
+  uid(): Promise<number> {
+    this.#uid ??= this.#run('id -u', {}).then((r) => {
+      const n = Number(r.stdout.trim());
+      if (r.code !== 0 || !Number.isInteger(n)) throw new Error(`${this.name}: 'id -u' failed: ${r.stderr.trim()}`);
+      return n;
+    });
+    return this.#uid;
+  }
+
+  async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0) throw new Error('exec: empty argv');
+    // LC_ALL=C through env(1): sshd accepts few client env vars, and sudo resets the environment.
+    const envWords = Object.entries({ LC_ALL: 'C', ...opts.env }).map(([k, v]) => `${k}=${shQuote(v)}`);
+    let cmd = ['env', ...envWords, ...argv.map(shQuote)].join(' ');
+    if ((opts.sudo ?? this.#sudo) && (await this.uid()) !== 0) cmd = `sudo -n -- ${cmd}`;
+    const r = await this.#run(cmd, opts);
+    // env(1) says 127 for a missing command: keep the local host's wording.
+    if (r.code === 127 && /No such file or directory/.test(r.stderr)) return { ...r, stderr: `${argv[0]}: command not found` };
+    return r;
+  }
+
+  /** Runs a shell command line on one exec channel. */
+  async #run(cmd: string, opts: Pick<ExecOptions, 'signal' | 'timeoutMs' | 'input'>): Promise<ExecResult> {
+    const { signal, timeoutMs } = opts;
+    if (signal?.aborted) throw abortError(signal);
+    const release = await this.#slots.take(signal);
+    try {
+      const ch = await new Promise<ClientChannel>((resolve, reject) => {
+        try {
+          this.#client.exec(cmd, (err, stream) => (err ? reject(err) : resolve(stream)));
+        } catch (err) {
+          reject(new NodeUnreachableError(this.name, (err as Error).message));
+        }
+      });
+      return await new Promise<ExecResult>((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        let code: number | null = null;
+        let done = false;
+        ch.setEncoding('utf8');
+        ch.stderr.setEncoding('utf8');
+        ch.on('data', (d: string) => {
+          if (stdout.length < MAX_OUTPUT) stdout += d;
+        });
+        ch.stderr.on('data', (d: string) => {
+          if (stderr.length < MAX_OUTPUT) stderr += d;
+        });
+        const finish = (fn: () => void) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          fn();
+        };
+        const kill = () => {
+          try {
+            ch.signal('KILL'); // honoured by OpenSSH >= 7.9; closing the channel hangs up the rest
+          } catch {
+            // channel already gone
+          }
+          ch.close();
+        };
+        const onAbort = () => {
+          kill();
+          finish(() => reject(abortError(signal!)));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = timeoutMs
+          ? setTimeout(() => {
+              kill();
+              finish(() => resolve({ code: null, stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)` }));
+            }, timeoutMs)
+          : undefined;
+        ch.on('exit', (c: number | null) => {
+          code = typeof c === 'number' ? c : null;
+        });
+        ch.on('close', () => finish(() => resolve({ code, stdout, stderr })));
+        ch.on('error', (err: Error) => finish(() => reject(err)));
+        if (opts.input !== undefined) ch.end(opts.input);
+        else ch.end();
+      });
+    } finally {
+      release();
+    }
+  }
+
+  async readFile(path: string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<string | null> {
+    const max = opts.maxBytes ?? 16 * 1024 * 1024;
+    const r = await this.#run(`head -c ${max} -- ${shQuote(path)}`, { signal: opts.signal });
+    // head reads a directory or unreadable file with an error and exit 1: null, as locally.
+    return r.code === 0 ? r.stdout : null;
+  }
+
+  async readDir(path: string, opts: { signal?: AbortSignal } = {}): Promise<string[] | null> {
+    const r = await this.#run(`LC_ALL=C ls -1A -- ${shQuote(path)}`, { signal: opts.signal });
+    if (r.code !== 0) return null;
+    return r.stdout.split('\n').filter(Boolean).sort();
+  }
+
+  async statFs(path: string, opts: { signal?: AbortSignal } = {}): Promise<FsStats> {
+    // Nearest existing ancestor, its real path, then statfs numbers (%t = magic in hex).
+    const script =
+      `p=${shQuote(path)}; while [ ! -e "$p" ]; do q=$(dirname -- "$p"); [ "$q" = "$p" ] && break; p=$q; done; ` +
+      `printf '%s\\n' "$p"; readlink -f -- "$p" || printf '%s\\n' "$p"; stat -f -c '%t %S %b %a %c %d' -- "$p"`;
+    const r = await this.#run(script, { signal: opts.signal });
+    const [measured, real, nums] = r.stdout.split('\n');
+    const f = (nums ?? '').trim().split(/\s+/);
+    if (r.code !== 0 || f.length < 6) throw new Error(`${this.name}: stat -f ${path} failed: ${r.stderr.trim() || 'no output'}`);
+    const [typeHex, bsize, blocks, bavail, files, ffree] = [parseInt(f[0]!, 16), ...f.slice(1).map(Number)] as number[];
+    const mounts = parseMountinfo((await this.readFile('/proc/self/mountinfo', { signal: opts.signal })) ?? '');
+    const mount = mountFor(mounts, real || measured!);
+    return {
+      path,
+      measuredPath: measured!,
+      mountPoint: mount?.mountPoint,
+      fsType: mount?.fsType ?? fsTypeFromMagic(typeHex!),
+      totalBytes: blocks! * bsize!,
+      freeBytes: bavail! * bsize!,
+      totalInodes: files!,
+      freeInodes: ffree!,
+    };
+  }
+
+  /** A direct-tcpip channel: the node itself connects to host:port. */
+  connectTcp(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(abortError(opts.signal));
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+        return true;
+      };
+      const onAbort = () => settle(() => reject(abortError(opts.signal!)));
+      // A filtered port: sshd's own connect() waits for the kernel's timeout; ours is shorter.
+      const timer = setTimeout(
+        () => settle(() => reject(Object.assign(new Error(`connect ${host}:${port} from ${this.name} timed out after ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' }))),
+        opts.timeoutMs,
+      );
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.#client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+          if (err) {
+            const reason = (err as Error & { reason?: number }).reason;
+            // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (1): AllowTcpForwarding no / PermitOpen.
+            if (reason === 1 || /administratively prohibited/i.test(err.message)) {
+              this.forwarding = 'denied';
+              settle(() => reject(new ForwardingDeniedError(this.name, err.message)));
+            } else {
+              this.forwarding = 'allowed';
+              settle(() => reject(Object.assign(new Error(`${err.message} (${host}:${port} from ${this.name})`), { code: reason === 2 ? 'ECONNREFUSED' : undefined })));
+            }
+            return;
+          }
+          this.forwarding = 'allowed';
+          if (!settle(() => resolve(ch as unknown as Duplex))) ch.close(); // too late: drop it
+        });
+      } catch (err) {
+        settle(() => reject(new NodeUnreachableError(this.name, (err as Error).message)));
+      }
+    });
+  }
+
+  /**
+   * Reachability of host:port from the node: a direct-tcpip channel, or, when sshd forbids
+   * forwarding, a shell probe on the node (bash /dev/tcp under timeout(1), else nc -z).
+   */
+  async tcpProbe(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult> {
+    const t0 = performance.now();
+    const ms = () => Math.round(performance.now() - t0);
+    if (this.forwarding !== 'denied') {
+      try {
+        const s = await this.connectTcp(host, port, opts);
+        s.destroy();
+        return { state: 'open', ms: ms(), via: 'ssh-forward' };
+      } catch (err) {
+        if (!(err instanceof ForwardingDeniedError)) {
+          if (err instanceof NodeUnreachableError || opts.signal?.aborted) throw err;
+          return { state: classifyTcpError(err as Error), error: (err as Error).message, ms: ms(), via: 'ssh-forward' };
+        }
+      }
+    }
+    const secs = Math.max(0.2, opts.timeoutMs / 1000).toFixed(1);
+    const script =
+      `if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then ` +
+      `timeout ${secs} bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${shQuote(host)} ${port}; ` +
+      `elif command -v nc >/dev/null 2>&1; then nc -z -w ${Math.ceil(Number(secs))} ${shQuote(host)} ${port}; ` +
+      `else echo 'neither bash+timeout nor nc on the node' >&2; exit 125; fi`;
+    const r = await this.#run(script, { signal: opts.signal, timeoutMs: opts.timeoutMs + 2000 });
+    const err = r.stderr.replace(/^.*?: line \d+: /gm, '').trim();
+    if (r.code === 0) return { state: 'open', ms: ms(), via: 'ssh-shell' };
+    if (r.code === 124 || r.code === null) return { state: 'filtered', error: `no answer within ${opts.timeoutMs} ms`, ms: ms(), via: 'ssh-shell' };
+    return { state: r.code === 125 ? 'error' : classifyTcpError(new Error(err || `exit ${r.code}`)), error: err || `exit ${r.code}`, ms: ms(), via: 'ssh-shell' };
+  }
+
+  /** `sudo -n true` as the SSH user: may root-only probes run? */
+  async sudoCheck(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ uid: number; ok: boolean; detail: string }> {
+    const uid = await this.uid();
+    if (uid === 0) return { uid, ok: true, detail: 'logged in as root' };
+    const r = await this.#run('sudo -n true', opts);
+    if (r.code === 0) return { uid, ok: true, detail: 'sudo -n true succeeded' };
+    const err = r.stderr.trim().split('\n')[0] ?? '';
+    if (r.code === 127) return { uid, ok: false, detail: 'sudo is not installed' };
+    return { uid, ok: false, detail: err || `sudo -n true exited ${r.code}` };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.#client.destroy();
+        resolve();
+      }, 1000);
+      this.#client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.#client.end();
+    });
+  }
+}
+
+/** open | refused | filtered | dns | unreachable | error, from a connect error's words. */
+export function classifyTcpError(err: Error): TcpProbeResult['state'] {
+  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
+  if (/ECONNREFUSED|refused/i.test(text)) return 'refused';
+  if (/ETIMEDOUT|timed out|no answer/i.test(text)) return 'filtered';
+  if (/EHOSTUNREACH|ENETUNREACH|no route|unreachable/i.test(text)) return 'unreachable';
+  if (/ENOTFOUND|EAI_|resolve|Name or service not known|unknown host/i.test(text)) return 'dns';
+  return 'error';
+}
