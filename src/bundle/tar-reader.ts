@@ -29,11 +29,13 @@ const CHUNK = 1 << 20;
 export class TarFormatError extends OperationError {
   readonly entry: string | undefined;
   readonly offset: number;
+  readonly reason: string;
   constructor(tarFile: string, offset: number, entry: string | undefined, reason: string) {
     super(`${tarFile}: ${entry !== undefined ? `entry '${entry}'` : 'entry'} at offset ${offset}: ${reason}`);
     this.name = 'TarFormatError';
     this.entry = entry;
     this.offset = offset;
+    this.reason = reason;
   }
 }
 

@@ -4,7 +4,14 @@
 //     -> Buffer: a tar with exactly these headers (any type, any path; node-tar's Header
 //        encodes them, nothing is normalized), for malicious-archive tests.
 //   tarEntries(buf) / replaceTarEntries(...) help craft corrupted copies of a good bundle.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { Header } from 'tar';
+import { stringify as yamlStringify } from 'yaml';
+import { TarWriter } from '../../src/bundle/tar-writer.ts';
 
 export interface RawEntry {
   path: string;
@@ -40,4 +47,143 @@ export function rawTar(entries: RawEntry[], opts: { end?: boolean } = {}): Buffe
   }
   if (opts.end !== false) parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
+}
+
+// ---------------------------------------------------------------------------
+// A valid bundle tar built here from a generated OCI layout (test/support/images.ts),
+// in the format of DESIGN.md, for verify/install tests that need not run
+// `bundle create`.
+//
+//   const lay = createLayout(); await singlePlatformImage(lay, 'app', ...);
+//   const b = await buildBundle({ out: '/tmp/x/b.tar', layout: lay.dir,
+//     images: [{ ref: 'docker.io/library/app:1.0', name: 'app' }],
+//     charts: [makeChart('demo', '0.1.0', { image: 'docker.io/library/app:1.0' })],
+//     files: [{ name: 'helm', data: Buffer.from('...') }] });
+//   b.file, b.sidecar, b.entries (path -> {offset, size}) for corruption tests
+
+export interface FixtureChart {
+  name: string;
+  version: string;
+  tgz: Buffer;
+  chartYaml: string;
+}
+
+/** A small Helm chart .tgz (Chart.yaml, values.yaml, a template), deterministic. */
+export async function makeChart(name: string, version: string, opts: { image?: string; appVersion?: string } = {}): Promise<FixtureChart> {
+  const chartYaml = `apiVersion: v2\nname: ${name}\nversion: ${version}\nappVersion: "${opts.appVersion ?? '1.0'}"\ndescription: test chart ${name}\ntype: application\n`;
+  const values = opts.image ? `image: ${opts.image}\n` : 'replicas: 1\n';
+  const tmpl = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  image: {{ .Values.image | quote }}\n`;
+  const out = new PassThrough();
+  const gz = createGzip({ level: 9 });
+  out.pipe(gz);
+  const chunks: Buffer[] = [];
+  gz.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((r) => gz.on('end', r));
+  const w = new TarWriter(out);
+  for (const [p, t] of [[`${name}/Chart.yaml`, chartYaml], [`${name}/values.yaml`, values], [`${name}/templates/cm.yaml`, tmpl]] as const) {
+    await w.addFile(p, Buffer.byteLength(t), Buffer.from(t));
+  }
+  await w.finish();
+  out.end();
+  await done;
+  return { name, version, tgz: Buffer.concat(chunks), chartYaml };
+}
+
+export interface BuiltBundle {
+  file: string;
+  sidecar: string;
+  /** entry path -> where its data sits in the tar */
+  entries: Map<string, { offset: number; size: number }>;
+  manifest: Record<string, unknown>;
+}
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+export async function buildBundle(opts: {
+  out: string;
+  layout: string;
+  images: Array<{ ref: string; name: string }>;
+  charts?: FixtureChart[];
+  files?: Array<{ name: string; data: Buffer }>;
+  platforms?: string[];
+  /** change the content just before it is written (corruption tests that need consistent sums) */
+  mutate?: (content: Map<string, Buffer>) => void;
+}): Promise<BuiltBundle> {
+  const content = new Map<string, Buffer>();
+  const layoutIndex = JSON.parse(readFileSync(join(opts.layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }> };
+  const byName = new Map(layoutIndex.manifests.map((m) => [m.annotations?.['org.opencontainers.image.ref.name'] ?? '', m]));
+  const rootDescs: unknown[] = [];
+  const blobs = new Set<string>();
+  const images: Array<Record<string, unknown>> = [];
+  const collect = (digest: string) => {
+    if (blobs.has(digest)) return;
+    blobs.add(digest);
+    const data = readFileSync(join(opts.layout, 'blobs', 'sha256', digest.slice(7)));
+    const text = data.subarray(0, 1).toString() === '{' ? data.toString('utf8') : '';
+    if (!text) return;
+    try {
+      const j = JSON.parse(text) as { mediaType?: string; manifests?: Array<{ digest: string }>; config?: { digest?: string }; layers?: Array<{ digest: string }> };
+      if (!/manifest|index/.test(j.mediaType ?? '')) return; // an image config
+      for (const m of j.manifests ?? []) collect(m.digest);
+      if (j.config?.digest) collect(j.config.digest);
+      for (const l of j.layers ?? []) collect(l.digest);
+    } catch {
+      /* a config or other JSON blob */
+    }
+  };
+  for (const img of opts.images) {
+    const d = byName.get(img.name);
+    if (!d) throw new Error(`layout has no image named ${img.name}`);
+    collect(d.digest);
+    rootDescs.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: { 'org.opencontainers.image.ref.name': img.ref } });
+    images.push({ ref: img.ref, digest: d.digest, platforms: opts.platforms ?? ['linux/amd64'] });
+  }
+  for (const digest of blobs) content.set(`images/blobs/sha256/${digest.slice(7)}`, readFileSync(join(opts.layout, 'blobs', 'sha256', digest.slice(7))));
+  content.set('images/oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+  content.set('images/index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: rootDescs })));
+  const charts = (opts.charts ?? []).map((c) => {
+    const file = `charts/${c.name}-${c.version}.tgz`;
+    content.set(file, c.tgz);
+    return { name: c.name, version: c.version, file, digest: `sha256:${sha(c.tgz)}`, size: c.tgz.length };
+  });
+  if (charts.length) {
+    const entries: Record<string, unknown[]> = {};
+    for (const c of charts) entries[c.name] = [{ apiVersion: 'v2', name: c.name, version: c.version, digest: c.digest.slice(7), urls: [`${c.name}-${c.version}.tgz`], created: '1970-01-01T00:00:00Z' }];
+    content.set('charts/index.yaml', Buffer.from(yamlStringify({ apiVersion: 'v1', entries, generated: '1970-01-01T00:00:00Z' })));
+  }
+  const files = (opts.files ?? []).map((f) => {
+    const file = `files/${f.name}`;
+    content.set(file, f.data);
+    return { name: f.name, file, digest: `sha256:${sha(f.data)}`, size: f.data.length };
+  });
+  const manifest = {
+    apiVersion: 'astrago.io/v1',
+    kind: 'BundleManifest',
+    metadata: { name: 'fixture', version: '0.0.1', createdBy: 'astrago-check test-fixture' },
+    platforms: opts.platforms ?? ['linux/amd64'],
+    charts,
+    images,
+    files,
+    spec: { apiVersion: 'astrago.io/v1', kind: 'BundleSpec', metadata: { name: 'fixture', version: '0.0.1' }, images: opts.images.map((i) => i.ref) },
+  };
+  opts.mutate?.(content);
+  const paths = [...content.keys()].sort();
+  const sums = paths.map((p) => `${sha(content.get(p)!)}  ${p}\n`).join('');
+  const ordered: Array<[string, Buffer]> = [['bundle.yaml', Buffer.from(yamlStringify(manifest))], ['SHA256SUMS', Buffer.from(sums)], ...paths.map((p) => [p, content.get(p)!] as [string, Buffer])];
+
+  const chunks: Buffer[] = [];
+  const out = new PassThrough();
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const w = new TarWriter(out);
+  const entries = new Map<string, { offset: number; size: number }>();
+  for (const [p, data] of ordered) {
+    entries.set(p, { offset: w.bytesWritten + 512, size: data.length });
+    await w.addFile(p, data.length, data);
+  }
+  const hex = await w.finish();
+  const tar = Buffer.concat(chunks);
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, tar);
+  writeFileSync(`${opts.out}.sha256`, `${hex}  ${basename(opts.out)}\n`);
+  return { file: opts.out, sidecar: `${opts.out}.sha256`, entries, manifest };
 }

@@ -1,4 +1,6 @@
-import { notImplemented, type Command } from '../args.ts';
+import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
+import { verifyBundle, type VerifyResult } from '../../bundle/verify.ts';
+import type { Command } from '../args.ts';
 
 export const bundleVerifyCommand: Command = {
   name: 'bundle verify',
@@ -10,7 +12,33 @@ bundle.yaml, every blob against its digest, and that every manifest's blobs are 
 Exit 0 when intact, 1 when anything is wrong (each problem is named).`,
   options: {},
   positionals: [1, 1],
-  async run() {
-    notImplemented('bundle verify', 6);
+  async run(_values, positionals, io) {
+    const file = positionals[0]!;
+    const progress = progressLine(io.stderr);
+    const result = await verifyBundle(file, {
+      onProgress: (b, t) => progress.update(`verifying ${file}: ${formatBytes(b)} / ${formatBytes(t)} (${t ? Math.floor((b / t) * 100) : 100}%)`),
+    });
+    progress.done();
+    io.stdout.write(renderVerify(result));
+    return result.problems.length ? 1 : 0;
   },
 };
+
+export function renderVerify(r: VerifyResult): string {
+  const lines: string[] = [];
+  const m = r.manifest;
+  lines.push(`bundle ${r.file} (${formatBytes(r.tarSize)})${m ? `: ${m.metadata.name} ${m.metadata.version}${m.metadata.createdBy ? `, made by ${m.metadata.createdBy}` : ''}` : ''}`);
+  const sidecar = { ok: 'matches', mismatch: 'DOES NOT MATCH', absent: 'absent (not checked)', unreadable: 'unreadable' }[r.sidecar.status];
+  lines.push(`  ${'tar sha256 sidecar'.padEnd(20)} ${sidecar}`);
+  lines.push(`  ${'entries'.padEnd(20)} ${r.counts.entries} hashed`);
+  lines.push(`  ${'charts'.padEnd(20)} ${r.counts.charts}`);
+  lines.push(`  ${'images'.padEnd(20)} ${r.counts.images} (${r.counts.manifests} manifests, ${r.counts.blobs} blobs)`);
+  lines.push(`  ${'files'.padEnd(20)} ${r.counts.files}`);
+  if (r.problems.length === 0) {
+    lines.push('OK: the bundle is intact.');
+  } else {
+    lines.push(`FAILED: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`);
+    for (const p of r.problems) lines.push(`  - ${p.path}: ${p.message}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,41 @@
+// Small text helpers for bundle verify/inspect/install output.
+
+/** 1536 -> '1.5 KiB' */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+}
+
+/** sha256:abcdef… shortened for tables. */
+export function shortDigest(d: string): string {
+  return d.startsWith('sha256:') ? `sha256:${d.slice(7, 19)}` : d;
+}
+
+/**
+ * A one-line progress display on a terminal (redrawn at most 10 times a
+ * second); silent when the stream is not a terminal.
+ */
+export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }): { update(text: string): void; done(): void } {
+  if (!stream.isTTY) return { update() {}, done() {} };
+  let last = 0;
+  let shown = false;
+  return {
+    update(text) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      shown = true;
+      stream.write(`\r\x1b[2K${text}`);
+    },
+    done() {
+      if (shown) stream.write('\r\x1b[2K');
+      shown = false;
+    },
+  };
+}

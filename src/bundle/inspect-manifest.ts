@@ -1,0 +1,54 @@
+// bundle.yaml as verify, inspect and install read it.
+import { parse } from 'yaml';
+import { InputError } from '../errors.ts';
+
+export interface BundleManifestView {
+  metadata: { name: string; version: string; createdBy?: string };
+  platforms: string[];
+  charts: Array<{ name: string; version: string; file: string; digest: string; size: number }>;
+  images: Array<{ ref: string; digest: string; platforms?: string[] }>;
+  files: Array<{ name: string; file: string; digest: string; size: number }>;
+  spec?: unknown;
+  [k: string]: unknown;
+}
+
+function need(cond: boolean, field: string, expected: string): void {
+  if (!cond) throw new InputError({ file: 'bundle.yaml', field, expected });
+}
+
+export function loadBundleManifest(text: string): BundleManifestView {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new InputError({ file: 'bundle.yaml', expected: `invalid YAML: ${(err as Error).message.split('\n')[0]}` });
+  }
+  const m = doc as Record<string, unknown>;
+  need(!!m && typeof m === 'object', '', 'a mapping');
+  need(m.kind === 'BundleManifest', 'kind', "expected 'BundleManifest'");
+  const md = m.metadata as Record<string, unknown> | undefined;
+  need(!!md && typeof md.name === 'string', 'metadata.name', 'expected a string');
+  const arr = (k: string) => {
+    const v = m[k] ?? [];
+    need(Array.isArray(v), k, 'expected a list');
+    return v as Array<Record<string, unknown>>;
+  };
+  const entry = (k: string, i: number, e: Record<string, unknown>, fields: string[]) => {
+    for (const f of fields) {
+      if (f === 'size') need(typeof e.size === 'number' && Number.isSafeInteger(e.size) && e.size >= 0, `${k}[${i}].size`, 'expected a byte count');
+      else if (f === 'digest') need(typeof e.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.digest), `${k}[${i}].digest`, 'expected sha256:<64 hex>');
+      else need(typeof e[f] === 'string', `${k}[${i}].${f}`, 'expected a string');
+    }
+  };
+  arr('charts').forEach((c, i) => entry('charts', i, c, ['name', 'version', 'file', 'digest', 'size']));
+  arr('files').forEach((c, i) => entry('files', i, c, ['name', 'file', 'digest', 'size']));
+  arr('images').forEach((c, i) => entry('images', i, c, ['ref', 'digest']));
+  return {
+    ...m,
+    metadata: { name: String(md!.name), version: String(md!.version ?? ''), createdBy: typeof md!.createdBy === 'string' ? md!.createdBy : undefined },
+    platforms: Array.isArray(m.platforms) ? m.platforms.map(String) : [],
+    charts: arr('charts') as BundleManifestView['charts'],
+    images: arr('images') as BundleManifestView['images'],
+    files: arr('files') as BundleManifestView['files'],
+  };
+}

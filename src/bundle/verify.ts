@@ -1,0 +1,259 @@
+// bundle verify: one streaming pass over the tar. Every entry is hashed as it
+// goes by; small JSON blobs (manifests, indexes, configs) are kept to walk the
+// image trees afterwards; the whole file is hashed too when a FILE.sha256
+// sidecar is there. Memory stays flat: layers are hashed, never held.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { errorMessage, InputError } from '../errors.ts';
+import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
+import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
+import { TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
+import { parseSha256Sums, parseSidecar } from './verify-sums.ts';
+
+export const MANIFEST_ENTRY = 'bundle.yaml';
+export const SUMS_ENTRY = 'SHA256SUMS';
+const INDEX_ENTRY = 'images/index.json';
+const LAYOUT_ENTRY = 'images/oci-layout';
+/** JSON blobs up to this size are kept in memory for the tree walk (manifests are far smaller). */
+const KEEP_JSON_BYTES = 4 << 20;
+
+export interface VerifyProblem {
+  /** the entry (or 'FILE.tar.sha256', or the image reference) the problem is about */
+  path: string;
+  message: string;
+}
+
+export interface EntryRecord {
+  entry: TarEntry;
+  sha256: string;
+  size: number;
+}
+
+export interface VerifiedImage {
+  ref: string;
+  tree: ImageTree;
+}
+
+export interface VerifyResult {
+  file: string;
+  tarSize: number;
+  sidecar: { status: 'ok' | 'mismatch' | 'absent' | 'unreadable'; expected?: string; actual?: string };
+  manifest?: BundleManifestView;
+  records: Map<string, EntryRecord>;
+  /** small JSON blobs by digest (manifests, indexes, configs) */
+  jsonBlobs: Map<string, Buffer>;
+  images: VerifiedImage[];
+  counts: { entries: number; blobs: number; manifests: number; charts: number; files: number; images: number };
+  problems: VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  onProgress?(bytes: number, total: number): void;
+}
+
+export async function verifyBundle(file: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const problems: VerifyProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message });
+  const records = new Map<string, EntryRecord>();
+  const kept = new Map<string, Buffer>(); // entry path -> bytes (bundle.yaml, SHA256SUMS, index.json, JSON blobs)
+  const result: VerifyResult = {
+    file,
+    tarSize: 0,
+    sidecar: { status: 'absent' },
+    records,
+    jsonBlobs: new Map(),
+    images: [],
+    counts: { entries: 0, blobs: 0, manifests: 0, charts: 0, files: 0, images: 0 },
+    problems,
+  };
+
+  let sidecarHex: string | undefined;
+  const sidecarFile = `${file}.sha256`;
+  try {
+    const text = await readFile(sidecarFile, 'utf8');
+    sidecarHex = parseSidecar(text);
+    if (!sidecarHex) {
+      result.sidecar = { status: 'unreadable' };
+      problem(sidecarFile, 'holds no sha256 digest');
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      result.sidecar = { status: 'unreadable' };
+      problem(sidecarFile, `cannot read (${errorMessage(err)})`);
+    }
+  }
+  const whole = sidecarHex ? createHash('sha256') : undefined;
+
+  const keepAll = new Set([MANIFEST_ENTRY, SUMS_ENTRY, INDEX_ENTRY, LAYOUT_ENTRY]);
+  let walked: TarEntry[] = [];
+  try {
+    result.tarSize = (await stat(file)).size;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(err)})` });
+  }
+  try {
+    const walk = await walkTar(file, {
+      onBytes: whole ? (c) => whole.update(c) : undefined,
+      onProgress: opts.onProgress,
+      onEntry(entry) {
+        if (entry.type !== 'file') return undefined;
+        const hash = createHash('sha256');
+        let size = 0;
+        const isBlob = entry.path.startsWith('images/blobs/');
+        let keep: Buffer[] | undefined = keepAll.has(entry.path) || (isBlob && entry.size <= KEEP_JSON_BYTES) ? [] : undefined;
+        let first = true;
+        return {
+          write(chunk) {
+            hash.update(chunk);
+            size += chunk.length;
+            if (keep && first && isBlob) {
+              // Only JSON documents are worth keeping; layers start with gzip/zstd magic.
+              const c = chunk.toString('latin1', 0, Math.min(16, chunk.length)).trimStart();
+              if (!c.startsWith('{')) keep = undefined;
+            }
+            first = false;
+            keep?.push(chunk);
+          },
+          end() {
+            if (records.has(entry.path)) problem(entry.path, 'appears twice in the tar');
+            records.set(entry.path, { entry, sha256: hash.digest('hex'), size });
+            if (keep) kept.set(entry.path, Buffer.concat(keep));
+          },
+        };
+      },
+    });
+    walked = walk.entries;
+    result.tarSize = walk.tarSize;
+  } catch (err) {
+    if (err instanceof TarFormatError) {
+      problem(err.entry ?? '(tar)', `${err.reason} (at offset ${err.offset}); the rest of the tar was not read`);
+    } else {
+      problem('(tar)', errorMessage(err));
+    }
+    result.counts.entries = records.size;
+    return result;
+  }
+  result.counts.entries = records.size;
+
+  if (whole && sidecarHex) {
+    const actual = whole.digest('hex');
+    result.sidecar = { status: actual === sidecarHex ? 'ok' : 'mismatch', expected: sidecarHex, actual };
+    if (actual !== sidecarHex) problem(sidecarFile, `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`);
+  }
+
+  // bundle.yaml: the first entry, and valid.
+  const firstFile = walked.find((e) => e.type === 'file');
+  if (!records.has(MANIFEST_ENTRY)) problem(MANIFEST_ENTRY, 'missing');
+  else if (firstFile?.path !== MANIFEST_ENTRY) problem(MANIFEST_ENTRY, `is not the first entry (first is '${firstFile?.path}')`);
+  const manifestText = kept.get(MANIFEST_ENTRY);
+  if (manifestText) {
+    try {
+      result.manifest = loadBundleManifest(manifestText.toString('utf8'));
+    } catch (err) {
+      problem(MANIFEST_ENTRY, errorMessage(err));
+    }
+  }
+
+  // SHA256SUMS: every other entry, no more, no less.
+  const sumsText = kept.get(SUMS_ENTRY);
+  if (!sumsText) problem(SUMS_ENTRY, 'missing');
+  else {
+    const { sums, problems: bad } = parseSha256Sums(sumsText.toString('utf8'));
+    for (const b of bad) problem(SUMS_ENTRY, b.replace(/^SHA256SUMS:/, 'line '));
+    for (const [path, hex] of sums) {
+      const rec = records.get(path);
+      if (!rec) problem(path, 'missing from the tar (listed in SHA256SUMS)');
+      else if (rec.sha256 !== hex) problem(path, `sha256 mismatch: SHA256SUMS says ${hex}, the content is ${rec.sha256} (${rec.size} bytes)`);
+    }
+    for (const path of records.keys()) {
+      if (path !== MANIFEST_ENTRY && path !== SUMS_ENTRY && !sums.has(path)) problem(path, 'extra entry: not listed in SHA256SUMS');
+    }
+  }
+
+  // Blobs: a blob's name is its digest.
+  for (const [path, rec] of records) {
+    if (!path.startsWith('images/blobs/')) continue;
+    result.counts.blobs++;
+    const digest = digestOfBlobPath(path);
+    if (!digest) problem(path, 'not a blob path (expected images/blobs/sha256/<64 hex>)');
+    else if (!digest.startsWith('sha256:') || digest.length !== 71) problem(path, 'unsupported digest (expected sha256:<64 hex>)');
+    else if (digest !== `sha256:${rec.sha256}`) problem(path, `blob content is sha256:${rec.sha256}, its name says ${digest}`);
+    else {
+      const json = kept.get(path);
+      if (json) result.jsonBlobs.set(digest, json);
+    }
+  }
+
+  // The OCI layout and each image tree.
+  const layoutText = kept.get(LAYOUT_ENTRY);
+  if (!layoutText) problem(LAYOUT_ENTRY, 'missing');
+  else {
+    try {
+      const v = (JSON.parse(layoutText.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+      if (typeof v !== 'string') problem(LAYOUT_ENTRY, "no 'imageLayoutVersion'");
+    } catch {
+      problem(LAYOUT_ENTRY, 'not valid JSON');
+    }
+  }
+  const indexText = kept.get(INDEX_ENTRY);
+  const byRef = new Map<string, Descriptor>();
+  if (!indexText) problem(INDEX_ENTRY, 'missing');
+  else {
+    const idx = parseIndexJson(indexText, INDEX_ENTRY);
+    for (const p of idx.problems) problem(INDEX_ENTRY, p.replace(`${INDEX_ENTRY} `, ''));
+    const verifiedBlob = (d: Descriptor): boolean => result.jsonBlobs.has(d.digest) || verifiedRecord(records, d) !== undefined;
+    for (const root of idx.manifests) {
+      const ref = root.annotations?.[REF_NAME_ANNOTATION] ?? root.digest;
+      if (!root.annotations?.[REF_NAME_ANNOTATION]) problem(INDEX_ENTRY, `manifest ${root.digest} has no ${REF_NAME_ANNOTATION} annotation`);
+      byRef.set(ref, root);
+      const tree = await resolveImage(root, async (digest) => result.jsonBlobs.get(digest));
+      for (const p of tree.problems) problem(ref, p);
+      for (const b of tree.blobs) {
+        const rec = records.get(blobPath(b.digest));
+        if (!rec) problem(ref, `blob ${b.digest} (${b.mediaType || 'blob'}) is missing from images/blobs`);
+        else if (rec.size !== b.size) problem(ref, `blob ${b.digest}: ${rec.size} bytes, its descriptor says ${b.size}`);
+        else if (!verifiedBlob(b)) problem(ref, `blob ${b.digest} does not match its digest`);
+      }
+      result.counts.manifests += tree.manifests.length;
+      result.images.push({ ref, tree });
+    }
+  }
+
+  // bundle.yaml against the content.
+  const m = result.manifest;
+  if (m) {
+    for (const c of m.charts) {
+      result.counts.charts++;
+      checkListed(records, c.file, c.digest, c.size, `chart ${c.name} ${c.version}`, problem);
+    }
+    for (const f of m.files) {
+      result.counts.files++;
+      checkListed(records, f.file, f.digest, f.size, `file ${f.name}`, problem);
+    }
+    const listed = new Set<string>();
+    for (const img of m.images) {
+      result.counts.images++;
+      listed.add(img.ref);
+      const root = byRef.get(img.ref);
+      if (!root) problem(img.ref, `listed in bundle.yaml but not in ${INDEX_ENTRY}`);
+      else if (root.digest !== img.digest) problem(img.ref, `${INDEX_ENTRY} has ${root.digest}, bundle.yaml says ${img.digest}`);
+    }
+    for (const ref of byRef.keys()) if (!listed.has(ref)) problem(ref, `in ${INDEX_ENTRY} but not listed in bundle.yaml`);
+  }
+  return result;
+}
+
+function verifiedRecord(records: Map<string, EntryRecord>, d: Descriptor): EntryRecord | undefined {
+  const rec = records.get(blobPath(d.digest));
+  return rec && `sha256:${rec.sha256}` === d.digest ? rec : undefined;
+}
+
+function checkListed(records: Map<string, EntryRecord>, path: string, digest: string, size: number, what: string, problem: (p: string, m: string) => void): void {
+  const rec = records.get(path);
+  if (!rec) problem(path, `${what}: listed in bundle.yaml but missing from the tar`);
+  else {
+    if (`sha256:${rec.sha256}` !== digest) problem(path, `${what}: sha256 mismatch: bundle.yaml says ${digest}, the content is sha256:${rec.sha256}`);
+    if (rec.size !== size) problem(path, `${what}: size mismatch: bundle.yaml says ${size} bytes, the content is ${rec.size}`);
+  }
+}
