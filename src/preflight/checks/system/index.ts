@@ -1,3 +1,24 @@
+// Checks of the node itself: OS, hostname, CPU/memory, GPUs, disks, privileges.
 import type { CheckDef } from '../../types.ts';
+import { osReleaseCheck } from './os-release.ts';
+import { hostnameCheck } from './hostname.ts';
+import { cpuCheck, memoryCheck } from './resources.ts';
+import { gpuDevicesCheck, gpuDriverCheck, nouveauCheck } from './gpu.ts';
+import { diskFreeCheck, diskFilesystemCheck, diskInodesCheck } from './disk-space.ts';
+import { fsyncCheck } from './fsync.ts';
+import { privilegesCheck } from './privileges.ts';
 
-export const systemChecks: CheckDef[] = [];
+export const systemChecks: CheckDef[] = [
+  privilegesCheck,
+  osReleaseCheck,
+  hostnameCheck,
+  cpuCheck,
+  memoryCheck,
+  gpuDevicesCheck,
+  gpuDriverCheck,
+  nouveauCheck,
+  diskFreeCheck,
+  diskFilesystemCheck,
+  diskInodesCheck,
+  fsyncCheck,
+];

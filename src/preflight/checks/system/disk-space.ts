@@ -1,0 +1,164 @@
+// disk.free / disk.filesystem / disk.inodes: for every path the node's roles
+// need, the filesystem that holds it (or will: the nearest existing ancestor
+// is measured and the message says so). Paths on one filesystem share its space.
+import type { DiskSpec } from '../../../schema/profile.ts';
+import { requirementsFor } from '../../roles.ts';
+import type { FsStats, JudgeContext, Judgement, ProbeContext } from '../../types.ts';
+import { defineCheck } from '../../types.ts';
+
+export interface PathFacts {
+  spec: DiskSpec;
+  stats?: FsStats;
+  error?: string;
+}
+
+export interface DiskFacts {
+  paths: PathFacts[];
+}
+
+const GiB = 1024 ** 3;
+const fmtGiB = (bytes: number) => `${(Math.round((bytes / GiB) * 10) / 10).toString()} GiB`;
+
+export async function probeDisks({ host, node, profile, signal }: ProbeContext): Promise<DiskFacts> {
+  const specs = requirementsFor(profile, node.roles).disks;
+  const paths = await Promise.all(
+    specs.map(async (spec): Promise<PathFacts> => {
+      try {
+        return { spec, stats: await host.statFs(spec.path, { signal }) };
+      } catch (err) {
+        return { spec, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+  return { paths };
+}
+
+function where(p: PathFacts & { stats: FsStats }): string {
+  const s = p.stats;
+  const on = `${s.mountPoint ?? s.measuredPath} (${s.fsType})`;
+  return s.measuredPath === p.spec.path ? `on ${on}` : `on ${on}; ${p.spec.path} does not exist yet, measured at ${s.measuredPath}`;
+}
+
+function unmeasured(id: string, p: PathFacts): Judgement {
+  return { id, status: 'error', message: `cannot stat ${p.spec.path}: ${p.error}`, facts: { path: p.spec.path, error: p.error } };
+}
+
+/** Paths measured on the same filesystem (same mount point, or same measured path when the mount is unknown). */
+function sharing(all: PathFacts[], p: PathFacts & { stats: FsStats }): (PathFacts & { stats: FsStats })[] {
+  const key = (x: FsStats) => x.mountPoint ?? x.measuredPath;
+  return all.filter((x): x is PathFacts & { stats: FsStats } => x.stats !== undefined && key(x.stats) === key(p.stats));
+}
+
+export function judgeDiskFree(f: DiskFacts): Judgement[] {
+  return f.paths.map((p) => {
+    const id = `disk.free[${p.spec.path}]`;
+    if (!p.stats) return unmeasured(id, p);
+    const q = p as PathFacts & { stats: FsStats };
+    const shared = sharing(f.paths, q);
+    const needMin = shared.reduce((a, x) => a + x.spec.minFreeGiB, 0) * GiB;
+    const needWarn = shared.reduce((a, x) => a + (x.spec.warnFreeGiB ?? x.spec.minFreeGiB), 0) * GiB;
+    const together = shared.length > 1 ? ` (${shared.map((x) => x.spec.path).join(', ')} share this filesystem: ${fmtGiB(needMin)} in all)` : '';
+    const facts = {
+      path: p.spec.path,
+      measuredPath: q.stats.measuredPath,
+      mountPoint: q.stats.mountPoint,
+      fsType: q.stats.fsType,
+      freeBytes: q.stats.freeBytes,
+      totalBytes: q.stats.totalBytes,
+      minFreeGiB: p.spec.minFreeGiB,
+      warnFreeGiB: p.spec.warnFreeGiB,
+      sharedWith: shared.length > 1 ? shared.map((x) => x.spec.path) : undefined,
+      requiredBytes: needMin,
+    };
+    const base = `${fmtGiB(q.stats.freeBytes)} free for ${p.spec.path} ${where(q)}`;
+    const mount = q.stats.mountPoint ?? q.stats.measuredPath;
+    const remediation = `free space or grow the filesystem on ${mount} (df -h ${mount}; sudo du -xh --max-depth=2 ${mount} | sort -h | tail), or mount a dedicated disk at ${p.spec.path}`;
+    if (q.stats.freeBytes < needMin) {
+      return { id, status: 'fail', message: `${base}; needs ${fmtGiB(p.spec.minFreeGiB * GiB)}${together}`, facts, remediation };
+    }
+    if (q.stats.freeBytes < needWarn) {
+      return { id, status: 'warn', message: `${base}; ${fmtGiB(needWarn)} recommended${together}`, facts, remediation };
+    }
+    return { id, status: 'pass', message: `${base}${together}`, facts };
+  });
+}
+
+/** Filesystems whose content is gone after a reboot. */
+const VOLATILE = new Set(['tmpfs', 'ramfs']);
+
+export function judgeDiskFilesystem(f: DiskFacts): Judgement[] {
+  return f.paths.map((p) => {
+    const id = `disk.filesystem[${p.spec.path}]`;
+    if (!p.stats) return unmeasured(id, p);
+    const q = p as PathFacts & { stats: FsStats };
+    const fs = q.stats.fsType;
+    const exists = q.stats.measuredPath === p.spec.path;
+    const accepted = p.spec.filesystems;
+    const facts = { path: p.spec.path, measuredPath: q.stats.measuredPath, mountPoint: q.stats.mountPoint, fsType: fs, accepted };
+    const wanted = accepted?.filter((x) => x !== 'overlay')[0] ?? 'xfs';
+    const remediation = `mount a ${(accepted ?? ['ext4', 'xfs']).join(' or ')} filesystem at ${p.spec.path}, e.g. sudo mkfs.${wanted} /dev/DISK && sudo mkdir -p ${p.spec.path} && echo '/dev/DISK ${p.spec.path} ${wanted} defaults 0 2' | sudo tee -a /etc/fstab && sudo mount ${p.spec.path}`;
+    if (VOLATILE.has(fs)) {
+      return { id, status: exists ? 'fail' : 'warn', message: `${p.spec.path} is ${where(q)}: ${fs} loses its content on reboot`, facts, remediation };
+    }
+    if (accepted && !accepted.includes(fs)) {
+      const msg = `${p.spec.path} is ${where(q)}; expected ${accepted.join(', ')}`;
+      // A path not created yet may still get its own filesystem mounted: warn only.
+      return { id, status: exists ? 'fail' : 'warn', message: msg, facts, remediation };
+    }
+    return { id, status: 'pass', message: `${p.spec.path} is ${where(q)}`, facts };
+  });
+}
+
+/** Below this share of free inodes, warn even above the minimum. */
+const INODE_WARN_RATIO = 0.1;
+
+export function judgeDiskInodes(f: DiskFacts): Judgement[] {
+  return f.paths
+    .filter((p) => p.spec.minFreeInodes !== undefined)
+    .map((p) => {
+      const id = `disk.inodes[${p.spec.path}]`;
+      if (!p.stats) return unmeasured(id, p);
+      const q = p as PathFacts & { stats: FsStats };
+      const min = p.spec.minFreeInodes!;
+      const { freeInodes, totalInodes } = q.stats;
+      const facts = { path: p.spec.path, measuredPath: q.stats.measuredPath, fsType: q.stats.fsType, freeInodes, totalInodes, minFreeInodes: min };
+      const mount = q.stats.mountPoint ?? q.stats.measuredPath;
+      const remediation = `find what holds the inodes: sudo du --inodes -x --max-depth=2 ${mount} | sort -n | tail; delete unused files or grow the filesystem`;
+      if (totalInodes === 0) {
+        return { id, status: 'pass', message: `${q.stats.fsType} ${where(q)} allocates inodes dynamically`, facts };
+      }
+      const has = `${freeInodes.toLocaleString('en-US')} of ${totalInodes.toLocaleString('en-US')} inodes free for ${p.spec.path} ${where(q)}`;
+      if (freeInodes < min) return { id, status: 'fail', message: `${has}; needs ${min.toLocaleString('en-US')}`, facts, remediation };
+      if (freeInodes < totalInodes * INODE_WARN_RATIO) return { id, status: 'warn', message: `${has}: less than ${INODE_WARN_RATIO * 100}% left`, facts, remediation };
+      return { id, status: 'pass', message: has, facts };
+    });
+}
+
+const hasDisks = (ctx: JudgeContext) => requirementsFor(ctx.profile, ctx.node.roles).disks.length > 0;
+
+export const diskFreeCheck = defineCheck<DiskFacts>({
+  id: 'disk.free',
+  category: 'storage',
+  title: 'Free disk space per required path',
+  appliesTo: hasDisks,
+  probe: probeDisks,
+  judge: judgeDiskFree,
+});
+
+export const diskFilesystemCheck = defineCheck<DiskFacts>({
+  id: 'disk.filesystem',
+  category: 'storage',
+  title: 'Filesystem type per required path',
+  appliesTo: hasDisks,
+  probe: probeDisks,
+  judge: judgeDiskFilesystem,
+});
+
+export const diskInodesCheck = defineCheck<DiskFacts>({
+  id: 'disk.inodes',
+  category: 'storage',
+  title: 'Free inodes per required path',
+  appliesTo: (ctx) => requirementsFor(ctx.profile, ctx.node.roles).disks.some((d) => d.minFreeInodes !== undefined),
+  probe: probeDisks,
+  judge: judgeDiskInodes,
+});
