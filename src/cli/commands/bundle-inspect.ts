@@ -1,12 +1,54 @@
-import { notImplemented, type Command } from '../args.ts';
+import { stringify } from 'yaml';
+import { formatBytes, shortDigest } from '../../bundle/inspect-format.ts';
+import { inspectBundle, type BundleInspection } from '../../bundle/inspect.ts';
+import { oneOf, type Command } from '../args.ts';
+
+const FORMATS = ['tty', 'json', 'yaml'] as const;
 
 export const bundleInspectCommand: Command = {
   name: 'bundle inspect',
   summary: 'show what a bundle holds',
-  usage: `Usage: astrago-check bundle inspect FILE.tar [--format tty|json|yaml]`,
+  usage: `Usage: astrago-check bundle inspect FILE.tar [--format tty|json|yaml]
+
+Lists the charts, images (platforms, digests, sizes), files and totals of a
+bundle, and the spec it was made from, reading only its headers and manifests.
+It does not verify content: run 'bundle verify' for that.`,
   options: { format: { type: 'string' } },
   positionals: [1, 1],
-  async run() {
-    notImplemented('bundle inspect', 6);
+  async run(values, positionals, io) {
+    const format = oneOf('bundle inspect', 'format', values.format, FORMATS) ?? 'tty';
+    const r = await inspectBundle(positionals[0]!);
+    if (format === 'json') io.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    else if (format === 'yaml') io.stdout.write(stringify(r));
+    else io.stdout.write(renderInspection(r));
+    return 0;
   },
 };
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function renderInspection(r: BundleInspection): string {
+  const out: string[] = [];
+  out.push(`Bundle ${r.bundle.name} ${r.bundle.version}${r.bundle.createdBy ? ` (made by ${r.bundle.createdBy})` : ''}`);
+  out.push(`File: ${r.file} (${formatBytes(r.totals.tarSize)})`);
+  out.push(`Platforms: ${r.platforms.join(', ') || '-'}`);
+  out.push('', `Charts (${r.charts.length})`);
+  if (r.charts.length) out.push(...table([['NAME', 'VERSION', 'SIZE', 'DIGEST'], ...r.charts.map((c) => [c.name, c.version, formatBytes(c.size), shortDigest(c.digest)])]));
+  out.push('', `Images (${r.images.length})`);
+  if (r.images.length) {
+    out.push(...table([['REFERENCE', 'PLATFORMS', 'SIZE', 'DIGEST'], ...r.images.map((i) => [i.ref, i.platforms.join(',') || '-', formatBytes(i.size), shortDigest(i.digest)])]));
+    for (const i of r.images) for (const p of i.problems ?? []) out.push(`  ! ${i.ref}: ${p}`);
+  }
+  out.push('', `Files (${r.files.length})`);
+  if (r.files.length) out.push(...table([['NAME', 'FILE', 'SIZE', 'DIGEST'], ...r.files.map((f) => [f.name, f.file, formatBytes(f.size), shortDigest(f.digest)])]));
+  const t = r.totals;
+  out.push('', `Totals: ${t.charts} charts, ${t.images} images, ${t.files} files; ${t.blobs} unique blobs (${formatBytes(t.uniqueBlobBytes)}); tar ${formatBytes(t.tarSize)}`);
+  if (r.spec !== undefined) {
+    out.push('', 'Made from this spec:');
+    out.push(...stringify(r.spec).trimEnd().split('\n').map((l) => `  ${l}`));
+  }
+  return out.join('\n') + '\n';
+}

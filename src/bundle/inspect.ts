@@ -1,0 +1,89 @@
+// bundle inspect: what a bundle holds, read from the tar's headers plus the
+// few small entries that describe it (bundle.yaml, images/index.json, the
+// manifests and configs). Layers are never read, so a multi-gigabyte bundle
+// is inspected in a moment. Nothing is verified here: that is `bundle verify`.
+import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
+import { InputError, OperationError } from '../errors.ts';
+import { blobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION } from './inspect-layout.ts';
+import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
+import { listTar, readEntry, type TarEntry } from './tar-reader.ts';
+
+export interface BundleInspection {
+  apiVersion: 'astrago.io/v1';
+  kind: 'BundleInspection';
+  file: string;
+  bundle: { name: string; version: string; createdBy?: string };
+  tool: { name: string; version: string };
+  platforms: string[];
+  charts: Array<{ name: string; version: string; file: string; size: number; digest: string }>;
+  images: Array<{ ref: string; digest: string; mediaType: string; platforms: string[]; size: number; blobs: number; problems?: string[] }>;
+  files: Array<{ name: string; file: string; size: number; digest: string }>;
+  totals: { charts: number; images: number; files: number; blobs: number; uniqueBlobBytes: number; tarSize: number };
+  spec?: unknown;
+}
+
+/** Reads the tar's entry index, bundle.yaml and images/index.json (shared with install). */
+export async function openBundle(file: string): Promise<{ entries: Map<string, TarEntry>; tarSize: number; manifest: BundleManifestView; read(path: string): Promise<Buffer | undefined> }> {
+  let listing;
+  try {
+    listing = await listTar(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /cannot open \(ENOENT\)/.test(String(err))) throw new InputError({ file, expected: 'file not found' });
+    throw err;
+  }
+  const entries = new Map(listing.entries.filter((e) => e.type === 'file').map((e) => [e.path, e]));
+  const read = async (path: string) => {
+    const e = entries.get(path);
+    return e ? await readEntry(file, e) : undefined;
+  };
+  const yaml = await read('bundle.yaml');
+  if (!yaml) throw new OperationError(`${file}: no bundle.yaml inside: not an astrago-check bundle`);
+  return { entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), read };
+}
+
+export async function inspectBundle(file: string): Promise<BundleInspection> {
+  const b = await openBundle(file);
+  const m = b.manifest;
+  const readBlob = async (digest: string) => {
+    const e = b.entries.get(blobPath(digest));
+    // Manifests and configs are small; anything large is a layer and not read here.
+    return e && e.size <= 4 << 20 ? await readEntry(file, e) : undefined;
+  };
+  const indexText = await b.read('images/index.json');
+  const roots = indexText ? parseIndexJson(indexText, 'images/index.json').manifests : [];
+  const images: BundleInspection['images'] = [];
+  for (const img of m.images) {
+    const root = roots.find((r) => r.annotations?.[REF_NAME_ANNOTATION] === img.ref) ?? { mediaType: '', digest: img.digest, size: b.entries.get(blobPath(img.digest))?.size ?? 0 };
+    const tree = await resolveImage(root, readBlob, { configPlatform: true });
+    const size = tree.blobs.reduce((s, d) => s + d.size, 0) + tree.manifests.reduce((s, n) => s + n.descriptor.size, 0);
+    images.push({
+      ref: img.ref,
+      digest: root.digest,
+      mediaType: tree.manifests.at(-1)?.descriptor.mediaType ?? root.mediaType,
+      platforms: tree.platforms.length ? tree.platforms : (img.platforms ?? []),
+      size,
+      blobs: tree.blobs.length,
+      ...(tree.problems.length ? { problems: tree.problems } : {}),
+    });
+  }
+  let blobs = 0;
+  let uniqueBlobBytes = 0;
+  for (const [path, e] of b.entries) {
+    if (!path.startsWith('images/blobs/')) continue;
+    blobs++;
+    uniqueBlobBytes += e.size;
+  }
+  return {
+    apiVersion: 'astrago.io/v1',
+    kind: 'BundleInspection',
+    file,
+    bundle: m.metadata,
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    platforms: m.platforms,
+    charts: m.charts.map(({ name, version, file: f, size, digest }) => ({ name, version, file: f, size, digest })),
+    images,
+    files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest })),
+    totals: { charts: m.charts.length, images: images.length, files: m.files.length, blobs, uniqueBlobBytes, tarSize: b.tarSize },
+    ...(m.spec !== undefined ? { spec: m.spec } : {}),
+  };
+}
