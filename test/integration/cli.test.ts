@@ -1,0 +1,144 @@
+// The command-line contract of DESIGN.md, checked on the built binary.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBinary, ROOT, runBinary } from '../support/run-binary.ts';
+import { parseYaml } from '../../src/schema/load.ts';
+import { siteSchema } from '../../src/schema/site.ts';
+
+let dir: string;
+before(() => {
+  ensureBinary();
+  dir = mkdtempSync(join(tmpdir(), 'ac-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+
+test('--version prints the package version, exit 0', async () => {
+  for (const flag of ['--version', '-v']) {
+    const r = await runBinary([flag]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `astrago-check ${pkg.version}\n`);
+    assert.equal(r.stderr, '');
+  }
+});
+
+test('--help lists every command and the exit codes, exit 0', async () => {
+  const r = await runBinary(['--help']);
+  assert.equal(r.code, 0);
+  for (const cmd of ['preflight', 'checklist', 'schema', 'bundle create', 'bundle verify', 'bundle inspect', 'bundle install']) {
+    assert.match(r.stdout, new RegExp(`^  ${cmd}\\s`, 'm'), cmd);
+  }
+  assert.match(r.stdout, /Exit codes: 0 .*1 .*2 /);
+});
+
+const COMMANDS: [string[], RegExp][] = [
+  [['preflight'], /Usage: astrago-check \[preflight\]/],
+  [['checklist'], /Usage: astrago-check checklist/],
+  [['schema'], /Usage: astrago-check schema/],
+  [['bundle', 'create'], /Usage: astrago-check bundle create/],
+  [['bundle', 'verify'], /Usage: astrago-check bundle verify/],
+  [['bundle', 'inspect'], /Usage: astrago-check bundle inspect/],
+  [['bundle', 'install'], /Usage: astrago-check bundle install/],
+];
+
+for (const [cmd, usage] of COMMANDS) {
+  test(`${cmd.join(' ')} --help prints its usage, exit 0`, async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runBinary([...cmd, flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, usage);
+      assert.equal(r.stderr, '');
+    }
+  });
+}
+
+const BAD: [args: string[], message: RegExp][] = [
+  [['frobnicate'], /unknown command 'frobnicate'/],
+  [['bundle', 'frob'], /unknown bundle command 'frob'/],
+  [['--bogus'], /Unknown option '--bogus'/],
+  [['preflight', '--bogus'], /Unknown option '--bogus'/],
+  [['checklist', '--bogus'], /Unknown option '--bogus'/],
+  [['preflight', '--format', 'xml'], /--format must be one of tty, json, yaml, junit, markdown \(got 'xml'\)/],
+  [['--format', 'xml'], /--format must be one of tty, json, yaml, junit, markdown/],
+  [['preflight', '--timeout', 'abc'], /--timeout expects a duration like 5s.*\(got 'abc'\)/],
+  [['preflight', '--concurrency', '0'], /--concurrency expects a whole number from 1 to \d+ \(got '0'\)/],
+  [['preflight', '--concurrency', 'many'], /--concurrency expects a whole number/],
+  [['preflight', '--lang', 'fr'], /--lang must be one of en, ko \(got 'fr'\)/],
+  [['preflight', '--role', 'boss'], /--role must be one of control-plane, worker, gpu-worker/],
+  [['preflight', '--site'], /--site.*argument missing|Option '--site <value>' argument missing/],
+  [['checklist', '--lang', 'fr'], /--lang must be one of en, ko \(got 'fr'\)/],
+  [['checklist', '--format', 'json'], /--format must be one of yaml, markdown \(got 'json'\)/],
+  [['schema', 'nope'], /unknown kind 'nope'/],
+  [['schema', 'site', 'report'], /unexpected argument 'report'/],
+  [['bundle', 'verify'], /missing argument/],
+  [['bundle', 'inspect', 'x.tar', '--format', 'xml'], /--format must be one of/],
+];
+
+for (const [args, message] of BAD) {
+  test(`usage error: ${args.join(' ')} -> exit 2 with a clear message`, async () => {
+    const r = await runBinary(args, { cwd: dir });
+    assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /^astrago-check: /);
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('an invalid site file -> exit 2 naming the file, the line and the field', async () => {
+  const site = join(dir, 'bad-site.yaml');
+  writeFileSync(site, 'apiVersion: astrago.io/v1\nkind: Site\nmetadata: {name: x}\nnodes:\n  - name: n1\n    address: 127.0.0.1\n    roles: [boss]\n');
+  const r = await runBinary(['preflight', '--site', site, '--format', 'json'], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /bad-site\.yaml:7: field 'nodes\[0\]\.roles\[0\]'/);
+  assert.equal(r.stdout, '');
+});
+
+test('a missing site file -> exit 2 naming it', async () => {
+  const r = await runBinary(['--site', join(dir, 'nope.yaml')], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /nope\.yaml: file not found/);
+});
+
+test('checklist from the binary validates as a site file (en and ko); markdown form too', async () => {
+  for (const lang of ['en', 'ko']) {
+    const r = await runBinary(['checklist', '--lang', lang]);
+    assert.equal(r.code, 0, r.stderr);
+    const site = parseYaml(r.stdout, `checklist-${lang}.yaml`, siteSchema);
+    assert.equal(site.kind, 'Site');
+  }
+  const ko = await runBinary(['checklist', '--lang', 'ko']);
+  assert.match(ko.stdout, /# 사이트 이름/);
+  const md = await runBinary(['checklist', '--format', 'markdown', '--lang', 'ko']);
+  assert.equal(md.code, 0);
+  assert.match(md.stdout, /^# Astrago 고객 정보 체크리스트/);
+  assert.match(md.stdout, /\| NET-01 \| .+ \| \|/);
+});
+
+test('checklist --profile takes the items from an edited profile; a bad profile -> exit 2', async () => {
+  const text = readFileSync(join(ROOT, 'checks', 'default.yaml'), 'utf8').replace('title: {en: Swap is off, ko: 스왑 비활성화}', 'title: {en: Swap must be off (edited), ko: 스왑 꺼짐}');
+  const good = join(dir, 'profile.yaml');
+  writeFileSync(good, text);
+  const r = await runBinary(['checklist', '--profile', good]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /OS-05\s+Swap must be off \(edited\)/);
+  const bad = join(dir, 'bad-profile.yaml');
+  writeFileSync(bad, text.replace('kind: CheckProfile', 'kind: Profile'));
+  const b = await runBinary(['checklist', '--profile', bad]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /bad-profile\.yaml:\d+: field 'kind'/);
+});
+
+test('schema prints the same text as schemas/KIND.json (default site)', async () => {
+  const def = await runBinary(['schema']);
+  assert.equal(def.code, 0);
+  assert.equal(def.stdout, readFileSync(join(ROOT, 'schemas', 'site.json'), 'utf8'));
+  for (const kind of ['site', 'report', 'profile']) {
+    const r = await runBinary(['schema', kind]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, readFileSync(join(ROOT, 'schemas', `${kind}.json`), 'utf8'));
+  }
+});
