@@ -249,7 +249,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         outHeaders[k] = k === 'location' && typeof v === 'string' ? rewriteLocation(v) : v;
       }
       record.status = upRes.statusCode;
-      const resFault = fault && fault.kind !== 'status' && !('phase' in fault && fault.phase === 'request') ? fault : undefined;
+      const resFault = fault && !('phase' in fault && fault.phase === 'request') ? fault : undefined;
       const length = Number(upRes.headers['content-length'] ?? NaN);
       const start = (): void => {
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, outHeaders);
