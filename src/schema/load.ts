@@ -1,9 +1,9 @@
 // Reads a YAML file a user wrote and validates it with a zod schema, so every
 // rejection names the file, the line and the field.
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isNode, visit, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { InputError, InputErrors } from '../errors.ts';
+import { errorMessage, InputError, InputErrors } from '../errors.ts';
 
 export function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -26,7 +26,13 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
       }),
     );
   }
-  const data = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // yaml throws (not reports) for unresolved aliases and alias bombs.
+    throw new InputError({ file, line: firstAliasLine(doc, lineCounter), expected: `invalid YAML: ${errorMessage(err)}` });
+  }
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const errors = result.error.issues.map((issue) => {
@@ -59,6 +65,17 @@ function lineOf(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKe
     }
   }
   return undefined;
+}
+
+function firstAliasLine(doc: ReturnType<typeof parseDocument>, lc: LineCounter): number | undefined {
+  let line: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.range) line = lc.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
 }
 
 function hasPath(data: unknown, path: readonly PropertyKey[]): boolean {
