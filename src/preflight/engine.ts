@@ -112,6 +112,10 @@ function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, fact
 }
 
 function errorJudgement(err: unknown, phase: 'probe' | 'judge'): Judgement {
+  // A node whose SSH connection failed: its connection checks say why; the others were not run.
+  if ((err as { code?: unknown } | null)?.code === 'ERR_NODE_UNREACHABLE') {
+    return { status: 'skip', message: `not checked: ${reasonOf(err)}`, facts: { error: reasonOf(err) } };
+  }
   const timedOut = err instanceof CheckTimeoutError;
   return {
     status: 'error' as Status,

@@ -199,3 +199,11 @@ test('appliesTo, isRoot, unreachable nodes and site checks', async () => {
   assert.deepEqual(siteRes.map((r) => [r.node, r.status, r.checklist]), [['a', 'pass', 'NET-07'], ['site', 'fail', 'NET-07']]);
   assert.match(siteRes[1]!.message, /a,b,c/);
 });
+
+test('a probe failing because the node is unreachable is a skip, not an error', async () => {
+  const unreachable = Object.assign(new Error('node unreachable: n1 (connection refused)'), { code: 'ERR_NODE_UNREACHABLE' });
+  const check = passing('x.u', { probe: async () => { throw unreachable; } });
+  const [r] = await runChecks({ nodes: [node('n1')], checks: [check], profile, timeoutMs: 1000, concurrency: 1, lang: 'en' });
+  assert.equal(r!.status, 'skip');
+  assert.match(r!.message, /not checked: node unreachable: n1 \(connection refused\)/);
+});

@@ -1,4 +1,76 @@
-import { notImplemented, type Command } from '../args.ts';
+// The preflight command: flags -> runPreflight -> report (redacted) -> stdout or --output FILE.
+import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runPreflight } from '../../preflight/run.ts';
+import { buildReport, exitCodeFor } from '../../report/build.ts';
+import { collectSecrets, redactReport } from '../../report/redact.ts';
+import { REPORT_FORMATS, renderReport, shouldColor } from '../../report/render.ts';
+import { langSchema, ROLES, type Role } from '../../schema/common.ts';
+import { listOption, oneOf, parseDuration, positiveInt, type Command, type CommandIO } from '../args.ts';
+
+const CMD = 'preflight';
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_CONCURRENCY = 16;
+
+/** Writes next to the target and renames, so a failure never leaves a half-written report under the final name. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function run(values: Record<string, unknown>, io: CommandIO): Promise<number> {
+  const format = oneOf(CMD, 'format', values.format, REPORT_FORMATS) ?? 'tty';
+  const lang = oneOf(CMD, 'lang', values.lang, langSchema.options) ?? 'en';
+  const timeoutMs = parseDuration(CMD, 'timeout', values.timeout) ?? DEFAULT_TIMEOUT_MS;
+  const concurrency = positiveInt(CMD, 'concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY;
+  const roles: Role[] = listOption(values.role).map((r) => oneOf(CMD, 'role', r, ROLES)!);
+  const output = typeof values.output === 'string' ? resolve(io.cwd, values.output) : undefined;
+
+  const pf = await runPreflight({
+    sitePath: values.site as string | undefined,
+    nodeNames: listOption(values.node),
+    local: values.local === true,
+    acceptNewHostKeys: values['accept-new-host-keys'] === true,
+    roles,
+    profilePath: values.profile as string | undefined,
+    only: listOption(values.only),
+    skip: listOption(values.skip),
+    timeoutMs,
+    concurrency,
+    lang,
+    env: io.env,
+    cwd: io.cwd,
+  });
+  const report = buildReport({
+    results: pf.results,
+    siteName: pf.site?.metadata.name,
+    host: pf.host,
+    profileName: pf.profileName,
+    lang,
+    nodes: pf.nodes,
+    startedAt: pf.startedAt,
+    durationMs: pf.durationMs,
+    profile: pf.profile,
+  });
+  const safe = redactReport(report, collectSecrets(pf.site, io.env, pf.siteDir));
+  const color = format === 'tty' && !output && shouldColor(io.stdout, io.env);
+  const text = renderReport(safe, format, { lang, color, profile: pf.profile });
+  if (output) {
+    writeAtomically(output, text.endsWith('\n') ? text : text + '\n');
+    const s = safe.summary;
+    io.stderr.write(`report written to ${output}: ${s.pass} pass, ${s.warn} warn, ${s.fail} fail, ${s.skip} skip, ${s.error} error\n`);
+  } else {
+    io.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+  return exitCodeFor(safe.summary, values.strict === true);
+}
 
 export const preflightCommand: Command = {
   name: 'preflight',
@@ -13,7 +85,8 @@ Options:
   --node NAME               only this node of the site (repeatable)
   --local                   also check this machine when a site lists nodes
   --accept-new-host-keys    record unknown SSH host keys (changed keys are always refused)
-  --role ROLE               role of this machine: control-plane | worker | gpu-worker
+  --role ROLE[,ROLE]        roles of this machine: control-plane | worker | gpu-worker
+                            (default: its roles in the site file, else control-plane)
   --profile FILE            check profile (default: the built-in checks/default.yaml)
   --only ID,...             run only these checks (ids or id prefixes, e.g. disk.)
   --skip ID,...             skip these checks
@@ -42,7 +115,5 @@ Exit codes: 0 nothing failed, 1 a check failed, 2 bad usage or invalid input.`,
     concurrency: { type: 'string' },
     strict: { type: 'boolean' },
   },
-  async run() {
-    notImplemented('preflight', 2);
-  },
+  run: (values, _positionals, io) => run(values, io),
 };

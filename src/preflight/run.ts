@@ -1,0 +1,167 @@
+// runPreflight: loads the profile and site file, decides which nodes to check
+// and how to reach them, runs the engine, closes the connections.
+//
+// Which nodes:
+// - no --site, or a site whose `nodes` list is empty: this machine only;
+// - otherwise every site node (or those named by --node) over SSH, plus this
+//   machine when --local is given.
+// Roles of this machine: --role when given; else those of the site node named
+// like this machine's hostname; else control-plane, the strictest single role
+// (etcd disk, most ports) so that a bare run on a fresh node errs on the safe side.
+import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import type { Lang, Role } from '../schema/common.ts';
+import { loadYamlFile } from '../schema/load.ts';
+import type { Profile } from '../schema/profile.ts';
+import type { CheckResult } from '../schema/report.ts';
+import { siteSchema, type Site, type SiteNode } from '../schema/site.ts';
+import { ALL_CHECKS, SITE_CHECKS } from './checks/index.ts';
+import { runChecks, type EngineNode } from './engine.ts';
+import { createLocalHost } from './hosts/local.ts';
+import { connectSsh, UnreachableHost } from './hosts/ssh.ts';
+import { checkIdMatches, DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts';
+import type { CheckDef, Host, SiteCheckDef } from './types.ts';
+
+export const DEFAULT_LOCAL_ROLES: Role[] = ['control-plane'];
+
+export interface RemoteHostOptions {
+  siteDir: string;
+  acceptNewHostKeys: boolean;
+  timeoutMs: number;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Opens a Host for a site node. Resolves even when the node is unreachable (the host then fails each call). */
+export type RemoteHostFactory = (node: SiteNode, opts: RemoteHostOptions) => Promise<Host>;
+
+export const openSshHost: RemoteHostFactory = (node, opts) =>
+  connectSsh(
+    { name: node.name, address: node.address, ...node.ssh },
+    { connectTimeoutMs: opts.timeoutMs, acceptNewHostKeys: opts.acceptNewHostKeys, env: opts.env, baseDir: opts.siteDir },
+  );
+
+export interface PreflightOptions {
+  sitePath?: string;
+  /** --node: only these site nodes. */
+  nodeNames?: string[];
+  /** --local: also this machine when the site lists nodes. */
+  local?: boolean;
+  acceptNewHostKeys?: boolean;
+  /** --role: roles of this machine. */
+  roles?: Role[];
+  profilePath?: string;
+  only?: string[];
+  skip?: string[];
+  timeoutMs: number;
+  concurrency: number;
+  lang: Lang;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  onResult?(result: CheckResult): void;
+  /** Overridable for tests and other transports; SSH by default. */
+  remoteHostFactory?: RemoteHostFactory;
+  checks?: CheckDef[];
+  siteChecks?: SiteCheckDef[];
+}
+
+export interface PreflightNode {
+  name: string;
+  address?: string;
+  roles: Role[];
+  reachable?: boolean;
+}
+
+export interface PreflightRun {
+  results: CheckResult[];
+  profile: Profile;
+  profileName: string;
+  site?: Site;
+  /** Directory of the site file (relative secret/key paths), else cwd. */
+  siteDir: string;
+  nodes: PreflightNode[];
+  /** The machine that ran the checks. */
+  host: string;
+  startedAt: Date;
+  durationMs: number;
+}
+
+/** --only/--skip patterns must name a known check (a typo would silently check nothing). */
+function validatePatterns(flag: string, patterns: string[], ids: string[]): void {
+  for (const p of patterns) {
+    const base = p.replace(/\[.*\]$/, '');
+    if (!ids.some((id) => checkIdMatches(p, id) || checkIdMatches(base, id))) {
+      throw new UsageError(`preflight: --${flag} '${p}' names no check (checks: ${ids.join(', ')})`);
+    }
+  }
+}
+
+export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const checks = o.checks ?? ALL_CHECKS;
+  const siteChecks = o.siteChecks ?? SITE_CHECKS;
+  const ids = [...checks, ...siteChecks].map((c) => c.id);
+  validatePatterns('only', o.only ?? [], ids);
+  validatePatterns('skip', o.skip ?? [], ids);
+
+  const profile = loadProfile(o.profilePath && resolve(o.cwd, o.profilePath));
+  const sitePath = o.sitePath && resolve(o.cwd, o.sitePath);
+  const site = sitePath ? loadYamlFile(sitePath, siteSchema) : undefined;
+  const siteDir = sitePath ? dirname(sitePath) : o.cwd;
+  const siteNodes = site?.nodes ?? [];
+
+  const me = hostname();
+  for (const n of o.nodeNames ?? []) {
+    if (!siteNodes.some((s) => s.name === n)) {
+      throw new UsageError(`preflight: --node '${n}' is not a node of ${o.sitePath ?? 'the site (no --site given)'}${siteNodes.length ? ` (nodes: ${siteNodes.map((s) => s.name).join(', ')})` : ''}`);
+    }
+  }
+  if (o.roles?.length && siteNodes.length > 0 && !o.local) {
+    throw new UsageError('preflight: --role sets the roles of this machine; with a site that lists nodes, add --local (site nodes take their roles from the site file)');
+  }
+  const checkLocal = siteNodes.length === 0 || o.local === true;
+  // This machine named in the site: it takes that node's roles and is checked locally, not over SSH.
+  const selfInSite = checkLocal ? siteNodes.find((s) => s.name === me) : undefined;
+  const remote = siteNodes.filter((s) => (!o.nodeNames?.length || o.nodeNames.includes(s.name)) && s !== selfInSite);
+
+  const factory = o.remoteHostFactory ?? openSshHost;
+  const remoteOpts: RemoteHostOptions = { siteDir, acceptNewHostKeys: o.acceptNewHostKeys ?? false, timeoutMs: o.timeoutMs, env: o.env };
+  const nodes: EngineNode[] = [];
+  try {
+    if (checkLocal) {
+      const roles = o.roles?.length ? o.roles : (selfInSite?.roles ?? DEFAULT_LOCAL_ROLES);
+      nodes.push({ info: { name: me, address: selfInSite?.address, roles }, host: createLocalHost({ name: me }) });
+    }
+    const opened = await Promise.all(remote.map((n) => factory(n, remoteOpts)));
+    remote.forEach((n, i) => nodes.push({ info: { name: n.name, address: n.address, roles: n.roles }, host: opened[i]! }));
+
+    const results = await runChecks({
+      nodes,
+      checks,
+      siteChecks,
+      profile,
+      site,
+      timeoutMs: o.timeoutMs,
+      concurrency: o.concurrency,
+      lang: o.lang,
+      only: o.only,
+      skip: o.skip,
+      env: o.env,
+      onResult: o.onResult,
+    });
+    return {
+      results,
+      profile,
+      profileName: o.profilePath ?? DEFAULT_PROFILE_NAME,
+      site,
+      siteDir,
+      nodes: nodes.map((n) => ({ ...n.info, reachable: n.host?.kind === 'local' ? true : !(n.host instanceof UnreachableHost) })),
+      host: me,
+      startedAt,
+      durationMs: performance.now() - t0,
+    };
+  } finally {
+    await Promise.all(nodes.map((n) => n.host?.close().catch(() => {})));
+  }
+}
