@@ -1,0 +1,346 @@
+// Pure judgements of the fleet checks: SSH connection phases, hostnames across
+// the site, clock skew between nodes, and the node-to-node port matrix. Facts in,
+// results out: tested on recorded facts, no machine needed.
+import type { Role } from '../../../schema/common.ts';
+import type { Profile } from '../../../schema/profile.ts';
+import type { Judgement, NodeInfo, TcpProbeResult } from '../../types.ts';
+import type { SshConnectFacts } from '../../hosts/ssh.ts';
+
+// ---------------------------------------------------------------- ssh.*
+
+const unreachableSkip = (what: string, f: SshConnectFacts): Judgement => ({
+  status: 'skip',
+  message: `not checked: ${what} (${f.tcp.ok ? 'SSH handshake failed' : 'node unreachable'})`,
+  facts: { ...f },
+});
+
+export function judgeReachable(f: SshConnectFacts): Judgement {
+  const where = `${f.address}:${f.port}`;
+  if (!f.tcp.ok) {
+    return {
+      status: 'fail',
+      message: `cannot reach ${where}: ${f.tcp.error ?? 'no answer'}`,
+      remediation:
+        f.tcp.state === 'refused'
+          ? `start sshd on the node (systemctl start ssh/sshd) or fix ssh.port in the site file`
+          : `check that the node is up and that firewalls between here and ${where} allow SSH`,
+      facts: { ...f },
+    };
+  }
+  // The server presented a host key: the SSH handshake ran, whatever we then thought of the key.
+  if (f.handshake.ok || f.hostKey.type) {
+    return { status: 'pass', message: `SSH answers on ${where}${f.handshake.serverVersion ? ` (${f.handshake.serverVersion})` : ''} in ${f.tcp.ms ?? '?'} ms`, facts: { ...f } };
+  }
+  return {
+    status: 'fail',
+    message: `TCP ${where} connects but the SSH handshake failed: ${f.handshake.error ?? 'no SSH banner'}`,
+    remediation: 'check that sshd (not another service) listens on that port and that MaxStartups is not exhausted',
+    facts: { ...f },
+  };
+}
+
+export function judgeHostKey(f: SshConnectFacts, node: string): Judgement {
+  const hk = f.hostKey;
+  const presented = hk.type ? `${hk.type} ${hk.fingerprint}` : '';
+  switch (hk.status) {
+    case 'known':
+      return { status: 'pass', message: `host key ${presented} matches ${hk.file}:${hk.line}`, facts: { hostKey: hk } };
+    case 'added':
+      return { status: 'pass', message: `new host key ${presented} recorded in ${hk.file}:${hk.line} (--accept-new-host-keys)`, facts: { hostKey: hk } };
+    case 'unknown':
+      return {
+        status: 'fail',
+        message: `host key of ${node} is not in ${hk.file}: presented ${presented}${hk.error ? ` (${hk.error})` : ''}`,
+        remediation: `compare ${hk.fingerprint} with 'ssh-keygen -lf /etc/ssh/ssh_host_${(hk.type ?? 'ed25519').replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub' on the node's console, then re-run with --accept-new-host-keys`,
+        facts: { hostKey: hk },
+      };
+    case 'changed': {
+      const expected = (hk.expected ?? []).map((e) => `${e.type} ${e.fingerprint} (${hk.file}:${e.line})`).join(', ');
+      return {
+        status: 'fail',
+        message: `HOST KEY CHANGED for ${node} (${f.address}:${f.port}): expected ${expected}, presented ${presented}; refused`,
+        remediation: `if the node was reinstalled, verify the new fingerprint on its console, then remove the old entry: ssh-keygen -R '${f.port === 22 ? f.address : `[${f.address}]:${f.port}`}' -f ${hk.file}. Otherwise suspect a man-in-the-middle.`,
+        facts: { hostKey: hk },
+      };
+    }
+    case 'revoked':
+      return { status: 'fail', message: `host key ${presented} of ${node} is revoked (${hk.file}:${hk.line}); refused`, facts: { hostKey: hk } };
+    default:
+      return unreachableSkip('host key', f);
+  }
+}
+
+export function judgeAuth(f: SshConnectFacts): Judgement {
+  if (f.auth.ok) return { status: 'pass', message: `authenticated as ${f.user} (${f.auth.method})`, facts: { auth: f.auth, user: f.user } };
+  if (['changed', 'revoked', 'unknown'].includes(f.hostKey.status)) {
+    return { status: 'skip', message: 'not attempted: the host key was refused (see ssh.hostkey)', facts: { auth: f.auth, user: f.user } };
+  }
+  if (!f.handshake.ok) return unreachableSkip('authentication', f);
+  return {
+    status: 'fail',
+    message: f.auth.error ?? `authentication as ${f.user} failed`,
+    remediation: `add the public key to ~${f.user}/.ssh/authorized_keys on the node, or set ssh.keyFile / ssh.passwordEnv in the site file`,
+    facts: { auth: f.auth, user: f.user },
+  };
+}
+
+export interface SudoFacts {
+  /** Not measured when the node was not reached. */
+  uid?: number;
+  ok?: boolean;
+  detail?: string;
+  sudoConfigured: boolean;
+  unreachable?: string;
+}
+
+export function judgeSudo(f: SudoFacts, user: string): Judgement {
+  if (f.unreachable) return { status: 'skip', message: `not checked: ${f.unreachable}`, facts: { ...f } };
+  if (f.uid === 0) return { status: 'pass', message: `logged in as root`, facts: { ...f } };
+  if (f.ok) {
+    return {
+      status: 'pass',
+      message: `${user} may run sudo without a password${f.sudoConfigured ? '' : ' (set ssh.sudo: true so root-only checks use it)'}`,
+      facts: { ...f },
+    };
+  }
+  return {
+    status: 'fail',
+    message: `${user} cannot run 'sudo -n true': ${f.detail ?? 'refused'}`,
+    remediation: `on the node: echo '${user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/${user.replace(/[^A-Za-z0-9_-]/g, '_')} (the installer needs root), or connect as root`,
+    facts: { ...f },
+  };
+}
+
+// ---------------------------------------------------------------- site.hostnames
+
+export interface HostnameSample {
+  node: string;
+  hostname?: string;
+  error?: string;
+}
+
+export function judgeHostnames(samples: HostnameSample[]): Judgement[] {
+  const byName = new Map<string, string[]>();
+  for (const s of samples) {
+    if (s.hostname === undefined) continue;
+    const key = s.hostname.toLowerCase(); // Kubernetes node names are lowercase: Node1 and node1 collide
+    byName.set(key, [...(byName.get(key) ?? []), s.node]);
+  }
+  const missing = samples.filter((s) => s.hostname === undefined);
+  const note = missing.length ? `; not read on ${missing.map((s) => s.node).join(', ')}` : '';
+  const dups = [...byName].filter(([, nodes]) => nodes.length > 1);
+  const facts = { hostnames: Object.fromEntries(samples.map((s) => [s.node, s.hostname ?? null])) };
+  if (dups.length === 0) {
+    return [
+      {
+        status: byName.size === 0 ? 'skip' : 'pass',
+        message: byName.size === 0 ? `no hostname could be read${note}` : `${byName.size} hostnames, all unique${note}`,
+        facts,
+      },
+    ];
+  }
+  return dups.map(([name, nodes]) => ({
+    id: `site.hostnames[${name}]`,
+    status: 'fail',
+    message: `nodes ${nodes.join(', ')} share the hostname '${name}' (Kubernetes node names must be unique)${note}`,
+    remediation: `give each node its own name: sudo hostnamectl set-hostname <node name> on ${nodes.slice(1).join(', ')}`,
+    facts: { ...facts, duplicate: name, nodes },
+  }));
+}
+
+// ---------------------------------------------------------------- site.clock-skew
+
+export interface ClockSample {
+  node: string;
+  /** Node clock minus local clock, corrected by half the round trip (ms). */
+  offsetMs?: number;
+  /** Round trip of the best sample: the offset is exact to +- rttMs/2. */
+  rttMs?: number;
+  error?: string;
+}
+
+export function judgeClockSkew(samples: ClockSample[], maxSkewMs: number): Judgement[] {
+  const ok = samples.filter((s): s is ClockSample & { offsetMs: number } => typeof s.offsetMs === 'number');
+  const facts = {
+    maxSkewMs,
+    offsetsMs: Object.fromEntries(samples.map((s) => [s.node, s.offsetMs === undefined ? null : Math.round(s.offsetMs)])),
+    rttMs: Object.fromEntries(ok.map((s) => [s.node, s.rttMs ?? null])),
+    errors: Object.fromEntries(samples.filter((s) => s.error).map((s) => [s.node, s.error])),
+  };
+  const missing = samples.filter((s) => s.offsetMs === undefined).map((s) => s.node);
+  const note = missing.length ? `; not read on ${missing.join(', ')}` : '';
+  if (ok.length < 2) {
+    return [{ status: 'skip', message: `fewer than two nodes answered, no skew to measure${note}`, facts }];
+  }
+  const min = ok.reduce((a, b) => (b.offsetMs < a.offsetMs ? b : a));
+  const max = ok.reduce((a, b) => (b.offsetMs > a.offsetMs ? b : a));
+  const skew = Math.round(max.offsetMs - min.offsetMs);
+  const uncertainty = Math.round(((min.rttMs ?? 0) + (max.rttMs ?? 0)) / 2);
+  if (skew < maxSkewMs) {
+    return [{ status: 'pass', message: `clocks of ${ok.length} nodes agree within ${skew} ms (+-${uncertainty} ms, limit ${maxSkewMs} ms)${note}`, facts: { ...facts, skewMs: skew } }];
+  }
+  return [
+    {
+      status: 'fail',
+      message: `clock skew ${skew} ms between ${max.node} (ahead) and ${min.node} exceeds ${maxSkewMs} ms${note}`,
+      remediation: 'synchronise every node with the same NTP servers (chrony/systemd-timesyncd) and check time.sync on each node; etcd and TLS fail with skewed clocks',
+      facts: { ...facts, skewMs: skew, ahead: max.node, behind: min.node },
+    },
+  ];
+}
+
+// ---------------------------------------------------------------- site.port-matrix
+
+export interface PortProbe {
+  from: string;
+  to: string;
+  port: number;
+  purpose: string;
+}
+
+/** Expands a port spec; ranges wider than this are represented by their first port. */
+const MAX_RANGE_EXPANSION = 8;
+
+function portsOf(spec: { port: number | string }): number[] {
+  if (typeof spec.port === 'number') return [spec.port];
+  const [a, b] = spec.port.split('-').map(Number) as [number, number];
+  if (b - a + 1 > MAX_RANGE_EXPANSION) return [a];
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+}
+
+/**
+ * Which node must reach which port of which other node: every TCP port of a
+ * target's roles with `peers`, from every other node holding one of those roles.
+ * A target without an address cannot be dialled and is left out.
+ */
+export function planPortMatrix(profile: Profile, nodes: NodeInfo[]): PortProbe[] {
+  const seen = new Set<string>();
+  const out: PortProbe[] = [];
+  for (const target of nodes) {
+    if (!target.address) continue;
+    for (const role of target.roles) {
+      for (const spec of profile.roles[role].ports) {
+        if (!spec.peers || spec.protocol === 'udp') continue;
+        if (spec.cni && spec.cni !== profile.cni) continue;
+        for (const port of portsOf(spec)) {
+          for (const source of nodes) {
+            if (source.name === target.name) continue;
+            if (!source.roles.some((r: Role) => spec.peers!.includes(r))) continue;
+            const key = `${source.name}>${target.name}:${port}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            out.push({ from: source.name, to: target.name, port, purpose: spec.purpose });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export interface PortMatrixCell extends PortProbe {
+  /** 'untested' when the source node was not reached or time ran out. */
+  state: TcpProbeResult['state'] | 'untested';
+  via?: TcpProbeResult['via'];
+  error?: string;
+  ms?: number;
+}
+
+export interface PortMatrixFacts {
+  cells: PortMatrixCell[];
+  /** Target node -> TCP ports something listens on there (null: not read). */
+  listening: Record<string, number[] | null>;
+}
+
+type CellVerdict = 'ok' | 'idle' | 'blocked' | 'untested' | 'error';
+
+/**
+ * refused + nothing listens on the target = the network path works, the service is
+ * just not installed yet ('idle', pass). refused while something listens = a
+ * firewall rejects ('blocked'). filtered (no answer) / unreachable = 'blocked'.
+ */
+export function cellVerdict(c: PortMatrixCell, listening: number[] | null | undefined): CellVerdict {
+  switch (c.state) {
+    case 'open':
+      return 'ok';
+    case 'refused':
+      return listening && listening.includes(c.port) ? 'blocked' : 'idle';
+    case 'filtered':
+    case 'unreachable':
+    case 'dns':
+      return 'blocked';
+    case 'untested':
+      return 'untested';
+    default:
+      return 'error';
+  }
+}
+
+function describeCell(c: PortMatrixCell, v: CellVerdict): string {
+  const via = c.via === 'ssh-shell' ? ', shell probe: forwarding disabled on the source' : '';
+  if (v === 'blocked' && c.state === 'refused') return `${c.from} (refused although the port listens: a firewall rejects${via})`;
+  if (c.state === 'filtered') return `${c.from} (filtered: no answer${via})`;
+  return `${c.from} (${c.state}${c.error ? `: ${c.error}` : ''}${via})`;
+}
+
+/** One result per target node and port: who cannot reach it, refused vs filtered. */
+export function judgePortMatrix(f: PortMatrixFacts): Judgement[] {
+  const groups = new Map<string, PortMatrixCell[]>();
+  for (const c of f.cells) {
+    const k = `${c.to}\u0000${c.port}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  if (groups.size === 0) return [{ status: 'skip', message: 'no node-to-node ports to test (fewer than two nodes with peer ports, or no addresses)', facts: { cells: 0 } }];
+  const out: Judgement[] = [];
+  for (const cells of groups.values()) {
+    const { to, port, purpose } = cells[0]!;
+    const listening = f.listening[to];
+    const verdicts = cells.map((c) => ({ c, v: cellVerdict(c, listening) }));
+    const blocked = verdicts.filter((x) => x.v === 'blocked');
+    const errors = verdicts.filter((x) => x.v === 'error');
+    const untested = verdicts.filter((x) => x.v === 'untested');
+    const idle = verdicts.filter((x) => x.v === 'idle');
+    const shell = cells.some((c) => c.via === 'ssh-shell') ? ' (some sources probed with a shell probe: their sshd forbids forwarding)' : '';
+    const facts = {
+      port,
+      purpose,
+      listening: listening === null || listening === undefined ? null : listening.includes(port),
+      from: Object.fromEntries(cells.map((c) => [c.from, c.state])),
+      ...(cells.some((c) => c.via === 'ssh-shell') ? { via: Object.fromEntries(cells.map((c) => [c.from, c.via ?? null])) } : {}),
+    };
+    const base = { id: `site.port-matrix[${to}:${port}]`, node: to, facts };
+    if (blocked.length > 0) {
+      out.push({
+        ...base,
+        status: 'fail',
+        message: `${purpose} ${to}:${port} not reachable from ${blocked.map((x) => describeCell(x.c, x.v)).join(', ')}`,
+        remediation: `open TCP ${port} on ${to} for ${blocked.map((x) => x.c.from).join(', ')} (host firewall, security groups, switch ACLs)`,
+      });
+    } else if (errors.length > 0) {
+      out.push({ ...base, status: 'error', message: `${purpose} ${to}:${port}: probe failed from ${errors.map((x) => describeCell(x.c, x.v)).join(', ')}${shell}` });
+    } else if (untested.length === cells.length) {
+      out.push({ ...base, status: 'skip', message: `${purpose} ${to}:${port}: no source node could test it (${untested.map((x) => x.c.from).join(', ')})` });
+    } else {
+      const idleNote = idle.length ? `; nothing listens yet, connections were refused, so the network path is open` : '';
+      const untestedNote = untested.length ? `; not tested from ${untested.map((x) => x.c.from).join(', ')}` : '';
+      out.push({
+        ...base,
+        status: 'pass',
+        message: `${purpose} ${to}:${port} reachable from ${cells.length - untested.length} peer(s)${idleNote}${untestedNote}${shell}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** TCP ports in LISTEN state from /proc/net/tcp and /proc/net/tcp6 text. */
+export function listeningPorts(procNetTcp: string): number[] {
+  const ports = new Set<number>();
+  for (const line of procNetTcp.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4 || f[3] !== '0A') continue; // st 0A = TCP_LISTEN
+    const port = parseInt(f[1]!.split(':').pop()!, 16);
+    if (Number.isInteger(port)) ports.add(port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}

@@ -1,0 +1,167 @@
+// Cross-node checks: probes that talk to every reached node (through its Host),
+// judged by the pure rules in rules.ts. Each probe keeps to the check's time
+// budget: what is not measured by then is reported as such, not waited for.
+import pLimit from 'p-limit';
+import { defineSiteCheck, type Host, type SiteCheckContext, type TcpProbeResult } from '../../types.ts';
+import { UnreachableHost, classifyTcpError } from '../../hosts/ssh.ts';
+import {
+  judgeClockSkew,
+  judgeHostnames,
+  judgePortMatrix,
+  listeningPorts,
+  planPortMatrix,
+  type ClockSample,
+  type HostnameSample,
+  type PortMatrixCell,
+  type PortMatrixFacts,
+} from './rules.ts';
+
+/** Hosts that answered (an UnreachableHost only fails). */
+function reached(ctx: SiteCheckContext): { name: string; host: Host }[] {
+  return ctx.nodes.filter((n) => n.host && !(n.host instanceof UnreachableHost)).map((n) => ({ name: n.info.name, host: n.host! }));
+}
+
+function unreachedNames(ctx: SiteCheckContext): string[] {
+  return ctx.nodes.filter((n) => !n.host || n.host instanceof UnreachableHost).map((n) => n.info.name);
+}
+
+/** A signal that fires a little before the engine's own timeout, so partial facts still come back. */
+function budget(ctx: SiteCheckContext): { signal: AbortSignal; ms: number } {
+  const ms = Math.max(200, ctx.timeoutMs - Math.min(500, ctx.timeoutMs / 5));
+  return { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]), ms };
+}
+
+const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export const siteHostnamesCheck = defineSiteCheck<{ samples: HostnameSample[] }>({
+  id: 'site.hostnames',
+  category: 'network',
+  title: 'Hostnames are unique across the site',
+  async probe(ctx) {
+    const { signal, ms } = budget(ctx);
+    const samples = await Promise.all(
+      reached(ctx).map(async ({ name, host }): Promise<HostnameSample> => {
+        try {
+          const r = await host.exec(['hostname'], { signal, timeoutMs: ms });
+          const h = r.stdout.trim();
+          return r.code === 0 && h ? { node: name, hostname: h } : { node: name, error: r.stderr.trim() || `exit ${r.code}` };
+        } catch (err) {
+          return { node: name, error: errText(err) };
+        }
+      }),
+    );
+    return { samples: [...samples, ...unreachedNames(ctx).map((node) => ({ node, error: 'node unreachable' }))] };
+  },
+  judge: (f) => judgeHostnames(f.samples),
+});
+
+/** Wall clock with sub-millisecond resolution. */
+const now = () => performance.timeOrigin + performance.now();
+
+/** Node clock minus ours, from the sample with the shortest round trip of `tries`. */
+export async function measureOffset(host: Host, tries: number, signal: AbortSignal, timeoutMs: number): Promise<{ offsetMs: number; rttMs: number }> {
+  let best: { offsetMs: number; rttMs: number } | undefined;
+  for (let i = 0; i < tries && !signal.aborted; i++) {
+    const t0 = now();
+    const r = await host.exec(['date', '+%s.%N'], { signal, timeoutMs });
+    const t1 = now();
+    const out = r.stdout.trim();
+    // date without %N support (busybox) prints it literally: seconds only, +-1 s.
+    const m = /^(\d+)(?:\.(\d+))?/.exec(out);
+    if (r.code !== 0 || !m) throw new Error(`date +%s.%N: ${r.stderr.trim() || out || `exit ${r.code}`}`);
+    const remote = Number(m[1]) * 1000 + (m[2] ? Number(`0.${m[2]}`) * 1000 : 500);
+    const rtt = t1 - t0 + (m[2] ? 0 : 1000);
+    const s = { offsetMs: remote - (t0 + t1) / 2, rttMs: Math.round(rtt) };
+    if (!best || s.rttMs < best.rttMs) best = s;
+  }
+  if (!best) throw new Error('no sample before the deadline');
+  return best;
+}
+
+export const siteClockSkewCheck = defineSiteCheck<{ samples: ClockSample[] }>({
+  id: 'site.clock-skew',
+  category: 'os',
+  title: 'Clock skew between nodes',
+  async probe(ctx) {
+    const { signal, ms } = budget(ctx);
+    const samples = await Promise.all(
+      reached(ctx).map(async ({ name, host }): Promise<ClockSample> => {
+        try {
+          return { node: name, ...(await measureOffset(host, 3, signal, ms)) };
+        } catch (err) {
+          return { node: name, error: errText(err) };
+        }
+      }),
+    );
+    return { samples: [...samples, ...unreachedNames(ctx).map((node) => ({ node, error: 'node unreachable' }))] };
+  },
+  judge: (f, ctx) => judgeClockSkew(f.samples, ctx.profile.time.maxSkewMs),
+});
+
+/** host.tcpProbe when the host has one (SSH), else a plain connectTcp (this machine). */
+export async function probeFrom(host: Host, address: string, port: number, opts: { signal: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult> {
+  if (host.tcpProbe) return await host.tcpProbe(address, port, opts);
+  const t0 = performance.now();
+  try {
+    const s = await host.connectTcp(address, port, opts);
+    s.destroy();
+    return { state: 'open', ms: Math.round(performance.now() - t0), via: 'local' };
+  } catch (err) {
+    return { state: classifyTcpError(err as Error), error: errText(err), ms: Math.round(performance.now() - t0), via: 'local' };
+  }
+}
+
+/** Probes running at once from one source node (direct-tcpip channels on its connection). */
+const PER_SOURCE = 32;
+
+export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
+  id: 'site.port-matrix',
+  category: 'network',
+  title: 'Nodes reach each other on the ports their roles need',
+  async probe(ctx) {
+    const { signal, ms } = budget(ctx);
+    const plan = planPortMatrix(ctx.profile, ctx.nodes.map((n) => n.info));
+    const hosts = new Map(reached(ctx).map((r) => [r.name, r.host]));
+    const address = new Map(ctx.nodes.map((n) => [n.info.name, n.info.address]));
+    // Is anything listening on the target? A refused port then means a firewall, not "not installed yet".
+    const targets = [...new Set(plan.map((p) => p.to))];
+    const listening: Record<string, number[] | null> = {};
+    await Promise.all(
+      targets.map(async (t) => {
+        const h = hosts.get(t);
+        listening[t] = null;
+        if (!h) return;
+        try {
+          const text = [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
+          if (text) listening[t] = listeningPorts(text);
+        } catch {
+          // not readable: refused ports are then judged as "nothing listens"
+        }
+      }),
+    );
+    // A filtered port costs its whole timeout: keep each probe to a fraction of the budget.
+    const perProbe = Math.max(300, Math.min(2000, Math.floor(ms / 3)));
+    const limits = new Map<string, ReturnType<typeof pLimit>>();
+    const cells = await Promise.all(
+      plan.map(async (p): Promise<PortMatrixCell> => {
+        const host = hosts.get(p.from);
+        if (!host) return { ...p, state: 'untested', error: 'source node unreachable' };
+        let limit = limits.get(p.from);
+        if (!limit) limits.set(p.from, (limit = pLimit(PER_SOURCE)));
+        return await limit(async (): Promise<PortMatrixCell> => {
+          if (signal.aborted) return { ...p, state: 'untested', error: 'time budget used up' };
+          try {
+            const r = await probeFrom(host, address.get(p.to)!, p.port, { signal, timeoutMs: perProbe });
+            return { ...p, ...r };
+          } catch (err) {
+            return { ...p, state: 'untested', error: signal.aborted ? 'time budget used up' : errText(err) };
+          }
+        });
+      }),
+    );
+    return { cells, listening };
+  },
+  judge: (f) => judgePortMatrix(f),
+});
+
+export const siteCheckList = [siteHostnamesCheck, siteClockSkewCheck, sitePortMatrixCheck];

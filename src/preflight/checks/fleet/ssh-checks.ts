@@ -1,0 +1,55 @@
+// Per-node SSH checks. The facts come from the connection attempt itself
+// (SshHost / UnreachableHost keep them), so an unreachable node gets its
+// ssh.* results at once, without any further waiting. On this machine
+// (--local, or no site) they yield no result: nothing went over SSH.
+import { defineCheck, type Host, type ProbeContext } from '../../types.ts';
+import { SshHost, UnreachableHost, type SshConnectFacts } from '../../hosts/ssh.ts';
+import { judgeAuth, judgeHostKey, judgeReachable, judgeSudo, type SudoFacts } from './rules.ts';
+
+export function connectFactsOf(host: Host): SshConnectFacts | null {
+  return host instanceof SshHost || host instanceof UnreachableHost ? host.connectFacts : null;
+}
+
+const fromConnection = async (ctx: ProbeContext) => connectFactsOf(ctx.host);
+
+export const sshReachableCheck = defineCheck<SshConnectFacts | null>({
+  id: 'ssh.reachable',
+  category: 'accounts',
+  title: 'SSH reaches the node (TCP + handshake)',
+  probe: fromConnection,
+  judge: (f) => (f ? judgeReachable(f) : []),
+});
+
+export const sshHostKeyCheck = defineCheck<SshConnectFacts | null>({
+  id: 'ssh.hostkey',
+  category: 'security',
+  title: 'SSH host key is known and unchanged',
+  probe: fromConnection,
+  judge: (f, ctx) => (f ? judgeHostKey(f, ctx.node.name) : []),
+});
+
+export const sshAuthCheck = defineCheck<SshConnectFacts | null>({
+  id: 'ssh.auth',
+  category: 'accounts',
+  title: 'SSH key or password authenticates',
+  probe: fromConnection,
+  judge: (f) => (f ? judgeAuth(f) : []),
+});
+
+export const sshSudoCheck = defineCheck<(SudoFacts & { user: string }) | null>({
+  id: 'ssh.sudo',
+  category: 'accounts',
+  title: 'The SSH user may sudo without a password',
+  async probe(ctx) {
+    const sudoConfigured = ctx.site?.nodes.find((n) => n.name === ctx.node.name)?.ssh?.sudo ?? false;
+    if (ctx.host instanceof UnreachableHost) {
+      return { sudoConfigured, unreachable: ctx.host.reason, user: ctx.host.connectFacts.user };
+    }
+    if (!(ctx.host instanceof SshHost)) return null;
+    const r = await ctx.host.sudoCheck({ signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+    return { ...r, sudoConfigured, user: ctx.host.connectFacts.user };
+  },
+  judge: (f) => (f ? judgeSudo(f, f.user) : []),
+});
+
+export const sshCheckList = [sshReachableCheck, sshHostKeyCheck, sshAuthCheck, sshSudoCheck];

@@ -1,0 +1,141 @@
+// Fleet judgements on recorded facts: SSH phases, hostnames, clock skew, port matrix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadProfile } from '../../src/preflight/profile.ts';
+import type { SshConnectFacts } from '../../src/preflight/hosts/ssh.ts';
+import {
+  cellVerdict,
+  judgeAuth,
+  judgeClockSkew,
+  judgeHostKey,
+  judgeHostnames,
+  judgePortMatrix,
+  judgeReachable,
+  judgeSudo,
+  listeningPorts,
+  planPortMatrix,
+  type PortMatrixCell,
+} from '../../src/preflight/checks/fleet/rules.ts';
+
+const base: SshConnectFacts = {
+  address: '10.202.1.2',
+  port: 22,
+  user: 'astrago',
+  tcp: { ok: true, ms: 1 },
+  handshake: { ok: true, ms: 5, serverVersion: 'SSH-2.0-OpenSSH_9.2' },
+  hostKey: { status: 'known', file: '/k', type: 'ssh-ed25519', fingerprint: 'SHA256:abc', line: 3 },
+  auth: { ok: true, method: 'publickey', tried: ['publickey /id'] },
+  durationMs: 9,
+};
+
+test('unreachable node: reachable fails, host key and auth are skipped', () => {
+  const f: SshConnectFacts = { ...base, tcp: { ok: false, state: 'timeout', error: 'no answer within 2000 ms' }, handshake: { ok: false }, hostKey: { status: 'unchecked', file: '/k' }, auth: { ok: false, tried: [] } };
+  const r = judgeReachable(f);
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /10\.202\.1\.2:22.*no answer/);
+  assert.equal(judgeHostKey(f, 'n1').status, 'skip');
+  assert.equal(judgeAuth(f).status, 'skip');
+});
+
+test('changed host key: fails naming node, expected and presented fingerprints; auth not attempted', () => {
+  const f: SshConnectFacts = {
+    ...base,
+    handshake: { ok: false },
+    hostKey: { status: 'changed', file: '/k', type: 'ssh-ed25519', fingerprint: 'SHA256:new', expected: [{ type: 'ssh-ed25519', fingerprint: 'SHA256:old', line: 7 }] },
+    auth: { ok: false, tried: [] },
+  };
+  assert.equal(judgeReachable(f).status, 'pass', 'the server presented a key: SSH answers');
+  const hk = judgeHostKey(f, 'worker-2');
+  assert.equal(hk.status, 'fail');
+  assert.match(hk.message, /worker-2/);
+  assert.match(hk.message, /SHA256:old/);
+  assert.match(hk.message, /SHA256:new/);
+  assert.match(hk.remediation!, /ssh-keygen -R '10\.202\.1\.2'/);
+  assert.equal(judgeAuth(f).status, 'skip');
+});
+
+test('unknown vs added host key; auth failure', () => {
+  assert.equal(judgeHostKey({ ...base, hostKey: { ...base.hostKey, status: 'unknown' } }, 'n').status, 'fail');
+  const added = judgeHostKey({ ...base, hostKey: { ...base.hostKey, status: 'added', line: 1 } }, 'n');
+  assert.equal(added.status, 'pass');
+  assert.match(added.message, /recorded/);
+  const a = judgeAuth({ ...base, auth: { ok: false, tried: ['agent'], error: 'authentication failed' } });
+  assert.equal(a.status, 'fail');
+});
+
+test('sudo: root passes, passwordless sudo passes, a password prompt fails', () => {
+  assert.equal(judgeSudo({ uid: 0, ok: true, sudoConfigured: false }, 'root').status, 'pass');
+  assert.equal(judgeSudo({ uid: 1000, ok: true, sudoConfigured: true }, 'u').status, 'pass');
+  const r = judgeSudo({ uid: 1000, ok: false, detail: 'sudo: a password is required', sudoConfigured: true }, 'u');
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /password is required/);
+  assert.equal(judgeSudo({ sudoConfigured: true, unreachable: 'x' }, 'u').status, 'skip');
+});
+
+test('hostnames: case-insensitive duplicates fail, one result per duplicate', () => {
+  const ok = judgeHostnames([{ node: 'a', hostname: 'a' }, { node: 'b', hostname: 'b' }, { node: 'c', error: 'node unreachable' }]);
+  assert.equal(ok.length, 1);
+  assert.equal(ok[0]!.status, 'pass');
+  assert.match(ok[0]!.message, /not read on c/);
+  const dup = judgeHostnames([{ node: 'a', hostname: 'Node' }, { node: 'b', hostname: 'node' }, { node: 'c', hostname: 'x' }, { node: 'd', hostname: 'x' }]);
+  assert.equal(dup.length, 2);
+  assert.ok(dup.every((j) => j.status === 'fail'));
+  assert.match(dup[0]!.message, /a, b share the hostname 'node'/);
+});
+
+test('clock skew: spread between nodes against maxSkewMs, not the offset to this machine', () => {
+  // Every node is 5 s off this machine but they agree with each other: pass.
+  const agree = judgeClockSkew([{ node: 'a', offsetMs: 5000, rttMs: 2 }, { node: 'b', offsetMs: 5200, rttMs: 2 }], 1000);
+  assert.equal(agree[0]!.status, 'pass');
+  const apart = judgeClockSkew([{ node: 'a', offsetMs: -600, rttMs: 2 }, { node: 'b', offsetMs: 10, rttMs: 2 }, { node: 'c', offsetMs: 700, rttMs: 4 }], 1000);
+  assert.equal(apart[0]!.status, 'fail');
+  assert.match(apart[0]!.message, /1300 ms between c \(ahead\) and a/);
+  assert.equal(judgeClockSkew([{ node: 'a', offsetMs: 1 }, { node: 'b', error: 'x' }], 1000)[0]!.status, 'skip');
+});
+
+test('port matrix plan follows roles, peers, CNI and skips UDP and self', () => {
+  const profile = loadProfile();
+  const nodes = [
+    { name: 'cp1', address: '10.0.0.1', roles: ['control-plane' as const] },
+    { name: 'w1', address: '10.0.0.2', roles: ['worker' as const] },
+    { name: 'local', roles: ['worker' as const] }, // no address: a source, never a target
+  ];
+  const plan = planPortMatrix(profile, nodes);
+  const has = (from: string, to: string, port: number) => plan.some((p) => p.from === from && p.to === to && p.port === port);
+  assert.ok(has('w1', 'cp1', 6443));
+  assert.ok(has('local', 'cp1', 6443));
+  assert.ok(has('cp1', 'w1', 10250));
+  assert.ok(!has('w1', 'cp1', 2379), 'etcd only from control-plane peers');
+  assert.ok(has('w1', 'cp1', 179) && has('cp1', 'w1', 179));
+  assert.ok(!plan.some((p) => p.port === 4789), 'UDP is not probed');
+  assert.ok(!plan.some((p) => p.to === 'local'));
+  assert.ok(!plan.some((p) => p.from === p.to));
+  const noCalico = planPortMatrix({ ...profile, cni: 'cilium' }, nodes);
+  assert.ok(!noCalico.some((p) => p.port === 179));
+});
+
+test('port matrix judgement: refused vs filtered, listening vs idle', () => {
+  const cell = (from: string, state: PortMatrixCell['state'], via: PortMatrixCell['via'] = 'ssh-forward'): PortMatrixCell => ({ from, to: 'cp1', port: 6443, purpose: 'Kubernetes API server', state, via });
+  assert.equal(cellVerdict(cell('a', 'refused'), []), 'idle');
+  assert.equal(cellVerdict(cell('a', 'refused'), [6443]), 'blocked');
+  assert.equal(cellVerdict(cell('a', 'filtered'), null), 'blocked');
+  const pass = judgePortMatrix({ cells: [cell('w1', 'refused'), cell('w2', 'open')], listening: { cp1: [22] } });
+  assert.equal(pass.length, 1);
+  assert.equal(pass[0]!.status, 'pass');
+  assert.equal(pass[0]!.node, 'cp1');
+  assert.match(pass[0]!.message, /nothing listens yet/);
+  const fail = judgePortMatrix({ cells: [cell('w1', 'filtered', 'ssh-shell'), cell('w2', 'open'), cell('w3', 'untested')], listening: { cp1: null } });
+  assert.equal(fail[0]!.status, 'fail');
+  assert.match(fail[0]!.message, /w1 \(filtered: no answer, shell probe/);
+  assert.doesNotMatch(fail[0]!.message, /w2/);
+  assert.deepEqual(fail[0]!.facts!.from, { w1: 'filtered', w2: 'open', w3: 'untested' });
+  assert.equal(judgePortMatrix({ cells: [], listening: {} })[0]!.status, 'skip');
+});
+
+test('listening ports from /proc/net/tcp', () => {
+  const text = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1A0B 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0
+   0: 00000000000000000000000000000000:192B 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0`;
+  assert.deepEqual(listeningPorts(text), [22, 6443]);
+});
