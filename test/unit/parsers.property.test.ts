@@ -1,0 +1,263 @@
+// Property-based tests of every parser of user input: random YAML-ish text and
+// random documents a few mutations away from a valid one. Whatever comes in,
+// the parser either accepts it or throws the project's InputError/InputErrors
+// naming the file, and (where the document has a node for it) the line and the
+// field. Nothing else may escape: a TypeError here would be a crash at a site.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parse as parseYamlText, stringify } from 'yaml';
+import type { z } from 'zod';
+import { InputError, InputErrors } from '../../src/errors.ts';
+import { parseYaml, fieldPath } from '../../src/schema/load.ts';
+import { siteSchema } from '../../src/schema/site.ts';
+import { profileSchema } from '../../src/schema/profile.ts';
+import { runBinary, ROOT } from '../support/run-binary.ts';
+
+// Bounded and reproducible: a failure prints its seed and shrunk counterexample.
+const RUNS = { numRuns: 200, seed: 20261123 };
+const FILE = 'input/site file.yaml';
+
+/** Every InputError inside what a parser threw; fails the test on anything else. */
+function inputErrorsOf(err: unknown): InputError[] {
+  if (err instanceof InputErrors) {
+    assert.ok(err.errors.length > 0, 'InputErrors carries at least one error');
+    for (const e of err.errors) assert.ok(e instanceof InputError);
+    return err.errors;
+  }
+  if (err instanceof InputError) return [err];
+  throw new Error(`parser threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} instead of an InputError`, { cause: err });
+}
+
+/** Runs a parser; returns undefined when it accepted the input, else its input errors (checked for file and line). */
+function rejection(text: string, schema: z.ZodType): InputError[] | undefined {
+  try {
+    parseYaml(text, FILE, schema);
+    return undefined;
+  } catch (err) {
+    const errors = inputErrorsOf(err);
+    const lineCount = text.split(/\r\n|\r|\n/).length;
+    for (const e of errors) {
+      assert.equal(e.file, FILE);
+      assert.ok(e.message.startsWith(FILE), `message names the file: ${e.message}`);
+      assert.ok(e.expected.length > 0, 'says what was expected');
+      if (e.line !== undefined) assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lineCount + 1, `line ${e.line} lies inside the ${lineCount}-line text`);
+    }
+    return errors;
+  }
+}
+
+// ---- random YAML-ish text --------------------------------------------------
+
+const yamlToken = fc.oneof(
+  fc.constantFrom(
+    'apiVersion: astrago.io/v1\n', 'kind: Site\n', 'kind: CheckProfile\n', 'metadata:', ' name: x', 'nodes:', 'roles: [worker]', 'address: 10.0.0.1',
+    'ssh:', 'port: 22', 'registry:', 'url: https://r', 'checklist:', 'cpu: {min: 1}', '\n', '\n  ', '  ', '- ', ': ', ':', '{', '}', '[', ']', ', ',
+    '&a ', '*a', '&b ', '*b', '!!binary ', '!!set ', '!!omap ', '!!map ', '!!str ', '!!int ', '!!float ', '!!bool ', '!foo ', '!<tag:x> ', '? ',
+    '"', "'", '|\n', '>-\n', '# c\n', '---\n', '...\n', '%YAML 1.1\n', '%TAG ! tag:x:\n', '\t', '<<: ', '~', 'null', 'true', 'yes', '1e999', '-0',
+    '0x1F', '0o17', '.nan', '-.inf', '9007199254740993', '\u0000', '\uFEFF', '\u2028', '\r\n', '\\u12', '%', '@', '`',
+  ),
+  fc.string({ maxLength: 6 }),
+  fc.nat({ max: 70000 }).map(String),
+);
+const yamlishText = fc.array(yamlToken, { maxLength: 40 }).map((parts) => parts.join(''));
+
+// ---- documents near a valid one -----------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Path = (string | number)[];
+
+function pathsOf(value: Json, prefix: Path = []): Path[] {
+  const out: Path[] = [prefix];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...pathsOf(v, [...prefix, i])));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
+  return out;
+}
+
+/** Values that trip parsers: wrong types, extremes, odd strings. */
+const oddValue: fc.Arbitrary<Json> = fc.oneof(
+  fc.constantFrom<Json>(null, true, false, 0, -1, 1.5, 65536, 1e308, -1e308, '', ' ', '~', '-', 'x'.repeat(5000), '${HARBOR_PASSWORD}', '10.0.0.0/99', 'ü☃', [], {}, [null], { '': 1 }),
+  fc.string({ maxLength: 20 }),
+  fc.integer(),
+  fc.double(),
+  fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+);
+
+type Mutation = { op: 'delete' | 'replace' | 'addKey' | 'wrap'; path: Path; value?: Json; key?: string };
+
+function mutationOf(base: Json): fc.Arbitrary<Mutation> {
+  const paths = pathsOf(base);
+  return fc.record({
+    op: fc.constantFrom<Mutation['op']>('delete', 'replace', 'replace', 'addKey', 'wrap'),
+    path: fc.constantFrom(...paths),
+    value: oddValue,
+    key: fc.oneof(fc.constantFrom('extra', 'passwrd', 'Name', 'nodes', '__proto__', 'constructor'), fc.string({ minLength: 1, maxLength: 8 })),
+  });
+}
+
+function apply(base: Json, m: Mutation): Json {
+  const doc = structuredClone(base);
+  if (m.path.length === 0) return m.op === 'wrap' ? [doc] : m.op === 'replace' ? (m.value ?? null) : doc;
+  let parent: Json = doc;
+  for (const p of m.path.slice(0, -1)) {
+    // An earlier mutation may have removed the way there: then this one does nothing.
+    if (!parent || typeof parent !== 'object') return doc;
+    parent = (parent as Record<string | number, Json>)[p]!;
+  }
+  const last = m.path.at(-1)!;
+  if (!parent || typeof parent !== 'object' || !(last in parent)) return doc;
+  const holder = parent as Record<string | number, Json>;
+  const target = holder[last]!;
+  switch (m.op) {
+    case 'delete':
+      if (Array.isArray(parent)) parent.splice(last as number, 1);
+      else delete holder[last];
+      break;
+    case 'replace':
+      holder[last] = m.value ?? null;
+      break;
+    case 'wrap':
+      holder[last] = [target];
+      break;
+    case 'addKey':
+      if (target && typeof target === 'object' && !Array.isArray(target)) (target as Record<string, Json>)[m.key!] = m.value ?? null;
+      else holder[last] = { [m.key!]: target };
+      break;
+  }
+  return doc;
+}
+
+function related(a: string, b: string): boolean {
+  const starts = (x: string, y: string): boolean => x === y || x.startsWith(y + '.') || x.startsWith(y + '[') || y === '';
+  return starts(a, b) || starts(b, a);
+}
+
+/**
+ * The property for one parser: a mutated valid document is accepted, or
+ * rejected with errors that point at the mutated spot (its field or an
+ * enclosing/enclosed one, or the unknown key by name), on the right line.
+ */
+function checkMutations(base: Json, schema: z.ZodType): void {
+  // The base itself must pass, or the property proves nothing.
+  assert.equal(rejection(stringify(base), schema), undefined, 'the unmutated document is valid');
+  fc.assert(
+    fc.property(fc.array(mutationOf(base), { minLength: 1, maxLength: 3 }), (mutations) => {
+      let doc = base;
+      for (const m of mutations) doc = apply(doc, m);
+      const text = stringify(doc);
+      const errors = rejection(text, schema);
+      if (!errors || mutations.length !== 1) return;
+      const m = mutations[0]!;
+      const field = fieldPath(m.path);
+      const lines = text.split('\n');
+      const pointsAtIt = errors.some(
+        (e) => (e.field !== undefined && related(e.field, field)) || (m.op === 'addKey' && e.expected.includes(`'${m.key}'`)) || (field === '' && e.field === undefined),
+      );
+      assert.ok(pointsAtIt, `some error points at '${field}' (${m.op}): ${errors.map((e) => e.message).join(' | ')}`);
+      // A scalar put where a field was: the error on that field sits on the key's own line.
+      if (m.op === 'replace' && typeof m.path.at(-1) === 'string' && (m.value === null || typeof m.value !== 'object')) {
+        const exact = errors.find((e) => e.field === field);
+        if (exact?.line !== undefined) {
+          const key = String(m.path.at(-1));
+          assert.ok(lines[exact.line - 1]!.includes(`${key}:`), `line ${exact.line} ('${lines[exact.line - 1]}') holds the field '${key}'`);
+        }
+      }
+    }),
+    RUNS,
+  );
+}
+
+const VALID_SITE: Json = {
+  apiVersion: 'astrago.io/v1',
+  kind: 'Site',
+  metadata: { name: 'acme-lab' },
+  nodes: [
+    { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'], ssh: { user: 'astrago', port: 22, keyFile: '~/.ssh/id_ed25519', knownHostsFile: './known_hosts' } },
+    { name: 'gpu-1', address: 'gpu-1.acme.local', roles: ['worker', 'gpu-worker'], ssh: { passwordEnv: 'SSH_PW', sudo: true } },
+  ],
+  network: {
+    proxy: { http: 'http://proxy.acme:3128', https: 'http://proxy.acme:3128', noProxy: ['.acme.local'] },
+    podCidr: '10.233.64.0/18',
+    serviceCidr: '10.233.0.0/18',
+    dns: ['192.168.10.2'],
+    ntp: ['ntp.acme.local'],
+    targets: ['git.acme.local:443'],
+  },
+  registry: { url: 'https://harbor.acme.local', caFile: './harbor-ca.pem', username: 'robot$astrago', passwordEnv: 'HARBOR_PASSWORD', insecure: false },
+  storage: { nfs: { server: '192.168.10.5', path: '/export/astrago' } },
+  resources: { gpusPerNode: 8, gpuModel: 'A100' },
+};
+
+const VALID_PROFILE = parseYamlText(readFileSync(join(ROOT, 'checks', 'default.yaml'), 'utf8')) as Json;
+
+test('site parser: random YAML-ish text is accepted or rejected with file and line, never a crash', () => {
+  fc.assert(
+    fc.property(yamlishText, (text) => {
+      rejection(text, siteSchema);
+    }),
+    RUNS,
+  );
+});
+
+test('site parser: documents a few mutations from a valid site are rejected at the mutated field and line', () => {
+  checkMutations(VALID_SITE, siteSchema);
+});
+
+test('profile parser: random YAML-ish text never crashes it', () => {
+  fc.assert(
+    fc.property(yamlishText, (text) => {
+      rejection(text, profileSchema);
+    }),
+    RUNS,
+  );
+});
+
+test('profile parser: mutations of checks/default.yaml are rejected at the mutated field and line', () => {
+  checkMutations(VALID_PROFILE, profileSchema);
+});
+
+test('yaml resource bombs and broken aliases are input errors with a line, not crashes', () => {
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+  for (const text of [bomb, 'kind: *nowhere']) {
+    const errors = rejection(text, siteSchema);
+    assert.ok(errors, 'rejected');
+    assert.ok(errors.every((e) => e.line !== undefined), `a line is named: ${errors.map((e) => e.message).join(' | ')}`);
+  }
+});
+
+test('CLI: generated bad site files and profiles exit 2 with a message naming the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-prop-'));
+  try {
+    const bad = fc.sample(
+      fc.oneof(
+        yamlishText,
+        mutationOf(VALID_SITE).map((m) => stringify(apply(VALID_SITE, m))),
+      ).filter((t) => rejection(t, siteSchema) !== undefined),
+      { numRuns: 4, seed: 11 },
+    );
+    for (const [i, text] of bad.entries()) {
+      const file = join(dir, `site-${i}.yaml`);
+      writeFileSync(file, text);
+      const r = await runBinary(['preflight', '--site', file, '--format', 'json']);
+      assert.equal(r.code, 2, `exit 2 for ${JSON.stringify(text)}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(file), `stderr names ${file}: ${r.stderr}`);
+      assert.equal(r.stdout, '', 'no report for an invalid site');
+    }
+    const badProfiles = fc.sample(
+      mutationOf(VALID_PROFILE).map((m) => stringify(apply(VALID_PROFILE, m))).filter((t) => rejection(t, profileSchema) !== undefined),
+      { numRuns: 2, seed: 12 },
+    );
+    for (const [i, text] of badProfiles.entries()) {
+      const file = join(dir, `profile-${i}.yaml`);
+      writeFileSync(file, text);
+      const r = await runBinary(['checklist', '--profile', file]);
+      assert.equal(r.code, 2, `exit 2: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+`), 'stderr names file:line');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
