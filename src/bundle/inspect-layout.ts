@@ -156,7 +156,8 @@ export interface ImageTree {
   problems: string[];
 }
 
-export type BlobReader = (digest: string) => Promise<Buffer | undefined>;
+/** A blob's bytes; undefined when absent, null when present but unusable (damaged). */
+export type BlobReader = (digest: string) => Promise<Buffer | undefined | null>;
 
 /**
  * Resolves one image from its root descriptor: every manifest below it and
@@ -179,6 +180,10 @@ export async function resolveImage(root: Descriptor, read: BlobReader, opts: { c
     const data = await read(desc.digest);
     if (data === undefined) {
       problems.push(`manifest ${desc.digest} is missing from ${IMAGES_DIR}/blobs`);
+      return;
+    }
+    if (data === null) {
+      problems.push(`manifest ${desc.digest} is damaged (its content does not match its digest)`);
       return;
     }
     if (data.length !== desc.size) problems.push(`manifest ${desc.digest}: ${data.length} bytes, its descriptor says ${desc.size}`);

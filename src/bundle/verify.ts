@@ -151,7 +151,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
     try {
       result.manifest = loadBundleManifest(manifestText.toString('utf8'));
     } catch (err) {
-      problem(MANIFEST_ENTRY, errorMessage(err));
+      problem(MANIFEST_ENTRY, errorMessage(err).replace(/^bundle\.yaml:\s*/, ''));
     }
   }
 
@@ -164,7 +164,11 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
     for (const [path, hex] of sums) {
       const rec = records.get(path);
       if (!rec) problem(path, 'missing from the tar (listed in SHA256SUMS)');
-      else if (rec.sha256 !== hex) problem(path, `sha256 mismatch: SHA256SUMS says ${hex}, the content is ${rec.sha256} (${rec.size} bytes)`);
+      else if (rec.sha256 !== hex) {
+        // A blob whose content still matches its name means the SHA256SUMS line is what changed.
+        if (digestOfBlobPath(path) === `sha256:${rec.sha256}`) problem(SUMS_ENTRY, `the line for ${path} says ${hex}, but that blob's content matches its name (sha256:${rec.sha256}): SHA256SUMS is damaged`);
+        else problem(path, `sha256 mismatch: SHA256SUMS says ${hex}, the content is ${rec.sha256} (${rec.size} bytes)`);
+      }
     }
     for (const path of records.keys()) {
       if (path !== MANIFEST_ENTRY && path !== SUMS_ENTRY && !sums.has(path)) problem(path, 'extra entry: not listed in SHA256SUMS');
@@ -207,7 +211,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       const ref = root.annotations?.[REF_NAME_ANNOTATION] ?? root.digest;
       if (!root.annotations?.[REF_NAME_ANNOTATION]) problem(INDEX_ENTRY, `manifest ${root.digest} has no ${REF_NAME_ANNOTATION} annotation`);
       byRef.set(ref, root);
-      const tree = await resolveImage(root, async (digest) => result.jsonBlobs.get(digest));
+      const tree = await resolveImage(root, async (digest) => result.jsonBlobs.get(digest) ?? (records.has(blobPath(digest)) ? null : undefined));
       for (const p of tree.problems) problem(ref, p);
       for (const b of tree.blobs) {
         const rec = records.get(blobPath(b.digest));

@@ -108,6 +108,8 @@ export async function buildBundle(opts: {
   platforms?: string[];
   /** change the content just before it is written (corruption tests that need consistent sums) */
   mutate?: (content: Map<string, Buffer>) => void;
+  /** entries written into the tar (sorted in) but left out of SHA256SUMS */
+  extra?: Map<string, Buffer>;
 }): Promise<BuiltBundle> {
   const content = new Map<string, Buffer>();
   const layoutIndex = JSON.parse(readFileSync(join(opts.layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }> };
@@ -167,9 +169,13 @@ export async function buildBundle(opts: {
     spec: { apiVersion: 'astrago.io/v1', kind: 'BundleSpec', metadata: { name: 'fixture', version: '0.0.1' }, images: opts.images.map((i) => i.ref) },
   };
   opts.mutate?.(content);
+  const manifestBytes = Buffer.from(yamlStringify(manifest));
+  const summed = [...content.keys()].sort();
+  // SHA256SUMS covers every other file, bundle.yaml included.
+  const sums = [`${sha(manifestBytes)}  bundle.yaml\n`, ...summed.map((p) => `${sha(content.get(p)!)}  ${p}\n`)].join('');
+  for (const [p, d] of opts.extra ?? []) content.set(p, d);
   const paths = [...content.keys()].sort();
-  const sums = paths.map((p) => `${sha(content.get(p)!)}  ${p}\n`).join('');
-  const ordered: Array<[string, Buffer]> = [['bundle.yaml', Buffer.from(yamlStringify(manifest))], ['SHA256SUMS', Buffer.from(sums)], ...paths.map((p) => [p, content.get(p)!] as [string, Buffer])];
+  const ordered: Array<[string, Buffer]> = [['bundle.yaml', manifestBytes], ['SHA256SUMS', Buffer.from(sums)], ...paths.map((p) => [p, content.get(p)!] as [string, Buffer])];
 
   const chunks: Buffer[] = [];
   const out = new PassThrough();
@@ -187,3 +193,26 @@ export async function buildBundle(opts: {
   writeFileSync(`${opts.out}.sha256`, `${hex}  ${basename(opts.out)}\n`);
   return { file: opts.out, sidecar: `${opts.out}.sha256`, entries, manifest };
 }
+
+/**
+ * Malicious variants of a good bundle: its entries with one bad entry slipped in
+ * after the third, each written to DIR; [case name, tar file, what the refusal says].
+ */
+export function maliciousTars(good: BuiltBundle, dir: string): Array<[string, string, RegExp]> {
+  const buf = readFileSync(good.file);
+  const base: RawEntry[] = [...good.entries].map(([path, { offset, size }]) => ({ path, data: buf.subarray(offset, offset + size) }));
+  const cases: Array<[string, RawEntry, RegExp]> = [
+    ['path traversal', { path: '../x', data: 'owned' }, /'\.\.\/x'|\.\.\/x.*'\.\.' component/],
+    ['deep traversal', { path: 'files/../../etc/cron.d/x', data: 'owned' }, /'\.\.' component/],
+    ['absolute path', { path: '/etc/x', data: 'owned' }, /\/etc\/x.*absolute path refused/],
+    ['symlink escape', { path: 'files/link', type: 'SymbolicLink', linkpath: '/etc' }, /files\/link.*symbolic link to '\/etc' refused/],
+    ['hardlink escape', { path: 'files/passwd', type: 'Link', linkpath: '/etc/passwd' }, /files\/passwd.*hard link to '\/etc\/passwd' refused/],
+    ['device entry', { path: 'files/sda', type: 'BlockDevice' }, /files\/sda.*block device refused/],
+  ];
+  return cases.map(([name, bad, re]) => {
+    const f = join(dir, `mal-${name.replace(/\W/g, '-')}.tar`);
+    writeFileSync(f, rawTar([...base.slice(0, 3), bad, ...base.slice(3)]));
+    return [name, f, re];
+  });
+}
+
