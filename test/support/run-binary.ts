@@ -22,11 +22,12 @@ export interface RunResult {
 }
 
 /** Runs the binary with `args`; env replaces the environment (PATH kept unless given). */
-export async function runBinary(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  const bin = ensureBinary();
+/** `wrap` runs the binary through another command, e.g. ['unshare', '--uts', ...]. */
+export async function runBinary(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; wrap?: string[] } = {}): Promise<RunResult> {
+  const argv = [...(opts.wrap ?? []), ensureBinary(), ...args];
   const env = opts.env ?? { PATH: process.env.PATH, HOME: process.env.HOME };
   return await new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
