@@ -2,6 +2,7 @@
 // Entry point: picks the command, parses its flags, maps errors to exit codes.
 import { errorMessage, exitCodeOf, UsageError } from '../errors.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
+import { collectSecrets, redactText } from '../report/redact.ts';
 import { parseCommand, type Command, type CommandIO } from './args.ts';
 import { preflightCommand } from './commands/preflight.ts';
 import { checklistCommand } from './commands/checklist.ts';
@@ -84,8 +85,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return await picked.cmd.run(values, positionals, io);
   } catch (err) {
     const code = exitCodeOf(err);
-    io.stderr.write(`${TOOL_NAME}: ${code === 2 ? '' : 'error: '}${errorMessage(err)}\n`);
-    if (io.env.ASTRAGO_DEBUG && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
+    // Last line of defence: proxy/ASTRAGO_* secrets from the environment and URL passwords never reach stderr.
+    const secrets = collectSecrets(undefined, io.env, io.cwd);
+    io.stderr.write(redactText(`${TOOL_NAME}: ${code === 2 ? '' : 'error: '}${errorMessage(err)}\n`, secrets));
+    if (io.env.ASTRAGO_DEBUG && err instanceof Error && err.stack) io.stderr.write(redactText(err.stack + '\n', secrets));
     return code;
   }
 }
