@@ -31,6 +31,8 @@ export interface RunChecksOptions {
   only?: string[];
   skip?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Directory of the site file (relative file references in it). */
+  siteDir?: string;
   /** Called as each result is ready (progress display). */
   onResult?(result: CheckResult): void;
   /** Cancels everything still running (e.g. Ctrl-C). */
@@ -149,7 +151,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   const perNode = await Promise.all(
     opts.nodes.map(async (node) => {
       const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
-      const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang };
+      const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
       const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
       return Promise.all(applicable.map((check) => limit(() => runOne(check, node, ctx))));
     }),

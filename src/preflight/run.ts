@@ -148,6 +148,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       only: o.only,
       skip: o.skip,
       env: o.env,
+      siteDir,
       onResult: o.onResult,
     });
     return {

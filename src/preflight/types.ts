@@ -84,6 +84,8 @@ export interface JudgeContext {
   site?: Site;
   isRoot: boolean;
   lang: 'en' | 'ko';
+  /** Directory of the site file: relative caFile/passwordFile paths in it are resolved against it. */
+  siteDir?: string;
 }
 
 export interface ProbeContext extends JudgeContext {
