@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { UsageError } from '../../errors.ts';
 import { runPreflight } from '../../preflight/run.ts';
 import { buildReport, exitCodeFor } from '../../report/build.ts';
 import { collectSecrets, redactReport } from '../../report/redact.ts';
@@ -21,6 +22,11 @@ function writeAtomically(file: string, text: string): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    // A directory that does not exist or cannot be written is a bad --output value.
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EROFS') {
+      throw new UsageError(`preflight: --output ${file}: cannot write the report (${code})`);
+    }
     throw err;
   }
 }

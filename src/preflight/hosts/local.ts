@@ -1,11 +1,11 @@
 // The Host for the machine the binary runs on: child processes without a
 // shell, files through node:fs, TCP through node:net.
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { open, readdir, realpath, stat, statfs } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult, FsStats, Host } from '../types.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
@@ -49,7 +49,7 @@ class LocalHost implements Host {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolvePromise, reject) => {
       // LC_ALL=C: probes parse command output, which must not be translated.
-      const env = { ...process.env, LC_ALL: 'C', ...opts.env };
+      const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', ...opts.env };
       const child = spawn(full[0]!, full.slice(1), { env, stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
@@ -87,7 +87,8 @@ class LocalHost implements Host {
         : undefined;
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') finish(() => resolvePromise({ code: 127, stdout: '', stderr: `${full[0]}: command not found` }));
-        else if (err.code === 'EACCES') finish(() => resolvePromise({ code: 126, stdout: '', stderr: `${full[0]}: permission denied` }));
+        // execvp reports EACCES when a PATH directory is unreadable to this user (e.g. /root/... as nobody).
+        else if (err.code === 'EACCES') finish(() => resolvePromise(onPath(full[0]!, env.PATH) ? { code: 126, stdout: '', stderr: `${full[0]}: permission denied` } : { code: 127, stdout: '', stderr: `${full[0]}: command not found` }));
         else finish(() => reject(err));
       });
       child.on('close', (code) => finish(() => resolvePromise({ code, stdout, stderr })));
@@ -180,6 +181,19 @@ class LocalHost implements Host {
   }
 
   async close(): Promise<void> {}
+}
+
+/** True when `cmd` names an existing file, itself or in a PATH directory this user can search. */
+function onPath(cmd: string, path: string | undefined): boolean {
+  const candidates = cmd.includes('/') ? [cmd] : (path ?? '').split(':').filter(Boolean).map((d) => join(d, cmd));
+  return candidates.some((c) => {
+    try {
+      accessSync(c, fsConstants.F_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The path itself or its closest ancestor that exists (a path a role needs may not exist yet). */
