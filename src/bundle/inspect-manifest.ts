@@ -27,13 +27,14 @@ export function loadBundleManifest(text: string): BundleManifestView {
   need(!!m && typeof m === 'object', '', 'a mapping');
   need(m.kind === 'BundleManifest', 'kind', "expected 'BundleManifest'");
   const md = m.metadata as Record<string, unknown> | undefined;
-  need(!!md && typeof md.name === 'string', 'metadata.name', 'expected a string');
+  need(!!md && typeof md === 'object' && typeof md.name === 'string', 'metadata.name', 'expected a string');
   const arr = (k: string) => {
     const v = m[k] ?? [];
     need(Array.isArray(v), k, 'expected a list');
     return v as Array<Record<string, unknown>>;
   };
   const entry = (k: string, i: number, e: Record<string, unknown>, fields: string[]) => {
+    need(!!e && typeof e === 'object' && !Array.isArray(e), `${k}[${i}]`, 'expected a mapping');
     for (const f of fields) {
       if (f === 'size') need(typeof e.size === 'number' && Number.isSafeInteger(e.size) && e.size >= 0, `${k}[${i}].size`, 'expected a byte count');
       else if (f === 'digest') need(typeof e.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.digest), `${k}[${i}].digest`, 'expected sha256:<64 hex>');
