@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYamlText, stringify } from 'yaml';
 import type { z } from 'zod';
-import { InputError, InputErrors } from '../../src/errors.ts';
+import { InputError, InputErrors, UsageError } from '../../src/errors.ts';
+import { loadBundleManifest } from '../../src/bundle/inspect-manifest.ts';
+import { parseIndexJson, parseManifestBlob } from '../../src/bundle/inspect-layout.ts';
+import { parseSha256Sums } from '../../src/bundle/verify-sums.ts';
+import { parseRegistryTarget } from '../../src/bundle/install-plan.ts';
 import { parseYaml, fieldPath } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { profileSchema } from '../../src/schema/profile.ts';
@@ -193,6 +197,21 @@ const VALID_SITE: Json = {
 
 const VALID_PROFILE = parseYamlText(readFileSync(join(ROOT, 'checks', 'default.yaml'), 'utf8')) as Json;
 
+/** Every field of a valid document, in turn, given each wrong type: refused in words or accepted, never a crash. */
+function checkTypeConfusion(base: Json, check: (text: string) => void, maxPaths = 80): number {
+  let cases = 0;
+  // Large documents (the default profile) are thinned evenly, to stay fast.
+  const all = pathsOf(base);
+  const step = Math.max(1, Math.ceil(all.length / maxPaths));
+  for (const path of all.filter((_, i) => i % step === 0)) {
+    for (const value of [null, 0, 'x', true, [], {}, [null]] as Json[]) {
+      check(stringify(apply(base, { op: 'replace', path, value })));
+      cases++;
+    }
+  }
+  return cases;
+}
+
 test('site parser: random YAML-ish text is accepted or rejected with file and line, never a crash', () => {
   fc.assert(
     fc.property(yamlishText, (text) => {
@@ -204,6 +223,11 @@ test('site parser: random YAML-ish text is accepted or rejected with file and li
 
 test('site parser: documents a few mutations from a valid site are rejected at the mutated field and line', () => {
   checkMutations(VALID_SITE, siteSchema);
+});
+
+test('site and profile parsers: every field given every wrong type is refused in words', () => {
+  assert.ok(checkTypeConfusion(VALID_SITE, (t) => void rejection(t, siteSchema)) > 300);
+  assert.ok(checkTypeConfusion(VALID_PROFILE, (t) => void rejection(t, profileSchema), 40) > 200);
 });
 
 test('profile parser: random YAML-ish text never crashes it', () => {
@@ -260,4 +284,95 @@ test('CLI: generated bad site files and profiles exit 2 with a message naming th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---- what a bundle brings in: its manifest, layout JSON, SHA256SUMS; and --registry ----
+// A bundle comes from elsewhere and may be hostile: these parsers must refuse
+// it in words (InputError / problems lists), never with a TypeError.
+
+const VALID_MANIFEST: Json = {
+  apiVersion: 'astrago.io/v1',
+  kind: 'BundleManifest',
+  metadata: { name: 'astrago', version: '1.2.0', createdBy: 'astrago-check 0.1.0' },
+  platforms: ['linux/amd64'],
+  charts: [{ name: 'harbor', version: '1.13.1', file: 'charts/harbor-1.13.1.tgz', digest: `sha256:${'a'.repeat(64)}`, size: 10 }],
+  images: [{ ref: 'docker.io/goharbor/harbor-core:v2.9.1', digest: `sha256:${'b'.repeat(64)}`, platforms: ['linux/amd64'] }],
+  files: [{ name: 'helm', file: 'files/helm', digest: `sha256:${'c'.repeat(64)}`, size: 3 }],
+};
+
+test('bundle manifest reader: hostile bundle.yaml text and near-valid manifests are refused as input errors naming bundle.yaml', () => {
+  const check = (text: string): void => {
+    try {
+      loadBundleManifest(text);
+    } catch (err) {
+      for (const e of inputErrorsOf(err)) assert.equal(e.file, 'bundle.yaml');
+    }
+  };
+  loadBundleManifest(stringify(VALID_MANIFEST));
+  checkTypeConfusion(VALID_MANIFEST, check);
+  fc.assert(fc.property(yamlishText, check), RUNS);
+  fc.assert(
+    fc.property(fc.array(mutationOf(VALID_MANIFEST), { minLength: 1, maxLength: 3 }), (ms) => {
+      let doc = VALID_MANIFEST;
+      for (const m of ms) doc = apply(doc, m);
+      check(stringify(doc));
+    }),
+    RUNS,
+  );
+});
+
+test('OCI layout readers: any JSON (or not JSON) gives a result with problems, never an exception', () => {
+  const descriptor = fc.record({ mediaType: fc.oneof(fc.string(), fc.constant('application/vnd.oci.image.manifest.v1+json')), digest: fc.oneof(fc.string(), fc.constant(`sha256:${'d'.repeat(64)}`)), size: fc.oneof(fc.integer(), fc.double(), fc.string()) }, { requiredKeys: [] });
+  const doc = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record({ mediaType: fc.constantFrom('application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', ''), manifests: fc.oneof(fc.array(fc.oneof(descriptor, fc.jsonValue())), fc.jsonValue()), config: fc.oneof(descriptor, fc.jsonValue()), layers: fc.oneof(fc.array(fc.oneof(descriptor, fc.jsonValue())), fc.jsonValue()) }, { requiredKeys: [] }),
+  );
+  fc.assert(
+    fc.property(fc.oneof(doc.map((d) => JSON.stringify(d)), fc.string()), (text) => {
+      const idx = parseIndexJson(text, 'images/index.json');
+      assert.ok(Array.isArray(idx.manifests) && Array.isArray(idx.problems));
+      const blob = parseManifestBlob(Buffer.from(text), 'blob');
+      assert.ok(['index', 'manifest', 'other'].includes(blob.kind));
+    }),
+    RUNS,
+  );
+});
+
+test('SHA256SUMS reader: arbitrary text yields sums and numbered problems, never an exception', () => {
+  const line = fc.oneof(fc.string(), fc.tuple(fc.stringMatching(/^[0-9a-f]{64}$/), fc.constantFrom('  ', ' *', ' ', '\t'), fc.string()).map(([h, s, p]) => h + s + p));
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 20 }).map((ls) => ls.join('\n')), (text) => {
+      const { sums, problems } = parseSha256Sums(text);
+      for (const [path, hex] of sums) {
+        assert.match(hex, /^[0-9a-f]{64}$/);
+        assert.ok(path.length > 0);
+      }
+      for (const p of problems) assert.match(p, /^SHA256SUMS:\d+: /);
+    }),
+    RUNS,
+  );
+});
+
+test('--registry parser: any string is a target or a UsageError (exit 2) quoting it, never a crash', () => {
+  const component = fc.stringMatching(/^[a-z0-9]{1,4}([._-][a-z0-9]{1,3})?$/);
+  const value = fc.oneof(
+    fc.string(),
+    fc.tuple(fc.constantFrom('harbor.site.local', '127.0.0.1', '[::1]', 'Bad_Host', '-x', 'h'), fc.constantFrom('', ':5000', ':0', ':70000', ':x'), fc.array(component, { maxLength: 3 }), fc.constantFrom('', '/', 'https://')).map(
+      ([h, p, comps, extra]) => (extra === 'https://' ? extra : '') + h + p + comps.map((c) => '/' + c).join('') + (extra === '/' ? '/' : ''),
+    ),
+  );
+  fc.assert(
+    fc.property(value, (v) => {
+      try {
+        const t = parseRegistryTarget(v);
+        assert.ok(t.host.length > 0 && !t.host.includes('/'));
+        assert.ok(!t.prefix.startsWith('/') && !t.prefix.endsWith('/'));
+      } catch (err) {
+        assert.ok(err instanceof UsageError, `UsageError, got ${String(err)}`);
+        assert.equal((err as UsageError).exitCode, 2);
+        assert.ok(err.message.includes('--registry'));
+      }
+    }),
+    RUNS,
+  );
 });
