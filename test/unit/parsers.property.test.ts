@@ -313,7 +313,7 @@ test('bundle manifest reader: hostile bundle.yaml text and near-valid manifests 
   fc.assert(fc.property(yamlishText, check), RUNS);
   fc.assert(
     fc.property(fc.array(mutationOf(VALID_MANIFEST), { minLength: 1, maxLength: 3 }), (ms) => {
-      let doc = VALID_MANIFEST;
+      let doc: Json = VALID_MANIFEST;
       for (const m of ms) doc = apply(doc, m);
       check(stringify(doc));
     }),
