@@ -3,11 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { runPreflight } from '../../preflight/run.ts';
-import { buildReport, exitCodeFor } from '../../report/build.ts';
-import { collectSecrets, redactReport } from '../../report/redact.ts';
-import { REPORT_FORMATS, renderReport, shouldColor } from '../../report/render.ts';
-import { langSchema, ROLES, type Role } from '../../schema/common.ts';
+import { ROLES, type Role } from '../../schema/common.ts';
 import { listOption, oneOf, parseDuration, positiveInt, type Command, type CommandIO } from '../args.ts';
 
 const CMD = 'preflight';
@@ -32,8 +28,15 @@ function writeAtomically(file: string, text: string): void {
 }
 
 async function run(values: Record<string, unknown>, io: CommandIO): Promise<number> {
+  // Loaded on use: the engine, SSH, HTTP and report code would slow every other command's start-up.
+  const [{ runPreflight }, { buildReport, exitCodeFor }, { collectSecrets, redactReport }, { REPORT_FORMATS, renderReport, shouldColor }] = await Promise.all([
+    import('../../preflight/run.ts'),
+    import('../../report/build.ts'),
+    import('../../report/redact.ts'),
+    import('../../report/render.ts'),
+  ]);
   const format = oneOf(CMD, 'format', values.format, REPORT_FORMATS) ?? 'tty';
-  const lang = oneOf(CMD, 'lang', values.lang, langSchema.options) ?? 'en';
+  const lang = oneOf(CMD, 'lang', values.lang, ['en', 'ko'] as const) ?? 'en';
   const timeoutMs = parseDuration(CMD, 'timeout', values.timeout) ?? DEFAULT_TIMEOUT_MS;
   const concurrency = positiveInt(CMD, 'concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY;
   const roles: Role[] = listOption(values.role).map((r) => oneOf(CMD, 'role', r, ROLES)!);
