@@ -1,0 +1,352 @@
+// bundle install: verify, then write the charts directory, then push every
+// image and chart into the site registry. Blobs stream straight out of the
+// tar (a blob's bytes sit contiguously in it), so nothing is extracted to
+// disk but the charts directory; the registry re-checks every digest.
+import { statfs, mkdir, writeFile, rename, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { Parser, type ReadEntry } from 'tar';
+import { parse as parseYamlText } from 'yaml';
+import { OperationError, errorMessage } from '../errors.ts';
+import { formatBytes } from './inspect-format.ts';
+import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
+import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, targetRepository, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
+import { openPushSession, splitReference, type SessionOptions } from './install-session.ts';
+import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
+import { extractEntry, type TarEntry } from './tar-reader.ts';
+import { verifyBundle, type VerifyResult } from './verify.ts';
+
+export interface InstallOptions extends Omit<SessionOptions, 'target'> {
+  file: string;
+  registry: string;
+  dryRun?: boolean;
+  chartsDir?: string;
+  concurrency?: number;
+  cwd: string;
+  /** one line of output (plan, summary) */
+  log(line: string): void;
+  /** redrawn status line on a terminal */
+  status?(line: string): void;
+}
+
+export interface InstallCounts {
+  blobsPushed: number;
+  bytesPushed: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+  manifestsPushed: number;
+  manifestsSkipped: number;
+}
+
+export interface InstallSummary extends InstallCounts {
+  registry: string;
+  images: ImageMapping[];
+  charts: Array<{ name: string; version: string; ref: string }>;
+  chartsDir: string;
+  valuesFile: string;
+  dryRun: boolean;
+}
+
+interface ImagePlan {
+  mapping: ImageMapping;
+  tree: ImageTree;
+  /** manifests pushed by digest (children), then the root by tag or digest */
+  pushRefs: Array<{ node: ImageTree['manifests'][number]; reference: string }>;
+}
+
+interface ChartPlan {
+  name: string;
+  version: string;
+  entry: TarEntry;
+  repository: string;
+  tag: string;
+  artifact: ReturnType<typeof helmArtifact>;
+  tgz: Descriptor;
+}
+
+const DEFAULT_CHARTS_DIR = 'astrago-charts';
+/** Kept free beyond what the charts directory needs (index, values, temp names). */
+const DISK_MARGIN = 1 << 20;
+
+export async function installBundle(opts: InstallOptions): Promise<InstallSummary> {
+  const target = parseRegistryTarget(opts.registry);
+  const chartsDir = resolve(opts.cwd, opts.chartsDir ?? DEFAULT_CHARTS_DIR);
+
+  // 1. Verify before anything changes.
+  opts.log(`Verifying ${opts.file} ...`);
+  const verified = await verifyBundle(opts.file, { onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
+  opts.status?.('');
+  if (verified.problems.length || !verified.manifest) {
+    const list = verified.problems.slice(0, 50).map((p) => `  - ${p.path}: ${p.message}`);
+    if (verified.problems.length > 50) list.push(`  ... and ${verified.problems.length - 50} more`);
+    throw new OperationError(`${opts.file}: verification failed (${verified.problems.length} problem${verified.problems.length === 1 ? '' : 's'}); nothing was pushed or written:\n${list.join('\n')}`);
+  }
+  opts.log(`Verified: ${verified.counts.entries} entries, ${verified.counts.images} images, ${verified.counts.charts} charts, ${verified.counts.files} files.`);
+
+  // 2. Plan.
+  const images = planImages(target, verified);
+  const charts = await planCharts(target, verified);
+  const mappings = images.map((i) => i.mapping);
+  const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })));
+  const indexEntry = verified.records.get('charts/index.yaml')?.entry;
+  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + DISK_MARGIN;
+  const free = await freeBytes(chartsDir);
+  const uniqueBlobs = new Map<string, number>();
+  for (const i of images) for (const b of i.tree.blobs) uniqueBlobs.set(b.digest, b.size);
+  for (const c of charts) uniqueBlobs.set(c.tgz.digest, c.tgz.size);
+  const pushBytes = [...uniqueBlobs.values()].reduce((a, b) => a + b, 0);
+
+  opts.log(`Target: ${targetBase(target)} (${images.length} images, ${charts.length} charts, ${uniqueBlobs.size} unique blobs, ${formatBytes(pushBytes)} at most to upload)`);
+  opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
+  for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
+  for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
+  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE})`);
+
+  const summary: InstallSummary = {
+    registry: targetBase(target),
+    images: mappings,
+    charts: charts.map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
+    chartsDir,
+    valuesFile: join(chartsDir, VALUES_FILE),
+    dryRun: !!opts.dryRun,
+    blobsPushed: 0,
+    bytesPushed: 0,
+    blobsSkipped: 0,
+    blobsMounted: 0,
+    manifestsPushed: 0,
+    manifestsSkipped: 0,
+  };
+  if (opts.dryRun) {
+    opts.log('Dry run: nothing was pushed or written.');
+    return summary;
+  }
+  if (free !== undefined && free < need) {
+    throw new OperationError(`not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free. Nothing was pushed or written; free some space or choose another --charts-dir.`);
+  }
+
+  // 3. The charts directory (local, fast: a full disk stops us before the registry is touched).
+  await writeChartsDir(opts.file, chartsDir, charts, indexEntry, values);
+
+  // 4. Push.
+  const session = await openPushSession({ ...opts, target });
+  await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+  return summary;
+}
+
+function planImages(target: RegistryTarget, v: VerifyResult): ImagePlan[] {
+  return v.images.map(({ ref, tree }) => {
+    const r = splitReference(ref);
+    const repository = targetRepository(target, r.repository);
+    const mapping: ImageMapping = { original: ref, originalRegistry: r.registry, originalRepository: r.repository, registry: target.host, repository, tag: r.tag, digest: tree.root.digest };
+    const pushRefs = tree.manifests.map((node) => ({ node, reference: node.descriptor.digest === tree.root.digest && r.tag ? r.tag : node.descriptor.digest }));
+    return { mapping, tree, pushRefs };
+  });
+}
+
+async function planCharts(target: RegistryTarget, v: VerifyResult): Promise<ChartPlan[]> {
+  const out: ChartPlan[] = [];
+  for (const c of v.manifest!.charts) {
+    const rec = v.records.get(c.file)!;
+    const chartYaml = await readChartYaml(v.file, rec.entry, c.name);
+    const tgz: Descriptor = { mediaType: HELM_CHART_MEDIA_TYPE, digest: c.digest, size: c.size };
+    out.push({ name: c.name, version: c.version, entry: rec.entry, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
+  }
+  return out;
+}
+
+/** Chart.yaml out of a chart .tgz entry, parsed in memory (node-tar reads the gzip'd tar; nothing is written). */
+async function readChartYaml(file: string, entry: TarEntry, name: string): Promise<Record<string, unknown>> {
+  const text = await new Promise<string | undefined>((resolvePromise, reject) => {
+    let found: string | undefined;
+    const parser = new Parser({
+      filter: (p: string) => /^[^/]+\/Chart\.yaml$/.test(p),
+      onReadEntry: (e: ReadEntry) => {
+        const chunks: Buffer[] = [];
+        e.on('data', (c: Buffer) => chunks.push(c));
+        e.on('end', () => {
+          found ??= Buffer.concat(chunks).toString('utf8');
+        });
+      },
+    });
+    parser.on('end', () => resolvePromise(found));
+    parser.on('error', reject);
+    const src = createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1 });
+    src.on('error', reject);
+    src.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+  if (text === undefined) throw new OperationError(`${file}: chart ${entry.path} has no Chart.yaml (${name})`);
+  const doc = parseYamlText(text) as Record<string, unknown>;
+  if (!doc || typeof doc !== 'object' || typeof doc.name !== 'string' || doc.version === undefined) throw new OperationError(`${file}: ${entry.path}: Chart.yaml has no name/version`);
+  return doc;
+}
+
+/** Free bytes on the file system that holds `dir` (or its nearest existing parent). */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const s = await statfs(d);
+      return s.bavail * s.bsize;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) return undefined;
+    }
+  }
+}
+
+async function writeChartsDir(file: string, dir: string, charts: ChartPlan[], indexEntry: TarEntry | undefined, values: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const c of charts) await extractEntry(file, c.entry, dir, c.entry.path.replace(/^charts\//, ''));
+    if (indexEntry) await extractEntry(file, indexEntry, dir, 'index.yaml');
+    const tmp = join(dir, `.${VALUES_FILE}.tmp-${process.pid}`);
+    try {
+      await writeFile(tmp, values);
+      await rename(tmp, join(dir, VALUES_FILE));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new OperationError(`disk full while writing the charts directory ${dir}: nothing was pushed; the files already complete are kept, no partial file is left. Free some space or choose another --charts-dir.`);
+    }
+    throw err;
+  }
+}
+
+async function pushAll(session: PushSession, opts: InstallOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallSummary, totalBytes: number): Promise<void> {
+  const limit = pLimit(opts.concurrency ?? 8);
+  // digest -> a repository that holds it (settled once its first push finished), for mounts.
+  const holders = new Map<string, Promise<string | undefined>>();
+  let sentBytes = 0;
+  let doneBlobs = 0;
+  const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
+  const status = () => opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${formatBytes(sentBytes)} of at most ${formatBytes(totalBytes)} uploaded (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
+
+  const tarSource = (d: Descriptor): BlobSource => {
+    const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
+    if (!rec) throw new OperationError(`blob ${d.digest} is not in the bundle`);
+    const base = rec.entry.dataOffset;
+    return {
+      size: rec.size,
+      open: (start, end) => counting(createReadStream(opts.file, { start: base + start, end: base + end - 1, highWaterMark: 1 << 20 }), (n) => {
+        sentBytes += n;
+        status();
+      }),
+    };
+  };
+  const bufferSource = (b: Buffer): BlobSource => ({ size: b.length, open: (start, end) => bufferStream(b.subarray(start, end)) });
+
+  const pushBlob = async (repository: string, d: Descriptor, source: () => BlobSource): Promise<void> => {
+    const claimed = holders.get(d.digest);
+    let settle: ((repo: string | undefined) => void) | undefined;
+    if (!claimed) holders.set(d.digest, new Promise((r) => (settle = r)));
+    try {
+      if (await blobExists(session, repository, d.digest)) {
+        summary.blobsSkipped++;
+        settle?.(repository);
+        return;
+      }
+      let location: string | undefined;
+      const from = claimed ? await claimed : undefined;
+      if (from && from !== repository) {
+        const m = await mountBlob(session, repository, d.digest, from);
+        if (m.mounted) {
+          summary.blobsMounted++;
+          return;
+        }
+        location = m.location; // the registry opened an upload instead
+      }
+      const src = source();
+      await withRetry(() => uploadBlob(session, repository, d.digest, src, location), (n) => {
+        location = undefined; // a retry starts a fresh upload session
+        opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
+      });
+      summary.blobsPushed++;
+      summary.bytesPushed += src.size;
+      settle?.(repository);
+    } catch (err) {
+      settle?.(undefined);
+      throw err;
+    } finally {
+      doneBlobs++;
+      status();
+    }
+  };
+
+  const pushManifest = async (repository: string, reference: string, mediaType: string, bytes: Buffer, digest: string): Promise<void> => {
+    const have = await manifestDigest(session, repository, reference);
+    if (have === digest) {
+      summary.manifestsSkipped++;
+      return;
+    }
+    await withRetry(() => putManifest(session, repository, reference, mediaType, bytes, digest));
+    summary.manifestsPushed++;
+  };
+
+  const imageJobs = images.map(async (img) => {
+    const repo = img.mapping.repository;
+    try {
+      await Promise.all(img.tree.blobs.map((b) => limit(() => pushBlob(repo, b, () => tarSource(b)))));
+      for (const { node, reference } of img.pushRefs) {
+        const bytes = v.jsonBlobs.get(node.descriptor.digest);
+        if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
+        await limit(() => pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest));
+      }
+    } catch (err) {
+      throw new OperationError(`image ${img.mapping.original} -> ${target(img.mapping)}: ${errorMessage(err)}`);
+    }
+  });
+  const chartJobs = charts.map(async (c) => {
+    try {
+      await Promise.all([
+        limit(() => pushBlob(c.repository, { mediaType: HELM_CONFIG_MEDIA_TYPE, digest: c.artifact.configDigest, size: c.artifact.config.length }, () => bufferSource(c.artifact.config))),
+        limit(() => pushBlob(c.repository, c.tgz, () => tarSource(c.tgz))),
+      ]);
+      await limit(() => pushManifest(c.repository, c.tag, 'application/vnd.oci.image.manifest.v1+json', c.artifact.manifest, c.artifact.manifestDigest));
+    } catch (err) {
+      throw new OperationError(`chart ${c.name} ${c.version} -> ${c.repository}:${c.tag}: ${errorMessage(err)}`);
+    }
+  });
+  const results = await Promise.allSettled([...imageJobs, ...chartJobs]);
+  opts.status?.('');
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length) {
+    throw new OperationError(`${failures.length} push${failures.length === 1 ? '' : 'es'} failed (${summary.blobsPushed} blobs pushed, ${summary.blobsSkipped} skipped before the failure; running install again resumes):\n${failures.map((f) => `  - ${errorMessage(f.reason)}`).join('\n')}`);
+  }
+}
+
+function target(m: ImageMapping): string {
+  return `${m.registry}/${m.repository}${m.tag ? `:${m.tag}` : `@${m.digest}`}`;
+}
+
+/** Counts bytes as the consumer pulls them (a 'data' listener would start the flow too early). */
+function counting(stream: Readable, onBytes: (n: number) => void): Readable {
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      onBytes(chunk.length);
+      yield chunk;
+    }
+  }
+  return Readable.from(counted(), { objectMode: false });
+}
+
+function bufferStream(b: Buffer): Readable {
+  return Readable.from([b], { objectMode: false });
+}
+
+/** Retries transient failures (network errors, 5xx, 429) a few times with a short backoff. */
+async function withRetry<T>(fn: () => Promise<T>, onRetry?: (attempt: number) => void, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const msg = errorMessage(err);
+      const transient = /HTTP (5\d\d|429)|ECONNRESET|ECONNREFUSED|EPIPE|socket|terminated|UND_ERR/i.test(msg);
+      if (!transient || i >= attempts) throw err;
+      onRetry?.(i + 1);
+      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+    }
+  }
+}
