@@ -1,0 +1,217 @@
+// bundle install on the built binary against real distribution registries
+// (TLS + htpasswd, a path prefix): digests kept (skopeo reads them back, pulls
+// by digest), charts as OCI Helm artifacts, a second run uploads nothing (the
+// tool's count and the registry's storage agree), a dry run and every refused
+// bundle push nothing.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { parse } from 'yaml';
+import { createPki, type Pki } from '../support/pki.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createLayout, multiPlatformImage, singlePlatformImage, type Layout } from '../support/images.ts';
+import { buildBundle, makeChart, maliciousTars, type BuiltBundle } from '../support/bundle-fixture.ts';
+import { runBinary } from '../support/run-binary.ts';
+
+let dir: string;
+let pki: Pki;
+let lay: Layout;
+let bundle: BuiltBundle;
+let appDigest: string;
+let multiDigest: string;
+let pinnedDigest: string;
+const servers: TestRegistry[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ac-install-'));
+  pki = createPki(mkdtempSync(join(tmpdir(), 'ac-install-pki-')));
+  lay = createLayout(join(dir, 'layout'));
+  const shared = await lay.addLayer(300_000);
+  appDigest = (await singlePlatformImage(lay, 'app', { sharedLayers: [shared], layerSizes: [150_000, 20_000] })).digest;
+  multiDigest = (await multiPlatformImage(lay, 'multi', { sharedLayers: [shared], layerSizes: [80_000] })).index.digest;
+  pinnedDigest = (await singlePlatformImage(lay, 'pinned', { sharedLayers: [shared], layerSizes: [10_000] })).digest;
+  bundle = await buildBundle({
+    out: join(dir, 'bundle.tar'),
+    layout: lay.dir,
+    platforms: ['linux/amd64', 'linux/arm64'],
+    images: [
+      { ref: 'docker.io/library/app:1.0', name: 'app' },
+      { ref: 'quay.io/team/multi:2.0', name: 'multi' },
+      { ref: `registry.k8s.io/pause@${pinnedDigest}`, name: 'pinned' },
+    ],
+    charts: [await makeChart('demo', '0.1.0', { image: 'docker.io/library/app:1.0' }), await makeChart('other', '1.2.3+meta')],
+    files: [{ name: 'helm', data: Buffer.from('#!/bin/sh\necho helm\n') }],
+  });
+});
+
+after(async () => {
+  for (const s of servers) await s.stop();
+  pki.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function secureRegistry(): Promise<TestRegistry> {
+  const r = await startRegistry({ tls: pki, auth: 'htpasswd' });
+  servers.push(r);
+  return r;
+}
+
+/** A docker config holding the registry's credentials (what `docker login` writes). */
+function dockerConfig(reg: TestRegistry): string {
+  const d = mkdtempSync(join(dir, 'docker-'));
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.username}:${reg.password}`).toString('base64') } } }));
+  return d;
+}
+
+function env(reg: TestRegistry): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dockerConfig(reg) };
+}
+
+async function catalog(reg: TestRegistry): Promise<string[]> {
+  const res = await request(`${reg.url}/v2/_catalog?n=1000`, {
+    dispatcher: new Agent({ connect: { ca: readFileSync(reg.caFile!) } }),
+    headers: { authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}` },
+  });
+  return ((await res.body.json()) as { repositories: string[] }).repositories;
+}
+
+function skopeoCreds(reg: TestRegistry): string[] {
+  return ['--creds', `${reg.username}:${reg.password}`, '--tls-verify=false'];
+}
+
+function rawDigest(reg: TestRegistry, ref: string): string {
+  const raw = execFileSync('skopeo', ['inspect', '--raw', ...skopeoCreds(reg), `docker://${reg.host}/${ref}`]);
+  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+}
+
+/** Every file of the registry's storage with its mtime: any write shows up. */
+function storageSnapshot(reg: TestRegistry): Map<string, number> {
+  const out = new Map<string, number>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(p, statSync(p).mtimeMs);
+    }
+  };
+  walk(join(reg.dir, 'data'));
+  return out;
+}
+
+test('install pushes images and charts with their digests; a second run uploads nothing', async () => {
+  const reg = await secureRegistry();
+  const chartsDir = join(dir, 'charts-1');
+  const e = env(reg);
+  const args = ['bundle', 'install', bundle.file, '--registry', `${reg.host}/site/astrago`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir];
+  const r1 = await runBinary(args, { env: e });
+  assert.equal(r1.code, 0, r1.stdout + r1.stderr);
+  assert.doesNotMatch(r1.stdout + r1.stderr, new RegExp(reg.password!), 'the password is never printed');
+  assert.match(r1.stdout, /blobs\s+\d+ pushed .*, [1-9]\d* mounted, 0 skipped/);
+
+  // Same digests, tags kept, the original host dropped and its path kept under the prefix.
+  assert.equal(rawDigest(reg, 'site/astrago/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'site/astrago/team/multi:2.0'), multiDigest);
+  assert.equal(rawDigest(reg, `site/astrago/pause@${pinnedDigest}`), pinnedDigest);
+  // Pull by digest works (an index, with all its platforms).
+  const pulled = join(dir, 'pulled');
+  execFileSync('skopeo', ['copy', '--all', '--quiet', ...skopeoCreds(reg).map((a) => a.replace('--creds', '--src-creds').replace('--tls-verify', '--src-tls-verify')), `docker://${reg.host}/site/astrago/team/multi@${multiDigest}`, `oci:${pulled}:m`]);
+  const pulledIndex = JSON.parse(readFileSync(join(pulled, 'index.json'), 'utf8'));
+  assert.equal(pulledIndex.manifests[0].digest, multiDigest);
+
+  // Charts: OCI Helm artifacts at PREFIX/charts/NAME:VERSION ('+' becomes '_' as helm does).
+  const chartManifest = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', ...skopeoCreds(reg), `docker://${reg.host}/site/astrago/charts/demo:0.1.0`], { encoding: 'utf8' }));
+  assert.equal(chartManifest.config.mediaType, 'application/vnd.cncf.helm.config.v1+json');
+  assert.equal(chartManifest.layers[0].mediaType, 'application/vnd.cncf.helm.chart.content.v1.tar+gzip');
+  assert.equal(`sha256:${createHash('sha256').update(readFileSync(join(chartsDir, 'demo-0.1.0.tgz'))).digest('hex')}`, chartManifest.layers[0].digest);
+  assert.ok(rawDigest(reg, 'site/astrago/charts/other:1.2.3_meta').startsWith('sha256:'));
+  assert.deepEqual((await catalog(reg)).sort(), ['site/astrago/charts/demo', 'site/astrago/charts/other', 'site/astrago/library/app', 'site/astrago/pause', 'site/astrago/team/multi']);
+
+  // The charts directory: charts, the Helm repo index, and the values override.
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registry-values.yaml']);
+  const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
+  assert.equal(values.global.imageRegistry, `${reg.host}/site/astrago`);
+  assert.equal(values.astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/site/astrago/library/app:1.0`);
+  assert.equal(values.astrago.images['docker.io/library/app:1.0'].digest, appDigest);
+
+  // Second run: everything is already there; neither the tool nor the registry's storage sees a write.
+  const before = storageSnapshot(reg);
+  const r2 = await runBinary(args, { env: e });
+  assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+  assert.match(r2.stdout, /blobs\s+0 pushed \(0 B\), 0 mounted, [1-9]\d* skipped/);
+  assert.match(r2.stdout, /manifests\s+0 pushed, [1-9]\d* skipped/);
+  assert.deepEqual(storageSnapshot(reg), before);
+});
+
+test('a dry run prints the plan and pushes and writes nothing', async () => {
+  const reg = await secureRegistry();
+  const chartsDir = join(dir, 'charts-dry');
+  const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/p`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir, '--dry-run'], { env: env(reg) });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`image docker\\.io/library/app:1\\.0 -> ${reg.host}/p/library/app:1\\.0@${appDigest}`));
+  assert.match(r.stdout, new RegExp(`chart demo 0\\.1\\.0 -> oci://${reg.host}/p/charts/demo:0\\.1\\.0`));
+  assert.match(r.stdout, /Disk needed: .* in /);
+  assert.match(r.stdout, /Dry run: nothing was pushed or written/);
+  assert.deepEqual(await catalog(reg), []);
+  assert.equal(existsSync(chartsDir), false);
+});
+
+test('corrupted and malicious bundles are refused by install: nothing pushed, nothing written', async () => {
+  const reg = await secureRegistry();
+  const chartsDir = join(dir, 'charts-refused');
+  const flipped = join(dir, 'flipped.tar');
+  const buf = Buffer.from(readFileSync(bundle.file));
+  const layer = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 100_000)![1];
+  buf[layer.offset + 5000] ^= 0x10;
+  writeFileSync(flipped, buf);
+  const truncated = join(dir, 'truncated.tar');
+  writeFileSync(truncated, readFileSync(bundle.file).subarray(0, layer.offset + 777));
+  const cases: Array<[string, string, RegExp]> = [['flipped byte', flipped, /sha256 mismatch/], ['truncated', truncated, /truncated archive/], ...maliciousTars(bundle, dir)];
+  for (const [name, file, re] of cases) {
+    const r = await runBinary(['bundle', 'install', file, '--registry', `${reg.host}/x`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir], { env: env(reg) });
+    assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /verification failed .*nothing was pushed or written/, name);
+    assert.match(r.stderr, re, name);
+  }
+  assert.deepEqual(await catalog(reg), []);
+  assert.equal(existsSync(chartsDir), false);
+});
+
+test('TLS is verified: without the CA the install stops and says how to fix it; bad input exits 2', async () => {
+  const reg = await secureRegistry();
+  const r = await runBinary(['bundle', 'install', bundle.file, '--registry', reg.host, '--charts-dir', join(dir, 'charts-noca')], { env: env(reg) });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--ca-file/);
+  assert.deepEqual(await catalog(reg), []);
+  const bad = await runBinary(['bundle', 'install', bundle.file, '--registry', 'https://x.example']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--registry takes no scheme/);
+  const missing = await runBinary(['bundle', 'install', bundle.file]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--registry HOST\[:PORT\]\[\/PREFIX\] is required/);
+});
+
+test('not enough disk for the charts directory: a clear stop before anything is pushed', async (t) => {
+  const mnt = join(dir, 'small-disk');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    t.skip('cannot mount a small tmpfs here (needs root)');
+    return;
+  }
+  try {
+    const reg = await secureRegistry();
+    const r = await runBinary(['bundle', 'install', bundle.file, '--registry', reg.host, '--ca-file', reg.caFile!, '--charts-dir', join(mnt, 'charts')], { env: env(reg) });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not enough disk space for the charts directory .*needed, .* free\. Nothing was pushed or written/);
+    assert.deepEqual(await catalog(reg), []);
+    assert.equal(existsSync(join(mnt, 'charts')), false);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+});
