@@ -19,7 +19,7 @@ const DAEMONS = ['chronyd', 'ntpd', 'systemd-timesyn', 'openntpd', 'timesyncd'];
 export function parseChronyTracking(text: string): number | null {
   const m = /System time\s*:\s*([\d.]+)\s+seconds\s+(fast|slow)/i.exec(text);
   if (!m) return null;
-  return Number(m[1]) * 1000 * (m[2]!.toLowerCase() === 'slow' ? -1 : 1);
+  return Math.round(Number(m[1]) * 1e9) / 1e6 * (m[2]!.toLowerCase() === 'slow' ? -1 : 1);
 }
 
 /** timedatectl timesync-status: "Offset: -1.234ms" / "+12us" / "+1.5s". */
