@@ -9,7 +9,7 @@ import type { Site } from '../../src/schema/site.ts';
 import { judgeOsRelease, parseOsRelease, versionMatches } from '../../src/preflight/checks/system/os-release.ts';
 import { hostnameProblems, judgeHostname, suggestHostname } from '../../src/preflight/checks/system/hostname.ts';
 import { judgeCpu, judgeMemory, parseCpuinfo, parseMeminfo } from '../../src/preflight/checks/system/resources.ts';
-import { isNvidiaGpu, judgeGpuDevices, judgeGpuDriver, judgeNouveau, parseNvidiaSmi } from '../../src/preflight/checks/system/gpu.ts';
+import { isNvidiaGpu, parsePciGrep, judgeGpuDevices, judgeGpuDriver, judgeNouveau, parseNvidiaSmi } from '../../src/preflight/checks/system/gpu.ts';
 import { judgeDiskFilesystem, judgeDiskFree, judgeDiskInodes, type DiskFacts } from '../../src/preflight/checks/system/disk-space.ts';
 import { judgeFsync, parseDdSeconds, percentile, type FsyncFacts } from '../../src/preflight/checks/system/fsync.ts';
 import { judgePrivileges } from '../../src/preflight/checks/system/privileges.ts';
@@ -113,6 +113,11 @@ test('gpu.devices: PCI class filter, pass / warn / fail', () => {
   assert.ok(isNvidiaGpu('0x10DE', '0x030000'));
   assert.ok(!isNvidiaGpu('0x10de', '0x068000'), 'an NVSwitch (bridge class) is not a GPU');
   assert.ok(!isNvidiaGpu('0x8086', '0x030000'));
+  const grep = '0000:00:00.0/vendor:0x8086\n0000:17:00.0/vendor:0x10de\n0000:00:00.0/class:0x060000\n0000:17:00.0/class:0x030200\n0000:17:00.0/device:0x20B2\n0000:00:00.0/device:0x1237\n';
+  assert.deepEqual(parsePciGrep(grep), [
+    { address: '0000:00:00.0', vendor: '0x8086', class: '0x060000', device: '0x1237' },
+    { address: '0000:17:00.0', vendor: '0x10de', class: '0x030200', device: '0x20b2' },
+  ]);
   const two = { pciReadable: true, gpus: [{ address: '0000:17:00.0', id: '10de:20b2', class: '0x030200' }, { address: '0000:31:00.0', id: '10de:20b2', class: '0x030200' }] };
   const none = { pciReadable: true, gpus: [] };
   assert.equal(judgeGpuDevices(two, ctx(['gpu-worker'])).status, 'pass');
@@ -226,10 +231,10 @@ test('disk.fsync: percentile, dd parsing, pass / warn / fail / skip as non-root'
 });
 
 test('host.privileges: pass as root or with sudo, warn without', () => {
-  assert.equal(judgePrivileges({ uid: 0, user: 'root' }, ctx(['worker'])).status, 'pass');
-  assert.equal(judgePrivileges({ uid: 1000, user: 'astrago', sudo: 'ok' }, ctx(['worker'])).status, 'pass');
-  const no = judgePrivileges({ uid: 1000, user: 'astrago', sudo: 'password' }, ctx(['worker']));
+  assert.equal(judgePrivileges({ uid: 0, user: 'root' }).status, 'pass');
+  assert.equal(judgePrivileges({ uid: 1000, user: 'astrago', sudo: 'ok' }).status, 'pass');
+  const no = judgePrivileges({ uid: 1000, user: 'astrago', sudo: 'password' });
   assert.equal(no.status, 'warn');
   assert.match(no.remediation!, /astrago ALL=\(ALL\) NOPASSWD: ALL/);
-  assert.match(judgePrivileges({ uid: 65534, user: 'nobody', sudo: 'missing' }, ctx(['worker'])).message, /sudo is not installed/);
+  assert.match(judgePrivileges({ uid: 65534, user: 'nobody', sudo: 'missing' }).message, /sudo is not installed/);
 });

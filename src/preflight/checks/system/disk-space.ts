@@ -19,7 +19,20 @@ export interface DiskFacts {
 const GiB = 1024 ** 3;
 const fmtGiB = (bytes: number) => `${(Math.round((bytes / GiB) * 10) / 10).toString()} GiB`;
 
-export async function probeDisks({ host, node, profile, signal }: ProbeContext): Promise<DiskFacts> {
+// disk.free, disk.filesystem and disk.inodes judge the same facts: stat each path once per host
+// (over SSH every stat is a round trip).
+const probed = new WeakMap<object, Promise<DiskFacts>>();
+
+export function probeDisks(ctx: ProbeContext): Promise<DiskFacts> {
+  let p = probed.get(ctx.host);
+  if (!p) {
+    p = statRequiredPaths(ctx);
+    probed.set(ctx.host, p);
+  }
+  return p;
+}
+
+async function statRequiredPaths({ host, node, profile, signal }: ProbeContext): Promise<DiskFacts> {
   const specs = requirementsFor(profile, node.roles).disks;
   const paths = await Promise.all(
     specs.map(async (spec): Promise<PathFacts> => {

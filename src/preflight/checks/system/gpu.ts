@@ -2,7 +2,7 @@
 // 0x10de, display class 0x03xx), the driver as nvidia-smi reports it, and the
 // nouveau driver that must not hold the GPUs on GPU nodes.
 import { requirementsFor } from '../../roles.ts';
-import { defineCheck, type JudgeContext, type Judgement } from '../../types.ts';
+import { defineCheck, type Host, type JudgeContext, type Judgement } from '../../types.ts';
 
 const PCI_DEVICES = '/sys/bus/pci/devices';
 const NVIDIA_VENDOR = '0x10de';
@@ -115,24 +115,57 @@ export function judgeNouveau(f: NouveauFacts): Judgement {
   return { status: 'pass', message: 'the nouveau driver is not loaded', facts: { ...f } };
 }
 
+interface PciDevice {
+  address: string;
+  vendor: string;
+  class: string;
+  device: string;
+}
+
+/** `grep -H . DIR/vendor ...` lines: "0000:17:00.0/vendor:0x10de". */
+export function parsePciGrep(stdout: string): PciDevice[] {
+  const byAddr = new Map<string, PciDevice>();
+  for (const line of stdout.split('\n')) {
+    const m = /^([^/]+)\/(vendor|class|device):(\S+)$/.exec(line.trim());
+    if (!m) continue;
+    const d = byAddr.get(m[1]!) ?? { address: m[1]!, vendor: '', class: '', device: '' };
+    d[m[2] as 'vendor' | 'class' | 'device'] = m[3]!.toLowerCase();
+    byAddr.set(m[1]!, d);
+  }
+  return [...byAddr.values()].sort((a, b) => a.address.localeCompare(b.address));
+}
+
+/** PCI devices of the host, or null when sysfs is not readable. */
+async function readPciDevices(host: Host, signal: AbortSignal): Promise<PciDevice[] | null> {
+  if (host.kind !== 'local') {
+    // Over SSH each file read is a round trip and servers have 100+ PCI functions: read them all in one command.
+    const r = await host.exec(['sh', '-c', `cd ${PCI_DEVICES} && grep -H . */vendor */class */device`], { signal });
+    if (r.code === 0) return parsePciGrep(r.stdout);
+    if (r.code !== 127) return null;
+  }
+  const entries = await host.readDir(PCI_DEVICES, { signal });
+  if (entries === null) return null;
+  return Promise.all(
+    entries.map(async (address) => {
+      const [vendor, cls, device] = await Promise.all(
+        ['vendor', 'class', 'device'].map((a) => host.readFile(`${PCI_DEVICES}/${address}/${a}`, { signal, maxBytes: 64 })),
+      );
+      return { address, vendor: (vendor ?? '').trim().toLowerCase(), class: (cls ?? '').trim().toLowerCase(), device: (device ?? '').trim().toLowerCase() };
+    }),
+  );
+}
+
 export const gpuDevicesCheck = defineCheck<GpuDevicesFacts>({
   id: 'gpu.devices',
   category: 'resources',
   title: 'NVIDIA GPUs on the PCI bus',
   async probe({ host, signal }) {
-    const entries = await host.readDir(PCI_DEVICES, { signal });
-    if (entries === null) return { pciReadable: false, gpus: [] };
-    const rows = await Promise.all(
-      entries.map(async (address) => {
-        const [vendor, cls, device] = await Promise.all(
-          ['vendor', 'class', 'device'].map((a) => host.readFile(`${PCI_DEVICES}/${address}/${a}`, { signal, maxBytes: 64 })),
-        );
-        return vendor && cls && isNvidiaGpu(vendor, cls)
-          ? { address, id: `${vendor.trim().slice(2)}:${(device ?? '').trim().replace(/^0x/, '')}`, class: cls.trim() }
-          : null;
-      }),
-    );
-    return { pciReadable: true, gpus: rows.filter((r) => r !== null) };
+    const devices = await readPciDevices(host, signal);
+    if (devices === null) return { pciReadable: false, gpus: [] };
+    const gpus = devices
+      .filter((d) => isNvidiaGpu(d.vendor, d.class))
+      .map((d) => ({ address: d.address, id: `${d.vendor.slice(2)}:${d.device.replace(/^0x/, '')}`, class: d.class }));
+    return { pciReadable: true, gpus };
   },
   judge: judgeGpuDevices,
 });

@@ -1,6 +1,6 @@
 // host.privileges: who the probes run as. Root sees everything; a user with
 // passwordless sudo can re-run root-only checks; otherwise they are skipped.
-import { defineCheck, type JudgeContext, type Judgement } from '../../types.ts';
+import { defineCheck, type Judgement } from '../../types.ts';
 
 export interface PrivilegeFacts {
   uid: number;
@@ -9,7 +9,7 @@ export interface PrivilegeFacts {
   sudo?: 'ok' | 'password' | 'missing';
 }
 
-export function judgePrivileges(f: PrivilegeFacts, ctx: JudgeContext): Judgement {
+export function judgePrivileges(f: PrivilegeFacts): Judgement {
   const who = `${f.user ?? 'uid'} (uid ${f.uid})`;
   if (f.uid === 0) return { status: 'pass', message: `running as root: every check can run`, facts: { ...f } };
   if (f.sudo === 'ok') {
@@ -27,16 +27,17 @@ export function judgePrivileges(f: PrivilegeFacts, ctx: JudgeContext): Judgement
     facts: { ...f },
     remediation:
       `run as root (sudo astrago-check ...), or let ${user} sudo without a password: ` +
-      `echo '${user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/astrago && sudo chmod 440 /etc/sudoers.d/astrago` +
-      (ctx.site && ctx.node.address ? ` (then set ssh.sudo: true for node ${ctx.node.name})` : ''),
+      `echo '${user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/astrago && sudo chmod 440 /etc/sudoers.d/astrago`,
   };
 }
 
-export const privilegesCheck = defineCheck<PrivilegeFacts>({
+export const privilegesCheck = defineCheck<PrivilegeFacts | null>({
   id: 'host.privileges',
   category: 'accounts',
   title: 'Privileges of the checking user',
+  // On this machine only: over SSH, ssh.sudo reports the same for the SSH user.
   async probe({ host, signal }) {
+    if (host.kind !== 'local') return null;
     const uid = await host.uid();
     const id = await host.exec(['id', '-un'], { signal });
     const user = id.code === 0 ? id.stdout.trim() : undefined;
@@ -44,5 +45,5 @@ export const privilegesCheck = defineCheck<PrivilegeFacts>({
     const s = await host.exec(['sudo', '-n', 'true'], { signal, sudo: false });
     return { uid, user, sudo: s.code === 0 ? 'ok' : s.code === 127 ? 'missing' : 'password' };
   },
-  judge: judgePrivileges,
+  judge: (f) => (f ? judgePrivileges(f) : []),
 });

@@ -1,0 +1,84 @@
+// The system probes are Host-generic: run over SSH to this same machine (a real
+// sshd on 127.0.0.1), they must find the same facts as the local run. The
+// SSH host takes other paths (one grep for PCI devices, dd oflag=dsync for fsync).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../support/process.ts';
+import { makeKey, startSshd, type Sshd } from '../support/sshd.ts';
+import { connectSsh } from '../../src/preflight/hosts/ssh.ts';
+import { createLocalHost } from '../../src/preflight/hosts/local.ts';
+import { runChecks } from '../../src/preflight/engine.ts';
+import { loadProfile } from '../../src/preflight/profile.ts';
+import { systemChecks } from '../../src/preflight/checks/system/index.ts';
+import type { Host } from '../../src/preflight/types.ts';
+import type { CheckResult } from '../../src/schema/report.ts';
+
+let dir: string;
+let sshd: Sshd;
+let ssh: Host;
+const profile = loadProfile();
+profile.disk = { fsyncP99WarnMs: 10000, fsyncP99FailMs: 20000, fsyncSamples: 20 };
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ac-sshsys-'));
+  const key = makeKey(join(dir, 'id_ed25519'));
+  const port = await freePort();
+  sshd = await startSshd({ dir, address: '127.0.0.1', ports: [port], authorizedKeys: [key.publicKey] });
+  writeFileSync(join(dir, 'known_hosts'), sshd.knownHostsLine(port) + '\n');
+  ssh = await connectSsh(
+    { name: 'self-ssh', address: '127.0.0.1', port, user: 'root', keyFile: key.privateKeyFile, knownHostsFile: join(dir, 'known_hosts') },
+    { connectTimeoutMs: 10_000 },
+  );
+});
+after(async () => {
+  await ssh?.close();
+  await sshd?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(host: Host): Promise<Map<string, CheckResult>> {
+  const results = await runChecks({
+    nodes: [{ info: { name: host.name, roles: ['control-plane', 'gpu-worker'] }, host }],
+    checks: systemChecks,
+    profile,
+    timeoutMs: 20_000,
+    concurrency: 8,
+    lang: 'en',
+  });
+  return new Map(results.map((r) => [r.id, r]));
+}
+
+test('over SSH the system probes see the same machine as locally', async () => {
+  assert.equal(ssh.kind, 'ssh');
+  const [local, remote] = [await run(createLocalHost({ name: 'self' })), await run(ssh)];
+  for (const [id, r] of remote) assert.notEqual(r.status, 'error', `${id}: ${r.message}`);
+  const same = (id: string, keys: string[]) => {
+    const pick = (m: Map<string, CheckResult>) => Object.fromEntries(keys.map((k) => [k, m.get(id)?.facts[k]]));
+    assert.deepEqual(pick(remote), pick(local), id);
+    assert.equal(remote.get(id)!.status, local.get(id)!.status, id);
+  };
+  same('os.release', ['id', 'versionId', 'prettyName']);
+  same('os.hostname', ['hostname']);
+  same('resources.cpu', ['cpus', 'model']);
+  same('resources.memory', ['memTotalKiB']);
+  same('gpu.devices', ['count', 'gpus', 'pciReadable']);
+  same('gpu.nouveau', ['loaded']);
+  same('gpu.driver', ['present']);
+  same('disk.filesystem[/var/lib/etcd]', ['measuredPath', 'fsType', 'mountPoint']);
+  same('disk.inodes[/]', ['totalInodes']);
+  assert.equal(remote.get('disk.free[/]')!.facts.totalBytes, local.get('disk.free[/]')!.facts.totalBytes);
+  // host.privileges is for this machine; over SSH, ssh.sudo reports it.
+  assert.ok(local.has('host.privileges') && !remote.has('host.privileges'));
+  // fsync: natively timed samples locally, one dd oflag=dsync run over SSH (mean only, said so).
+  const lf = local.get('disk.fsync')!;
+  const rf = remote.get('disk.fsync')!;
+  assert.equal(lf.facts.method, 'fdatasync');
+  assert.equal(rf.facts.method, 'dd-dsync');
+  assert.equal(rf.status, 'pass', rf.message);
+  assert.ok((rf.facts.meanMs as number) > 0);
+  assert.match(rf.message, /p99 needs a local run/);
+  assert.deepEqual(readdirSync(String(rf.facts.measuredPath)).filter((f) => f.startsWith('.astrago-check-fsync-')), [], 'dd test file removed');
+});
