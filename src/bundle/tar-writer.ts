@@ -1,0 +1,154 @@
+// A streaming, reproducible tar writer (POSIX ustar headers).
+//
+// Why not the `tar` package: node-tar's Pack takes entries from the file system
+// (stat + read) or as ReadEntry objects and emits pax headers for long names and
+// some metadata; getting byte-identical output needs portable mode, a fixed
+// mtime and sorted input anyway, and its streaming of a blob we are hashing at
+// the same time is awkward. The ustar header is 512 bytes of fixed fields, so
+// writing it here keeps the output fully under our control: fixed mtime,
+// uid/gid 0, empty user/group names, fixed modes, no pax headers, ever.
+// Sizes beyond the 8 GiB octal limit use the GNU base-256 size field, which GNU
+// tar, bsdtar and node-tar all read.
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+
+export const BLOCK = 512;
+
+export interface TarHeader {
+  name: string;
+  size: number;
+  /** 'file' (default) or 'dir' */
+  type?: 'file' | 'dir';
+  /** default 0o644 for files, 0o755 for directories */
+  mode?: number;
+  /** seconds since the epoch; default 0 */
+  mtime?: number;
+}
+
+function writeString(buf: Buffer, off: number, len: number, s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length > len) throw new Error(`tar: field too long: ${s}`);
+  b.copy(buf, off);
+}
+
+function writeOctal(buf: Buffer, off: number, len: number, n: number): void {
+  // len-1 octal digits, NUL terminated.
+  const s = n.toString(8).padStart(len - 1, '0');
+  if (s.length > len - 1) throw new Error(`tar: number ${n} does not fit`);
+  writeString(buf, off, len, s);
+  buf[off + len - 1] = 0;
+}
+
+function writeSize(buf: Buffer, off: number, n: number): void {
+  if (n < 0o77777777777) return writeOctal(buf, off, 12, n);
+  // GNU base-256: high bit of the first byte set, big-endian value in the rest.
+  buf[off] = 0x80;
+  let v = BigInt(n);
+  for (let i = 11; i >= 1; i--) {
+    buf[off + i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+/** Splits a path into ustar prefix (<=155) and name (<=100) at a slash. */
+function splitName(path: string): { prefix: string; name: string } {
+  if (Buffer.byteLength(path) <= 100) return { prefix: '', name: path };
+  for (let i = path.length - 1; i > 0; i--) {
+    if (path[i] !== '/') continue;
+    const prefix = path.slice(0, i);
+    const name = path.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name.length > 0) return { prefix, name };
+  }
+  throw new Error(`tar: path too long for a ustar header: ${path}`);
+}
+
+/** One 512-byte ustar header; deterministic for the same input. */
+export function tarHeader(h: TarHeader): Buffer {
+  const type = h.type ?? 'file';
+  const buf = Buffer.alloc(BLOCK, 0);
+  let path = h.name;
+  if (type === 'dir' && !path.endsWith('/')) path += '/';
+  const { prefix, name } = splitName(path);
+  writeString(buf, 0, 100, name);
+  writeOctal(buf, 100, 8, h.mode ?? (type === 'dir' ? 0o755 : 0o644));
+  writeOctal(buf, 108, 8, 0); // uid
+  writeOctal(buf, 116, 8, 0); // gid
+  writeSize(buf, 124, type === 'dir' ? 0 : h.size);
+  writeOctal(buf, 136, 12, h.mtime ?? 0);
+  buf.fill(0x20, 148, 156); // checksum counted as spaces
+  buf[156] = type === 'dir' ? 0x35 /* '5' */ : 0x30; /* '0' */
+  writeString(buf, 257, 6, 'ustar');
+  buf[262] = 0;
+  writeString(buf, 263, 2, '00');
+  // uname/gname stay empty; devmajor/devminor zero.
+  writeOctal(buf, 329, 8, 0);
+  writeOctal(buf, 337, 8, 0);
+  writeString(buf, 345, 155, prefix);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += buf[i]!;
+  writeString(buf, 148, 8, sum.toString(8).padStart(6, '0'));
+  buf[154] = 0;
+  buf[155] = 0x20;
+  return buf;
+}
+
+export function paddingFor(size: number): number {
+  const r = size % BLOCK;
+  return r === 0 ? 0 : BLOCK - r;
+}
+
+/**
+ * Writes entries to `out` in the order given (the caller sorts), honouring
+ * back-pressure, and hashes every byte it writes (sha256 of the whole tar).
+ */
+export class TarWriter {
+  readonly #out: Writable;
+  readonly #hash: Hash = createHash('sha256');
+  readonly #mtime: number;
+  #bytes = 0;
+
+  constructor(out: Writable, opts: { mtime?: number } = {}) {
+    this.#out = out;
+    this.#mtime = opts.mtime ?? 0;
+  }
+
+  get bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  async #write(chunk: Buffer): Promise<void> {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.length;
+    if (!this.#out.write(chunk)) await once(this.#out, 'drain');
+  }
+
+  async addDirectory(name: string): Promise<void> {
+    await this.#write(tarHeader({ name, size: 0, type: 'dir', mtime: this.#mtime }));
+  }
+
+  /** Adds a file whose content is `source` (a buffer or a byte stream of exactly `size` bytes). */
+  async addFile(name: string, size: number, source: Buffer | AsyncIterable<Buffer>, mode?: number): Promise<void> {
+    await this.#write(tarHeader({ name, size, mode, mtime: this.#mtime }));
+    let n = 0;
+    if (Buffer.isBuffer(source)) {
+      n = source.length;
+      if (n > 0) await this.#write(source);
+    } else {
+      for await (const chunk of source) {
+        n += chunk.length;
+        if (n > size) throw new Error(`tar: ${name} is larger than its declared ${size} bytes`);
+        await this.#write(chunk);
+      }
+    }
+    if (n !== size) throw new Error(`tar: ${name} has ${n} bytes, expected ${size}`);
+    const pad = paddingFor(size);
+    if (pad) await this.#write(Buffer.alloc(pad));
+  }
+
+  /** Two zero blocks end the archive; returns the tar's sha256 (hex). */
+  async finish(): Promise<string> {
+    await this.#write(Buffer.alloc(BLOCK * 2));
+    return this.#hash.digest('hex');
+  }
+}
