@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { profileSchema } from './profile.ts';
 import { reportSchema } from './report.ts';
 import { siteSchema } from './site.ts';
+import { bundleSpecSchema } from './bundle-spec.ts';
+import { bundleManifestSchema } from './bundle-manifest.ts';
 
 export interface SchemaEntry {
   schema: z.ZodType;
@@ -16,6 +18,8 @@ export const SCHEMAS = {
   site: { schema: siteSchema, title: 'Astrago site file (kind Site)', io: 'input' },
   profile: { schema: profileSchema, title: 'astrago-check check profile (kind CheckProfile)', io: 'input' },
   report: { schema: reportSchema, title: 'astrago-check preflight report (kind PreflightReport)', io: 'output' },
+  'bundle-spec': { schema: bundleSpecSchema, title: 'astrago-check bundle spec (kind BundleSpec)', io: 'input' },
+  'bundle-manifest': { schema: bundleManifestSchema, title: 'astrago-check bundle manifest (bundle.yaml, kind BundleManifest)', io: 'output' },
 } satisfies Record<string, SchemaEntry>;
 
 export type SchemaKind = keyof typeof SCHEMAS;

@@ -1,0 +1,52 @@
+// bundle.yaml: the first entry of a bundle tar. Written by `bundle create`, read by verify/inspect/install.
+import { z } from 'zod';
+import { apiVersion } from './common.ts';
+import { bundleSpecSchema } from './bundle-spec.ts';
+
+const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>');
+const size = z.number().int().min(0);
+
+export const manifestChartSchema = z.strictObject({
+  name: z.string(),
+  version: z.string(),
+  appVersion: z.string().optional(),
+  file: z.string().describe('path inside the tar, charts/NAME-VERSION.tgz'),
+  digest,
+  size,
+  source: z.string().describe('repo URL, oci:// reference or local path it came from'),
+  images: z.array(z.string()).default([]).describe('image references found in the chart values'),
+});
+
+export const manifestImageSchema = z.strictObject({
+  ref: z.string().describe('full reference, e.g. docker.io/library/nginx:1.25; the org.opencontainers.image.ref.name in images/index.json'),
+  repository: z.string().describe('registry/repository without tag'),
+  tag: z.string().optional(),
+  digest: digest.describe('digest of the manifest or index stored under ref'),
+  sourceDigest: digest.optional().describe('upstream index digest when platforms were selected from it'),
+  mediaType: z.string(),
+  platforms: z.array(z.string()).default([]),
+  size: size.describe('bytes of all blobs of this image (shared blobs counted per image)'),
+});
+
+export const manifestFileSchema = z.strictObject({
+  name: z.string(),
+  file: z.string().describe('path inside the tar, files/NAME'),
+  digest,
+  size,
+  url: z.string(),
+});
+
+export const bundleManifestSchema = z.strictObject({
+  apiVersion,
+  kind: z.literal('BundleManifest'),
+  metadata: z.strictObject({ name: z.string(), version: z.string(), createdBy: z.string() }),
+  tool: z.strictObject({ name: z.string(), version: z.string() }),
+  platforms: z.array(z.string()),
+  charts: z.array(manifestChartSchema),
+  images: z.array(manifestImageSchema),
+  files: z.array(manifestFileSchema),
+  blobs: z.strictObject({ count: z.number().int(), size }).describe('unique image blobs in images/'),
+  warnings: z.array(z.string()).default([]).describe('e.g. chart values naming images the bundle does not carry'),
+  spec: bundleSpecSchema.describe('the bundle spec this bundle was made from (image lists resolved into images)'),
+});
+export type BundleManifest = z.infer<typeof bundleManifestSchema>;

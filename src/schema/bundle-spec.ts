@@ -1,0 +1,74 @@
+// The bundle spec (kind BundleSpec): what `bundle create` downloads. Secrets by reference only.
+import { z } from 'zod';
+import { apiVersion, envVarName } from './common.ts';
+import { parseReference } from '../bundle/registry/reference.ts';
+
+export const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
+export const platformSchema = z
+  .string()
+  .refine((s) => s === 'all' || PLATFORM_RE.test(s), { message: "expected os/arch[/variant] like linux/amd64, or 'all'" });
+
+/** An image reference, checked by the same parser the registry client uses. */
+export const imageRefSchema = z.string().superRefine((s, ctx) => {
+  try {
+    parseReference(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+const chartName = z.string().regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'expected a chart name (lowercase letters, digits, . _ -)');
+
+export const chartSourceSchema = z
+  .strictObject({
+    name: chartName,
+    version: z.string().min(1).optional().describe('chart version (required for repo and oci; a local chart uses its Chart.yaml)'),
+    repo: z.url({ protocol: /^https?$/ }).optional().describe('Helm HTTP repository URL (index.yaml beside it)'),
+    oci: z.string().regex(/^oci:\/\/[^\s]+$/, 'expected oci://REGISTRY/PATH').optional().describe('oci:// chart reference without the version'),
+    path: z.string().min(1).optional().describe('local chart directory, relative to the spec file'),
+  })
+  .superRefine((c, ctx) => {
+    const sources = (['repo', 'oci', 'path'] as const).filter((k) => c[k] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `expected exactly one of repo, oci, path (got ${sources.length ? sources.join(', ') : 'none'})` });
+    } else if (sources[0] !== 'path' && !c.version) {
+      ctx.addIssue({ code: 'custom', path: ['version'], message: `required field is missing (a ${sources[0]} chart needs a version)` });
+    }
+  });
+export type ChartSource = z.infer<typeof chartSourceSchema>;
+
+export const fileSourceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a plain file name (letters, digits, . _ -)'),
+  url: z.url({ protocol: /^https?$/ }).describe('where to download it'),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'expected 64 lowercase hex digits').describe('expected sha256 of the download'),
+  mode: z.number().int().min(0).max(0o777).optional().describe('file mode in the bundle, e.g. 0o755 (493) for binaries'),
+});
+export type FileSource = z.infer<typeof fileSourceSchema>;
+
+export const registrySettingsSchema = z
+  .strictObject({
+    host: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host[:port]').describe('registry host[:port] as in image references (docker.io for Docker Hub)'),
+    caFile: z.string().optional().describe('PEM CA bundle for this registry, relative to the spec file'),
+    insecure: z.boolean().optional().describe('plain HTTP or unverified TLS (only for registries you trust)'),
+    username: z.string().optional(),
+    passwordEnv: envVarName.optional().describe('environment variable holding the password or token'),
+    passwordFile: z.string().optional().describe('file holding the password or token'),
+  })
+  .refine((r) => !(r.passwordEnv && r.passwordFile), { message: 'give passwordEnv or passwordFile, not both' });
+export type RegistrySettings = z.infer<typeof registrySettingsSchema>;
+
+export const bundleSpecSchema = z.strictObject({
+  apiVersion,
+  kind: z.literal('BundleSpec'),
+  metadata: z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name (letters, digits, . _ -)'),
+    version: z.string().min(1),
+  }),
+  platforms: z.array(platformSchema).min(1).default(['linux/amd64']).describe("images keep only these platforms; 'all' keeps whole indexes"),
+  charts: z.array(chartSourceSchema).default([]),
+  images: z.array(imageRefSchema).default([]).describe('image references'),
+  imageLists: z.array(z.string().min(1)).default([]).describe('files with one image reference per line (# comments), relative to the spec file'),
+  files: z.array(fileSourceSchema).default([]),
+  registries: z.array(registrySettingsSchema).default([]),
+});
+export type BundleSpec = z.infer<typeof bundleSpecSchema>;
