@@ -5,7 +5,7 @@
 //        encodes them, nothing is normalized), for malicious-archive tests.
 //   tarEntries(buf) / replaceTarEntries(...) help craft corrupted copies of a good bundle.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -177,9 +177,8 @@ export async function buildBundle(opts: {
   const paths = [...content.keys()].sort();
   const ordered: Array<[string, Buffer]> = [['bundle.yaml', manifestBytes], ['SHA256SUMS', Buffer.from(sums)], ...paths.map((p) => [p, content.get(p)!] as [string, Buffer])];
 
-  const chunks: Buffer[] = [];
-  const out = new PassThrough();
-  out.on('data', (c: Buffer) => chunks.push(c));
+  mkdirSync(dirname(opts.out), { recursive: true });
+  const out = createWriteStream(opts.out);
   const w = new TarWriter(out);
   const entries = new Map<string, { offset: number; size: number }>();
   for (const [p, data] of ordered) {
@@ -187,9 +186,7 @@ export async function buildBundle(opts: {
     await w.addFile(p, data.length, data);
   }
   const hex = await w.finish();
-  const tar = Buffer.concat(chunks);
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, tar);
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   writeFileSync(`${opts.out}.sha256`, `${hex}  ${basename(opts.out)}\n`);
   return { file: opts.out, sidecar: `${opts.out}.sha256`, entries, manifest };
 }
