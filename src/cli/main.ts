@@ -2,27 +2,32 @@
 // Entry point: picks the command, parses its flags, maps errors to exit codes.
 import { errorMessage, exitCodeOf, UsageError } from '../errors.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
-import { collectSecrets, redactText } from '../report/redact.ts';
 import { parseCommand, type Command, type CommandIO } from './args.ts';
-import { preflightCommand } from './commands/preflight.ts';
-import { checklistCommand } from './commands/checklist.ts';
-import { schemaCommand } from './commands/schema.ts';
-import { bundleCreateCommand } from './commands/bundle-create.ts';
-import { bundleVerifyCommand } from './commands/bundle-verify.ts';
-import { bundleInspectCommand } from './commands/bundle-inspect.ts';
-import { bundleInstallCommand } from './commands/bundle-install.ts';
+// Commands load on use: start-up (--version, --help) must not pay for undici,
+// tar, ssh2 and zod. Each entry: name, summary, and the module holding it.
+interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<Command>;
+}
 
-const BUNDLE: Record<string, Command> = {
-  create: bundleCreateCommand,
-  verify: bundleVerifyCommand,
-  inspect: bundleInspectCommand,
-  install: bundleInstallCommand,
+const BUNDLE: Record<string, CommandEntry> = {
+  create: { name: 'bundle create', summary: 'download charts, images and files into one offline tarball', load: async () => (await import('./commands/bundle-create.ts')).bundleCreateCommand },
+  verify: { name: 'bundle verify', summary: 'verify every entry and blob of a bundle', load: async () => (await import('./commands/bundle-verify.ts')).bundleVerifyCommand },
+  inspect: { name: 'bundle inspect', summary: 'show what a bundle holds', load: async () => (await import('./commands/bundle-inspect.ts')).bundleInspectCommand },
+  install: { name: 'bundle install', summary: 'push a bundle into the site registry', load: async () => (await import('./commands/bundle-install.ts')).bundleInstallCommand },
 };
 
-const TOP: Record<string, Command> = {
-  preflight: preflightCommand,
-  checklist: checklistCommand,
-  schema: schemaCommand,
+const PREFLIGHT: CommandEntry = {
+  name: 'preflight',
+  summary: 'check nodes before an install (default command)',
+  load: async () => (await import('./commands/preflight.ts')).preflightCommand,
+};
+
+const TOP: Record<string, CommandEntry> = {
+  preflight: PREFLIGHT,
+  checklist: { name: 'checklist', summary: 'print a blank customer checklist (a site.yaml skeleton)', load: async () => (await import('./commands/checklist.ts')).checklistCommand },
+  schema: { name: 'schema', summary: 'print the JSON Schema of a file kind', load: async () => (await import('./commands/schema.ts')).schemaCommand },
 };
 
 export function mainHelp(): string {
@@ -40,7 +45,7 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} --version | --help | COMMAND --help`,
     '',
     'Commands:',
-    ...[preflightCommand, checklistCommand, ...Object.values(BUNDLE), schemaCommand].map(
+    ...[PREFLIGHT, TOP.checklist!, ...Object.values(BUNDLE), TOP.schema!].map(
       (c) => `  ${c.name.padEnd(16)} ${c.summary}`,
     ),
     '',
@@ -49,7 +54,7 @@ export function mainHelp(): string {
   return lines.join('\n');
 }
 
-function pick(argv: string[]): { cmd: Command; rest: string[] } | 'help' | 'version' {
+function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 'version' {
   const [first, second] = argv;
   if (first === '--version' || first === '-v' || first === 'version') return 'version';
   if (first === '--help' || first === '-h' || first === 'help') return 'help';
@@ -63,7 +68,7 @@ function pick(argv: string[]): { cmd: Command; rest: string[] } | 'help' | 'vers
   if (first !== undefined && !first.startsWith('-')) {
     throw new UsageError(`unknown command '${first}'\nRun '${TOOL_NAME} --help' for usage.`);
   }
-  return { cmd: preflightCommand, rest: argv };
+  return { cmd: PREFLIGHT, rest: argv };
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
@@ -77,15 +82,17 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
       io.stdout.write(mainHelp() + '\n');
       return 0;
     }
-    const { values, positionals } = parseCommand(picked.cmd, picked.rest);
+    const cmd = await picked.cmd.load();
+    const { values, positionals } = parseCommand(cmd, picked.rest);
     if (values.help) {
-      io.stdout.write(picked.cmd.usage + '\n');
+      io.stdout.write(cmd.usage + '\n');
       return 0;
     }
-    return await picked.cmd.run(values, positionals, io);
+    return await cmd.run(values, positionals, io);
   } catch (err) {
     const code = exitCodeOf(err);
     // Last line of defence: proxy/ASTRAGO_* secrets from the environment and URL passwords never reach stderr.
+    const { collectSecrets, redactText } = await import('../report/redact.ts');
     const secrets = collectSecrets(undefined, io.env, io.cwd);
     io.stderr.write(redactText(`${TOOL_NAME}: ${code === 2 ? '' : 'error: '}${errorMessage(err)}\n`, secrets));
     if (io.env.ASTRAGO_DEBUG && err instanceof Error && err.stack) io.stderr.write(redactText(err.stack + '\n', secrets));
