@@ -1,0 +1,124 @@
+// Loads a bundle spec: schema validation (file:line:field errors), image lists
+// read and parsed (their own file:line errors), local chart and CA paths
+// resolved against the spec's directory. Everything is checked before any
+// download starts, and all problems are reported at once.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { InputError, InputErrors } from '../errors.ts';
+import { loadYamlFile } from '../schema/load.ts';
+import { bundleSpecSchema, type BundleSpec, type ChartSource, type RegistrySettings } from '../schema/bundle-spec.ts';
+import { formatReference, parseReference, type ImageReference } from './registry/reference.ts';
+
+export interface SpecImage {
+  ref: ImageReference;
+  /** canonical text, e.g. docker.io/library/nginx:1.25 */
+  name: string;
+  /** where it was listed, for messages */
+  origin: string;
+}
+
+export interface SpecChart extends ChartSource {
+  /** absolute directory of a local chart */
+  dir?: string;
+}
+
+export interface LoadedSpec {
+  file: string;
+  dir: string;
+  spec: BundleSpec;
+  /** inline images and image lists, deduplicated by canonical reference, in first-seen order */
+  images: SpecImage[];
+  charts: SpecChart[];
+  /** registries with caFile/passwordFile made absolute */
+  registries: RegistrySettings[];
+}
+
+/** Line of a YAML path in `text` (1-based), for errors about values the schema accepted. */
+function lineOf(text: string, path: (string | number)[]): number | undefined {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  const node = doc.getIn(path, true);
+  return isNode(node) && node.range ? lc.linePos(node.range[0]).line : undefined;
+}
+
+/** Parses an image list: one reference per line, `#` comments, blank lines ignored. */
+export function parseImageList(text: string, file: string): { images: SpecImage[]; errors: InputError[] } {
+  const images: SpecImage[] = [];
+  const errors: InputError[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    try {
+      const ref = parseReference(line);
+      images.push({ ref, name: formatReference(ref), origin: `${file}:${i + 1}` });
+    } catch (err) {
+      errors.push(new InputError({ file, line: i + 1, field: 'image', expected: (err as Error).message }));
+    }
+  });
+  return { images, errors };
+}
+
+export function loadBundleSpec(file: string): LoadedSpec {
+  const spec = loadYamlFile(file, bundleSpecSchema);
+  const text = readFileSync(file, 'utf8');
+  const dir = dirname(resolve(file));
+  const errors: InputError[] = [];
+  const at = (path: (string | number)[], expected: string) =>
+    errors.push(new InputError({ file, line: lineOf(text, path), field: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join(''), expected }));
+
+  const seen = new Map<string, SpecImage>();
+  const add = (img: SpecImage) => {
+    if (!seen.has(img.name)) seen.set(img.name, img);
+  };
+  spec.images.forEach((s, i) => {
+    const ref = parseReference(s); // the schema already checked it
+    add({ ref, name: formatReference(ref), origin: `${file}:${lineOf(text, ['images', i]) ?? '?'}` });
+  });
+  spec.imageLists.forEach((p, i) => {
+    const listFile = resolve(dir, p);
+    let listText: string;
+    try {
+      listText = readFileSync(listFile, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      at(['imageLists', i], `image list ${listFile}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code})`}`);
+      return;
+    }
+    const parsed = parseImageList(listText, listFile);
+    errors.push(...parsed.errors);
+    parsed.images.forEach(add);
+  });
+
+  const charts: SpecChart[] = spec.charts.map((c, i) => {
+    if (c.path === undefined) return { ...c };
+    const chartDir = resolve(dir, c.path);
+    if (!existsSync(resolve(chartDir, 'Chart.yaml'))) {
+      at(['charts', i, 'path'], `expected a chart directory with a Chart.yaml (${chartDir})`);
+    }
+    return { ...c, dir: chartDir };
+  });
+  const names = new Map<string, number>();
+  charts.forEach((c, i) => {
+    const key = `${c.name}@${c.version ?? ''}`;
+    if (names.has(key)) at(['charts', i, 'name'], `chart ${c.name} ${c.version ?? ''} is listed twice (also charts[${names.get(key)}])`);
+    names.set(key, i);
+  });
+  const fileNames = new Set<string>();
+  spec.files.forEach((f, i) => {
+    if (fileNames.has(f.name)) at(['files', i, 'name'], `file name '${f.name}' is used twice`);
+    fileNames.add(f.name);
+  });
+
+  const registries = spec.registries.map((r, i) => {
+    const out = { ...r };
+    if (r.caFile) {
+      out.caFile = resolve(dir, r.caFile);
+      if (!existsSync(out.caFile) || !statSync(out.caFile).isFile()) at(['registries', i, 'caFile'], `CA file not found: ${out.caFile}`);
+    }
+    if (r.passwordFile) out.passwordFile = resolve(dir, r.passwordFile);
+    return out;
+  });
+  if (errors.length) throw new InputErrors(errors);
+  return { file, dir, spec, images: [...seen.values()], charts, registries };
+}
