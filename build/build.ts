@@ -62,11 +62,18 @@ if (!existsSync(`${archive}.ok`)) {
 
 const tmpOut = `${finalPath}.tmp`;
 rmSync(tmpOut, { force: true });
-execFileSync(
-  process.execPath,
-  [require.resolve('@yao-pkg/pkg/lib-es5/bin.js'), bundlePath, '--sea', '-t', `node${nodeVersion}-linux-x64`, '-o', tmpOut],
-  { stdio: ['ignore', 'inherit', 'inherit'], cwd: root },
-);
+// pkg's simple SEA mode (one bundled .cjs, no package walk). Called through its
+// module rather than its CLI because the CLI does not forward seaConfig there,
+// and V8's code cache roughly halves start-up (--version) time.
+const pkgSea = require('@yao-pkg/pkg/lib-es5/sea.js') as {
+  default: (entry: string, opts: { targets: object[]; signature: boolean; seaConfig: object }) => Promise<void>;
+};
+await pkgSea.default(bundlePath, {
+  targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch: 'x64', output: tmpOut }],
+  signature: false,
+  seaConfig: { useCodeCache: true },
+});
+process.chdir(root);
 renameSync(tmpOut, finalPath);
 const v = execFileSync(finalPath, ['--version'], { encoding: 'utf8' }).trim();
 console.log(`built ${finalPath} (${v}, Node v${nodeVersion})`);
