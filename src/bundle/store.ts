@@ -1,0 +1,170 @@
+// The content-addressed store behind `bundle create --cache-dir`: an OCI image
+// layout on disk (oci-layout + blobs/sha256/<hex>). A blob streams into
+// <hex>.partial while its sha256 is computed and is renamed to <hex> only when
+// the digest (and size, when known) match, so a file under its final name is
+// always verified and is never downloaded again. An interrupted download keeps
+// its .partial; the next run re-hashes what is there and asks for the rest
+// with HTTP Range (or starts over when the server ignores the range).
+// Streams only: memory stays flat whatever the blob size.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { OperationError } from '../errors.ts';
+import { isTransientError } from './registry/retry.ts';
+
+export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
+export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean }>;
+
+export interface FetchResult {
+  /** 'cached': already verified in the store; 'fetched': downloaded now (maybe resumed) */
+  how: 'cached' | 'fetched';
+  size: number;
+  /** bytes that came over the wire in this call */
+  transferred: number;
+  /** bytes reused from a .partial left by an earlier run */
+  resumedFrom: number;
+}
+
+export class DigestMismatchError extends OperationError {
+  constructor(what: string, expected: string, got: string, size: number) {
+    super(`${what}: content has sha256:${got} (${size} bytes), expected ${expected}; refused`);
+    this.name = 'DigestMismatchError';
+  }
+}
+
+function hexOf(digest: string): string {
+  if (!DIGEST_RE.test(digest)) throw new OperationError(`unsupported digest ${digest} (expected sha256:<64 hex>)`);
+  return digest.slice(7);
+}
+
+async function hashFile(path: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+}
+
+export class ContentStore {
+  readonly root: string;
+  readonly #blobs: string;
+  readonly #inflight = new Map<string, Promise<FetchResult>>();
+
+  constructor(root: string) {
+    this.root = root;
+    this.#blobs = join(root, 'blobs', 'sha256');
+    mkdirSync(this.#blobs, { recursive: true });
+    const marker = join(root, 'oci-layout');
+    if (!existsSync(marker)) writeFileSync(marker, '{"imageLayoutVersion":"1.0.0"}');
+  }
+
+  path(digest: string): string {
+    return join(this.#blobs, hexOf(digest));
+  }
+
+  /** Size of a verified blob, or undefined. */
+  sizeOf(digest: string): number | undefined {
+    try {
+      return statSync(this.path(digest)).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores small content we already hold (manifests, generated files); returns its digest. */
+  async putBuffer(data: Buffer, expected?: string, what = 'blob'): Promise<string> {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (expected && digest !== expected) throw new DigestMismatchError(what, expected, digest.slice(7), data.length);
+    const final = this.path(digest);
+    if (this.sizeOf(digest) === data.length) return digest;
+    const tmp = `${final}.${process.pid}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, final);
+    return digest;
+  }
+
+  /**
+   * Makes sure blob `digest` is in the store, downloading it through `open`
+   * when it is not. Concurrent calls for one digest share one download.
+   */
+  fetch(digest: string, size: number | undefined, open: BlobOpener, opts: { what?: string; onBytes?: (n: number) => void; attempts?: number } = {}): Promise<FetchResult> {
+    let p = this.#inflight.get(digest);
+    if (!p) {
+      p = this.#fetch(digest, size, open, opts).finally(() => this.#inflight.delete(digest));
+      this.#inflight.set(digest, p);
+    }
+    return p;
+  }
+
+  async #fetch(digest: string, size: number | undefined, open: BlobOpener, opts: { what?: string; onBytes?: (n: number) => void; attempts?: number }): Promise<FetchResult> {
+    const what = opts.what ?? `blob ${digest}`;
+    const final = this.path(digest);
+    const have = this.sizeOf(digest);
+    if (have !== undefined && (size === undefined || have === size)) return { how: 'cached', size: have, transferred: 0, resumedFrom: 0 };
+    const partial = `${final}.partial`;
+    const attempts = opts.attempts ?? 5;
+    let transferred = 0;
+    let resumedFrom = 0;
+    for (let attempt = 1; ; attempt++) {
+      // Re-hash what an earlier try (or run) left, then ask for the rest.
+      let hash = createHash('sha256');
+      let offset = 0;
+      try {
+        offset = (await stat(partial)).size;
+      } catch {
+        offset = 0;
+      }
+      if (size !== undefined && offset > size) {
+        await rm(partial, { force: true });
+        offset = 0;
+      }
+      if (offset > 0) await hashFile(partial, hash);
+      if (attempt === 1) resumedFrom = offset;
+      try {
+        const src = await open(offset);
+        if (!src.partial && offset > 0) {
+          // The server ignored the range: the stream starts at byte 0, so do we.
+          offset = 0;
+          hash = createHash('sha256');
+          if (attempt === 1) resumedFrom = 0;
+        }
+        let got = offset;
+        const h = hash;
+        const counter = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            h.update(chunk);
+            got += chunk.length;
+            transferred += chunk.length;
+            opts.onBytes?.(chunk.length);
+            if (size !== undefined && got > size) cb(new OperationError(`${what}: more than the expected ${size} bytes`));
+            else cb(null, chunk);
+          },
+        });
+        await pipeline(src.body, counter, createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' }));
+        return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
+      } catch (err) {
+        if (err instanceof DigestMismatchError) throw err;
+        if (attempt >= attempts || !isTransientError(err)) {
+          throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
+        }
+        // Keep the partial: the next try resumes from its end.
+      }
+    }
+  }
+
+  async #seal(digest: string, size: number | undefined, partial: string, final: string, hash: Hash, got: number, what: string, transferred: number, resumedFrom: number): Promise<FetchResult> {
+    const hex = hash.digest('hex');
+    if (hex !== hexOf(digest) || (size !== undefined && got !== size)) {
+      // A bad partial must not poison the next run.
+      await rm(partial, { force: true });
+      if (size !== undefined && got !== size && hex !== hexOf(digest)) {
+        throw new DigestMismatchError(`${what} (${got} bytes, expected ${size})`, digest, hex, got);
+      }
+      throw new DigestMismatchError(what, digest, hex, got);
+    }
+    await rename(partial, final);
+    return { how: 'fetched', size: got, transferred, resumedFrom };
+  }
+}
