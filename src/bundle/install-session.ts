@@ -9,6 +9,8 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { InputError, OperationError, errorMessage } from '../errors.ts';
 import type { RegistryTarget } from './install-plan.ts';
 import type { PushRequest, PushResponse, PushSession } from './registry/push.ts';
+import { DEFAULT_RETRY, isTransientError, isTransientStatus, retryDelay } from './registry/retry.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SessionOptions {
   target: RegistryTarget;
@@ -119,9 +121,13 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
   const plainAllowed = opts.insecure || isLoopback(host);
   let baseUrl = `https://${host}`;
   const ping = async (url: string) => {
-    const res = await request(`${url}/v2/`, { method: 'GET', dispatcher: agent, headersTimeout: 30_000 });
-    await res.body.dump();
-    return res;
+    // A busy registry (5xx/429) would hide its auth challenge: ask again.
+    for (let attempt = 1; ; attempt++) {
+      const res = await request(`${url}/v2/`, { method: 'GET', dispatcher: agent, headersTimeout: 30_000 });
+      await res.body.dump();
+      if (!isTransientStatus(res.statusCode) || attempt >= DEFAULT_RETRY.attempts) return res;
+      await sleep(retryDelay(attempt, flatHeaders(res.headers)['retry-after']));
+    }
   };
   try {
     const res = await ping(baseUrl);
@@ -175,19 +181,35 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
       // Only send credentials to the registry itself (an upload Location could point elsewhere).
       const sameOrigin = new URL(url).host === new URL(baseUrl).host;
       const auth = sameOrigin ? await authHeader(req) : undefined;
-      const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : req.body();
+      // Requests without a body that change nothing (HEAD, GET, opening an upload or a
+      // mount) are retried here on transient faults; uploads and manifest PUTs are
+      // retried by the caller, which restarts the upload.
+      const retryable = req.method === 'HEAD' || req.method === 'GET' || (req.method === 'POST' && req.body === undefined);
       let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, {
-          method: req.method,
-          dispatcher: agent,
-          headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) },
-          body,
-          headersTimeout: 300_000,
-          bodyTimeout: 300_000,
-        });
-      } catch (err) {
-        throw new OperationError(`${req.method} ${new URL(url).pathname}: ${errorMessage(err)}`);
+      for (let attempt = 1; ; attempt++) {
+        const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : req.body();
+        try {
+          res = await request(url, {
+            method: req.method,
+            dispatcher: agent,
+            headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) },
+            body,
+            headersTimeout: 300_000,
+            bodyTimeout: 300_000,
+          });
+        } catch (err) {
+          if (retryable && attempt < DEFAULT_RETRY.attempts && isTransientError(err)) {
+            await sleep(retryDelay(attempt, undefined));
+            continue;
+          }
+          throw new OperationError(`${req.method} ${new URL(url).pathname}: ${errorMessage(err)}`);
+        }
+        if (retryable && attempt < DEFAULT_RETRY.attempts && isTransientStatus(res.statusCode)) {
+          await res.body.dump();
+          await sleep(retryDelay(attempt, flatHeaders(res.headers)['retry-after']));
+          continue;
+        }
+        break;
       }
       if (res.statusCode === 401) {
         await res.body.dump();

@@ -15,6 +15,7 @@ import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, targetRepository, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
 import { openPushSession, splitReference, type SessionOptions } from './install-session.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
+import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { extractEntry, type TarEntry } from './tar-reader.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 
@@ -336,17 +337,17 @@ function bufferStream(b: Buffer): Readable {
   return Readable.from([b], { objectMode: false });
 }
 
-/** Retries transient failures (network errors, 5xx, 429) a few times with a short backoff. */
-async function withRetry<T>(fn: () => Promise<T>, onRetry?: (attempt: number) => void, attempts = 3): Promise<T> {
+/** Retries transient failures (network errors, 5xx, 429) a few times, with exponential backoff and jitter (registry/retry.ts). */
+async function withRetry<T>(fn: () => Promise<T>, onRetry?: (attempt: number) => void, attempts = DEFAULT_RETRY.attempts): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
       const msg = errorMessage(err);
-      const transient = /HTTP (5\d\d|429)|ECONNRESET|ECONNREFUSED|EPIPE|socket|terminated|UND_ERR/i.test(msg);
+      const transient = /HTTP (5\d\d|429|408)|ECONNRESET|ECONNREFUSED|EPIPE|socket|terminated|UND_ERR/i.test(msg);
       if (!transient || i >= attempts) throw err;
       onRetry?.(i + 1);
-      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+      await new Promise((r) => setTimeout(r, retryDelay(i, undefined)));
     }
   }
 }

@@ -394,15 +394,13 @@ export function completedBlobFetches(records: readonly RequestRecord[]): Map<str
   return counts;
 }
 
-/** Digests of blob uploads the registry accepted through the proxy (the closing PUT ?digest=…, or a mount). */
-export function completedBlobUploads(records: readonly RequestRecord[]): Map<string, number> {
-  const counts = new Map<string, number>();
+/** Blob uploads the registry accepted through the proxy (the closing PUT ?digest=…, 201), in order. Mounts are not uploads. */
+export function completedBlobUploads(records: readonly RequestRecord[]): Array<{ repository: string; digest: string }> {
+  const out: Array<{ repository: string; digest: string }> = [];
   for (const r of records) {
-    if (r.status !== 201 || r.fault) continue;
-    const m = /[?&](?:digest|mount)=(sha256(?::|%3A)[0-9a-f]{64})/i.exec(r.path);
-    if (!m || !(r.method === 'PUT' || r.method === 'POST')) continue;
-    const d = decodeURIComponent(m[1]!);
-    counts.set(d, (counts.get(d) ?? 0) + 1);
+    if (r.method !== 'PUT' || r.status !== 201 || r.fault) continue;
+    const m = /^\/v2\/(.+)\/blobs\/uploads\/[^?]*\?(?:.*&)?digest=(sha256(?::|%3A)[0-9a-f]{64})/i.exec(r.path);
+    if (m) out.push({ repository: m[1]!, digest: decodeURIComponent(m[2]!) });
   }
-  return counts;
+  return out;
 }

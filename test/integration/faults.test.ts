@@ -1,0 +1,140 @@
+// Faults between the tool and a real registry (Debian docker-registry), put
+// there by test/support/fault-proxy.ts: `bundle install` and `bundle create`
+// ride out transient faults (connection resets mid-body, 500/503/429 with
+// Retry-After, short stalls), refuse corrupted content every time, and after
+// persistent faults fail naming the image, the blob and the last error —
+// leaving nothing under the final name.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createLayout, singlePlatformImage, type Layout } from '../support/images.ts';
+import { buildBundle, type BuiltBundle } from '../support/bundle-fixture.ts';
+import { startFaultProxy, completedBlobUploads, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
+import { runCli, scratchDir, storedTag, repositoryBlobs, type CliRun } from '../support/hardening.ts';
+
+const DIGEST = /sha256:[0-9a-f]{64}/;
+
+describe('bundle install through faults', () => {
+  let dir: string;
+  let layout: Layout;
+  let bundle: BuiltBundle;
+  let target: TestRegistry;
+  let proxy: FaultProxy;
+  /** image name in the layout -> the reference the bundle gives it */
+  const refs = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/hard/app-${i}:1.${i}`, repo: `hard/app-${i}`, tag: `1.${i}` }));
+  const rootDigests = new Map<string, string>();
+
+  before(async () => {
+    dir = scratchDir('faults-install');
+    layout = createLayout();
+    const shared = await layout.addLayer(48 * 1024);
+    for (const r of refs) {
+      const d = await singlePlatformImage(layout, r.name, { layerSizes: [160 * 1024, 96 * 1024], sharedLayers: [shared] });
+      rootDigests.set(r.ref, d.digest);
+    }
+    bundle = await buildBundle({ out: join(dir, 'bundle.tar'), layout: layout.dir, images: refs.map(({ ref, name }) => ({ ref, name })) });
+    target = await startRegistry();
+    proxy = await startFaultProxy({ upstream: target.url, seed: 7 });
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await target?.stop();
+    layout?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function install(prefix: string, rules: FaultRule[]): Promise<CliRun> {
+    proxy.setRules(rules);
+    proxy.resetCounters();
+    return await runCli(['bundle', 'install', bundle.file, '--registry', `${proxy.hostPort}/${prefix}`, '--charts-dir', join(dir, `charts-${prefix}`)]);
+  }
+
+  /** Every image landed whole: its tag points at the bundle's digest and its repository links its blobs. */
+  function assertInstalled(prefix: string): void {
+    for (const r of refs) {
+      assert.equal(storedTag(target, `${prefix}/${r.repo}`, r.tag), rootDigests.get(r.ref), `${prefix}/${r.repo}:${r.tag} points at the bundle's manifest`);
+      assert.ok(repositoryBlobs(target, `${prefix}/${r.repo}`).size >= 4, `${prefix}/${r.repo} holds its config and 3 layers`);
+    }
+  }
+
+  test('survives resets mid-upload, 500/503/429 with Retry-After and short stalls', async () => {
+    const rules: FaultRule[] = [
+      { name: 'ping 503', method: 'GET', path: /^\/v2\/$/, fault: { kind: 'status', status: 503, retryAfter: 1 }, times: 1 },
+      { name: 'HEAD blob 503', method: 'HEAD', path: /\/blobs\/sha256:/, fault: { kind: 'status', status: 503, retryAfter: 1 }, times: 2 },
+      { name: 'start upload 429', method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'status', status: 429, retryAfter: 1 }, times: 2 },
+      { name: 'upload reset mid-body', method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'reset', phase: 'request', afterBytes: 40_000 }, times: 2 },
+      { name: 'upload 500', method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 }, times: 1 },
+      { name: 'manifest HEAD stall', method: 'HEAD', path: /\/manifests\//, fault: { kind: 'stall', ms: 400 }, times: 2 },
+      { name: 'manifest PUT 503', method: 'PUT', path: /\/manifests\//, fault: { kind: 'status', status: 503, retryAfter: 0 }, times: 1 },
+    ];
+    const r = await install('transient', rules);
+    assert.equal(r.code, 0, `install survives transient faults:\n${r.stdout}\n${r.stderr}`);
+    const s = proxy.stats();
+    assert.equal(s.injected.status, 1 + 2 + 2 + 1 + 1, 'every error answer was served');
+    assert.equal(s.injected.reset, 2);
+    assert.equal(s.injected.stall, 2);
+    assertInstalled('transient');
+  });
+
+  test('corrupted uploads are refused every time: the install fails and no tag is written', async () => {
+    const r = await install('corrupt', [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'corrupt', phase: 'request' } }]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(proxy.stats().injected.corrupt > 0);
+    // The registry checked every digest and refused: no image is tagged.
+    for (const x of refs) assert.equal(storedTag(target, `corrupt/${x.repo}`, x.tag), undefined, `no tag for ${x.repo}`);
+    assert.match(r.stderr, /image docker\.io\/hard\/app-\d:1\.\d/, 'names the image');
+    assert.match(r.stderr, DIGEST, 'names the blob');
+    assert.match(r.stderr, /HTTP 400|DIGEST_INVALID|digest/i, 'gives the last error');
+  });
+
+  test('a blob that keeps failing ends the run with the image, the blob and the last error; no tag for it', async () => {
+    // A layer of one image (160 KiB ones are not shared).
+    const victimEntry = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 100_000)!;
+    const victim = `sha256:${victimEntry[0].slice(-64)}`;
+    const hex = victim.slice(7);
+    const r = await install('persistent', [
+      { name: 'victim HEAD', method: 'HEAD', path: new RegExp(`/blobs/sha256:${hex}$`), fault: { kind: 'status', status: 404 } },
+      { name: 'victim upload', method: 'PUT', path: new RegExp(`digest=sha256(:|%3A)${hex}`), fault: { kind: 'status', status: 503, retryAfter: 0 } },
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(victim), `stderr names blob ${victim}:\n${r.stderr}`);
+    assert.match(r.stderr, /image docker\.io\/hard\/app-\d:1\.\d/, 'names the image');
+    assert.match(r.stderr, /503/, 'gives the last error');
+    const attempts = proxy.records.filter((x) => x.rule === 'victim upload').length;
+    assert.ok(attempts >= 2 && attempts <= 10, `retried a bounded number of times (${attempts})`);
+    // Images holding the victim blob are not tagged; nothing is half-pushed under a final name.
+    for (const x of refs) {
+      const tagged = storedTag(target, `persistent/${x.repo}`, x.tag);
+      const blobs = repositoryBlobs(target, `persistent/${x.repo}`);
+      if (tagged) assert.ok(!blobs.has(victim) || blobs.size >= 4, `${x.repo} is tagged only when complete`);
+    }
+    assert.ok(refs.some((x) => storedTag(target, `persistent/${x.repo}`, x.tag) === undefined), 'the image holding the failing blob is not tagged');
+    // Resuming without the fault completes, uploading nothing that is already there.
+    const before = new Map(refs.map((x) => [x.repo, repositoryBlobs(target, `persistent/${x.repo}`)]));
+    const again = await install('persistent', []);
+    assert.equal(again.code, 0, again.stderr);
+    assertInstalled('persistent');
+    for (const u of completedBlobUploads(proxy.records)) {
+      const repo = u.repository.replace(/^persistent\//, '');
+      assert.ok(!before.get(repo)?.has(u.digest), `${u.digest} was already in ${u.repository} and was uploaded again`);
+    }
+  });
+
+  test('a corrupted bundle is refused before anything is pushed', async () => {
+    const bad = join(dir, 'bad.tar');
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const buf = Buffer.from(readFileSync(bundle.file));
+    const layer = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 50_000)!;
+    buf[layer[1].offset + 1234] ^= 0x01;
+    writeFileSync(bad, buf);
+    proxy.resetCounters();
+    const r = await runCli(['bundle', 'install', bad, '--registry', `${proxy.hostPort}/badbundle`, '--charts-dir', join(dir, 'charts-bad')]);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(layer[0]) || r.stderr.includes(layer[0].slice(-64)), `names the damaged blob:\n${r.stderr}`);
+    assert.equal(proxy.records.length, 0, 'the registry was not contacted');
+    assert.equal(existsSync(join(dir, 'charts-bad')), false, 'no charts directory was written');
+  });
+});
