@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ensureBinary, ROOT, runBinary } from '../support/run-binary.ts';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
+import { SCHEMA_KINDS } from '../../src/schema/index.ts';
 
 let dir: string;
 before(() => {
@@ -136,7 +137,7 @@ test('schema prints the same text as schemas/KIND.json (default site)', async ()
   const def = await runBinary(['schema']);
   assert.equal(def.code, 0);
   assert.equal(def.stdout, readFileSync(join(ROOT, 'schemas', 'site.json'), 'utf8'));
-  for (const kind of ['site', 'report', 'profile']) {
+  for (const kind of SCHEMA_KINDS) {
     const r = await runBinary(['schema', kind]);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, readFileSync(join(ROOT, 'schemas', `${kind}.json`), 'utf8'));
