@@ -9,6 +9,7 @@
 // like this machine's hostname; else control-plane, the strictest single role
 // (etcd disk, most ports) so that a bare run on a fresh node errs on the safe side.
 import { hostname } from 'node:os';
+import pLimit from 'p-limit';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { Lang, Role } from '../schema/common.ts';
@@ -17,6 +18,7 @@ import type { Profile } from '../schema/profile.ts';
 import type { CheckResult } from '../schema/report.ts';
 import { siteSchema, type Site, type SiteNode } from '../schema/site.ts';
 import { ALL_CHECKS, SITE_CHECKS } from './checks/index.ts';
+import { FleetProgress } from './checks/fleet/progress.ts';
 import { runChecks, type EngineNode } from './engine.ts';
 import { createLocalHost } from './hosts/local.ts';
 import { connectSsh, UnreachableHost } from './hosts/ssh.ts';
@@ -59,6 +61,8 @@ export interface PreflightOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
   onResult?(result: CheckResult): void;
+  /** Progress lines while SSH nodes answer (default: stderr when it is a terminal). */
+  progress?: NodeJS.WritableStream;
   /** Overridable for tests and other transports; SSH by default. */
   remoteHostFactory?: RemoteHostFactory;
   checks?: CheckDef[];
@@ -133,12 +137,25 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       const roles = o.roles?.length ? o.roles : (selfInSite?.roles ?? DEFAULT_LOCAL_ROLES);
       nodes.push({ info: { name: me, address: selfInSite?.address, roles }, host: createLocalHost({ name: me }) });
     }
-    const opened = await Promise.all(remote.map((n) => factory(n, remoteOpts)));
+    // SSH fan-out (H4): connections open in parallel under a limit, each bounded by its own
+    // connect timeout, so an unreachable node costs its timeout and delays no other.
+    const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
+    const progress = new FleetProgress(progressOut as import('node:stream').Writable | undefined, remote.length + (checkLocal ? 1 : 0));
+    const connectLimit = pLimit(Math.max(32, o.concurrency));
+    const opened = await Promise.all(
+      remote.map((n) =>
+        connectLimit(async () => {
+          const h = await factory(n, remoteOpts);
+          progress.connected(n.name, h);
+          return h;
+        }),
+      ),
+    );
     remote.forEach((n, i) => nodes.push({ info: { name: n.name, address: n.address, roles: n.roles }, host: opened[i]! }));
 
     const results = await runChecks({
       nodes,
-      checks,
+      checks: remote.length > 0 ? progress.wrap(checks) : checks,
       siteChecks,
       profile,
       site,
@@ -149,7 +166,10 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       skip: o.skip,
       env: o.env,
       siteDir,
-      onResult: o.onResult,
+      onResult: (r) => {
+        progress.onResult(r);
+        o.onResult?.(r);
+      },
     });
     return {
       results,

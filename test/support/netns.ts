@@ -87,3 +87,61 @@ function destroyNamespace(name: string, vh: string): void {
 export function nsExec(ns: Namespace, argv: string[]): string {
   return execFileSync(ns.exec[0]!, [...ns.exec.slice(1), ...argv], { encoding: 'utf8' });
 }
+
+/** Several namespaces on one LAN: a bridge inside a "switch" namespace, the host attached too. */
+export interface Lan {
+  /** Host's address on the LAN (prefix.1). */
+  hostAddress: string;
+  nodes: Namespace[];
+  destroy(): void;
+}
+
+/**
+ * Creates namespaces `names` on LAN `prefix`.0/24 (host .1, nodes .10, .11, ...). The
+ * bridge lives in its own namespace (`switchName`), so node-to-node traffic never
+ * passes the host's firewall; every namespace keeps an unreachable default route.
+ * Names must be short and unique per test run (include the pid).
+ */
+export function createLan(prefix: string, switchName: string, names: string[]): Lan {
+  if (!/^10\.20[0-7]\.\d{1,3}$/.test(prefix)) throw new Error(`LAN subnet ${prefix} must lie inside ${GUARD}`);
+  for (const n of [switchName, ...names]) if (n.length > 12) throw new Error(`namespace name ${n} too long (veth names derive from it)`);
+  guardRoute();
+  const created: string[] = [];
+  const hostVeth = `vh${switchName}`.slice(0, 15);
+  const destroy = () => {
+    for (const n of [...created].reverse()) destroyNamespace(n, `vh${n}`.slice(0, 15));
+    ip(['link', 'del', hostVeth], true);
+  };
+  const nodes: Namespace[] = [];
+  try {
+    for (const n of [switchName, ...names]) {
+      ip(['netns', 'del', n], true);
+      ip(['netns', 'add', n]);
+      created.push(n);
+      ip(['-n', n, 'link', 'set', 'lo', 'up']);
+    }
+    ip(['-n', switchName, 'link', 'add', 'br0', 'type', 'bridge']);
+    ip(['-n', switchName, 'link', 'set', 'br0', 'up']);
+    // Host end: a veth whose peer sits on the bridge.
+    ip(['link', 'del', hostVeth], true);
+    ip(['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'up0']);
+    ip(['link', 'set', 'up0', 'netns', switchName]);
+    ip(['-n', switchName, 'link', 'set', 'up0', 'master', 'br0', 'up']);
+    ip(['addr', 'add', `${prefix}.1/24`, 'dev', hostVeth]);
+    ip(['link', 'set', hostVeth, 'up']);
+    names.forEach((n, i) => {
+      const address = `${prefix}.${10 + i}`;
+      const port = `p${i}`;
+      ip(['-n', switchName, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n]);
+      ip(['-n', switchName, 'link', 'set', port, 'master', 'br0', 'up']);
+      ip(['-n', n, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+      ip(['-n', n, 'link', 'set', 'eth0', 'up']);
+      ip(['-n', n, 'route', 'add', 'unreachable', 'default']);
+      nodes.push({ name: n, address, hostAddress: `${prefix}.1`, exec: ['ip', 'netns', 'exec', n], destroy: () => destroyNamespace(n, `vh${n}`.slice(0, 15)) });
+    });
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return { hostAddress: `${prefix}.1`, nodes, destroy };
+}

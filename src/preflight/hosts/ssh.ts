@@ -22,7 +22,7 @@ const { Client, utils } = ssh2;
 /** Output kept per stream, as for the local host. */
 const MAX_OUTPUT = 4 * 1024 * 1024;
 /** Session channels open at once: OpenSSH's MaxSessions defaults to 10 per connection. */
-const MAX_SESSIONS = 8;
+const MAX_SESSIONS = 6;
 
 export interface SshTarget {
   /** Node name in reports. */
@@ -453,7 +453,7 @@ export class SshHost implements Host {
   uid(): Promise<number> {
     this.#uid ??= this.#run('id -u', {}).then((r) => {
       const n = Number(r.stdout.trim());
-      if (r.code !== 0 || !Number.isInteger(n)) throw new Error(`${this.name}: 'id -u' failed: ${r.stderr.trim()}`);
+      if (r.code !== 0 || !Number.isInteger(n)) throw new Error(`${this.name}: 'id -u' failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
       return n;
     });
     return this.#uid;
@@ -476,14 +476,21 @@ export class SshHost implements Host {
     const { signal, timeoutMs } = opts;
     if (signal?.aborted) throw abortError(signal);
     const release = await this.#slots.take(signal);
+    let ch: ClientChannel;
     try {
-      const ch = await new Promise<ClientChannel>((resolve, reject) => {
-        try {
-          this.#client.exec(cmd, (err, stream) => (err ? reject(err) : resolve(stream)));
-        } catch (err) {
-          reject(new NodeUnreachableError(this.name, (err as Error).message));
-        }
-      });
+      ch = await this.#openSession(cmd, signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // The slot is free again only when sshd has closed the session too (a killed command's
+    // channel lingers a moment): releasing earlier would exceed MaxSessions.
+    const lingering = setTimeout(release, 5000);
+    ch.once('close', () => {
+      clearTimeout(lingering);
+      release();
+    });
+    {
       return await new Promise<ExecResult>((resolve, reject) => {
         let stdout = '';
         let stderr = '';
@@ -531,8 +538,27 @@ export class SshHost implements Host {
         if (opts.input !== undefined) ch.end(opts.input);
         else ch.end();
       });
-    } finally {
-      release();
+    }
+  }
+
+  /**
+   * Opens an exec channel. sshd refuses a session ("open failed") while it is still
+   * tearing down earlier ones at its MaxSessions limit: retried a few times.
+   */
+  async #openSession(cmd: string, signal?: AbortSignal): Promise<ClientChannel> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => {
+          try {
+            this.#client.exec(cmd, (err, stream) => (err ? reject(err) : resolve(stream)));
+          } catch (err) {
+            reject(new NodeUnreachableError(this.name, (err as Error).message));
+          }
+        });
+      } catch (err) {
+        if (err instanceof NodeUnreachableError || attempt >= 5 || signal?.aborted || !/open failed|Channel open failure/i.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
     }
   }
 

@@ -129,7 +129,10 @@ export function judgeHostnames(samples: HostnameSample[]): Judgement[] {
   const missing = samples.filter((s) => s.hostname === undefined);
   const note = missing.length ? `; not read on ${missing.map((s) => s.node).join(', ')}` : '';
   const dups = [...byName].filter(([, nodes]) => nodes.length > 1);
-  const facts = { hostnames: Object.fromEntries(samples.map((s) => [s.node, s.hostname ?? null])) };
+  const facts = {
+    hostnames: Object.fromEntries(samples.map((s) => [s.node, s.hostname ?? null])),
+    errors: Object.fromEntries(samples.filter((s) => s.error).map((s) => [s.node, s.error])),
+  };
   if (dups.length === 0) {
     return [
       {

@@ -42,7 +42,7 @@ export const siteHostnamesCheck = defineSiteCheck<{ samples: HostnameSample[] }>
     const samples = await Promise.all(
       reached(ctx).map(async ({ name, host }): Promise<HostnameSample> => {
         try {
-          const r = await host.exec(['hostname'], { signal, timeoutMs: ms });
+          const r = await host.exec(['hostname'], { signal, timeoutMs: ms, sudo: false }); // no root needed, even with ssh.sudo
           const h = r.stdout.trim();
           return r.code === 0 && h ? { node: name, hostname: h } : { node: name, error: r.stderr.trim() || `exit ${r.code}` };
         } catch (err) {
@@ -63,7 +63,7 @@ export async function measureOffset(host: Host, tries: number, signal: AbortSign
   let best: { offsetMs: number; rttMs: number } | undefined;
   for (let i = 0; i < tries && !signal.aborted; i++) {
     const t0 = now();
-    const r = await host.exec(['date', '+%s.%N'], { signal, timeoutMs });
+    const r = await host.exec(['date', '+%s.%N'], { signal, timeoutMs, sudo: false });
     const t1 = now();
     const out = r.stdout.trim();
     // date without %N support (busybox) prints it literally: seconds only, +-1 s.
