@@ -85,6 +85,7 @@ export function entryTypeProblem(typeCode: string, linkpath?: string): string | 
 }
 
 export interface EntrySink {
+  /** `chunk` is only valid during the call (the walker reuses its buffer): copy what you keep. */
   write(chunk: Buffer): void;
   end?(): void | Promise<void>;
 }
@@ -92,7 +93,7 @@ export interface EntrySink {
 export interface WalkOptions {
   /** Called for each file or directory entry; return a sink to receive its data, or nothing to skip it. */
   onEntry?(entry: TarEntry): EntrySink | undefined | void;
-  /** Every byte of the file in order (for a whole-file hash); makes the walk read everything. */
+  /** Every byte of the file in order (for a whole-file hash); makes the walk read everything. Valid during the call only. */
   onBytes?(chunk: Buffer): void;
   /** Bytes consumed so far (progress). */
   onProgress?(offset: number, total: number): void;
@@ -127,6 +128,7 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
   }
   try {
     const total = (await fh.stat()).size;
+    const scratch = Buffer.allocUnsafe(CHUNK);
     const readAll = opts.onBytes !== undefined;
     let pos = 0;
     const entries: TarEntry[] = [];
@@ -163,8 +165,8 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
       let dataLeft = n;
       while (left > 0 && pos < total) {
         const want = Math.min(CHUNK, left, total - pos);
-        // A fresh buffer per chunk: a sink may keep it (stream writes).
-        const buf = Buffer.allocUnsafe(want);
+        // One buffer reused for every chunk keeps memory flat: sinks copy what they keep.
+        const buf = scratch.subarray(0, want);
         let got = 0;
         while (got < want) {
           const { bytesRead } = await fh.read(buf, got, want - got, pos + got);

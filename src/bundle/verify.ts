@@ -1,10 +1,12 @@
 // bundle verify: one streaming pass over the tar. Every entry is hashed as it
 // goes by; small JSON blobs (manifests, indexes, configs) are kept to walk the
-// image trees afterwards; the whole file is hashed too when a FILE.sha256
-// sidecar is there. Memory stays flat: layers are hashed, never held.
+// image trees afterwards. When a FILE.sha256 sidecar is there, the whole file
+// is hashed at the same time on a worker thread. Memory stays flat: layers are
+// hashed, never held.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { errorMessage, InputError } from '../errors.ts';
+import { errorMessage, InputError, OperationError } from '../errors.ts';
+import { sha256FileInWorker } from './verify-hash.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
 import { TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
@@ -82,7 +84,8 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       problem(sidecarFile, `cannot read (${errorMessage(err)})`);
     }
   }
-  const whole = sidecarHex ? createHash('sha256') : undefined;
+  // Started now, runs beside the walk; errors surface when awaited.
+  const whole = sidecarHex ? sha256FileInWorker(file) : undefined;
 
   const keepAll = new Set([MANIFEST_ENTRY, SUMS_ENTRY, INDEX_ENTRY, LAYOUT_ENTRY]);
   let walked: TarEntry[] = [];
@@ -94,7 +97,6 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   }
   try {
     const walk = await walkTar(file, {
-      onBytes: whole ? (c) => whole.update(c) : undefined,
       onProgress: opts.onProgress,
       onEntry(entry) {
         if (entry.type !== 'file') return undefined;
@@ -113,7 +115,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
               if (!c.startsWith('{')) keep = undefined;
             }
             first = false;
-            keep?.push(chunk);
+            keep?.push(Buffer.from(chunk)); // the walker reuses its buffer
           },
           end() {
             if (records.has(entry.path)) problem(entry.path, 'appears twice in the tar');
@@ -132,12 +134,18 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       problem('(tar)', errorMessage(err));
     }
     result.counts.entries = records.size;
+    whole?.cancel();
     return result;
   }
   result.counts.entries = records.size;
 
   if (whole && sidecarHex) {
-    const actual = whole.digest('hex');
+    let actual: string;
+    try {
+      actual = await whole.result;
+    } catch (err) {
+      throw new OperationError(`${file}: cannot hash the whole file (${errorMessage(err)})`);
+    }
     result.sidecar = { status: actual === sidecarHex ? 'ok' : 'mismatch', expected: sidecarHex, actual };
     if (actual !== sidecarHex) problem(sidecarFile, `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`);
   }

@@ -59,7 +59,7 @@ test('walkTar lists entries with offsets and reads data', async () => {
   const { entries } = await walkTar(f, {
     onEntry(e) {
       const chunks: Buffer[] = (seen[e.path] = []);
-      return { write: (c) => chunks.push(c) };
+      return { write: (c) => chunks.push(Buffer.from(c)) }; // chunks are valid during the call only
     },
   });
   assert.deepEqual(entries.map((e) => [e.path, e.type, e.size]), [['bundle.yaml', 'file', 8], ['images', 'directory', 0], ['images/a', 'file', 1000]]);
