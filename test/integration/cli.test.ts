@@ -8,6 +8,7 @@ import { ensureBinary, ROOT, runBinary } from '../support/run-binary.ts';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { SCHEMA_KINDS } from '../../src/schema/index.ts';
+import { reportSchema } from '../../src/schema/report.ts';
 
 let dir: string;
 before(() => {
@@ -142,4 +143,21 @@ test('schema prints the same text as schemas/KIND.json (default site)', async ()
     assert.equal(r.code, 0);
     assert.equal(r.stdout, readFileSync(join(ROOT, 'schemas', `${kind}.json`), 'utf8'));
   }
+});
+
+test('preflight --lang ko: Korean labels in markdown and tty; json validates against the report schema', async () => {
+  const md = await runBinary(['--only', 'os.hostname', '--lang', 'ko', '--format', 'markdown'], { cwd: dir });
+  assert.ok(md.code === 0 || md.code === 1, md.stderr);
+  assert.match(md.stdout, /^# Astrago 사전 점검 보고서/);
+  assert.match(md.stdout, /^## 네트워크$/m);
+  assert.match(md.stdout, /### NET-07 호스트 이름이 유효하고 중복되지 않음/);
+  const tty = await runBinary(['--only', 'os.hostname', '--lang', 'ko'], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, FORCE_COLOR: '1' } });
+  assert.match(tty.stdout, /요약(\x1b\[0m)?: /);
+  assert.match(tty.stdout, /\x1b\[/, 'FORCE_COLOR colours even when stdout is a pipe');
+  const plain = await runBinary(['--only', 'os.hostname'], { cwd: dir });
+  assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
+  const json = await runBinary(['--only', 'os.hostname', '--lang', 'ko', '--format', 'json'], { cwd: dir });
+  const report = reportSchema.parse(JSON.parse(json.stdout));
+  assert.equal(report.lang, 'ko');
+  assert.deepEqual(report.results.map((r) => [r.id, r.checklist, r.category]), [['os.hostname', 'NET-07', 'network']]);
 });
