@@ -86,9 +86,39 @@ export function collectSecrets(site: Site | undefined, env: NodeJS.ProcessEnv, s
     }
   }
   for (const name of PROXY_ENV) fromUrl(env[name]);
+  for (const c of dockerConfigSecrets(env)) add(c);
   for (const [name, value] of Object.entries(env)) if (SECRET_ENV_NAME.test(name)) add(value);
   // Longest first, so a secret containing another is masked whole.
   return [...out].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+}
+
+/**
+ * Credentials `docker login` left in the docker config (honoured for registries):
+ * the base64 `auth` values, the passwords inside them, and identity/registry tokens.
+ */
+function dockerConfigSecrets(env: NodeJS.ProcessEnv): string[] {
+  const home = env.HOME ?? homedir();
+  const file = env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(home, '.docker', 'config.json');
+  let config: { auths?: Record<string, Record<string, unknown>> };
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const entry of Object.values(config.auths ?? {})) {
+    if (!entry || typeof entry !== 'object') continue;
+    for (const key of ['auth', 'password', 'identitytoken', 'registrytoken'] as const) {
+      const v = entry[key];
+      if (typeof v === 'string' && v) out.push(v);
+    }
+    if (typeof entry.auth === 'string') {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon !== -1) out.push(decoded.slice(colon + 1));
+    }
+  }
+  return out;
 }
 
 interface Userinfo {

@@ -64,9 +64,9 @@ test('collectSecrets reads every secret the site names, from env, files and prox
 });
 
 test('collectSecrets without a site still covers proxy URLs in the environment; missing files are ignored', () => {
-  assert.deepEqual(collectSecrets(undefined, { http_proxy: 'http://u:lower-pw@h:1', HTTP_PROXY: 'http://h:1' }, '/'), [Buffer.from('u:lower-pw').toString('base64'), 'lower-pw']);
+  assert.deepEqual(collectSecrets(undefined, { http_proxy: 'http://u:lower-pw@h:1', HTTP_PROXY: 'http://h:1', HOME: '/nonexistent' }, '/'), [Buffer.from('u:lower-pw').toString('base64'), 'lower-pw']);
   const site = siteSchema.parse({ apiVersion: 'astrago.io/v1', kind: 'Site', metadata: { name: 's' }, registry: { url: 'x', passwordFile: '/nonexistent/pw', passwordEnv: 'UNSET' } });
-  assert.deepEqual(collectSecrets(site, {}, '/'), []);
+  assert.deepEqual(collectSecrets(site, { HOME: '/nonexistent' }, '/'), []);
 });
 
 test('redactReport replaces secrets in every string: message, remediation, facts (nested, keys too)', () => {
@@ -84,4 +84,18 @@ test('redactReport replaces secrets in every string: message, remediation, facts
   assert.deepEqual(out.results[2]!.facts, { nested: { list: ['x***y', 1, null, true] }, '***': 'key' });
   assert.equal(out.summary.pass, report.summary.pass);
   assert.equal(JSON.stringify(report), before, 'the input is not modified');
+});
+
+test('collectSecrets includes docker login credentials from the docker config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-redact-docker-'));
+  try {
+    const auth = Buffer.from('robot:docker-cfg-pw').toString('base64');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'harbor.local:5000': { auth }, other: { identitytoken: 'idtoken-value' } } }));
+    const secrets = collectSecrets(undefined, { DOCKER_CONFIG: dir }, '/');
+    for (const s of [auth, 'docker-cfg-pw', 'idtoken-value']) assert.ok(secrets.includes(s), s);
+    // No config file: nothing, no error.
+    assert.deepEqual(collectSecrets(undefined, { DOCKER_CONFIG: join(dir, 'none') }, '/'), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
