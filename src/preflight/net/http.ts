@@ -23,10 +23,11 @@ export async function httpOverStream(stream: Duplex, url: URL, req: HttpRequest)
   let used = false;
   const client = new Client(url.origin, {
     // Hand undici the stream we already have; it gets exactly one.
+    // Called back on a later tick: undici ignores a connection handed over synchronously.
     connect: (_opts, cb) => {
-      if (used) return cb(new Error('connection closed by the server'), null);
+      const first = !used;
       used = true;
-      cb(null, stream as unknown as Socket);
+      setImmediate(() => (first ? cb(null, stream as unknown as Socket) : cb(new Error('connection closed by the server'), null)));
     },
     headersTimeout: req.timeoutMs,
     bodyTimeout: req.timeoutMs,
