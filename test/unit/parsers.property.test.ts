@@ -5,7 +5,7 @@
 // field. Nothing else may escape: a TypeError here would be a crash at a site.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,6 +16,9 @@ import { loadBundleManifest } from '../../src/bundle/inspect-manifest.ts';
 import { parseIndexJson, parseManifestBlob } from '../../src/bundle/inspect-layout.ts';
 import { parseSha256Sums } from '../../src/bundle/verify-sums.ts';
 import { parseRegistryTarget } from '../../src/bundle/install-plan.ts';
+import { bundleSpecSchema } from '../../src/schema/bundle-spec.ts';
+import { loadBundleSpec, parseImageList } from '../../src/bundle/spec.ts';
+import { parseReference, formatReference, ReferenceError as RefError } from '../../src/bundle/registry/reference.ts';
 import { parseYaml, fieldPath } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { profileSchema } from '../../src/schema/profile.ts';
@@ -252,7 +255,7 @@ test('yaml resource bombs and broken aliases are input errors with a line, not c
   }
 });
 
-test('CLI: generated bad site files and profiles exit 2 with a message naming the file', async () => {
+test('CLI: generated bad site files, profiles and bundle specs exit 2 with a message naming the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ac-prop-'));
   try {
     const bad = fc.sample(
@@ -280,6 +283,19 @@ test('CLI: generated bad site files and profiles exit 2 with a message naming th
       const r = await runBinary(['checklist', '--profile', file]);
       assert.equal(r.code, 2, `exit 2: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+`), 'stderr names file:line');
+    }
+    const badSpecs = fc.sample(
+      fc.oneof(yamlishText, mutationOf(VALID_SPEC).map((m) => stringify(apply(VALID_SPEC, m)))).filter((t) => rejection(t, bundleSpecSchema) !== undefined),
+      { numRuns: 3, seed: 13 },
+    );
+    for (const [i, text] of badSpecs.entries()) {
+      const file = join(dir, `spec-${i}.yaml`);
+      const out = join(dir, `out-${i}.tar`);
+      writeFileSync(file, text);
+      const r = await runBinary(['bundle', 'create', '--spec', file, '--output', out]);
+      assert.equal(r.code, 2, `exit 2: ${r.stderr}`);
+      assert.ok(r.stderr.includes(file), `stderr names ${file}: ${r.stderr}`);
+      assert.equal(existsSync(out), false, 'no bundle written');
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -372,6 +388,110 @@ test('--registry parser: any string is a target or a UsageError (exit 2) quoting
         assert.equal((err as UsageError).exitCode, 2);
         assert.ok(err.message.includes('--registry'));
       }
+    }),
+    RUNS,
+  );
+});
+
+// ---- the bundle spec and image references (bundle create's inputs) -----------
+
+const VALID_SPEC: Json = {
+  apiVersion: 'astrago.io/v1',
+  kind: 'BundleSpec',
+  metadata: { name: 'astrago', version: '1.2.0' },
+  platforms: ['linux/amd64', 'linux/arm64/v8'],
+  charts: [
+    { name: 'harbor', repo: 'https://helm.goharbor.io', version: '1.13.1' },
+    { name: 'gpu-operator', oci: 'oci://registry.example/charts/gpu-operator', version: 'v25.3.2' },
+    { name: 'astrago', path: 'charts/astrago' },
+  ],
+  images: ['docker.io/goharbor/harbor-core:v2.9.1', `registry.k8s.io/pause@sha256:${'e'.repeat(64)}`, 'nginx', 'localhost:5000/team/app:1.0'],
+  imageLists: ['imagelists/astrago.txt'],
+  files: [{ name: 'helm', url: 'https://get.example/helm-v3.15.4-linux-amd64.tar.gz', sha256: 'f'.repeat(64), mode: 0o755 }],
+  registries: [{ host: 'harbor.internal:5443', caFile: './ca.pem', insecure: false, username: 'bot', passwordEnv: 'HARBOR_PW' }],
+};
+
+test('bundle spec parser: random text, mutations and type confusion are refused with file, line and field', () => {
+  fc.assert(fc.property(yamlishText, (text) => void rejection(text, bundleSpecSchema)), RUNS);
+  checkMutations(VALID_SPEC, bundleSpecSchema);
+  checkTypeConfusion(VALID_SPEC, (t) => void rejection(t, bundleSpecSchema));
+});
+
+test('bundle spec loader: generated spec files with image lists are loaded or refused as input errors naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-prop-spec-'));
+  try {
+    mkdirSync(join(dir, 'charts', 'astrago'), { recursive: true });
+    writeFileSync(join(dir, 'charts', 'astrago', 'Chart.yaml'), 'apiVersion: v2\nname: astrago\nversion: 0.1.0\n');
+    writeFileSync(join(dir, 'ca.pem'), 'not checked here\n');
+    mkdirSync(join(dir, 'imagelists'));
+    const listLine = fc.oneof(fc.constantFrom('nginx:1.25', '# comment', '', '  ghcr.io/a/b:1  # trailing', 'UPPER/case', 'a b', 'x@sha256:zz', `quay.io/x@sha256:${'a'.repeat(64)}`), fc.string({ maxLength: 30 }));
+    let n = 0;
+    fc.assert(
+      fc.property(fc.array(mutationOf(VALID_SPEC), { maxLength: 2 }), fc.array(listLine, { maxLength: 8 }), (ms, lines) => {
+        let doc: Json = VALID_SPEC;
+        for (const m of ms) doc = apply(doc, m);
+        const file = join(dir, `spec-${n++}.yaml`);
+        writeFileSync(file, stringify(doc));
+        writeFileSync(join(dir, 'imagelists', 'astrago.txt'), lines.join('\n'));
+        try {
+          const loaded = loadBundleSpec(file);
+          for (const img of loaded.images) assert.deepEqual(parseReference(img.name), img.ref, 'canonical names parse back to the same reference');
+        } catch (err) {
+          for (const e of inputErrorsOf(err)) {
+            assert.ok(e.file === file || e.file.endsWith('astrago.txt'), `names the spec or the image list: ${e.message}`);
+            if (e.file.endsWith('astrago.txt')) assert.ok(e.line !== undefined && e.line >= 1 && e.line <= lines.length, `image list errors carry their line: ${e.message}`);
+          }
+        }
+      }),
+      { ...RUNS, numRuns: 100 },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('image reference parser: any string is a reference or a ReferenceError; accepted ones round-trip', () => {
+  const component = fc.stringMatching(/^[a-z0-9]{1,6}([._-][a-z0-9]{1,4})?$/);
+  const shaped = fc
+    .tuple(
+      fc.constantFrom('', 'docker.io/', 'ghcr.io/', 'localhost:5000/', '127.0.0.1:5001/', '[::1]:5000/', 'Registry.Example:443/', 'bad_host/', 'h:99999/', 'index.docker.io/'),
+      fc.array(component, { minLength: 1, maxLength: 3 }),
+      fc.constantFrom('', ':1.0', ':latest', ':v2.9.1-rc_1', ':-bad', `:${'t'.repeat(129)}`, ':'),
+      fc.constantFrom('', `@sha256:${'a'.repeat(64)}`, '@sha256:ABC', '@md5:00', '@'),
+    )
+    .map(([r, comps, tag, digest]) => r + comps.join('/') + tag + digest);
+  fc.assert(
+    fc.property(fc.oneof(shaped, fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 })), (s) => {
+      let ref;
+      try {
+        ref = parseReference(s);
+      } catch (err) {
+        assert.ok(err instanceof RefError, `a ReferenceError, got ${String(err)}`);
+        assert.ok(err.message.startsWith('invalid image reference'), err.message);
+        return;
+      }
+      assert.ok(ref.repository.length > 0 && ref.registry.length > 0);
+      assert.ok(ref.tag !== undefined || ref.digest !== undefined, 'a tag or a digest is always set');
+      assert.deepEqual(parseReference(formatReference(ref)), ref, 'formatting and parsing again gives the same reference');
+    }),
+    { ...RUNS, numRuns: 400 },
+  );
+  // Known answers: Docker's normalisation.
+  assert.deepEqual(parseReference('nginx'), { registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: undefined });
+  assert.equal(parseReference('localhost:5000/x:1').registry, 'localhost:5000');
+});
+
+test('image list parser: any text gives references and errors that carry file and line', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('nginx', '# c', 'Bad/Name', 'a:b:c')), { maxLength: 15 }), (lines) => {
+      const { images, errors } = parseImageList(lines.join('\n'), 'list.txt');
+      for (const e of errors) {
+        assert.ok(e instanceof InputError);
+        assert.equal(e.file, 'list.txt');
+        assert.ok(e.line! >= 1 && e.line! <= lines.length);
+        assert.equal(e.field, 'image');
+      }
+      for (const i of images) assert.match(i.origin, /^list\.txt:\d+$/);
     }),
     RUNS,
   );

@@ -1,0 +1,116 @@
+// Crash safety: `bundle install` and `bundle create` are killed with SIGKILL
+// at seeded random moments and run again. The second run finishes, the result
+// is whole (tags point at the right digests / the tar verifies), and nothing
+// completed before the kill is uploaded or fetched again — counted by the
+// fault proxy standing between the tool and the real registry.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createLayout, singlePlatformImage, type Layout } from '../support/images.ts';
+import { buildBundle, makeChart, type BuiltBundle } from '../support/bundle-fixture.ts';
+import { startFaultProxy, seededRandom, completedBlobUploads, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
+import { runCli, scratchDir, storedTag, repositoryBlobs } from '../support/hardening.ts';
+
+const TRIALS = 12;
+const MIN_INTERRUPTED = 10;
+
+/** Slows each upload a little, so a random kill lands mid-push rather than before or after it. */
+const PACING: FaultRule[] = [
+  { name: 'pace uploads', method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'stall', ms: 60 } },
+  { name: 'pace manifests', method: 'PUT', path: /\/manifests\//, fault: { kind: 'stall', ms: 60 } },
+];
+
+describe('bundle install killed at random moments', () => {
+  let dir: string;
+  let layout: Layout;
+  let bundle: BuiltBundle;
+  let target: TestRegistry;
+  let proxy: FaultProxy;
+  const images = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/crash/app-${i}:2.${i}`, repo: `crash/app-${i}`, tag: `2.${i}`, digest: '', blobs: [] as string[] }));
+
+  before(async () => {
+    dir = scratchDir('crash-install');
+    layout = createLayout();
+    const shared = await layout.addLayer(64 * 1024);
+    for (const img of images) {
+      const d = await singlePlatformImage(layout, img.name, { layerSizes: [128 * 1024, 64 * 1024, 32 * 1024], sharedLayers: [shared] });
+      img.digest = d.digest;
+      const m = JSON.parse(readFileSync(join(layout.dir, 'blobs', 'sha256', d.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
+      img.blobs = [m.config.digest, ...m.layers.map((l) => l.digest)];
+    }
+    bundle = await buildBundle({
+      out: join(dir, 'bundle.tar'),
+      layout: layout.dir,
+      images: images.map(({ ref, name }) => ({ ref, name })),
+      charts: [await makeChart('crashy', '0.2.0', { image: images[0]!.ref })],
+    });
+    target = await startRegistry();
+    proxy = await startFaultProxy({ upstream: target.url, seed: 99, rules: PACING });
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await target?.stop();
+    layout?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const install = (prefix: string, killAfterMs?: number) =>
+    runCli(['bundle', 'install', bundle.file, '--registry', `${proxy.hostPort}/${prefix}`, '--charts-dir', join(dir, `charts-${prefix}`), '--concurrency', '2'], { killAfterMs });
+
+  test(`${TRIALS} trials: kill, run again, every image whole, no blob uploaded twice`, async (t) => {
+    // How long an uninterrupted install takes here, to spread the kills over it.
+    const t0 = performance.now();
+    const clean = await install('clean');
+    const duration = performance.now() - t0;
+    assert.equal(clean.code, 0, clean.stderr);
+
+    const random = seededRandom(2026);
+    let interrupted = 0;
+    /** kills that left some blobs pushed and others not: the resume path really ran */
+    let midPush = 0;
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const prefix = `trial-${trial}`;
+      const killAt = Math.round(duration * (0.05 + 0.85 * random()));
+      proxy.resetCounters();
+      const first = await install(prefix, killAt);
+      if (first.killed) interrupted++;
+      else assert.equal(first.code, 0, `trial ${trial}: a run that was not killed succeeds (signal ${first.signal}, killed ${first.killed}):\n${first.stderr}`);
+      const heldCount = images.reduce((n, img) => n + repositoryBlobs(target, `${prefix}/${img.repo}`).size, 0);
+      if (first.killed && heldCount > 0 && heldCount < images.reduce((n, img) => n + img.blobs.length, 0)) midPush++;
+      const uploadedBeforeKill = completedBlobUploads(proxy.records);
+      const held = new Map(images.map((img) => [img.repo, repositoryBlobs(target, `${prefix}/${img.repo}`)]));
+      const charts = join(dir, `charts-${prefix}`);
+      const afterKill = new Map(existsSync(charts) ? readdirSync(charts).filter((f) => !/\.tmp-\d+$/.test(f)).map((f) => [f, readFileSync(join(charts, f))]) : []);
+
+      proxy.resetCounters();
+      const second = await install(prefix);
+      assert.equal(second.code, 0, `trial ${trial} (killed at ${killAt} ms): the second run finishes:\n${second.stdout}\n${second.stderr}`);
+      for (const img of images) {
+        assert.equal(storedTag(target, `${prefix}/${img.repo}`, img.tag), img.digest, `trial ${trial}: ${img.repo}:${img.tag} has the bundle's digest`);
+        const blobs = repositoryBlobs(target, `${prefix}/${img.repo}`);
+        for (const b of img.blobs) assert.ok(blobs.has(b), `trial ${trial}: ${prefix}/${img.repo} holds ${b}`);
+      }
+      // Nothing the registry already held in a repository is uploaded there again.
+      const again = completedBlobUploads(proxy.records);
+      for (const u of again) {
+        const repo = u.repository.slice(prefix.length + 1);
+        assert.ok(!held.get(repo)?.has(u.digest), `trial ${trial}: ${u.digest} was in ${u.repository} after the kill and was uploaded again`);
+      }
+      const seen = new Set<string>();
+      for (const u of [...uploadedBeforeKill, ...again]) {
+        const key = `${u.repository} ${u.digest}`;
+        assert.ok(!seen.has(key), `trial ${trial}: ${key} was uploaded twice`);
+        seen.add(key);
+      }
+      // After the kill, the charts directory held only whole files under their final names.
+      for (const [f, bytes] of afterKill) assert.ok(bytes.equals(readFileSync(join(charts, f))), `trial ${trial}: ${f} was whole after the kill`);
+      assert.deepEqual(readdirSync(charts).filter((f) => !/\.tmp-\d+$/.test(f)).sort(), readdirSync(join(dir, 'charts-clean')).filter((f) => !/\.tmp-\d+$/.test(f)).sort());
+    }
+    t.diagnostic(`clean run ${Math.round(duration)} ms; ${interrupted} of ${TRIALS} runs killed, ${midPush} of them mid-push`);
+    assert.ok(midPush >= 3, `some kills landed mid-push (got ${midPush})`);
+    assert.ok(interrupted >= MIN_INTERRUPTED, `at least ${MIN_INTERRUPTED} of ${TRIALS} runs were killed mid-way (got ${interrupted}; clean run ${Math.round(duration)} ms)`);
+  });
+});
