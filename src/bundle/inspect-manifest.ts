@@ -1,9 +1,13 @@
-// bundle.yaml as verify, inspect and install read it.
+// bundle.yaml as verify, inspect and install read it: the fields they rely on
+// (src/schema/bundle-manifest.ts has the whole shape bundle create writes),
+// checked leniently so a bundle from a newer tool with added fields still
+// verifies and installs.
 import { parse } from 'yaml';
 import { InputError } from '../errors.ts';
 
 export interface BundleManifestView {
   metadata: { name: string; version: string; createdBy?: string };
+  tool?: { name: string; version: string };
   platforms: string[];
   charts: Array<{ name: string; version: string; file: string; digest: string; size: number }>;
   images: Array<{ ref: string; digest: string; platforms?: string[] }>;
@@ -47,6 +51,7 @@ export function loadBundleManifest(text: string): BundleManifestView {
   return {
     ...m,
     metadata: { name: String(md!.name), version: String(md!.version ?? ''), createdBy: typeof md!.createdBy === 'string' ? md!.createdBy : undefined },
+    ...(m.tool && typeof m.tool === 'object' ? { tool: { name: String((m.tool as Record<string, unknown>).name ?? ''), version: String((m.tool as Record<string, unknown>).version ?? '') } } : {}),
     platforms: Array.isArray(m.platforms) ? m.platforms.map(String) : [],
     charts: arr('charts') as BundleManifestView['charts'],
     images: arr('images') as BundleManifestView['images'],

@@ -12,7 +12,9 @@ export interface BundleInspection {
   apiVersion: 'astrago.io/v1';
   kind: 'BundleInspection';
   file: string;
-  bundle: { name: string; version: string; createdBy?: string };
+  /** the bundle, and the tool (version) that made it */
+  bundle: { name: string; version: string; createdBy?: string; tool?: { name: string; version: string } };
+  /** the astrago-check that inspected it */
   tool: { name: string; version: string };
   platforms: string[];
   charts: Array<{ name: string; version: string; file: string; size: number; digest: string }>;
@@ -77,7 +79,7 @@ export async function inspectBundle(file: string): Promise<BundleInspection> {
     apiVersion: 'astrago.io/v1',
     kind: 'BundleInspection',
     file,
-    bundle: m.metadata,
+    bundle: { ...m.metadata, ...(m.tool ? { tool: m.tool } : {}) },
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     platforms: m.platforms,
     charts: m.charts.map(({ name, version, file: f, size, digest }) => ({ name, version, file: f, size, digest })),

@@ -13,7 +13,8 @@ import { OperationError, errorMessage } from '../errors.ts';
 import { formatBytes } from './inspect-format.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, targetRepository, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
-import { openPushSession, splitReference, type SessionOptions } from './install-session.ts';
+import { openPushSession, type SessionOptions } from './install-session.ts';
+import { parseReference } from './registry/reference.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { extractEntry, type TarEntry } from './tar-reader.ts';
@@ -131,14 +132,18 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   await writeChartsDir(opts.file, chartsDir, charts, indexEntry, values);
 
   // 4. Push.
-  const session = await openPushSession({ ...opts, target });
-  await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+  const session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
+  try {
+    await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+  } finally {
+    await session.close();
+  }
   return summary;
 }
 
 function planImages(target: RegistryTarget, v: VerifyResult): ImagePlan[] {
   return v.images.map(({ ref, tree }) => {
-    const r = splitReference(ref);
+    const r = parseReference(ref);
     const repository = targetRepository(target, r.repository);
     const mapping: ImageMapping = { original: ref, originalRegistry: r.registry, originalRepository: r.repository, registry: target.host, repository, tag: r.tag, digest: tree.root.digest };
     const pushRefs = tree.manifests.map((node) => ({ node, reference: node.descriptor.digest === tree.root.digest && r.tag ? r.tag : node.descriptor.digest }));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { errorMessage, InputError, OperationError } from '../errors.ts';
 import { sha256FileInWorker } from './verify-hash.ts';
+import { parseReference } from './registry/reference.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
 import { TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
@@ -247,6 +248,11 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
     for (const img of m.images) {
       result.counts.images++;
       listed.add(img.ref);
+      try {
+        parseReference(img.ref);
+      } catch (err) {
+        problem(img.ref, errorMessage(err));
+      }
       const root = byRef.get(img.ref);
       if (!root) problem(img.ref, `listed in bundle.yaml but not in ${INDEX_ENTRY}`);
       else if (root.digest !== img.digest) problem(img.ref, `${INDEX_ENTRY} has ${root.digest}, bundle.yaml says ${img.digest}`);

@@ -5,7 +5,7 @@
 //        encodes them, nothing is normalized), for malicious-archive tests.
 //   tarEntries(buf) / replaceTarEntries(...) help craft corrupted copies of a good bundle.
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -117,6 +117,7 @@ export async function buildBundle(opts: {
   const rootDescs: unknown[] = [];
   const blobs = new Set<string>();
   const images: Array<Record<string, unknown>> = [];
+  const rootBlobs = new Map<string, string>();
   const collect = (digest: string) => {
     if (blobs.has(digest)) return;
     blobs.add(digest);
@@ -138,15 +139,48 @@ export async function buildBundle(opts: {
     if (!d) throw new Error(`layout has no image named ${img.name}`);
     collect(d.digest);
     rootDescs.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: { 'org.opencontainers.image.ref.name': img.ref } });
-    images.push({ ref: img.ref, digest: d.digest, platforms: opts.platforms ?? ['linux/amd64'] });
+    const at = img.ref.indexOf('@');
+    const noDigest = at === -1 ? img.ref : img.ref.slice(0, at);
+    const colon = noDigest.lastIndexOf(':');
+    const tagged = colon > noDigest.lastIndexOf('/');
+    images.push({
+      ref: img.ref,
+      repository: tagged ? noDigest.slice(0, colon) : noDigest,
+      ...(tagged ? { tag: noDigest.slice(colon + 1) } : {}),
+      digest: d.digest,
+      mediaType: d.mediaType,
+      platforms: opts.platforms ?? ['linux/amd64'],
+      size: 0, // filled in below
+    });
+    rootBlobs.set(img.ref, d.digest);
   }
+  const imageSize = (root: string): number => {
+    const seen = new Set<string>();
+    const walk = (d: string) => {
+      if (seen.has(d)) return;
+      seen.add(d);
+      const data = readFileSync(join(opts.layout, 'blobs', 'sha256', d.slice(7)));
+      if (data[0] !== 0x7b) return;
+      try {
+        const j = JSON.parse(data.toString('utf8')) as { mediaType?: string; manifests?: Array<{ digest: string }>; config?: { digest?: string }; layers?: Array<{ digest: string }> };
+        if (!/manifest|index/.test(j.mediaType ?? '')) return;
+        for (const m of j.manifests ?? []) walk(m.digest);
+        if (j.config?.digest) walk(j.config.digest);
+        for (const l of j.layers ?? []) walk(l.digest);
+      } catch {
+        /* not JSON */
+      }
+    };
+    walk(root);
+    return [...seen].reduce((n, d) => n + statSync(join(opts.layout, 'blobs', 'sha256', d.slice(7))).size, 0);
+  };
   for (const digest of blobs) content.set(`images/blobs/sha256/${digest.slice(7)}`, readFileSync(join(opts.layout, 'blobs', 'sha256', digest.slice(7))));
   content.set('images/oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
   content.set('images/index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: rootDescs })));
   const charts = (opts.charts ?? []).map((c) => {
     const file = `charts/${c.name}-${c.version}.tgz`;
     content.set(file, c.tgz);
-    return { name: c.name, version: c.version, file, digest: `sha256:${sha(c.tgz)}`, size: c.tgz.length };
+    return { name: c.name, version: c.version, file, digest: `sha256:${sha(c.tgz)}`, size: c.tgz.length, source: `fixture://${c.name}`, images: [] };
   });
   if (charts.length) {
     const entries: Record<string, unknown[]> = {};
@@ -156,18 +190,32 @@ export async function buildBundle(opts: {
   const files = (opts.files ?? []).map((f) => {
     const file = `files/${f.name}`;
     content.set(file, f.data);
-    return { name: f.name, file, digest: `sha256:${sha(f.data)}`, size: f.data.length };
+    return { name: f.name, file, digest: `sha256:${sha(f.data)}`, size: f.data.length, url: `https://files.example/${f.name}` };
   });
   const manifest = {
     apiVersion: 'astrago.io/v1',
     kind: 'BundleManifest',
     metadata: { name: 'fixture', version: '0.0.1', createdBy: 'astrago-check test-fixture' },
+    tool: { name: 'astrago-check', version: 'test-fixture' },
     platforms: opts.platforms ?? ['linux/amd64'],
     charts,
     images,
     files,
-    spec: { apiVersion: 'astrago.io/v1', kind: 'BundleSpec', metadata: { name: 'fixture', version: '0.0.1' }, images: opts.images.map((i) => i.ref) },
+    blobs: { count: blobs.size, size: [...blobs].reduce((n, d) => n + content.get(`images/blobs/sha256/${d.slice(7)}`)!.length, 0) },
+    warnings: [],
+    spec: {
+      apiVersion: 'astrago.io/v1',
+      kind: 'BundleSpec',
+      metadata: { name: 'fixture', version: '0.0.1' },
+      platforms: opts.platforms ?? ['linux/amd64'],
+      charts: (opts.charts ?? []).map((c) => ({ name: c.name, version: c.version, repo: 'https://charts.example/' })),
+      images: opts.images.map((i) => i.ref),
+      imageLists: [],
+      files: (opts.files ?? []).map((f) => ({ name: f.name, url: `https://files.example/${f.name}`, sha256: sha(f.data) })),
+      registries: [],
+    },
   };
+  for (const img of images) img.size = imageSize(rootBlobs.get(img.ref as string)!);
   opts.mutate?.(content);
   const manifestBytes = Buffer.from(yamlStringify(manifest));
   const summed = [...content.keys()].sort();

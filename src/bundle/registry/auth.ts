@@ -173,7 +173,8 @@ export class RegistryAuth {
     if (!realm) throw new OperationError(`registry ${this.#registry}: bearer challenge without realm`);
     const url = new URL(realm);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
-    const scopes = new Set([scope, ...(extraScope ? extraScope.split(' ') : [])].filter(Boolean));
+    // `scope` may hold several space-separated scopes (a mount also reads its source): one parameter each.
+    const scopes = new Set([...scope.split(' '), ...(extraScope ? extraScope.split(' ') : [])].filter(Boolean));
     for (const s of scopes) url.searchParams.append('scope', s);
     this.tokenFetches++;
     const res = await request(url, {

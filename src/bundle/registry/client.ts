@@ -45,6 +45,8 @@ export interface SendOptions {
   repository: string;
   /** token scope actions, default 'pull' */
   scope?: string;
+  /** more token scopes the request needs, e.g. 'repository:FROM:pull' for a cross-repository mount (push.ts) */
+  extraScopes?: string[];
   headers?: Record<string, string>;
   body?: Buffer | Readable;
   signal?: AbortSignal;
@@ -104,7 +106,7 @@ export class RegistryClient {
   async send(registry: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const ep = await this.transport.endpoint(registry);
     const auth = this.#authFor(registry, ep.dispatcher);
-    const scope = repositoryScope(opts.repository, opts.scope ?? 'pull');
+    const scope = [repositoryScope(opts.repository, opts.scope ?? 'pull'), ...(opts.extraScopes ?? [])].join(' ');
     const url = /^https?:\/\//.test(opts.path) ? opts.path : `${ep.baseUrl}${opts.path}`;
     const sameOrigin = new URL(url).origin === new URL(ep.baseUrl).origin;
     const replayable = opts.body === undefined || Buffer.isBuffer(opts.body);

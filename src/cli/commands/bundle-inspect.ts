@@ -32,7 +32,8 @@ function table(rows: string[][]): string[] {
 
 export function renderInspection(r: BundleInspection): string {
   const out: string[] = [];
-  out.push(`Bundle ${r.bundle.name} ${r.bundle.version}${r.bundle.createdBy ? ` (made by ${r.bundle.createdBy})` : ''}`);
+  const madeBy = r.bundle.tool ? `${r.bundle.tool.name} ${r.bundle.tool.version}` : r.bundle.createdBy;
+  out.push(`Bundle ${r.bundle.name} ${r.bundle.version}${madeBy ? ` (made by ${madeBy})` : ''}`);
   out.push(`File: ${r.file} (${formatBytes(r.totals.tarSize)})`);
   out.push(`Platforms: ${r.platforms.join(', ') || '-'}`);
   out.push('', `Charts (${r.charts.length})`);
