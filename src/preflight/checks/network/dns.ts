@@ -58,16 +58,26 @@ function queryName(ctx: ProbeContext): string {
 }
 
 async function askLocal(server: string, name: string, timeoutMs: number): Promise<Pick<ResolverAnswer, 'state' | 'rcode' | 'detail'>> {
-  const r = new Resolver({ timeout: timeoutMs, tries: 1 });
+  // c-ares may wait longer than its own timeout (retries over TCP, ARP): keep a deadline of our own.
+  const r = new Resolver({ timeout: Math.max(100, Math.floor(timeoutMs / 2)), tries: 1 });
   r.setServers([server]);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await r.resolve4(name);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        r.cancel();
+        reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEOUT' }));
+      }, timeoutMs);
+    });
+    await Promise.race([r.resolve4(name), deadline]);
     return { state: 'answered', rcode: 'NOERROR' };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const rcodes: Record<string, string> = { ENOTFOUND: 'NXDOMAIN', ENODATA: 'NOERROR (no A record)', ESERVFAIL: 'SERVFAIL', EREFUSED: 'REFUSED', ENOTIMP: 'NOTIMP', EFORMERR: 'FORMERR' };
     if (rcodes[code]) return { state: 'answered', rcode: rcodes[code] };
     return { state: 'silent', detail: code || (err as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

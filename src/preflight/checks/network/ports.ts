@@ -1,5 +1,5 @@
 // ports.free: the ports the node's roles need are not taken by another process.
-import { defineCheck, type Judgement } from '../../types.ts';
+import { defineCheck, type Judgement, type ProbeContext } from '../../types.ts';
 import { parseFdScan, parseProcNet, parseSs, type Listener, type SocketOwner } from '../../net/listeners.ts';
 import { read, run } from '../kernel/host-io.ts';
 import { requiredPorts, type PortNeed } from './required-ports.ts';
@@ -23,6 +23,13 @@ const EXPECTED: Record<string, RegExp> = {
   'Calico VXLAN': /^$/, // the kernel's vxlan socket has no owning process
   'NodePort services': /^kube-proxy/,
 };
+
+/** The program name of a pid: argv[0]'s base name (threads may rename comm, e.g. node's "MainThread"), else comm. */
+async function processName(ctx: ProbeContext, pid: number): Promise<string> {
+  const argv0 = ((await read(ctx, `/proc/${pid}/cmdline`, 65536)) ?? '').split('\0')[0];
+  if (argv0) return argv0.split('/').pop()!.split(' ')[0]!.replace(/:$/, '');
+  return ((await read(ctx, `/proc/${pid}/comm`)) ?? '?').trim();
+}
 
 function covers(n: PortNeed, l: Listener): boolean {
   return l.protocol === n.protocol && l.port >= n.from && l.port <= n.to;
@@ -55,7 +62,7 @@ export const portsFree = defineCheck<PortsFacts>({
         if (byInode.size) ownerSource = 'proc';
         for (const l of withOwner) {
           const pid = byInode.get(l.inode) ?? taken.filter((t) => t.port === l.port && t.protocol === l.protocol).map((t) => byInode.get(t.inode)).find((p) => p !== undefined);
-          if (pid !== undefined) l.owner = { pid, name: ((await read(ctx, `/proc/${pid}/comm`)) ?? '?').trim() };
+          if (pid !== undefined) l.owner = { pid, name: await processName(ctx, pid) };
         }
       }
       if (ownerSource === 'none') {
