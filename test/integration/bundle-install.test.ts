@@ -215,3 +215,27 @@ test('not enough disk for the charts directory: a clear stop before anything is 
     execFileSync('umount', [mnt]);
   }
 });
+
+test('credentials by reference from the site file (passwordEnv), and a bearer-token registry still mounts', async () => {
+  const reg = await secureRegistry();
+  const site = join(dir, 'site.yaml');
+  writeFileSync(site, `apiVersion: astrago.io/v1\nkind: Site\nmetadata: {name: lab}\nregistry:\n  url: https://${reg.host}\n  caFile: ${reg.caFile}\n  username: ${reg.username}\n  passwordEnv: LAB_REGISTRY_PW\n`);
+  // No docker config at all: the password comes only from the variable the site file names.
+  const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/viasite`, '--site', site, '--charts-dir', join(dir, 'charts-site')], {
+    env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: join(dir, 'no-docker-config'), LAB_REGISTRY_PW: reg.password },
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(!(r.stdout + r.stderr).includes(reg.password!), 'the password is never printed');
+  assert.equal(rawDigest(reg, 'viasite/library/app:1.0'), appDigest);
+  const wrong = await runBinary(['bundle', 'install', bundle.file, '--registry', '127.0.0.2:5000', '--site', site], { env: { PATH: process.env.PATH, HOME: dir } });
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /site\.yaml: field 'registry\.url': the --registry host 127\.0\.0\.2:5000/);
+
+  // Bearer tokens: a mount needs pull on the source repository in the same token.
+  const tok = await startRegistry({ auth: 'token' });
+  servers.push(tok);
+  const t = await runBinary(['bundle', 'install', bundle.file, '--registry', `${tok.host}/tok`, '--charts-dir', join(dir, 'charts-tok')], { env: env(tok) });
+  assert.equal(t.code, 0, t.stdout + t.stderr);
+  assert.match(t.stdout, /blobs\s+\d+ pushed .*, [1-9]\d* mounted/);
+  assert.ok(tok.tokenRequests() > 0);
+});

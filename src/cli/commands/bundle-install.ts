@@ -1,6 +1,10 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
+import { parseRegistryTarget } from '../../bundle/install-plan.ts';
 import { installBundle, type InstallSummary } from '../../bundle/install.ts';
-import { UsageError } from '../../errors.ts';
+import { InputError, UsageError } from '../../errors.ts';
+import { loadYamlFile } from '../../schema/load.ts';
+import { siteSchema } from '../../schema/site.ts';
 import { positiveInt, type Command } from '../args.ts';
 
 export const bundleInstallCommand: Command = {
@@ -23,10 +27,13 @@ Options:
   --charts-dir DIR      write the charts, index.yaml and registry-values.yaml here
                         (default ./astrago-charts)
   --concurrency N       parallel uploads (default 8)
+  --site FILE           take the registry's username, passwordEnv/passwordFile,
+                        caFile and insecure from the site file's 'registry'
   -h, --help            this help
 
-Credentials: ~/.docker/config.json (or $DOCKER_CONFIG/config.json), as written by
-'docker login' or 'skopeo login'; never on the command line.`,
+Credentials: the site file's registry secret reference (--site), else
+~/.docker/config.json (or $DOCKER_CONFIG/config.json) as written by 'docker login'
+or 'skopeo login'; never on the command line.`,
   options: {
     registry: { type: 'string' },
     'ca-file': { type: 'string' },
@@ -34,17 +41,20 @@ Credentials: ~/.docker/config.json (or $DOCKER_CONFIG/config.json), as written b
     'dry-run': { type: 'boolean' },
     'charts-dir': { type: 'string' },
     concurrency: { type: 'string' },
+    site: { type: 'string' },
   },
   positionals: [1, 1],
   async run(values, positionals, io) {
     if (typeof values.registry !== 'string' || !values.registry) throw new UsageError('bundle install: --registry HOST[:PORT][/PREFIX] is required');
     const concurrency = positiveInt('bundle install', 'concurrency', values.concurrency, 64) ?? 8;
+    const fromSite = typeof values.site === 'string' ? siteRegistry(resolve(io.cwd, values.site), values.registry) : {};
     const progress = progressLine(io.stderr);
     const summary = await installBundle({
       file: positionals[0]!,
       registry: values.registry,
-      caFile: values['ca-file'] as string | undefined,
-      insecure: values.insecure === true,
+      ...fromSite,
+      ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),
+      ...(values.insecure === true ? { insecure: true } : {}),
       dryRun: values['dry-run'] === true,
       chartsDir: values['charts-dir'] as string | undefined,
       concurrency,
@@ -73,4 +83,26 @@ export function renderSummary(s: InstallSummary): string {
     `  values     ${s.valuesFile} (helm -f / helmfile values: points the charts at ${s.registry})`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The site file's registry settings for the --registry host: secret
+ * references (never the secret), CA file and insecure, paths relative to the
+ * site file. A site registry for another host is an input error.
+ */
+function siteRegistry(file: string, registry: string): { caFile?: string; insecure?: boolean; username?: string; passwordEnv?: string; passwordFile?: string } {
+  const site = loadYamlFile(file, siteSchema);
+  const reg = site.registry;
+  if (!reg) throw new InputError({ file, field: 'registry', expected: 'a registry section (url, caFile, username, passwordEnv or passwordFile) for bundle install --site' });
+  const host = reg.url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const target = parseRegistryTarget(registry).host;
+  if (host !== target) throw new InputError({ file, field: 'registry.url', expected: `the --registry host ${target} (the site's registry is ${host})` });
+  const rel = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(dirname(file), p));
+  return {
+    ...(reg.caFile ? { caFile: rel(reg.caFile) } : {}),
+    ...(reg.insecure ? { insecure: true } : {}),
+    ...(reg.username ? { username: reg.username } : {}),
+    ...(reg.passwordEnv ? { passwordEnv: reg.passwordEnv } : {}),
+    ...(reg.passwordFile ? { passwordFile: rel(reg.passwordFile) } : {}),
+  };
 }
