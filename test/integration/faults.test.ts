@@ -6,13 +6,14 @@
 // leaving nothing under the final name.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createLayout, singlePlatformImage, type Layout } from '../support/images.ts';
 import { buildBundle, type BuiltBundle } from '../support/bundle-fixture.ts';
 import { startFaultProxy, completedBlobUploads, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
-import { runCli, scratchDir, storedTag, repositoryBlobs, type CliRun } from '../support/hardening.ts';
+import { runCli, scratchDir, storedTag, repositoryBlobs, seededRegistry, writeSpec, filesBelow, mountTmpfs, type CliRun, type SourceRegistry } from '../support/hardening.ts';
 
 const DIGEST = /sha256:[0-9a-f]{64}/;
 
@@ -125,7 +126,7 @@ describe('bundle install through faults', () => {
 
   test('a corrupted bundle is refused before anything is pushed', async () => {
     const bad = join(dir, 'bad.tar');
-    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const buf = Buffer.from(readFileSync(bundle.file));
     const layer = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 50_000)!;
     buf[layer[1].offset + 1234] ^= 0x01;
@@ -136,5 +137,152 @@ describe('bundle install through faults', () => {
     assert.ok(r.stderr.includes(layer[0]) || r.stderr.includes(layer[0].slice(-64)), `names the damaged blob:\n${r.stderr}`);
     assert.equal(proxy.records.length, 0, 'the registry was not contacted');
     assert.equal(existsSync(join(dir, 'charts-bad')), false, 'no charts directory was written');
+  });
+});
+
+describe('bundle create through faults', () => {
+  let dir: string;
+  let source: SourceRegistry;
+  let proxy: FaultProxy;
+  let spec: string;
+  /** the bundle an undisturbed run makes: every faulty run that succeeds must make exactly these bytes */
+  let cleanTar: Buffer;
+  let n = 0;
+
+  before(async () => {
+    dir = scratchDir('faults-create');
+    source = await seededRegistry({ count: 3, layerSizes: [200 * 1024, 100 * 1024], prefix: 'fc' });
+    proxy = await startFaultProxy({ upstream: source.registry.url, seed: 11 });
+    spec = writeSpec(dir, source.images.map((i) => `${proxy.hostPort}/${i.repoTag}`));
+    const clean = await create([]);
+    assert.equal(clean.run.code, 0, clean.run.stderr);
+    cleanTar = readFileSync(clean.out);
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await source?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** One create with a fresh cache and output directory. */
+  async function create(rules: FaultRule[], extra: string[] = []): Promise<{ run: CliRun; out: string; cache: string; outDir: string }> {
+    const k = n++;
+    const outDir = join(dir, `out-${k}`);
+    const cache = join(dir, `cache-${k}`);
+    const out = join(outDir, 'bundle.tar');
+    proxy.setRules(rules);
+    proxy.resetCounters();
+    const run = await runCli(['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, ...extra]);
+    return { run, out, cache, outDir };
+  }
+
+  /** Every blob in the cache under its final name has the digest it is named after. */
+  function assertCacheSound(cache: string): void {
+    for (const f of filesBelow(join(cache, 'blobs', 'sha256'))) {
+      const name = f.split('/').pop()!;
+      if (!/^[0-9a-f]{64}$/.test(name)) continue; // .partial and temp names are not final
+      assert.equal(createHash('sha256').update(readFileSync(f)).digest('hex'), name, `cache file ${name} holds what its name says`);
+    }
+  }
+
+  function assertNoOutput(outDir: string): void {
+    const left = existsSync(outDir) ? readdirSync(outDir) : [];
+    assert.deepEqual(left.filter((f) => f === 'bundle.tar' || f === 'bundle.tar.sha256'), [], `nothing under the final names in ${outDir} (found ${left.join(', ')})`);
+  }
+
+  test('survives resets mid-blob, 500/503/429 with Retry-After and short stalls, and makes the same bytes', async () => {
+    const r = await create([
+      { name: 'blob reset', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'reset', afterBytes: 50_000 }, times: 3 },
+      { name: 'blob 503', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'status', status: 503, retryAfter: 1 }, times: 2 },
+      { name: 'blob 500', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'status', status: 500 }, times: 1 },
+      { name: 'manifest 429', method: 'GET', path: /\/manifests\//, fault: { kind: 'status', status: 429, retryAfter: 1 }, times: 1 },
+      { name: 'blob stall', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'stall', ms: 300, afterBytes: 10_000 }, times: 2 },
+      { name: 'manifest stall', method: 'GET', path: /\/manifests\//, fault: { kind: 'stall', ms: 300 }, times: 1 },
+    ]);
+    assert.equal(r.run.code, 0, `create survives transient faults:\n${r.run.stderr}`);
+    const s = proxy.stats();
+    assert.deepEqual(s.injected, { reset: 3, status: 4, stall: 3, corrupt: 0 }, 'every planned fault was served');
+    assert.ok(readFileSync(r.out).equals(cleanTar), 'the bundle is byte-identical to an undisturbed run');
+    const v = await runCli(['bundle', 'verify', r.out]);
+    assert.equal(v.code, 0, v.stdout);
+    assertCacheSound(r.cache);
+  });
+
+  test('corrupted blobs are refused every time: no tar, nothing bad in the cache', async () => {
+    const r = await create([{ name: 'corrupt', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'corrupt' } }]);
+    assert.equal(r.run.code, 1, r.run.stderr);
+    assert.ok(proxy.stats().injected.corrupt > 0);
+    assertNoOutput(r.outDir);
+    assertCacheSound(r.cache);
+    assert.match(r.run.stderr, /hard|fc\/app-\d/, 'names the image');
+    assert.match(r.run.stderr, DIGEST, 'names the blob');
+    assert.match(r.run.stderr, /sha256|digest|mismatch|refused/i, 'says the content did not match');
+  });
+
+  test('a blob corrupted once is never kept: the run fails, or fetches it again and makes the same bytes', async () => {
+    for (const offset of [0, 77_777]) {
+      const r = await create([{ name: 'corrupt once', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'corrupt', offset }, skip: 2, times: 1 }]);
+      assert.equal(proxy.stats().injected.corrupt, 1);
+      assertCacheSound(r.cache);
+      if (r.run.code === 0) assert.ok(readFileSync(r.out).equals(cleanTar), 'a bundle made despite the corruption is the right one');
+      else {
+        assert.equal(r.run.code, 1, r.run.stderr);
+        assertNoOutput(r.outDir);
+      }
+    }
+  });
+
+  test('a blob that keeps failing ends the run with the image, the blob and the last error; no tar', async () => {
+    const victim = source.images[1]!;
+    const layers = JSON.parse(readFileSync(join(source.layout.dir, 'blobs', 'sha256', victim.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string; size: number }> };
+    const blob = layers.layers.find((l) => l.size > 150_000)!.digest;
+    const r = await create([{ name: 'victim', method: 'GET', path: new RegExp(`/blobs/${blob}$`), fault: { kind: 'status', status: 503, retryAfter: 0 } }]);
+    assert.equal(r.run.code, 1, r.run.stderr);
+    assert.ok(r.run.stderr.includes(blob), `names blob ${blob}:\n${r.run.stderr}`);
+    assert.ok(r.run.stderr.includes(`${proxy.hostPort}/${victim.repository}`), `names image ${victim.repository}:\n${r.run.stderr}`);
+    assert.match(r.run.stderr, /503/, 'gives the last error');
+    const attempts = proxy.records.filter((x) => x.rule === 'victim').length;
+    assert.ok(attempts >= 2 && attempts <= 12, `retried a bounded number of times (${attempts})`);
+    assertNoOutput(r.outDir);
+    assertCacheSound(r.cache);
+  });
+
+  test('resets that never stop (every blob, every try) end the run cleanly: exit 1, no tar', async () => {
+    const r = await create([{ name: 'always reset', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'reset', afterBytes: 1000 } }]);
+    assert.equal(r.run.code, 1, r.run.stderr);
+    assert.match(r.run.stderr, DIGEST);
+    assertNoOutput(r.outDir);
+    assertCacheSound(r.cache);
+  });
+
+  test('a full disk (2 MiB tmpfs) stops create cleanly: exit 1, a clear message, nothing under the final name', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+    // Cache on the small disk: it fills while blobs are stored.
+    for (const where of ['cache', 'output'] as const) {
+      const fs = mountTmpfs(where === 'cache' ? '512k' : '2m');
+      try {
+        const k = n++;
+        const cache = where === 'cache' ? join(fs.dir, 'cache') : join(dir, `cache-${k}`);
+        const outDir = where === 'output' ? join(fs.dir, 'out') : join(dir, `out-${k}`);
+        const out = join(outDir, 'bundle.tar');
+        // 2 MiB holds the tar alone (~1 MiB) but not tar + a filler: fill it first.
+        if (where === 'output') {
+          const { writeFileSync, mkdirSync } = await import('node:fs');
+          mkdirSync(outDir, { recursive: true });
+          writeFileSync(join(fs.dir, 'filler'), Buffer.alloc(1536 * 1024));
+        }
+        proxy.setRules([]);
+        const run = await runCli(['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache]);
+        t.diagnostic(`${where} on a full disk: ${run.stderr.trim().split("\n").slice(-2).join(" / ")}`);
+        assert.equal(run.code, 1, `${where} on a full disk: exit 1:\n${run.stderr}`);
+        assert.match(run.stderr, /no space|disk full|ENOSPC|not enough (disk )?space/i, `a clear message:\n${run.stderr}`);
+        assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace');
+        assertNoOutput(outDir);
+        if (where === 'cache') assertCacheSound(cache);
+      } finally {
+        fs.unmount();
+      }
+    }
   });
 });
