@@ -277,8 +277,10 @@ describe('bundle create through faults', () => {
         t.diagnostic(`${where} on a full disk: ${run.stderr.trim().split("\n").slice(-2).join(" / ")}`);
         assert.equal(run.code, 1, `${where} on a full disk: exit 1:\n${run.stderr}`);
         assert.match(run.stderr, /no space|disk full|ENOSPC|not enough (disk )?space/i, `a clear message:\n${run.stderr}`);
-        assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace');
+        assert.doesNotMatch(run.stderr, /^\s+at |triggerUncaughtException|^Node\.js v\d/m, 'a handled stop, not a crash');
+        assert.match(run.stderr, /^astrago-check: error: /m, 'the error goes through the CLI edge');
         assertNoOutput(outDir);
+        if (where === 'output') assert.deepEqual(readdirSync(outDir), [], 'a clean stop removes its temp file too');
         if (where === 'cache') assertCacheSound(cache);
       } finally {
         fs.unmount();
