@@ -228,7 +228,11 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
   let sentBytes = 0;
   let doneBlobs = 0;
   const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
-  const status = () => opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${formatBytes(sentBytes)} of at most ${formatBytes(totalBytes)} uploaded (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
+  const started = performance.now();
+  const status = () => {
+    const rate = sentBytes / Math.max(0.001, (performance.now() - started) / 1000);
+    opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${formatBytes(sentBytes)} of at most ${formatBytes(totalBytes)} uploaded, ${formatBytes(rate)}/s (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
+  };
 
   const tarSource = (d: Descriptor): BlobSource => {
     const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);

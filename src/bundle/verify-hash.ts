@@ -30,7 +30,8 @@ export interface FileHash {
 }
 
 export function sha256FileInWorker(file: string): FileHash {
-  const w = new Worker(WORKER_CODE, { eval: true, workerData: file });
+  // A tiny heap: the worker holds one 1 MiB buffer and a hash state.
+  const w = new Worker(WORKER_CODE, { eval: true, workerData: file, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4, codeRangeSizeMb: 4, stackSizeMb: 1 } });
   const result = new Promise<string>((resolve, reject) => {
     w.once('message', (m: { hex?: string; error?: string }) => {
       void w.terminate();
