@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createLayout, singlePlatformImage, type Layout } from '../support/images.ts';
 import { buildBundle, makeChart, type BuiltBundle } from '../support/bundle-fixture.ts';
-import { startFaultProxy, seededRandom, completedBlobUploads, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
-import { runCli, scratchDir, storedTag, repositoryBlobs } from '../support/hardening.ts';
+import { startFaultProxy, seededRandom, completedBlobUploads, completedBlobFetches, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
+import { runCli, scratchDir, storedTag, repositoryBlobs, seededRegistry, writeSpec, filesBelow, type SourceRegistry } from '../support/hardening.ts';
+import { createHash } from 'node:crypto';
 
 const TRIALS = 12;
 const MIN_INTERRUPTED = 10;
@@ -111,6 +112,83 @@ describe('bundle install killed at random moments', () => {
     }
     t.diagnostic(`clean run ${Math.round(duration)} ms; ${interrupted} of ${TRIALS} runs killed, ${midPush} of them mid-push`);
     assert.ok(midPush >= 3, `some kills landed mid-push (got ${midPush})`);
+    assert.ok(interrupted >= MIN_INTERRUPTED, `at least ${MIN_INTERRUPTED} of ${TRIALS} runs were killed mid-way (got ${interrupted}; clean run ${Math.round(duration)} ms)`);
+  });
+});
+
+describe('bundle create killed at random moments', () => {
+  let dir: string;
+  let source: SourceRegistry;
+  let proxy: FaultProxy;
+  let spec: string;
+
+  before(async () => {
+    dir = scratchDir('crash-create');
+    source = await seededRegistry({ count: 3, layerSizes: [160 * 1024, 96 * 1024, 48 * 1024], prefix: 'cc' });
+    // Paced like a slow link, so kills land while blobs stream in.
+    proxy = await startFaultProxy({
+      upstream: source.registry.url,
+      seed: 7,
+      rules: [{ name: 'pace blobs', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'stall', ms: 150, afterBytes: 16 * 1024 } }],
+    });
+    spec = writeSpec(dir, source.images.map((i) => `${proxy.hostPort}/${i.repoTag}`));
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await source?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const create = (k: string, killAfterMs?: number) =>
+    runCli(['bundle', 'create', '--spec', spec, '--output', join(dir, `out-${k}`, 'bundle.tar'), '--cache-dir', join(dir, `cache-${k}`), '--concurrency', '2'], { killAfterMs });
+
+  /** Blobs under their final names in a cache, each checked against its name. */
+  function cachedBlobs(cache: string): Set<string> {
+    const out = new Set<string>();
+    for (const f of filesBelow(join(cache, 'blobs', 'sha256'))) {
+      const name = f.split('/').pop()!;
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      assert.equal(createHash('sha256').update(readFileSync(f)).digest('hex'), name, `cache file ${name} holds what its name says`);
+      out.add(`sha256:${name}`);
+    }
+    return out;
+  }
+
+  test(`${TRIALS} trials: kill, run again, the same verified bundle, no cached blob fetched again`, async (t) => {
+    const t0 = performance.now();
+    const clean = await create('clean');
+    const duration = performance.now() - t0;
+    assert.equal(clean.code, 0, clean.stderr);
+    const cleanTar = readFileSync(join(dir, 'out-clean', 'bundle.tar'));
+
+    const random = seededRandom(4242);
+    let interrupted = 0;
+    let midFetch = 0;
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const k = `t${trial}`;
+      const killAt = Math.round(duration * (0.05 + 0.85 * random()));
+      const first = await create(k, killAt);
+      if (first.killed) interrupted++;
+      else assert.equal(first.code, 0, `trial ${trial}: a run that was not killed succeeds:\n${first.stderr}`);
+      const held = cachedBlobs(join(dir, `cache-${k}`));
+      if (first.killed && held.size > 0 && held.size < source.blobs.length + source.images.length) midFetch++;
+      const out = join(dir, `out-${k}`, 'bundle.tar');
+      if (existsSync(out)) assert.ok(readFileSync(out).equals(cleanTar), `trial ${trial}: a tar under the final name after the kill is complete`);
+
+      proxy.resetCounters();
+      const second = await create(k);
+      assert.equal(second.code, 0, `trial ${trial} (killed at ${killAt} ms): the second run finishes:\n${second.stderr}`);
+      assert.ok(readFileSync(out).equals(cleanTar), `trial ${trial}: the resumed bundle is byte-identical to an undisturbed one`);
+      const v = await runCli(['bundle', 'verify', out]);
+      assert.equal(v.code, 0, `trial ${trial}: the resumed bundle verifies:\n${v.stdout}`);
+      for (const [digest, times] of completedBlobFetches(proxy.records)) {
+        assert.ok(!held.has(digest), `trial ${trial}: ${digest} was complete in the cache and was fetched again (${times}x)`);
+      }
+      cachedBlobs(join(dir, `cache-${k}`));
+    }
+    t.diagnostic(`clean run ${Math.round(duration)} ms; ${interrupted} of ${TRIALS} runs killed, ${midFetch} of them mid-download`);
+    assert.ok(midFetch >= 3, `some kills landed mid-download (got ${midFetch})`);
     assert.ok(interrupted >= MIN_INTERRUPTED, `at least ${MIN_INTERRUPTED} of ${TRIALS} runs were killed mid-way (got ${interrupted}; clean run ${Math.round(duration)} ms)`);
   });
 });
