@@ -208,6 +208,8 @@ export function chainsFromNftJson(doc: unknown): Chain[] {
     if (!chain) continue;
     const expr = (r.expr ?? []) as Json[];
     const conds = expr.filter((e) => e.match).map((e) => nftCond(e.match as Json));
+    // iptables-nft compat matches (`xt`) and other matching expressions we do not model: undecidable.
+    for (const e of expr) if (e.xt) conds.push({ kind: 'unknown', text: JSON.stringify(e.xt) });
     let action = nftAction(expr);
     if (typeof action === 'object') {
       const target = 'jump' in action ? action.jump : action.goto;

@@ -58,14 +58,20 @@ async function probeFirewall(ctx: ProbeContext): Promise<FirewallFacts> {
   return { isRoot: ctx.isRoot, units, firewalld, ufw, nft, iptables };
 }
 
-/** Input chains of the firewall that really filters: nftables (covers iptables-nft and firewalld) or legacy iptables. */
+/**
+ * Input chains to evaluate: nftables (covers firewalld and native rules) and
+ * iptables. Tables that iptables-nft owns ("ip filter") are read from
+ * `iptables -S`, whose match options (multiport...) nft -j shows only as opaque xt.
+ */
 export function activeChains(f: FirewallFacts): { source: 'nftables' | 'iptables'; chains: Chain[] }[] {
   const out: { source: 'nftables' | 'iptables'; chains: Chain[] }[] = [];
-  if (f.nft && 'json' in f.nft) out.push({ source: 'nftables', chains: chainsFromNftJson(f.nft.json) });
-  // iptables-nft rules already appear in the nft ruleset; legacy ones do not.
-  if (f.iptables && 'rules' in f.iptables && (f.iptables.backend === 'legacy' || !(f.nft && 'json' in f.nft))) {
-    out.push({ source: 'iptables', chains: chainsFromIptables(f.iptables.rules) });
+  const ipt = f.iptables && 'rules' in f.iptables ? f.iptables : undefined;
+  const nftJson = f.nft && 'json' in f.nft ? f.nft.json : undefined;
+  if (nftJson !== undefined) {
+    const chains = chainsFromNftJson(nftJson).filter((c) => !(ipt && ipt.backend === 'nf_tables' && /^ip filter /.test(c.name)));
+    out.push({ source: 'nftables', chains });
   }
+  if (ipt) out.push({ source: 'iptables', chains: chainsFromIptables(ipt.rules) });
   return out;
 }
 
