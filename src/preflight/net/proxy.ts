@@ -121,7 +121,7 @@ export async function connectViaProxy(h: Host, proxy: ProxyEndpoint, target: { h
     if (!m) throw new ProxyConnectError(`the proxy at ${proxy.display} did not answer with HTTP`);
     const status = Number(m[1]);
     if (status < 200 || status > 299) {
-      const hint = status === 407 ? ' (proxy authentication required: set the user in the proxy URL and its password with network.proxy.passwordEnv)' : status === 403 ? ' (the proxy forbids this destination or port)' : status >= 500 ? ' (the proxy could not reach the destination)' : '';
+      const hint = status === 407 || status === 401 ? ' (proxy authentication required: set the user in the proxy URL and its password with network.proxy.passwordEnv)' : status === 403 ? ' (the proxy forbids this destination or port)' : status >= 500 ? ' (the proxy could not reach the destination)' : '';
       throw new ProxyConnectError(`proxy ${proxy.display} answered CONNECT ${authority} with ${status} ${m[2]}${hint}`, status);
     }
     return sock;

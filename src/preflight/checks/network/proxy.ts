@@ -190,7 +190,7 @@ export const proxyReach = defineCheck<ProxyReachFacts>({
       status: 'fail',
       message: `proxy ${f.proxy} answers but CONNECT to the registry ${f.registry} failed: ${f.connect?.error ?? 'unknown error'}`,
       remediation:
-        f.connect?.status === 407
+        f.connect?.status === 407 || f.connect?.status === 401
           ? 'give the proxy user in the proxy URL and its password through network.proxy.passwordEnv'
           : `ask the proxy administrator to allow CONNECT to ${f.registry}, or add the registry to noProxy if the nodes reach it directly`,
       facts,

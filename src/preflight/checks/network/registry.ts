@@ -110,7 +110,7 @@ export const registryTcp = defineCheck<RegistryTcpFacts>({
     const state = fl.tcpState ? describeTcpState({ host: '', port: 0, state: fl.tcpState as never, ms: 0, via: 'local', error: fl.message }) : fl.message;
     const fix =
       fl.stage === 'proxy'
-        ? fl.proxyStatus === 407
+        ? fl.proxyStatus === 407 || fl.proxyStatus === 401
           ? 'the proxy wants credentials: put the user in the proxy URL and its password in network.proxy.passwordEnv'
           : `the proxy could not open a tunnel to ${f.registry}: ask for CONNECT to be allowed, or add the registry to noProxy if nodes reach it directly`
         : `open ${f.registry} for this node (network firewall, registry host firewall), and check the registry is running`;
