@@ -9,6 +9,9 @@ import { stringify } from 'yaml';
 import { createLayout, singlePlatformImage, pushImage, type Layout } from './images.ts';
 import { startRegistry, type RegistryOptions, type TestRegistry } from './registry.ts';
 import { ensureBinary, ROOT } from './run-binary.ts';
+import { freePort, startProcess, waitForPort, type Server } from './process.ts';
+import { createNamespace, type Namespace } from './netns.ts';
+import type { Pki } from './pki.ts';
 
 export interface SeededImage {
   /** repository path and tag in the source registry, e.g. 'hard/app-0:1.0' */
@@ -198,4 +201,93 @@ export function scratchDir(tag: string): string {
   const dir = mkdtempSync(join(tmpdir(), `ac-${tag}-`));
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+export interface TestHttpProxy {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** tinyproxy on loopback; with `auth` it demands Basic proxy credentials. CONNECT allowed to `connectPorts`. */
+export async function startTinyproxy(opts: { auth?: { user: string; password: string }; connectPorts?: number[] } = {}): Promise<TestHttpProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-tp-'));
+  const port = await freePort();
+  const lines = [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', 'LogLevel Error', 'MaxClients 50', `PidFile "${join(dir, 'tp.pid')}"`];
+  for (const p of opts.connectPorts ?? [443]) lines.push(`ConnectPort ${p}`);
+  if (opts.auth) lines.push(`BasicAuth ${opts.auth.user} ${opts.auth.password}`);
+  const conf = join(dir, 'tinyproxy.conf');
+  writeFileSync(conf, lines.join('\n') + '\n');
+  const proc = startProcess(['tinyproxy', '-d', '-c', conf]);
+  try {
+    await waitForPort('127.0.0.1', port, 10_000, proc.child);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  }
+  return {
+    port,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface NamespacedRegistry {
+  ns: Namespace;
+  /** 10.203.x.2:5000 — reachable from the host through the veth only, never loopback */
+  host: string;
+  username: string;
+  password: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TLS + htpasswd distribution registry inside a fresh network namespace
+ * (bundle subnet 10.203.0.0/16), so clients treat it as a remote host:
+ * proxies apply, plain HTTP does not.
+ */
+export async function startNamespacedRegistry(pki: Pki, opts: { subnet: string; name: string; username: string; password: string }): Promise<NamespacedRegistry> {
+  const ns = createNamespace(opts.name, opts.subnet);
+  const dir = mkdtempSync(join(tmpdir(), 'ac-nsreg-'));
+  let proc: Server | undefined;
+  try {
+    const host = `${ns.address}:5000`;
+    const cert = pki.issue(`nsreg-${opts.name}`, { san: `IP:${ns.address}` });
+    const hp = join(dir, 'htpasswd');
+    writeFileSync(hp, execFileSync('htpasswd', ['-Bbn', opts.username, opts.password], { encoding: 'utf8' }));
+    const config = join(dir, 'config.yml');
+    writeFileSync(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: error, accesslog: {disabled: true}}',
+        'storage:',
+        `  filesystem: {rootdirectory: ${join(dir, 'data')}}`,
+        'http:',
+        `  addr: ${host}`,
+        `  tls: {certificate: ${cert.cert}, key: ${cert.key}}`,
+        'auth:',
+        `  htpasswd: {realm: ns-registry, path: ${hp}}`,
+      ].join('\n') + '\n',
+    );
+    proc = startProcess([...ns.exec, 'docker-registry', 'serve', config]);
+    await waitForPort(ns.address, 5000, 10_000, proc.child);
+  } catch (err) {
+    await proc?.stop();
+    ns.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    ns,
+    host: `${ns.address}:5000`,
+    username: opts.username,
+    password: opts.password,
+    async stop() {
+      await proc?.stop();
+      ns.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,0 +1,187 @@
+// Every secret the bundle side can be given is planted, and searched for in
+// the stdout/stderr of create, verify, inspect and install (success and
+// failure paths, with ASTRAGO_DEBUG stack traces too), in the bundle tar and
+// its .sha256, in the cache and in the charts directory: none may appear, in
+// any encoding (plain, URL-encoded, base64, base64 of user:password).
+//
+// Secrets: a source registry password by passwordEnv and by passwordFile (the
+// spec's registries[]), a docker config auth token (DOCKER_CONFIG), proxy
+// credentials in HTTPS_PROXY/HTTP_PROXY (used for a registry inside a network
+// namespace, reached through tinyproxy with Basic proxy auth), and wrong
+// passwords on the failure paths. The preflight side (site files, report
+// formats, SSH passwords and key passphrases) is covered by secrets.test.ts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPki, type Pki } from '../support/pki.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createLayout, singlePlatformImage, pushImage, type Layout } from '../support/images.ts';
+import { runCli, scratchDir, writeSpec, filesBelow, startTinyproxy, startNamespacedRegistry, type CliRun, type TestHttpProxy, type NamespacedRegistry } from '../support/hardening.ts';
+
+const SECRETS = {
+  srcPasswordEnv: 'srcEnvPw-S3cr3t-b1',
+  nsPasswordFile: 'nsFilePw-S3cr3t-b2',
+  dockerConfigPassword: 'dockerCfg-S3cr3t-b3',
+  proxyPassword: 'proxyPw-S3cr3t-b4',
+  wrongPassword: 'wrongPw-S3cr3t-b5',
+  wrongProxyPassword: 'wrongProxy-S3cr3t-b6',
+  wrongDockerToken: 'wrongDocker-S3cr3t-b7',
+};
+const USERS = { src: 'puller', ns: 'nsuser', target: 'pusher', proxy: 'proxyuser' };
+
+/** Every form a secret could leak in. */
+function forbiddenForms(): string[] {
+  const out = new Set<string>(['S3cr3t']);
+  const users = Object.values(USERS);
+  for (const s of Object.values(SECRETS)) {
+    out.add(s);
+    out.add(encodeURIComponent(s));
+    out.add(Buffer.from(s).toString('base64'));
+    for (const u of users) out.add(Buffer.from(`${u}:${s}`).toString('base64'));
+  }
+  return [...out];
+}
+
+let dir: string;
+let pki: Pki;
+let layout: Layout;
+let src: TestRegistry;
+let target: TestRegistry;
+let nsreg: NamespacedRegistry;
+let tinyproxy: TestHttpProxy;
+/** Everything the tool printed or wrote, labelled, for the final search. */
+const outputs: Array<{ label: string; data: Buffer | string }> = [];
+
+function record(label: string, r: CliRun): CliRun {
+  outputs.push({ label: `${label} stdout`, data: r.stdout }, { label: `${label} stderr`, data: r.stderr });
+  return r;
+}
+
+function dockerConfigDir(name: string, host: string, user: string, password: string): string {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }));
+  return d;
+}
+
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const proxy = `http://${USERS.proxy}:${encodeURIComponent(SECRETS.proxyPassword)}@127.0.0.1:${tinyproxy.port}`;
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,
+    AC_SRC_PW: SECRETS.srcPasswordEnv,
+    HTTPS_PROXY: proxy,
+    HTTP_PROXY: proxy,
+    NO_PROXY: 'localhost',
+    DOCKER_CONFIG: dockerConfigDir('docker-ok', target.host, USERS.target, SECRETS.dockerConfigPassword),
+    ...extra,
+  };
+}
+
+function spec(name: string, srcPasswordEnv = 'AC_SRC_PW', nsPasswordFile = './ns.pw'): string {
+  return writeSpec(
+    dir,
+    [`${src.host}/sec/local:1.0`, `${nsreg.host}/sec/remote:2.0`],
+    {
+      registries: [
+        { host: src.host, caFile: pki.caCert, username: USERS.src, passwordEnv: srcPasswordEnv },
+        { host: nsreg.host, caFile: pki.caCert, username: USERS.ns, passwordFile: nsPasswordFile },
+      ],
+    },
+    name,
+  );
+}
+
+before(async () => {
+  dir = scratchDir('secrets-bundle');
+  mkdirSync(join(dir, 'pki'));
+  pki = createPki(join(dir, 'pki'));
+  layout = createLayout();
+  await singlePlatformImage(layout, 'local', { layerSizes: [20_000] });
+  await singlePlatformImage(layout, 'remote', { layerSizes: [20_000] });
+  src = await startRegistry({ tls: pki, auth: 'htpasswd', username: USERS.src, password: SECRETS.srcPasswordEnv });
+  target = await startRegistry({ tls: pki, auth: 'htpasswd', username: USERS.target, password: SECRETS.dockerConfigPassword });
+  const pid = process.pid;
+  nsreg = await startNamespacedRegistry(pki, { subnet: `10.203.${200 + (pid % 50)}`, name: `ac${pid % 100000}sb`, username: USERS.ns, password: SECRETS.nsPasswordFile });
+  tinyproxy = await startTinyproxy({ auth: { user: USERS.proxy, password: SECRETS.proxyPassword }, connectPorts: [5000] });
+  await pushImage(layout, 'local', src, 'sec/local:1.0');
+  await pushImage(layout, 'remote', { host: nsreg.host, username: nsreg.username, password: nsreg.password }, 'sec/remote:2.0');
+  writeFileSync(join(dir, 'ns.pw'), `${SECRETS.nsPasswordFile}\n`, { mode: 0o600 });
+});
+
+after(async () => {
+  await tinyproxy?.stop();
+  await nsreg?.stop();
+  await src?.stop();
+  await target?.stop();
+  layout?.cleanup();
+  pki?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('create, verify, inspect and install with every secret planted: success paths', async () => {
+  const out = join(dir, 'out', 'bundle.tar');
+  const cache = join(dir, 'cache');
+  const created = record('create', await runCli(['bundle', 'create', '--spec', spec('ok.yaml'), '--output', out, '--cache-dir', cache], { env: env(), cwd: dir }));
+  assert.equal(created.code, 0, `create through the authenticating proxy and both registries:\n${created.stderr}`);
+  outputs.push({ label: 'bundle tar', data: readFileSync(out) }, { label: 'bundle sidecar', data: readFileSync(`${out}.sha256`) });
+  for (const f of filesBelow(cache)) outputs.push({ label: `cache ${f}`, data: readFileSync(f) });
+
+  const verified = record('verify', await runCli(['bundle', 'verify', out], { env: env(), cwd: dir }));
+  assert.equal(verified.code, 0, verified.stdout);
+  for (const format of ['tty', 'json', 'yaml']) {
+    const inspected = record(`inspect ${format}`, await runCli(['bundle', 'inspect', out, '--format', format], { env: env(), cwd: dir }));
+    assert.equal(inspected.code, 0, inspected.stderr);
+  }
+  const charts = join(dir, 'charts');
+  record('install dry-run', await runCli(['bundle', 'install', out, '--registry', `${target.host}/site`, '--ca-file', pki.caCert, '--dry-run'], { env: env(), cwd: dir }));
+  const installed = record('install', await runCli(['bundle', 'install', out, '--registry', `${target.host}/site`, '--ca-file', pki.caCert, '--charts-dir', charts], { env: env(), cwd: dir }));
+  assert.equal(installed.code, 0, `install with docker config credentials:\n${installed.stderr}`);
+  for (const f of filesBelow(charts)) outputs.push({ label: `charts dir ${f}`, data: readFileSync(f) });
+});
+
+test('failure paths with wrong passwords, a wrong proxy password and a bad docker token', async () => {
+  const debug = { ASTRAGO_DEBUG: '1' };
+  // Wrong registry password (passwordEnv): the registry refuses.
+  const wrongPw = record(
+    'create wrong password',
+    await runCli(['bundle', 'create', '--spec', spec('wrong.yaml', 'AC_WRONG_PW'), '--output', join(dir, 'w1', 'b.tar'), '--cache-dir', join(dir, 'cache-w1')], { env: env({ AC_WRONG_PW: SECRETS.wrongPassword, ...debug }), cwd: dir }),
+  );
+  assert.equal(wrongPw.code, 1, wrongPw.stderr);
+  assert.match(wrongPw.stderr, /401|refused|unauthori[sz]ed|credentials/i, 'says the registry refused the credentials');
+  // Wrong proxy password: tinyproxy answers 407 for the namespaced registry.
+  const badProxy = `http://${USERS.proxy}:${SECRETS.wrongProxyPassword}@127.0.0.1:${tinyproxy.port}`;
+  const wrongProxy = record(
+    'create wrong proxy password',
+    await runCli(['bundle', 'create', '--spec', spec('ok2.yaml'), '--output', join(dir, 'w2', 'b.tar'), '--cache-dir', join(dir, 'cache-w2')], { env: env({ HTTPS_PROXY: badProxy, HTTP_PROXY: badProxy, ...debug }), cwd: dir }),
+  );
+  assert.equal(wrongProxy.code, 1, wrongProxy.stderr);
+  assert.match(wrongProxy.stderr, /407|proxy/i, 'the proxy refused the credentials (so the proxy path was really taken)');
+  // A password file that is not there: bad input, exit 2, the file named.
+  const noFile = record(
+    'create missing password file',
+    await runCli(['bundle', 'create', '--spec', spec('nofile.yaml', 'AC_SRC_PW', './missing.pw'), '--output', join(dir, 'w3', 'b.tar'), '--cache-dir', join(dir, 'cache-w3')], { env: env(debug), cwd: dir }),
+  );
+  assert.notEqual(noFile.code, 0);
+  assert.match(noFile.stderr, /missing\.pw/);
+  // Install with a docker config holding a wrong token.
+  const out = join(dir, 'out', 'bundle.tar');
+  const badDocker = dockerConfigDir('docker-bad', target.host, USERS.target, SECRETS.wrongDockerToken);
+  const wrongToken = record(
+    'install wrong docker token',
+    await runCli(['bundle', 'install', out, '--registry', `${target.host}/site2`, '--ca-file', pki.caCert, '--charts-dir', join(dir, 'charts2')], { env: env({ DOCKER_CONFIG: badDocker, ...debug }), cwd: dir }),
+  );
+  assert.equal(wrongToken.code, 1, wrongToken.stderr);
+  assert.match(wrongToken.stderr, /401|refused|unauthori[sz]ed/i, 'says the registry refused the credentials');
+});
+
+test('no secret appears anywhere the tool printed or wrote', (t) => {
+  for (const o of outputs.filter((x) => /wrong|missing/.test(x.label) && x.label.endsWith('stderr'))) t.diagnostic(`${o.label}: ${String(o.data).trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-3).join(' / ')}`);
+  assert.ok(outputs.length > 15, 'the runs above produced the outputs searched here');
+  const forms = forbiddenForms();
+  for (const { label, data } of outputs) {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (const f of forms) assert.equal(buf.indexOf(f), -1, `${label} contains a secret (${JSON.stringify(f)})`);
+  }
+});
