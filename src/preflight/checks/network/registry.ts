@@ -2,13 +2,13 @@
 // site's registry as seen from the node, through the proxy when the site's
 // proxy applies and directly when NO_PROXY covers it (or there is no proxy).
 import { defineCheck, type Judgement, type ProbeContext } from '../../types.ts';
-import { fetchOnHost, openTunnel, RouteError, describeRoute, type RouteOptions } from '../../net/route.ts';
+import { defaultPort, fetchOnHost, openTunnel, RouteError, describeRoute, type RouteOptions } from '../../net/route.ts';
 import { routeFor } from '../../net/proxy.ts';
 import { inspectTls, type TlsFacts } from '../../net/tls.ts';
 import { resolveOnHost, type Resolution } from '../../net/resolve.ts';
 import { challengeProblem, parseChallenge } from '../../net/www-authenticate.ts';
 import { isLoopback } from '../../net/no-proxy.ts';
-import { describeTcpState } from '../../net/tcp.ts';
+import { describeTcpState, probeTcp } from '../../net/tcp.ts';
 import { nodeProxySettings } from './proxy-settings.ts';
 import { registryCredentials, registryTarget, type RegistryTarget } from './registry-target.ts';
 import { stepTimeout } from './targets.ts';
@@ -93,6 +93,13 @@ export const registryTcp = defineCheck<RegistryTcpFacts>({
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;
+    if (base.route?.startsWith('direct')) {
+      // probeTcp: on SSH nodes whose sshd forbids forwarding it falls back to a shell probe.
+      const r = await probeTcp(ctx.host, t.url.hostname.replace(/^\[|\]$/g, ''), defaultPort(t.url), { timeoutMs: opts.timeoutMs, signal: ctx.signal });
+      const via = r.via === 'ssh-shell' ? ' (shell probe on the node: sshd forbids forwarding)' : '';
+      if (r.state === 'open') return { ...base, ok: true, route: `${base.route}${via}` };
+      return { ...base, ok: false, failure: { stage: 'tcp', message: `${r.host}:${r.port}: ${r.error ?? r.state}${via}`, tcpState: r.state } };
+    }
     try {
       const { stream } = await openTunnel(ctx.host, t.url, opts);
       stream.destroy();
