@@ -14,6 +14,7 @@ import { createNamespace, nsExec, type Namespace } from '../support/netns.ts';
 import { freePort, startProcess, waitForPort, type Server } from '../support/process.ts';
 import { runCli } from '../support/preflight-cli.ts';
 import { ROOT } from '../support/run-binary.ts';
+import { makeKey, startSshd, type Sshd } from '../support/sshd.ts';
 import type { Report } from '../../src/schema/report.ts';
 
 const NS = `ac${process.pid}n`;
@@ -23,6 +24,7 @@ let ns: Namespace;
 let dir: string;
 let listener: Server;
 let dns: Server;
+let sshd: Sshd | undefined;
 let OPEN = 0;
 let REFUSED = 0;
 let FILTERED = 0;
@@ -48,7 +50,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([listener?.stop(), dns?.stop()]);
+  await Promise.all([listener?.stop(), dns?.stop(), sshd?.stop()]);
   ns?.destroy();
   rmSync(etcDir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
@@ -125,4 +127,32 @@ test('dns.nodes: node addresses resolve through the test DNS; an unknown one fai
   assert.equal(bad.status, 'fail');
   assert.match(bad.message, /node addresses do not resolve: ghost\.test/);
   assert.ok(!bad.message.includes('node-a.test ('), 'node-a.test resolved');
+});
+
+test('over SSH: the same checks run on the node itself (direct-tcpip from inside the namespace, its /proc and resolver)', async () => {
+  const sshDir = join(dir, 'ssh');
+  mkdirSync(sshDir, { recursive: true });
+  const key = makeKey(join(sshDir, 'id'));
+  sshd = await startSshd({ dir: sshDir, address: ns.address, ports: [22], authorizedKeys: [key.publicKey], netns: NS });
+  const knownHosts = join(sshDir, 'known_hosts');
+  writeFileSync(knownHosts, sshd.knownHostsLine(22) + '\n');
+  const a = ns.address;
+  const file = site('ssh', {
+    nodes: [{ name: 'ns-node', address: a, roles: ['worker'], ssh: { user: 'root', keyFile: key.privateKeyFile, knownHostsFile: knownHosts } }],
+    network: { targets: [`127.0.0.1:${OPEN}`, `${a}:${REFUSED}`, `${a}:${FILTERED}`, `node-a.test:${OPEN}`] },
+  });
+  // Run on this machine (outside the namespace): the checks travel over SSH.
+  const r = await runCli(['--site', file, '--only', 'network.targets,ports.free,kernel.modules', '--format', 'json', '--timeout', '3s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  assert.ok(r.stdout.trim().startsWith('{'), `no JSON report (exit ${r.code}): ${r.stderr}`);
+  const results = (JSON.parse(r.stdout) as Report).results.filter((x) => x.node === 'ns-node');
+  const res = byId(results);
+  const state = (id: string) => (res[id]!.facts as { state: string; via: string });
+  // 127.0.0.1 is the node's own loopback: only a probe that starts on the node finds the server there.
+  assert.equal(res[`network.targets[127.0.0.1:${OPEN}]`]!.status, 'pass', res[`network.targets[127.0.0.1:${OPEN}]`]!.message);
+  assert.equal(state(`network.targets[127.0.0.1:${OPEN}]`).via, 'ssh-forward');
+  assert.equal(state(`network.targets[${a}:${REFUSED}]`).state, 'refused');
+  assert.equal(state(`network.targets[${a}:${FILTERED}]`).state, 'filtered');
+  assert.equal(res[`network.targets[node-a.test:${OPEN}]`]!.status, 'pass', 'resolved by the node (its resolv.conf), not by this machine');
+  assert.match(res['ports.free']!.message, /10250\/tcp \(kubelet API\) is held by node/);
+  assert.equal(res['kernel.modules']!.status, 'pass', res['kernel.modules']!.message);
 });
