@@ -79,10 +79,39 @@ export class ContentStore {
     if (expected && digest !== expected) throw new DigestMismatchError(what, expected, digest.slice(7), data.length);
     const final = this.path(digest);
     if (this.sizeOf(digest) === data.length) return digest;
-    const tmp = `${final}.${process.pid}.tmp`;
+    const tmp = `${final}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
     await writeFile(tmp, data);
     await rename(tmp, final);
     return digest;
+  }
+
+  /**
+   * Streams content whose digest is not known beforehand (a chart without an
+   * index digest) into the store; returns its digest and size.
+   */
+  async ingest(body: Readable, what: string): Promise<{ digest: string; size: number }> {
+    const tmp = join(this.#blobs, `ingest-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        body,
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(tmp),
+      );
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    await rename(tmp, this.path(digest));
+    return { digest, size };
   }
 
   /**

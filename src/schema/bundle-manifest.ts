@@ -47,6 +47,6 @@ export const bundleManifestSchema = z.strictObject({
   files: z.array(manifestFileSchema),
   blobs: z.strictObject({ count: z.number().int(), size }).describe('unique image blobs in images/'),
   warnings: z.array(z.string()).default([]).describe('e.g. chart values naming images the bundle does not carry'),
-  spec: bundleSpecSchema.describe('the bundle spec this bundle was made from (image lists resolved into images)'),
+  spec: bundleSpecSchema.describe('the bundle spec this bundle was made from, as written (the images list above includes the image lists)'),
 });
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;

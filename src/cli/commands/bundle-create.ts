@@ -1,4 +1,8 @@
-import { notImplemented, type Command } from '../args.ts';
+import { resolve } from 'node:path';
+import { listOption, positiveInt, type Command } from '../args.ts';
+import { UsageError } from '../../errors.ts';
+import { createBundle } from '../../bundle/create.ts';
+import { PLATFORM_RE } from '../../schema/bundle-spec.ts';
 
 export const bundleCreateCommand: Command = {
   name: 'bundle create',
@@ -10,8 +14,12 @@ Options:
   --output FILE         the tar to write (FILE.tar.sha256 is written beside it)
   --platform OS/ARCH    keep only these image platforms (repeatable; overrides the spec; 'all' keeps whole indexes)
   --cache-dir DIR       content-addressed cache; a repeated or interrupted run resumes from it
+                        (default $XDG_CACHE_HOME/astrago-check or ~/.cache/astrago-check)
   --concurrency N       parallel downloads (default 8)
-  -h, --help            this help`,
+  -h, --help            this help
+
+Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.docker/config.json
+($DOCKER_CONFIG). HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured. SOURCE_DATE_EPOCH sets the tar's mtimes.`,
   options: {
     spec: { type: 'string' },
     output: { type: 'string' },
@@ -19,7 +27,25 @@ Options:
     'cache-dir': { type: 'string' },
     concurrency: { type: 'string' },
   },
-  async run() {
-    notImplemented('bundle create', 5);
+  async run(values, _positionals, io) {
+    const spec = values.spec as string | undefined;
+    const output = values.output as string | undefined;
+    if (!spec) throw new UsageError('bundle create: --spec FILE.yaml is required');
+    if (!output) throw new UsageError('bundle create: --output FILE.tar is required');
+    const platforms = listOption(values.platform);
+    for (const p of platforms) {
+      if (p !== 'all' && !PLATFORM_RE.test(p)) throw new UsageError(`bundle create: --platform expects os/arch[/variant] like linux/amd64, or 'all' (got '${p}')`);
+    }
+    await createBundle({
+      // As typed when relative to the process cwd, so errors name the file the way the user wrote it.
+      specFile: io.cwd === process.cwd() ? spec : resolve(io.cwd, spec),
+      output: resolve(io.cwd, output),
+      platforms,
+      cacheDir: values['cache-dir'] ? resolve(io.cwd, values['cache-dir'] as string) : undefined,
+      concurrency: positiveInt('bundle create', 'concurrency', values.concurrency, 256),
+      env: io.env,
+      stderr: io.stderr,
+    });
+    return 0;
   },
 };

@@ -1,0 +1,64 @@
+// Gets one chart of a bundle spec into the content store, whatever its source:
+// a Helm HTTP repository (digest from index.yaml checked when present), an
+// oci:// reference, or a local directory (packaged reproducibly).
+import { OperationError } from '../../errors.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { HttpSource } from '../http-source.ts';
+import type { SpecChart } from '../spec.ts';
+import type { ContentStore } from '../store.ts';
+import { readChartArchive, type ChartMetadata } from './chart-archive.ts';
+import { resolveRepoChart } from './helm-repo.ts';
+import { chartLayer, ociChartReference } from './oci-chart.ts';
+import { packageChart } from './package.ts';
+
+export interface FetchedChart {
+  metadata: ChartMetadata;
+  fileName: string;
+  digest: string;
+  size: number;
+  source: string;
+  values: string;
+}
+
+export interface ChartContext {
+  client: RegistryClient;
+  http: HttpSource;
+  store: ContentStore;
+  mtime: number;
+  specFile: string;
+  onBytes?: (n: number) => void;
+}
+
+export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<FetchedChart> {
+  const what = `chart ${c.name}${c.version ? ` ${c.version}` : ''}`;
+  let digest: string;
+  let source: string;
+  if (c.repo) {
+    source = c.repo;
+    const entry = await resolveRepoChart(ctx.http, c.repo, c.name, c.version!);
+    if (entry.digest) {
+      await ctx.store.fetch(entry.digest, undefined, (offset) => ctx.http.open(entry.url, offset, what), { what: `${what} (${entry.url}, digest from index.yaml)`, onBytes: ctx.onBytes });
+      digest = entry.digest;
+    } else {
+      const { body } = await ctx.http.open(entry.url, 0, what);
+      digest = (await ctx.store.ingest(body, what)).digest;
+    }
+  } else if (c.oci) {
+    source = c.oci;
+    const ref = ociChartReference(c.oci, c.version!);
+    const m = await ctx.client.getManifest(ref);
+    const layer = chartLayer(m.bytes, `${what} (${c.oci})`);
+    await ctx.store.fetch(layer.digest, layer.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, layer.digest, offset), { what: `${what}: layer ${layer.digest}`, onBytes: ctx.onBytes });
+    digest = layer.digest;
+  } else {
+    source = c.path!;
+    const pkg = await packageChart(c.dir!, { expectName: c.name, expectVersion: c.version, mtime: ctx.mtime, specFile: ctx.specFile });
+    digest = await ctx.store.putBuffer(pkg.data);
+  }
+  const file = ctx.store.path(digest);
+  const archive = await readChartArchive(file, what);
+  const md = archive.metadata;
+  if (md.name !== c.name) throw new OperationError(`${what}: the archive's Chart.yaml names chart '${md.name}'`);
+  if (c.version && md.version.replace(/^v/, '') !== c.version.replace(/^v/, '')) throw new OperationError(`${what}: the archive's Chart.yaml has version ${md.version}`);
+  return { metadata: md, fileName: `${md.name}-${md.version}.tgz`, digest, size: ctx.store.sizeOf(digest)!, source, values: archive.values };
+}

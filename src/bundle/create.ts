@@ -1,0 +1,302 @@
+// bundle create: spec -> content store (cache) -> one reproducible tar.
+//
+// 1. load the spec (bad input: exit 2 before any download)
+// 2. images, charts and files in parallel; every blob through the content
+//    store, blob downloads limited by --concurrency across all images
+// 3. if anything failed: name each failure, exit 1, no tar
+// 4. write the tar under a temp name (bundle.yaml first, SHA256SUMS, charts/,
+//    images/, files/; each part sorted; fixed mtime/owner/modes), re-hashing
+//    every blob as it is copied in; rename; write FILE.tar.sha256 beside it.
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
+import { stringify } from 'yaml';
+import { errorMessage, OperationError } from '../errors.ts';
+import { API_VERSION } from '../schema/common.ts';
+import type { BundleManifest } from '../schema/bundle-manifest.ts';
+import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
+import { fetchChart, type FetchedChart } from './charts/fetch.ts';
+import { helmIndexYaml } from './charts/index-yaml.ts';
+import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
+import { fetchFile, type FetchedFile } from './file-fetch.ts';
+import { HttpSource } from './http-source.ts';
+import { pullImage, type PulledImage } from './image-pull.ts';
+import { formatBytes, Progress, type ProgressSink } from './progress.ts';
+import { RegistryClient } from './registry/client.ts';
+import { loadBundleSpec } from './spec.ts';
+import { ContentStore, DigestMismatchError } from './store.ts';
+import { TarWriter } from './tar-writer.ts';
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+export interface CreateOptions {
+  specFile: string;
+  output: string;
+  /** overrides the spec's platforms */
+  platforms?: string[];
+  cacheDir?: string;
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+  stderr: ProgressSink;
+}
+
+export interface CreateResult {
+  file: string;
+  sha256: string;
+  size: number;
+  manifest: BundleManifest;
+  warnings: string[];
+}
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'astrago-check');
+}
+
+/** SOURCE_DATE_EPOCH (reproducible-builds.org) or 0. */
+export function bundleMtime(env: NodeJS.ProcessEnv): number {
+  const v = env.SOURCE_DATE_EPOCH;
+  return v && /^\d+$/.test(v) ? Number(v) : 0;
+}
+
+interface TarEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  mode?: number;
+  /** in-memory content, or a store blob to stream (re-hashed on the way) */
+  data?: Buffer;
+  blob?: string;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
+  const env = opts.env ?? process.env;
+  const loaded = loadBundleSpec(opts.specFile);
+  const { spec } = loaded;
+  const platforms = opts.platforms?.length ? opts.platforms : spec.platforms;
+  const mtime = bundleMtime(env);
+  const concurrency = opts.concurrency ?? 8;
+  const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)));
+  const progress = new Progress(opts.stderr);
+  const client = new RegistryClient({
+    registries: loaded.registries,
+    env,
+    connections: concurrency,
+    onRetry: (what, attempt, reason) => progress.log(`retry ${attempt}: ${what} (${reason})`),
+  });
+  const http = new HttpSource(client.transport);
+  const blobLimit = pLimit(concurrency);
+  const itemLimit = pLimit(Math.max(concurrency, 4));
+  const onBytes = (n: number) => progress.addBytes(n);
+  progress.total('images', loaded.images.length);
+  progress.total('charts', loaded.charts.length);
+  progress.total('files', spec.files.length);
+  progress.log(`bundle ${spec.metadata.name} ${spec.metadata.version}: ${loaded.images.length} images, ${loaded.charts.length} charts, ${spec.files.length} files; platforms ${platforms.join(', ')}; cache ${store.root}`);
+
+  const failures: string[] = [];
+  const fail = (err: unknown) => {
+    failures.push(errorMessage(err));
+    return undefined;
+  };
+  try {
+    // Local charts first: packaging is quick, and a bad Chart.yaml is an input error (exit 2) before any download.
+    const local = new Map<(typeof loaded.charts)[number], FetchedChart>();
+    for (const c of loaded.charts.filter((c) => c.dir)) {
+      const r = await fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes });
+      progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest} (packaged from ${c.path})`);
+      local.set(c, r);
+    }
+    const [images, charts, files] = await Promise.all([
+      Promise.all(
+        loaded.images.map((img) =>
+          itemLimit(() => pullImage(img.ref, img.name, { client, store, platforms, limit: blobLimit, onBytes })).then((p) => {
+            progress.item('images', `image ${p.name} ${p.root.digest} (${p.blobs.size} blobs: ${p.fetched} fetched, ${p.cached} cached)`);
+            return p;
+          }, fail),
+        ),
+      ),
+      Promise.all(
+        loaded.charts.map((c) =>
+          local.has(c)
+            ? local.get(c)
+            : itemLimit(() => fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes })).then((r) => {
+                progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest}`);
+                return r;
+              }, fail),
+        ),
+      ),
+      Promise.all(
+        spec.files.map((f) =>
+          itemLimit(() => fetchFile(f, http, store, onBytes)).then((r) => {
+            progress.item('files', `file ${r.name} ${r.digest}`);
+            return r;
+          }, fail),
+        ),
+      ),
+    ]);
+    if (failures.length) {
+      progress.stop();
+      throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
+    }
+    const okImages = images as PulledImage[];
+    const okCharts = charts as FetchedChart[];
+    const okFiles = files as FetchedFile[];
+
+    // Chart values naming images the bundle lacks: warnings, not failures.
+    const warnings: string[] = [];
+    const bundleRefs = loaded.images.map((i) => i.ref);
+    const chartImages = new Map<FetchedChart, string[]>();
+    for (const c of okCharts) {
+      const found = imagesInValues(c.values);
+      chartImages.set(c, found.map(describeValuesImage));
+      for (const m of missingImages(found, bundleRefs)) {
+        warnings.push(`chart ${c.metadata.name} ${c.metadata.version}: values (${m.at}) name image ${describeValuesImage(m)}, which the bundle does not carry`);
+      }
+    }
+    for (const w of warnings) progress.log(`warning: ${w}`);
+
+    const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings);
+    const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime);
+    progress.stop();
+    const out = resolve(opts.output);
+    const written = await writeTar(out, entries, store, mtime);
+    progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${formatBytes(progress.bytes)} downloaded`);
+    return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
+  } finally {
+    progress.stop();
+    await client.close();
+  }
+}
+
+function buildManifest(
+  spec: ReturnType<typeof loadBundleSpec>['spec'],
+  platforms: string[],
+  images: PulledImage[],
+  charts: FetchedChart[],
+  files: FetchedFile[],
+  chartImages: Map<FetchedChart, string[]>,
+  warnings: string[],
+): BundleManifest {
+  const allBlobs = new Map<string, number>();
+  for (const i of images) for (const [d, s] of i.blobs) allBlobs.set(d, s);
+  const byName = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  return {
+    apiVersion: API_VERSION,
+    kind: 'BundleManifest',
+    metadata: { name: spec.metadata.name, version: spec.metadata.version, createdBy: `${TOOL_NAME} ${TOOL_VERSION}` },
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    platforms,
+    charts: [...charts].sort(byName((c) => c.fileName)).map((c) => ({
+      name: c.metadata.name,
+      version: c.metadata.version,
+      ...(c.metadata.appVersion ? { appVersion: c.metadata.appVersion } : {}),
+      file: `charts/${c.fileName}`,
+      digest: c.digest,
+      size: c.size,
+      source: c.source,
+      images: chartImages.get(c) ?? [],
+    })),
+    images: [...images].sort(byName((i) => i.name)).map((i) => {
+      const at = i.name.lastIndexOf('@');
+      const noDigest = at >= 0 ? i.name.slice(0, at) : i.name;
+      const colon = noDigest.lastIndexOf(':');
+      const hasTag = colon > noDigest.lastIndexOf('/');
+      return {
+        ref: i.name,
+        repository: hasTag ? noDigest.slice(0, colon) : noDigest,
+        ...(hasTag ? { tag: noDigest.slice(colon + 1) } : {}),
+        digest: i.root.digest,
+        ...(i.sourceDigest ? { sourceDigest: i.sourceDigest } : {}),
+        mediaType: i.root.mediaType,
+        platforms: i.platforms,
+        size: [...i.blobs.values()].reduce((a, b) => a + b, 0),
+      };
+    }),
+    files: [...files].sort(byName((f) => f.name)).map((f) => ({ name: f.name, file: `files/${f.name}`, digest: f.digest, size: f.size, url: f.url })),
+    blobs: { count: allBlobs.size, size: [...allBlobs.values()].reduce((a, b) => a + b, 0) },
+    warnings,
+    spec: { ...spec },
+  };
+}
+
+function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: FetchedChart[], files: FetchedFile[], mtime: number): { first: TarEntry[]; rest: TarEntry[] } {
+  const text = (path: string, s: string): TarEntry => {
+    const data = Buffer.from(s);
+    return { path, size: data.length, sha256: sha256(data), data };
+  };
+  const chartEntries: TarEntry[] = charts.map((c) => ({ path: `charts/${c.fileName}`, size: c.size, sha256: c.digest.slice(7), blob: c.digest }));
+  const created = new Date(mtime * 1000).toISOString().replace(/\.000Z$/, 'Z');
+  if (charts.length) chartEntries.push(text('charts/index.yaml', helmIndexYaml(charts.map((c) => ({ metadata: c.metadata, fileName: c.fileName, digest: c.digest })), created)));
+
+  const blobs = new Map<string, number>();
+  for (const i of images) for (const [d, s] of i.blobs) blobs.set(d, s);
+  const imageEntries: TarEntry[] = [...blobs].map(([d, s]) => ({ path: `images/blobs/sha256/${d.slice(7)}`, size: s, sha256: d.slice(7), blob: d }));
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [...images]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((i) => ({ mediaType: i.root.mediaType, digest: i.root.digest, size: i.root.size, ...(i.root.platform ? { platform: i.root.platform } : {}), annotations: { [REF_NAME]: i.name } })),
+  };
+  imageEntries.push(text('images/index.json', JSON.stringify(index, null, 2) + '\n'));
+  imageEntries.push(text('images/oci-layout', '{"imageLayoutVersion":"1.0.0"}\n'));
+
+  const fileEntries: TarEntry[] = files.map((f) => ({ path: `files/${f.name}`, size: f.size, sha256: f.digest.slice(7), blob: f.digest, mode: f.mode }));
+  const sorted = (e: TarEntry[]) => e.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const rest = [...sorted(chartEntries), ...sorted(imageEntries), ...sorted(fileEntries)];
+  const sums = [...rest].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => `${e.sha256}  ${e.path}\n`).join('');
+  const manifestText = stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false });
+  return { first: [text('bundle.yaml', manifestText), text('SHA256SUMS', sums)], rest };
+}
+
+async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number): Promise<{ sha256: string; size: number }> {
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+  const sidecarTmp = `${tmp}.sha256`;
+  const stream = createWriteStream(tmp);
+  const closed = new Promise<void>((res, rej) => {
+    stream.on('close', res);
+    stream.on('error', rej);
+  });
+  const tar = new TarWriter(stream, { mtime });
+  try {
+    for (const e of [...entries.first, ...entries.rest]) {
+      if (e.data) {
+        await tar.addFile(e.path, e.size, e.data, e.mode);
+        continue;
+      }
+      // Re-hash while copying: a cache file changed on disk must not slip into a bundle.
+      const h = createHash('sha256');
+      const src = createReadStream(store.path(e.blob!), { highWaterMark: 1 << 20 });
+      async function* hashed(): AsyncGenerator<Buffer> {
+        for await (const c of src) {
+          h.update(c as Buffer);
+          yield c as Buffer;
+        }
+      }
+      await tar.addFile(e.path, e.size, hashed(), e.mode);
+      const got = h.digest('hex');
+      if (got !== e.sha256) {
+        throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+      }
+    }
+    const hex = await tar.finish();
+    const size = tar.bytesWritten;
+    stream.end();
+    await closed;
+    await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
+    await rename(tmp, out);
+    await rename(sidecarTmp, `${out}.sha256`);
+    return { sha256: hex, size };
+  } catch (err) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    await rm(sidecarTmp, { force: true });
+    throw err;
+  }
+}
