@@ -17,12 +17,15 @@ export const imageRefSchema = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** Versions are strings (YAML reads an unquoted 1.10 as the number 1.1). */
+const versionString = z.string().min(1);
+
 const chartName = z.string().regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'expected a chart name (lowercase letters, digits, . _ -)');
 
 export const chartSourceSchema = z
   .strictObject({
     name: chartName,
-    version: z.string().min(1).optional().describe('chart version (required for repo and oci; a local chart uses its Chart.yaml)'),
+    version: versionString.optional().describe('chart version (required for repo and oci; a local chart uses its Chart.yaml)'),
     repo: z.url({ protocol: /^https?$/ }).optional().describe('Helm HTTP repository URL (index.yaml beside it)'),
     oci: z.string().regex(/^oci:\/\/[^\s]+$/, 'expected oci://REGISTRY/PATH').optional().describe('oci:// chart reference without the version'),
     path: z.string().min(1).optional().describe('local chart directory, relative to the spec file'),
@@ -62,7 +65,7 @@ export const bundleSpecSchema = z.strictObject({
   kind: z.literal('BundleSpec'),
   metadata: z.strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name (letters, digits, . _ -)'),
-    version: z.string().min(1),
+    version: versionString,
   }),
   platforms: z.array(platformSchema).min(1).default(['linux/amd64']).describe("images keep only these platforms; 'all' keeps whole indexes"),
   charts: z.array(chartSourceSchema).default([]),

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { tarHeader, TarWriter } from '../../src/bundle/tar-writer.ts';
+
+async function build(mtime: number): Promise<{ bytes: Buffer; sha: string }> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) });
+  const t = new TarWriter(sink, { mtime });
+  await t.addFile('bundle.yaml', 5, Buffer.from('a: 1\n'));
+  await t.addFile(`images/blobs/sha256/${'c'.repeat(64)}`, 1000, (async function* () {
+    yield Buffer.alloc(600, 1);
+    yield Buffer.alloc(400, 2);
+  })());
+  const deep = `${'d/'.repeat(60)}file.txt`; // > 100 bytes: needs the ustar prefix field
+  await t.addFile(deep, 3, Buffer.from('xyz'), 0o755);
+  const sha = await t.finish();
+  return { bytes: Buffer.concat(chunks), sha };
+}
+
+test('same input, byte-identical tar; the returned sha256 is the bytes\' sha256', async () => {
+  const a = await build(0);
+  const b = await build(0);
+  assert.ok(a.bytes.equals(b.bytes));
+  assert.equal(a.sha, b.sha);
+  const { createHash } = await import('node:crypto');
+  assert.equal(createHash('sha256').update(a.bytes).digest('hex'), a.sha);
+  assert.equal(a.bytes.length % 512, 0);
+  assert.notEqual((await build(1700000000)).sha, a.sha, 'mtime is part of the header');
+});
+
+test('GNU tar reads it: names (incl. long ones), sizes, modes, owner 0/0, no pax headers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-tarw-'));
+  const { bytes } = await build(0);
+  writeFileSync(join(dir, 'x.tar'), bytes);
+  const list = execFileSync('tar', ['--numeric-owner', '-tvf', join(dir, 'x.tar')], { encoding: 'utf8' }).trim().split('\n');
+  assert.equal(list.length, 3);
+  assert.match(list[0]!, /^-rw-r--r-- 0\/0\s+5 1970-01-01 00:00 bundle\.yaml$/);
+  assert.match(list[1]!, /1000 .* images\/blobs\/sha256\/c{64}$/);
+  assert.match(list[2]!, new RegExp(`^-rwxr-xr-x 0/0\\s+3 .* ${'d/'.repeat(60)}file\\.txt$`));
+  execFileSync('tar', ['-xf', join(dir, 'x.tar'), '-C', dir]);
+  assert.equal(readFileSync(join(dir, 'd/'.repeat(60), 'file.txt'), 'utf8'), 'xyz');
+  assert.ok(!bytes.includes(Buffer.from('PaxHeader')));
+});
+
+test('sizes beyond the octal limit use base-256; a wrong byte count is refused', async () => {
+  const h = tarHeader({ name: 'big', size: 10 * 1024 ** 3 });
+  assert.equal(h[124], 0x80);
+  assert.equal(h.readBigUInt64BE(124 + 4), BigInt(10 * 1024 ** 3));
+  const t = new TarWriter(new Writable({ write: (_c, _e, cb) => cb() }));
+  await assert.rejects(t.addFile('short', 10, Buffer.from('abc')), /3 bytes, expected 10/);
+});
