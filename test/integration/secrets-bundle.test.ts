@@ -12,7 +12,7 @@
 // formats, SSH passwords and key passphrases) is covered by secrets.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -174,6 +174,21 @@ test('failure paths with wrong passwords, a wrong proxy password and a bad docke
   );
   assert.equal(wrongToken.code, 1, wrongToken.stderr);
   assert.match(wrongToken.stderr, /401|refused|unauthori[sz]ed/i, 'says the registry refused the credentials');
+});
+
+test('TLS is verified by default: without the CA file both registries are refused, and nothing falls back to plain HTTP', async () => {
+  const noCa = writeSpec(
+    dir,
+    [`${src.host}/sec/local:1.0`, `${nsreg.host}/sec/remote:2.0`],
+    { registries: [{ host: src.host, username: USERS.src, passwordEnv: 'AC_SRC_PW' }, { host: nsreg.host, username: USERS.ns, passwordFile: './ns.pw' }] },
+    'noca.yaml',
+  );
+  const out = join(dir, 'noca', 'b.tar');
+  const r = record('create without CA', await runCli(['bundle', 'create', '--spec', noCa, '--output', out, '--cache-dir', join(dir, 'cache-noca')], { env: env(), cwd: dir }));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /certificate|self[- ]signed|issuer|CA/i, `says the certificate is not trusted:\n${r.stderr}`);
+  assert.ok(r.stderr.includes(nsreg.host) && r.stderr.includes(src.host), 'names both registries');
+  assert.equal(existsSync(out), false, 'no bundle');
 });
 
 test('no secret appears anywhere the tool printed or wrote', (t) => {
