@@ -142,7 +142,7 @@ test('over SSH: the same checks run on the node itself (direct-tcpip from inside
     network: { targets: [`127.0.0.1:${OPEN}`, `${a}:${REFUSED}`, `${a}:${FILTERED}`, `node-a.test:${OPEN}`] },
   });
   // Run on this machine (outside the namespace): the checks travel over SSH.
-  const r = await runCli(['--site', file, '--only', 'network.targets,ports.free,kernel.modules', '--format', 'json', '--timeout', '3s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  const r = await runCli(['--site', file, '--only', 'network.targets,ports.free,kernel.modules', '--format', 'json', '--timeout', '6s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
   assert.ok(r.stdout.trim().startsWith('{'), `no JSON report (exit ${r.code}): ${r.stderr}`);
   const results = (JSON.parse(r.stdout) as Report).results.filter((x) => x.node === 'ns-node');
   const res = byId(results);

@@ -43,12 +43,13 @@ export const portsFree = defineCheck<PortsFacts>({
     const needs = requiredPorts(ctx.profile, ctx.node.roles);
     const listeners: Listener[] = [];
     const tablesRead: string[] = [];
-    for (const [file, proto] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
-      const text = await read(ctx, `/proc/net/${file}`);
-      if (text === null) continue;
+    const tables = [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const;
+    const texts = await Promise.all(tables.map(([file]) => read(ctx, `/proc/net/${file}`)));
+    tables.forEach(([file, proto], i) => {
+      if (texts[i] === null) return;
       tablesRead.push(file);
-      listeners.push(...parseProcNet(text, proto));
-    }
+      listeners.push(...parseProcNet(texts[i]!, proto));
+    });
     const taken = listeners.filter((l) => needs.some((n) => covers(n, l)));
     // One entry per proto:port (0.0.0.0 and :: twins count once).
     const seen = new Set<string>();
@@ -60,10 +61,12 @@ export const portsFree = defineCheck<PortsFacts>({
         const r = await run(ctx, ['sh', '-c', "find /proc/[0-9]*/fd -lname 'socket:*' -printf '%h %l\\n' 2>/dev/null"]);
         const byInode = r ? parseFdScan(r.stdout) : new Map<string, number>();
         if (byInode.size) ownerSource = 'proc';
-        for (const l of withOwner) {
-          const pid = byInode.get(l.inode) ?? taken.filter((t) => t.port === l.port && t.protocol === l.protocol).map((t) => byInode.get(t.inode)).find((p) => p !== undefined);
-          if (pid !== undefined) l.owner = { pid, name: await processName(ctx, pid) };
-        }
+        await Promise.all(
+          withOwner.map(async (l) => {
+            const pid = byInode.get(l.inode) ?? taken.filter((t) => t.port === l.port && t.protocol === l.protocol).map((t) => byInode.get(t.inode)).find((p) => p !== undefined);
+            if (pid !== undefined) l.owner = { pid, name: await processName(ctx, pid) };
+          }),
+        );
       }
       if (ownerSource === 'none') {
         const r = await run(ctx, ['ss', '-Hltnup']);
