@@ -393,3 +393,27 @@ test('dns.nodes: names resolving pass; an unresolvable address fails; a name res
   assert.match(w.remediation!, /192\.168\.10\.11 master-1/);
   assert.equal(one(dnsNodes.judge({ lookups: [] }, { ...ctx, site: { ...site, nodes: [] } })).status, 'skip');
 });
+
+test('iptables model: ufw-style chains (jumps, rate-limited logging, conditional RETURN) decide like the kernel', () => {
+  const ufw = `-P INPUT DROP
+-N ufw-before-input
+-N ufw-user-input
+-N ufw-not-local
+-N ufw-logging-deny
+-A INPUT -j ufw-before-input
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT
+-A ufw-before-input -j ufw-not-local
+-A ufw-before-input -j ufw-user-input
+-A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN
+-A ufw-not-local -m limit --limit 3/min --limit-burst 10 -j ufw-logging-deny
+-A ufw-not-local -j DROP
+-A ufw-logging-deny -m limit --limit 3/min -j LOG --log-prefix "[UFW BLOCK] "
+-A ufw-user-input -p tcp -m tcp --dport 6443 -j ACCEPT
+-A ufw-user-input -s 10.0.0.0/8 -j ufw-logging-deny`;
+  const chains = chainsFromIptables(ufw);
+  const api = evaluatePort(chains, { protocol: 'tcp', port: 6443 });
+  assert.deepEqual([api.verdict, api.conditional], ['accept', false]);
+  assert.equal(evaluatePort(chains, { protocol: 'tcp', port: 10250 }).verdict, 'drop');
+});

@@ -78,7 +78,11 @@ function walkChain(chains: Map<string, Chain>, name: string, p: Packet, depth: n
     const a = rule.action;
     if (a === 'continue') continue;
     if (results.includes('unknown')) {
-      maybe.add(typeof a === 'object' ? 'other' : a);
+      if (typeof a === 'object') {
+        // A conditional jump matters only if the chain it jumps to can decide something.
+        const sub = walkChain(chains, 'jump' in a ? a.jump : a.goto, p, depth + 1, maybe);
+        if (sub.verdict === 'accept' || sub.verdict === 'drop' || sub.verdict === 'reject') maybe.add(sub.verdict);
+      } else maybe.add(a);
       continue;
     }
     if (a === 'return') return { verdict: 'return', decidedBy: `${name}: ${rule.text}` };
@@ -305,6 +309,8 @@ export function chainsFromIptables(text: string): Chain[] {
             break;
           }
           case '-m':
+          case '--limit':
+          case '--limit-burst':
           case '--comment':
           case '--reject-with':
           case '--log-prefix':
