@@ -417,3 +417,13 @@ test('iptables model: ufw-style chains (jumps, rate-limited logging, conditional
   assert.deepEqual([api.verdict, api.conditional], ['accept', false]);
   assert.equal(evaluatePort(chains, { protocol: 'tcp', port: 10250 }).verdict, 'drop');
 });
+
+test('SSH node whose sshd forbids forwarding: TLS, API, login and CONNECT say skip and why, not fail', () => {
+  const f = { registry: 'harbor.acme.local', route: 'direct', scheme: 'https', failure: { stage: 'forwarding', message: 'n1: sshd refuses TCP forwarding (administratively prohibited)' } };
+  for (const j of [registryTls.judge(f, ctx), registryApi.judge(f, ctx), registryAuth.judge(f, ctx)].map(one)) {
+    assert.equal(j.status, 'skip');
+    assert.match(j.message, /AllowTcpForwarding no/);
+  }
+  const tcp = { host: 'p', port: 1, state: 'open' as const, ms: 1, via: 'ssh-shell' as const };
+  assert.equal(one(proxyReach.judge({ proxy: 'http://p:1', tcp, registry: 'h', connect: { ok: false, forwardingDenied: true } }, ctx)).status, 'skip');
+});

@@ -7,7 +7,8 @@ import { classifyConnectError, dialTcp, type TcpState } from './tcp.ts';
 import { startTls } from './tls.ts';
 import { httpOverStream, type HttpAnswer, type HttpRequest } from './http.ts';
 
-export type Stage = 'url' | 'proxy' | 'tcp' | 'tls' | 'http';
+/** 'forwarding': the node's sshd forbids direct-tcpip, so no stream can start on the node. */
+export type Stage = 'url' | 'proxy' | 'tcp' | 'tls' | 'http' | 'forwarding';
 
 export class RouteError extends Error {
   readonly stage: Stage;
@@ -29,6 +30,10 @@ export interface RouteOptions {
   insecure?: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
+}
+
+export function isForwardingDenied(err: unknown): boolean {
+  return (err as { code?: string })?.code === 'ERR_SSH_FORWARDING_DENIED';
 }
 
 export function defaultPort(url: URL): number {
@@ -54,6 +59,7 @@ export async function openTunnel(h: Host, url: URL, opts: RouteOptions): Promise
     try {
       return { stream: await dialTcp(h, host, port, dial), route };
     } catch (err) {
+      if (isForwardingDenied(err)) throw new RouteError('forwarding', (err as Error).message);
       const state = classifyConnectError(err);
       throw new RouteError('tcp', `${host}:${port}: ${(err as Error).message}`, { tcpState: state });
     }
@@ -61,6 +67,7 @@ export async function openTunnel(h: Host, url: URL, opts: RouteOptions): Promise
   try {
     return { stream: await connectViaProxy(h, route.proxy, { host, port }, dial), route };
   } catch (err) {
+    if (isForwardingDenied(err)) throw new RouteError('forwarding', (err as Error).message);
     const status = (err as { status?: number }).status;
     throw new RouteError('proxy', (err as Error).message, { proxyStatus: status, tcpState: status === undefined ? classifyConnectError(err) : undefined });
   }

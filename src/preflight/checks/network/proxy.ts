@@ -3,7 +3,7 @@ import { defineCheck, type Judgement, type JudgeContext } from '../../types.ts';
 import { noProxyCovers, splitNoProxy } from '../../net/no-proxy.ts';
 import { connectViaProxy, parseProxyUrl, redactProxyUrl, routeFor } from '../../net/proxy.ts';
 import { describeTcpState, probeTcp, type TcpReach } from '../../net/tcp.ts';
-import { defaultPort } from '../../net/route.ts';
+import { defaultPort, isForwardingDenied } from '../../net/route.ts';
 import { list, read } from '../kernel/host-io.ts';
 import { displayVars, nodeProxyEnv, nodeProxySettings, siteProxyVars, type ProxyVars } from './proxy-settings.ts';
 import { stepTimeout } from './targets.ts';
@@ -137,7 +137,7 @@ export interface ProxyReachFacts {
   /** The registry the CONNECT test aimed at, and how. */
   registry?: string;
   direct?: string;
-  connect?: { ok: boolean; error?: string; status?: number };
+  connect?: { ok: boolean; error?: string; status?: number; forwardingDenied?: boolean };
 }
 
 export const proxyReach = defineCheck<ProxyReachFacts>({
@@ -172,7 +172,7 @@ export const proxyReach = defineCheck<ProxyReachFacts>({
       sock.destroy();
       facts.connect = { ok: true };
     } catch (err) {
-      facts.connect = { ok: false, error: (err as Error).message, status: (err as { status?: number }).status };
+      facts.connect = { ok: false, error: (err as Error).message, status: (err as { status?: number }).status, forwardingDenied: isForwardingDenied(err) || undefined };
     }
     return facts;
   },
@@ -186,6 +186,9 @@ export const proxyReach = defineCheck<ProxyReachFacts>({
     if (!f.registry) return { status: 'pass', message: `proxy ${f.proxy} answers (no registry in the site file to test CONNECT)`, facts };
     if (f.direct) return { status: 'pass', message: `proxy ${f.proxy} answers; the registry ${f.registry} is reached directly: ${f.direct}`, facts };
     if (f.connect?.ok) return { status: 'pass', message: `proxy ${f.proxy} answers and CONNECT reaches the registry ${f.registry}`, facts };
+    if (f.connect?.forwardingDenied) {
+      return { status: 'skip', message: `proxy ${f.proxy} answers; CONNECT not tried: the node's sshd forbids TCP forwarding (AllowTcpForwarding no)`, remediation: 'allow forwarding for the install user in sshd_config, or run astrago-check on the node itself', facts };
+    }
     return {
       status: 'fail',
       message: `proxy ${f.proxy} answers but CONNECT to the registry ${f.registry} failed: ${f.connect?.error ?? 'unknown error'}`,

@@ -39,6 +39,17 @@ function noRegistry(f: Base): Judgement | undefined {
   return undefined;
 }
 
+/** sshd on the node forbids forwarding: TLS/HTTP cannot start there; say so instead of failing. */
+function forwardingSkip(f: Base & { failure?: { stage: string; message: string } }, what: string): Judgement | undefined {
+  if (f.failure?.stage !== 'forwarding') return undefined;
+  return {
+    status: 'skip',
+    message: `${what} not checked: the node's sshd forbids TCP forwarding (AllowTcpForwarding no), so no connection can start on the node (${f.failure.message})`,
+    remediation: 'allow forwarding for the install user (AllowTcpForwarding yes in sshd_config, or a Match User block), or run astrago-check on the node itself',
+    facts: { ...f },
+  };
+}
+
 function routeFailure(err: unknown): { stage: string; message: string; tcpState?: string; proxyStatus?: number } {
   if (err instanceof RouteError) return { stage: err.stage, message: err.message, tcpState: err.tcpState, proxyStatus: err.proxyStatus };
   return { stage: 'unknown', message: (err as Error).message };
@@ -113,6 +124,8 @@ export const registryTcp = defineCheck<RegistryTcpFacts>({
     if (early) return early;
     const facts = { ...f };
     if (f.ok) return { status: 'pass', message: `${f.registry} answers (${f.route})`, facts };
+    const fwd = forwardingSkip(f, 'the tunnel through the proxy');
+    if (fwd) return fwd;
     const fl = f.failure!;
     const state = fl.tcpState ? describeTcpState({ host: '', port: 0, state: fl.tcpState as never, ms: 0, via: 'local', error: fl.message }) : fl.message;
     const fix =
@@ -166,6 +179,8 @@ export const registryTls = defineCheck<RegistryTlsFacts>({
       if (f.insecure || isLoopback(host)) return { status: 'pass', message: `registry ${f.registry} uses plain HTTP (${f.insecure ? 'insecure: true' : 'loopback'})`, facts };
       return { status: 'warn', message: `registry ${f.registry} uses plain HTTP: containerd needs it marked insecure and traffic is not encrypted`, remediation: 'serve the registry over HTTPS, or set registry.insecure: true and configure containerd (hosts.toml) for it', facts };
     }
+    const fwdTls = forwardingSkip(f, 'TLS');
+    if (fwdTls) return fwdTls;
     if (f.failure) return { status: 'fail', message: `no TLS handshake with ${f.registry}: ${f.failure.message}`, remediation: 'see registry.tcp; check the registry serves TLS on this port', facts };
     const t = f.tls!;
     const warnDays = ctx.profile.tls.certExpiryWarnDays;
@@ -247,6 +262,8 @@ export const registryApi = defineCheck<RegistryApiFacts>({
     if (early) return early;
     const facts = { ...f };
     if (f.caError) return { status: 'fail', message: f.caError, remediation: 'point registry.caFile at a PEM CA certificate', facts };
+    const fwdApi = forwardingSkip(f, 'GET /v2/');
+    if (fwdApi) return fwdApi;
     if (f.failure) {
       const see = f.failure.stage === 'tls' ? 'registry.tls' : 'registry.tcp';
       return { status: 'fail', message: `GET /v2/ on ${f.registry} failed at the ${f.failure.stage} step: ${f.failure.message}`, remediation: `fix ${see} first`, facts };
@@ -327,6 +344,8 @@ export const registryAuth = defineCheck<RegistryAuthFacts>({
     if (early) return early;
     const facts = { ...f };
     if (f.caError) return { status: 'fail', message: f.caError, remediation: 'point registry.caFile at a PEM CA certificate', facts };
+    const fwdAuth = forwardingSkip(f, 'login');
+    if (fwdAuth) return fwdAuth;
     if (f.failure) return { status: 'fail', message: `login not tried: ${f.failure.message}`, remediation: 'fix registry.api first', facts };
     if (f.anonymousStatus === 200) {
       return { status: 'pass', message: `the registry allows anonymous access${f.username ? `; credentials of ${f.username} not needed for /v2/` : ''}`, facts };
