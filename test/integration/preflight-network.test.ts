@@ -156,3 +156,34 @@ test('over SSH: the same checks run on the node itself (direct-tcpip from inside
   assert.match(res['ports.free']!.message, /10250\/tcp \(kubelet API\) is held by node/);
   assert.equal(res['kernel.modules']!.status, 'pass', res['kernel.modules']!.message);
 });
+
+test('over SSH where sshd forbids forwarding: reachability falls back to a shell probe on the node and says so; TLS is skipped with the reason', async () => {
+  const sshDir = join(dir, 'ssh-nofwd');
+  mkdirSync(sshDir, { recursive: true });
+  const key = makeKey(join(sshDir, 'id'));
+  const noFwd = await startSshd({ dir: sshDir, address: ns.address, ports: [2222], authorizedKeys: [key.publicKey], netns: NS, allowTcpForwarding: false });
+  try {
+    const knownHosts = join(sshDir, 'known_hosts');
+    writeFileSync(knownHosts, noFwd.knownHostsLine(2222) + '\n');
+    const a = ns.address;
+    const file = site('ssh-nofwd', {
+      nodes: [{ name: 'nofwd', address: a, roles: ['worker'], ssh: { user: 'root', port: 2222, keyFile: key.privateKeyFile, knownHostsFile: knownHosts } }],
+      network: { targets: [`${a}:${OPEN}`, `${a}:${REFUSED}`, `${a}:${FILTERED}`] },
+      registry: { url: `https://${a}:${OPEN}` },
+    });
+    const r = await runCli(['--site', file, '--only', 'network.targets,registry.tcp,registry.tls', '--format', 'json', '--timeout', '6s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+    assert.ok(r.stdout.trim().startsWith('{'), `no JSON report (exit ${r.code}): ${r.stderr}`);
+    const res = byId((JSON.parse(r.stdout) as Report).results.filter((x) => x.node === 'nofwd'));
+    const facts = (id: string) => res[id]!.facts as { state: string; via: string };
+    assert.deepEqual([facts(`network.targets[${a}:${OPEN}]`).state, facts(`network.targets[${a}:${OPEN}]`).via], ['open', 'ssh-shell']);
+    assert.match(res[`network.targets[${a}:${OPEN}]`]!.message, /shell probe: sshd forbids forwarding/);
+    assert.equal(facts(`network.targets[${a}:${REFUSED}]`).state, 'refused');
+    assert.equal(facts(`network.targets[${a}:${FILTERED}]`).state, 'filtered');
+    assert.equal(res['registry.tcp']!.status, 'pass', res['registry.tcp']!.message);
+    assert.match(res['registry.tcp']!.message, /shell probe on the node/);
+    assert.equal(res['registry.tls']!.status, 'skip');
+    assert.match(res['registry.tls']!.message, /AllowTcpForwarding no/);
+  } finally {
+    await noFwd.stop();
+  }
+});
