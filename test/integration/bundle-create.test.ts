@@ -315,6 +315,7 @@ describe('bundle create resume', () => {
     assert.ok(!existsSync(out), 'no tar after a kill');
 
     proxy.requests.length = 0;
+    proxy.setBytesPerSecond(undefined);
     const r = await create(spec, out, cache);
     assert.equal(r.code, 0, r.stderr);
     for (const hex of verified) assert.equal(proxy.blobGets(`sha256:${hex}`).length, 0, `verified blob ${hex} fetched again`);

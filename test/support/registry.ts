@@ -12,7 +12,8 @@
 //   await reg.stop()              kills the registry (and issuer), removes its storage
 //
 //   const proxy = await startCountingProxy(reg.url, { bytesPerSecond })  // reverse proxy in front of a
-//   proxy.url / proxy.host / proxy.requests (method, path, status, range) / proxy.blobGets(digest?) / proxy.stop()
+//   proxy.url / proxy.host / proxy.requests (method, path, status, range) / proxy.blobGets(digest?)
+//   proxy.setBytesPerSecond(n | undefined) / proxy.stop()
 //   It counts what a client really fetched and can throttle, so a test can kill a download mid-way.
 import { createSign, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -163,6 +164,8 @@ export interface CountingProxy {
   requests: ProxiedRequest[];
   /** GETs of blobs (optionally one digest) that the registry answered with 200 or 206 */
   blobGets(digest?: string): ProxiedRequest[];
+  /** change (or with undefined, lift) the throttle for responses that start from now on */
+  setBytesPerSecond(n: number | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -174,6 +177,7 @@ export async function startCountingProxy(targetUrl: string, opts: { bytesPerSeco
   const target = new URL(targetUrl);
   if (target.protocol !== 'http:') throw new Error('counting proxy fronts plain-HTTP registries only');
   const requests: ProxiedRequest[] = [];
+  let rate = opts.bytesPerSecond;
   const server = createServer((req, res) => {
     const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, range: req.headers.range };
     requests.push(entry);
@@ -182,12 +186,13 @@ export async function startCountingProxy(targetUrl: string, opts: { bytesPerSeco
       async (upRes) => {
         entry.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        if (!opts.bytesPerSecond) {
+        const bytesPerSecond = rate;
+        if (!bytesPerSecond) {
           upRes.pipe(res);
           return;
         }
         // Throttle: 10 slices a second.
-        const slice = Math.max(1, Math.floor(opts.bytesPerSecond / 10));
+        const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
         try {
           for await (const chunk of upRes as AsyncIterable<Buffer>) {
             for (let off = 0; off < chunk.length; off += slice) {
@@ -213,6 +218,9 @@ export async function startCountingProxy(targetUrl: string, opts: { bytesPerSeco
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     requests,
+    setBytesPerSecond: (n) => {
+      rate = n;
+    },
     blobGets: (digest) => requests.filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.path) && (!digest || r.path.endsWith(digest)) && (r.status === 200 || r.status === 206)),
     async stop() {
       server.closeAllConnections();
