@@ -263,8 +263,12 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
     stream.on('close', res);
     stream.on('error', rej);
   });
+  // A write error (ENOSPC) rejects `closed` long before it is awaited: race it
+  // against the writing, so it is handled and no write waits for a lost 'drain'.
+  const failed = closed.then(() => new Promise<never>(() => {}));
+  failed.catch(() => {});
   const tar = new TarWriter(stream, { mtime });
-  try {
+  const writeEntries = async (): Promise<void> => {
     for (const e of [...entries.first, ...entries.rest]) {
       if (e.data) {
         await tar.addFile(e.path, e.size, e.data, e.mode);
@@ -285,7 +289,10 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
         throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
       }
     }
-    const hex = await tar.finish();
+  };
+  try {
+    await Promise.race([writeEntries(), failed]);
+    const hex = await Promise.race([tar.finish(), failed]);
     const size = tar.bytesWritten;
     stream.end();
     await closed;
@@ -297,6 +304,9 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
     stream.destroy();
     await rm(tmp, { force: true });
     await rm(sidecarTmp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new OperationError(`disk full while writing ${out}: nothing was written under that name; free some space or choose another --output`, { cause: err });
+    }
     throw err;
   }
 }
