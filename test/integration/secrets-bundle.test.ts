@@ -191,6 +191,24 @@ test('TLS is verified by default: without the CA file both registries are refuse
   assert.equal(existsSync(out), false, 'no bundle');
 });
 
+test('no command takes a secret on the command line', async () => {
+  const dirOf = join(import.meta.dirname, '..', '..', 'src', 'cli', 'commands');
+  const { readdirSync } = await import('node:fs');
+  let commands = 0;
+  for (const f of readdirSync(dirOf).filter((x) => x.endsWith('.ts'))) {
+    const mod = (await import(join(dirOf, f))) as Record<string, { name?: string; options?: Record<string, unknown>; usage?: string }>;
+    for (const cmd of Object.values(mod)) {
+      if (!cmd || typeof cmd !== 'object' || !cmd.options || !cmd.name) continue;
+      commands++;
+      for (const opt of Object.keys(cmd.options)) {
+        // --accept-new-host-keys and --ca-file name keys and files, not secrets.
+        assert.doesNotMatch(opt.replace(/^accept-new-host-keys$|^ca-file$/, ''), /pass|secret|token|cred|auth|key/i, `${cmd.name} --${opt} looks like a secret on the command line`);
+      }
+    }
+  }
+  assert.ok(commands >= 7, `every command was looked at (${commands})`);
+});
+
 test('no secret appears anywhere the tool printed or wrote', (t) => {
   for (const o of outputs.filter((x) => /wrong|missing/.test(x.label) && x.label.endsWith('stderr'))) t.diagnostic(`${o.label}: ${String(o.data).trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-3).join(' / ')}`);
   assert.ok(outputs.length > 15, 'the runs above produced the outputs searched here');
