@@ -4,7 +4,7 @@
 // a closed port and a malformed URL. The password never shows in the output.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -147,4 +147,20 @@ test('closed port and malformed URL: clear failures, exit 1, no crash', async ()
     assert.equal(x.status, 'fail', x.id);
     assert.match(x.message, /registry\.url 'https:\/\/exa mple:notaport' is not a valid address/);
   }
+});
+
+test('no credentials in the site file: the login stored by docker login in ~/.docker/config.json is used', async () => {
+  const home = join(dir, 'home');
+  mkdirSync(join(home, '.docker'), { recursive: true });
+  const site = siteFile('dockercfg', { url: basic.url, caFile: pki.caCert });
+  const without = byId((await preflight(site, { HOME: home })).report)['registry.auth']!;
+  assert.equal(without.status, 'fail');
+  assert.match(without.message, /no registry\.username and ~\/\.docker\/config\.json has no login/);
+  const auth = Buffer.from(`${basic.username}:${basic.password}`).toString('base64');
+  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [basic.host]: { auth } } }));
+  const { report, raw } = await preflight(site, { HOME: home });
+  const r = byId(report)['registry.auth']!;
+  assert.equal(r.status, 'pass', r.message);
+  assert.match(r.message, /login as tester works/);
+  assert.ok(!raw.includes(basic.password!) && !raw.includes(auth));
 });

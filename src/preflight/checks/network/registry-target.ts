@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ProbeContext } from '../../types.ts';
 import { parseCaBundle, type CaBundle } from '../../net/ca.ts';
+import { dockerConfigCredentials } from '../../../bundle/registry/auth.ts';
 
 /** "harbor.acme.local", "harbor:5443", "https://harbor.acme.local/prefix" -> URL; an error text when malformed. */
 export function parseRegistryUrl(raw: string, insecure?: boolean): { url: URL } | { error: string } {
@@ -60,9 +61,30 @@ export interface Credentials {
   error?: string;
 }
 
+/** Credentials `docker login` (or skopeo, crane) stored for host[:port] in the docker config of this machine. */
+async function dockerLogin(ctx: ProbeContext, host: string): Promise<Credentials | null> {
+  const file = join(ctx.env.DOCKER_CONFIG ?? join(ctx.env.HOME ?? homedir(), '.docker'), 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const c = dockerConfigCredentials(text, host, file);
+    return c ? { username: c.username, password: c.password, source: `docker config ${file}` } : null;
+  } catch (err) {
+    return { username: '?', source: `docker config ${file}`, error: (err as Error).message };
+  }
+}
+
 export async function registryCredentials(ctx: ProbeContext): Promise<Credentials | null> {
   const reg = ctx.site?.registry;
-  if (!reg?.username) return null;
+  if (!reg) return null;
+  if (!reg.username) {
+    const parsed = parseRegistryUrl(reg.url, reg.insecure);
+    return 'url' in parsed ? await dockerLogin(ctx, parsed.url.host) : null;
+  }
   if (reg.passwordEnv) {
     const v = ctx.env[reg.passwordEnv];
     return v ? { username: reg.username, password: v, source: `environment variable ${reg.passwordEnv}` } : { username: reg.username, source: `environment variable ${reg.passwordEnv}`, error: `environment variable ${reg.passwordEnv} (registry.passwordEnv) is not set` };

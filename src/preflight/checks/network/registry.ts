@@ -245,7 +245,7 @@ export const registryApi = defineCheck<RegistryApiFacts>({
     if (t.ca && !t.ca.ok) return { ...base, caError: t.ca.error };
     try {
       const res = await getV2(ctx, t, opts);
-      const c = parseChallenge(res.headers['www-authenticate']);
+      const c = res.headers['www-authenticate'] ? parseChallenge(res.headers['www-authenticate']) : undefined;
       return {
         ...base,
         status: res.status,
@@ -311,7 +311,7 @@ export const registryAuth = defineCheck<RegistryAuthFacts>({
       const anon = await getV2(ctx, t, opts);
       facts.anonymousStatus = anon.status;
       if (anon.status !== 401 || !creds || creds.error) return facts;
-      const c = parseChallenge(anon.headers['www-authenticate']);
+      const c = anon.headers['www-authenticate'] ? parseChallenge(anon.headers['www-authenticate']) : undefined;
       facts.scheme = c?.scheme;
       const basic = 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64');
       if (c?.scheme === 'basic') {
@@ -351,7 +351,7 @@ export const registryAuth = defineCheck<RegistryAuthFacts>({
       return { status: 'pass', message: `the registry allows anonymous access${f.username ? `; credentials of ${f.username} not needed for /v2/` : ''}`, facts };
     }
     if (!f.username) {
-      return { status: 'fail', message: 'the registry requires login but the site file has no registry.username', remediation: 'set registry.username and registry.passwordEnv (or passwordFile) in the site file', facts };
+      return { status: 'fail', message: 'the registry requires login but the site file has no registry.username and ~/.docker/config.json has no login for it', remediation: 'set registry.username and registry.passwordEnv (or passwordFile) in the site file, or run docker login / skopeo login for the registry', facts };
     }
     if (f.credentialError) return { status: 'fail', message: f.credentialError, remediation: 'export the variable before running (e.g. read -rs HARBOR_PASSWORD; export HARBOR_PASSWORD) or fix passwordFile', facts };
     if (f.anonymousStatus !== 401) return { status: 'fail', message: `GET /v2/ answered ${f.anonymousStatus}; cannot log in`, remediation: 'fix registry.api first', facts };
