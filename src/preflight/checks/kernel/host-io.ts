@@ -32,10 +32,8 @@ export async function list(ctx: ProbeContext, path: string): Promise<string[] | 
   }
 }
 
-/** A shell-quoted word, for remediation commands and scripts. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** A shell-quoted word (the SSH host's quoting serves every probe script). */
+export { shQuote as shq } from '../../hosts/ssh.ts';
 
 /** systemd is PID 1 on the node (systemctl answers meaningfully). */
 export async function hasSystemd(ctx: ProbeContext): Promise<boolean> {

@@ -6,6 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { ProbeContext } from '../../types.ts';
 import { parseCaBundle, type CaBundle } from '../../net/ca.ts';
 import { dockerConfigCredentials } from '../../../bundle/registry/auth.ts';
+import { expandHome } from '../../hosts/known-hosts.ts';
 
 /** "harbor.acme.local", "harbor:5443", "https://harbor.acme.local/prefix" -> URL; an error text when malformed. */
 export function parseRegistryUrl(raw: string, insecure?: boolean): { url: URL } | { error: string } {
@@ -24,7 +25,7 @@ export function parseRegistryUrl(raw: string, insecure?: boolean): { url: URL } 
 }
 
 export function siteFilePath(p: string, siteDir: string | undefined): string {
-  const home = p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+  const home = expandHome(p);
   return isAbsolute(home) ? home : resolve(siteDir ?? process.cwd(), home);
 }
 
