@@ -2,7 +2,8 @@
 // network namespace on one test LAN (10.202.N.0/24, a bridge in a "switch"
 // namespace), run through the built binary:
 //   cp    control-plane, root, sshd also on 6443 (an "API server" that answers)
-//   w1    worker, non-root user, sshd with AllowTcpForwarding no (shell-probe fallback)
+//   w1    worker, non-root user, sshd with AllowTcpForwarding no (shell-probe fallback) and
+//         no sftp subsystem (files read with head -c on exec channels)
 //   w2    worker, nft drops TCP 179 (the matrix shows it filtered), hostname clashes with w1
 //   w3    worker whose host key changed since known_hosts was written
 //   dead  a namespace whose nft drops TCP 22: never answers
@@ -21,13 +22,15 @@ import { reportSchema, type CheckResult, type Report } from '../../src/schema/re
 const pid = process.pid;
 const prefix = `10.202.${20 + (pid % 200)}`;
 const user = `ac${pid}u`;
+/** A root login (uid 0) with /bin/sh: root's own login shell here sources a heavy ~/.bashrc (pyenv) on every command. */
+const rootUser = `ac${pid}r`;
 let dir: string;
 let lan: Lan;
 let clientKey: KeyPair;
 const sshds: Partial<Record<'cp' | 'w1' | 'w2' | 'w3', Sshd>> = {};
 const ns: Record<'cp' | 'w1' | 'w2' | 'w3' | 'dead', Namespace> = {} as never;
 let w3OldKey: KeyPair;
-let userCreated = false;
+let usersCreated: string[] = [];
 
 function nft(n: Namespace, port: number): void {
   nsExec(n, ['nft', 'add', 'table', 'inet', 'actest']);
@@ -45,7 +48,7 @@ function siteFile(file: string, knownHosts: string, names: (keyof typeof ns)[]):
       name: n,
       address: ns[n].address,
       roles: roles[n],
-      ssh: { user: n === 'cp' ? 'root' : user, keyFile: clientKey.privateKeyFile, knownHostsFile: knownHosts, ...(n === 'w2' ? { sudo: true } : {}) },
+      ssh: { user: n === 'cp' ? rootUser : user, keyFile: clientKey.privateKeyFile, knownHostsFile: knownHosts, ...(n === 'w2' ? { sudo: true } : {}) },
     })),
   };
   writeFileSync(file, stringify(site));
@@ -70,20 +73,23 @@ before(async () => {
   clientKey = makeKey(join(dir, 'id_ed25519'));
   // A non-root login with a plain /bin/sh (no sudo rights): `usermod -p '*'` unlocks key logins.
   execFileSync('useradd', ['-M', '-d', dir, '-s', '/bin/sh', user]);
-  userCreated = true;
+  usersCreated.push(user);
   execFileSync('usermod', ['-p', '*', user]);
+  execFileSync('useradd', ['-o', '-u', '0', '-g', '0', '-M', '-d', dir, '-s', '/bin/sh', rootUser], { stdio: 'ignore' });
+  usersCreated.push(rootUser);
+  execFileSync('usermod', ['-p', '*', rootUser]);
   lan = createLan(prefix, `ac${pid}s`, ['cp', 'w1', 'w2', 'w3', 'dead'].map((n) => `ac${pid}${n.slice(0, 1)}${n.slice(-1)}`));
   [ns.cp, ns.w1, ns.w2, ns.w3, ns.dead] = lan.nodes as [Namespace, Namespace, Namespace, Namespace, Namespace];
-  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean } = {}) => {
+  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean } = {}) => {
     const d = join(dir, n);
     execFileSync('mkdir', ['-p', d]);
-    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding });
+    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding, sftp: extra.sftp });
     sshds[n] = s;
     return s;
   };
   await Promise.all([
     start('cp', 't-cp', { ports: [22, 6443] }),
-    start('w1', 't-w1', { allowTcpForwarding: false }),
+    start('w1', 't-w1', { allowTcpForwarding: false, sftp: false }), // a locked-down sshd: no forwarding, no sftp
     start('w2', 'T-W1'),
     start('w3', 't-w3'),
   ]);
@@ -95,7 +101,8 @@ before(async () => {
 after(async () => {
   await Promise.all(Object.values(sshds).map((s) => s.stop()));
   lan?.destroy();
-  if (userCreated) execFileSync('userdel', [user]);
+  // -f: a uid-0 account always "is used by" some process of root.
+  for (const u of usersCreated) execFileSync('userdel', ['-f', u], { stdio: 'ignore' });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -107,7 +114,7 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   const site = join(dir, 'site.yaml');
   siteFile(site, kh, ['cp', 'w1', 'w2', 'w3', 'dead']);
   const out = join(dir, 'report.json');
-  const r = await runBinary(['--site', site, '--format', 'json', '--output', out, '--timeout', '3s', '--accept-new-host-keys'], { env: env(), timeoutMs: 120_000 });
+  const r = await runBinary(['--site', site, '--format', 'json', '--output', out, '--timeout', '5s', '--accept-new-host-keys'], { env: env(), timeoutMs: 120_000 });
   assert.equal(r.code, 1, `exit 1 (checks fail); stderr: ${r.stderr}`);
   const report = parseReport(readFileSync(out, 'utf8'));
 
@@ -124,7 +131,14 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
     assert.equal(one(report, 'ssh.hostkey', n).status, 'pass');
   }
   assert.equal(one(report, 'os.hostname', 'cp').facts.hostname, 't-cp');
-  assert.equal(one(report, 'ssh.sudo', 'cp').status, 'pass', 'root needs no sudo');
+  // Files read over SFTP (cp) and with head -c where sshd has no sftp (w1) give the same facts.
+  for (const id of ['os.release', 'kernel.version']) {
+    const [a, b] = [one(report, id, 'cp'), one(report, id, 'w1')];
+    assert.notEqual(a.status, 'error', a.message);
+    assert.deepEqual(b.facts, a.facts, id);
+  }
+  const cpSudo = one(report, 'ssh.sudo', 'cp');
+  assert.equal(cpSudo.status, 'pass', `root needs no sudo: ${cpSudo.message}`);
   const sudo = one(report, 'ssh.sudo', 'w1');
   assert.equal(sudo.status, 'fail', `the test user has no passwordless sudo: ${sudo.message}`);
 

@@ -35,6 +35,8 @@ export interface SshdOptions {
   /** Public keys allowed to log in (any user). */
   authorizedKeys: string[];
   allowTcpForwarding?: boolean;
+  /** Offer the sftp subsystem (default true, as Debian's sshd_config does). */
+  sftp?: boolean;
   /** Run inside this network namespace. */
   netns?: string;
   /** Give sshd (and so every session) its own UTS namespace with this hostname. */
@@ -78,6 +80,7 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
       // Many clients at once in the benchmark: no random early drop of new connections.
       'MaxStartups 1000',
       'LogLevel ERROR',
+      ...(o.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
       ...(o.extraConfig ?? []),
       '',
     ].join('\n'),

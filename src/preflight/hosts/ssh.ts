@@ -12,7 +12,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { ExecOptions, ExecResult, FsStats, Host, TcpProbeResult } from '../types.ts';
 import { KnownHostsFile, defaultKnownHostsFile, expandHome, fingerprint, keyTypeOf, type KnownKey } from './known-hosts.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
@@ -22,7 +22,7 @@ const { Client, utils } = ssh2;
 /** Output kept per stream, as for the local host. */
 const MAX_OUTPUT = 4 * 1024 * 1024;
 /** Session channels open at once: OpenSSH's MaxSessions defaults to 10 per connection. */
-const MAX_SESSIONS = 6;
+const MAX_SESSIONS = 6; // + 1 SFTP session
 
 export interface SshTarget {
   /** Node name in reports. */
@@ -140,6 +140,7 @@ function tcpConnect(host: string, port: number, timeoutMs: number, signal?: Abor
     sock.once('error', fail);
     sock.once('connect', () => {
       cleanup();
+      sock.setNoDelay(true); // many small request/reply packets: Nagle + delayed ACK would add ~40 ms to each
       resolve(sock);
     });
   });
@@ -439,6 +440,8 @@ export class SshHost implements Host {
   readonly #sudo: boolean;
   readonly #slots = new Slots(MAX_SESSIONS);
   #uid: Promise<number> | undefined;
+  /** One SFTP session for file reads (no process per read on the node); null: sshd has none. */
+  #sftp: Promise<SFTPWrapper | null> | undefined;
   #closed = false;
 
   constructor(name: string, address: string, facts: SshConnectFacts, client: SshClient, sudo: boolean) {
@@ -477,8 +480,9 @@ export class SshHost implements Host {
     if (signal?.aborted) throw abortError(signal);
     const release = await this.#slots.take(signal);
     let ch: ClientChannel;
+    let exit: { code: number | null; signal?: string };
     try {
-      ch = await this.#openSession(cmd, signal);
+      ({ ch, exit } = await this.#openSession(cmd, signal));
     } catch (err) {
       release();
       throw err;
@@ -494,7 +498,6 @@ export class SshHost implements Host {
       return await new Promise<ExecResult>((resolve, reject) => {
         let stdout = '';
         let stderr = '';
-        let code: number | null = null;
         let done = false;
         ch.setEncoding('utf8');
         ch.stderr.setEncoding('utf8');
@@ -530,10 +533,7 @@ export class SshHost implements Host {
               finish(() => resolve({ code: null, stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)` }));
             }, timeoutMs)
           : undefined;
-        ch.on('exit', (c: number | null) => {
-          code = typeof c === 'number' ? c : null;
-        });
-        ch.on('close', () => finish(() => resolve({ code, stdout, stderr })));
+        ch.on('close', () => finish(() => resolve({ code: exit.code, stdout, stderr: exit.signal ? `${stderr}\n(killed by ${exit.signal})` : stderr })));
         ch.on('error', (err: Error) => finish(() => reject(err)));
         if (opts.input !== undefined) ch.end(opts.input);
         else ch.end();
@@ -545,12 +545,22 @@ export class SshHost implements Host {
    * Opens an exec channel. sshd refuses a session ("open failed") while it is still
    * tearing down earlier ones at its MaxSessions limit: retried a few times.
    */
-  async #openSession(cmd: string, signal?: AbortSignal): Promise<ClientChannel> {
+  async #openSession(cmd: string, signal?: AbortSignal): Promise<{ ch: ClientChannel; exit: { code: number | null; signal?: string } }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
+        return await new Promise((resolve, reject) => {
           try {
-            this.#client.exec(cmd, (err, stream) => (err ? reject(err) : resolve(stream)));
+            this.#client.exec(cmd, (err, stream) => {
+              if (err) return reject(err);
+              // Listen now: a quick command's exit-status can arrive in the same read as the
+              // open confirmation, before an awaiting caller could attach its listener.
+              const exit: { code: number | null; signal?: string } = { code: null };
+              stream.on('exit', (c: number | null, sig?: string) => {
+                exit.code = typeof c === 'number' ? c : null;
+                if (exit.code === null && sig) exit.signal = sig;
+              });
+              resolve({ ch: stream, exit });
+            });
           } catch (err) {
             reject(new NodeUnreachableError(this.name, (err as Error).message));
           }
@@ -562,14 +572,61 @@ export class SshHost implements Host {
     }
   }
 
+  #sftpSession(): Promise<SFTPWrapper | null> {
+    this.#sftp ??= new Promise((resolve) => {
+      try {
+        this.#client.sftp((err, sftp) => {
+          if (err) return resolve(null);
+          sftp.on('error', () => {});
+          sftp.on('close', () => (this.#sftp = Promise.resolve(null)));
+          resolve(sftp);
+        });
+      } catch {
+        resolve(null);
+      }
+    });
+    return this.#sftp;
+  }
+
+  /**
+   * File contents over SFTP (read to EOF: /proc and /sys files report size 0), else
+   * `head -c` on an exec channel when the node's sshd has no sftp subsystem.
+   */
   async readFile(path: string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<string | null> {
     const max = opts.maxBytes ?? 16 * 1024 * 1024;
-    const r = await this.#run(`head -c ${max} -- ${shQuote(path)}`, { signal: opts.signal });
-    // head reads a directory or unreadable file with an error and exit 1: null, as locally.
-    return r.code === 0 ? r.stdout : null;
+    if (opts.signal?.aborted) throw abortError(opts.signal);
+    const sftp = await this.#sftpSession();
+    if (!sftp) {
+      const r = await this.#run(`head -c ${max} -- ${shQuote(path)}`, { signal: opts.signal });
+      // head reads a directory or unreadable file with an error and exit 1: null, as locally.
+      return r.code === 0 ? r.stdout : null;
+    }
+    const handle = await new Promise<Buffer | null>((resolve) => sftp.open(path, 'r', (err, h) => resolve(err ? null : h)));
+    if (!handle) return null;
+    try {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      while (total < max) {
+        if (opts.signal?.aborted) throw abortError(opts.signal);
+        const buf = Buffer.alloc(Math.min(65536, max - total));
+        const n = await new Promise<number | null>((resolve) => sftp.read(handle, buf, 0, buf.length, total, (err, nb) => resolve(err ? null : nb)));
+        if (n === null) return null; // e.g. EISDIR: unreadable, as locally
+        if (n === 0) break;
+        chunks.push(buf.subarray(0, n));
+        total += n;
+      }
+      return Buffer.concat(chunks).toString('utf8');
+    } finally {
+      sftp.close(handle, () => {});
+    }
   }
 
   async readDir(path: string, opts: { signal?: AbortSignal } = {}): Promise<string[] | null> {
+    const sftp = await this.#sftpSession();
+    if (sftp) {
+      const list = await new Promise<string[] | null>((resolve) => sftp.readdir(path, (err, l) => resolve(err ? null : l.map((e) => e.filename))));
+      return list === null ? null : list.sort();
+    }
     const r = await this.#run(`LC_ALL=C ls -1A -- ${shQuote(path)}`, { signal: opts.signal });
     if (r.code !== 0) return null;
     return r.stdout.split('\n').filter(Boolean).sort();
@@ -661,7 +718,8 @@ export class SshHost implements Host {
         }
       }
     }
-    const secs = Math.max(0.2, opts.timeoutMs / 1000).toFixed(1);
+    // +1 s: bash (or nc) has to start first on a possibly busy node; only the connect should count.
+    const secs = Math.max(0.2, opts.timeoutMs / 1000 + 1).toFixed(1);
     const script =
       `if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then ` +
       `timeout ${secs} bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${shQuote(host)} ${port}; ` +
