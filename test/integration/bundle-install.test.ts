@@ -5,7 +5,7 @@
 // bundle push nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,9 @@ import { parse } from 'yaml';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createLayout, multiPlatformImage, singlePlatformImage, type Layout } from '../support/images.ts';
-import { buildBundle, makeChart, maliciousTars, type BuiltBundle } from '../support/bundle-fixture.ts';
+import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
+import { writeChartsDir } from '../../src/bundle/install.ts';
+import { walkTar } from '../../src/bundle/tar-reader.ts';
 import { runBinary } from '../support/run-binary.ts';
 
 let dir: string;
@@ -238,4 +240,25 @@ test('credentials by reference from the site file (passwordEnv), and a bearer-to
   assert.equal(t.code, 0, t.stdout + t.stderr);
   assert.match(t.stdout, /blobs\s+\d+ pushed .*, [1-9]\d* mounted/);
   assert.ok(tok.tokenRequests() > 0);
+});
+
+test('a disk that fills up while the charts directory is written: clear stop, no partial file', async (t) => {
+  const mnt = join(dir, 'full-disk');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    t.skip('cannot mount a small tmpfs here (needs root)');
+    return;
+  }
+  try {
+    // Two charts: the first fits, the second (incompressible, 200 KiB) does not.
+    const tar = join(dir, 'charts-only.tar');
+    writeFileSync(tar, rawTar([{ path: 'charts/a-1.tgz', data: randomBytes(100_000) }, { path: 'charts/b-1.tgz', data: randomBytes(200_000) }]));
+    const { entries } = await walkTar(tar);
+    await assert.rejects(writeChartsDir(tar, join(mnt, 'out'), entries, undefined, 'global: {}\n'), /disk full while writing the charts directory .*no partial file is left/);
+    assert.deepEqual(readdirSync(join(mnt, 'out')), ['a-1.tgz'], 'only the complete file, no temp file, nothing under the final name of the failed one');
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
 });
