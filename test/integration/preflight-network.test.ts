@@ -171,7 +171,7 @@ test('over SSH where sshd forbids forwarding: reachability falls back to a shell
       network: { targets: [`${a}:${OPEN}`, `${a}:${REFUSED}`, `${a}:${FILTERED}`] },
       registry: { url: `https://${a}:${OPEN}` },
     });
-    const r = await runCli(['--site', file, '--only', 'network.targets,registry.tcp,registry.tls', '--format', 'json', '--timeout', '6s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+    const r = await runCli(['--site', file, '--only', 'network.targets,registry.tcp,registry.tls', '--format', 'json', '--timeout', '8s'], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
     assert.ok(r.stdout.trim().startsWith('{'), `no JSON report (exit ${r.code}): ${r.stderr}`);
     const res = byId((JSON.parse(r.stdout) as Report).results.filter((x) => x.node === 'nofwd'));
     const facts = (id: string) => res[id]!.facts as { state: string; via: string };
