@@ -427,3 +427,9 @@ test('SSH node whose sshd forbids forwarding: TLS, API, login and CONNECT say sk
   const tcp = { host: 'p', port: 1, state: 'open' as const, ms: 1, via: 'ssh-shell' as const };
   assert.equal(one(proxyReach.judge({ proxy: 'http://p:1', tcp, registry: 'h', connect: { ok: false, forwardingDenied: true } }, ctx)).status, 'skip');
 });
+
+test('ports.free: a UDP port held by no process (kernel VXLAN socket) is named as such', () => {
+  const j = one(portsFree.judge({ taken: [{ protocol: 'udp', address: '0.0.0.0', port: 4789, inode: '0' }], ownerSource: 'proc', tablesRead: ['udp'] }, ctx));
+  assert.equal(j.status, 'fail');
+  assert.match(j.message, /4789\/udp \(Calico VXLAN\) is held by the kernel, no process/);
+});

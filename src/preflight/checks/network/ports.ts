@@ -20,7 +20,6 @@ const EXPECTED: Record<string, RegExp> = {
   'kube-controller-manager': /^kube-controller/,
   'kube-scheduler': /^kube-scheduler/,
   'Calico BGP': /^(bird|calico)/,
-  'Calico VXLAN': /^$/, // the kernel's vxlan socket has no owning process
   'NodePort services': /^kube-proxy/,
 };
 
@@ -88,7 +87,13 @@ export const portsFree = defineCheck<PortsFacts>({
     const pids = new Set<number>();
     for (const l of f.taken) {
       const need = needs.find((n) => covers(n, l))!;
-      const who = l.owner ? `${l.owner.name} (pid ${l.owner.pid})` : ctx.isRoot ? 'an unknown process' : 'a process of another user (run as root to name it)';
+      const who = l.owner
+        ? `${l.owner.name} (pid ${l.owner.pid})`
+        : !ctx.isRoot
+          ? 'a process of another user (run as root to name it)'
+          : l.protocol === 'udp' && f.ownerSource === 'proc'
+            ? 'the kernel, no process (e.g. a VXLAN device: ip -d link show type vxlan)'
+            : 'an unknown process';
       const expected = EXPECTED[need.purpose];
       if (l.owner && expected?.test(l.owner.name)) {
         ownComponents.push(`${l.port}/${l.protocol} ${l.owner.name}`);
