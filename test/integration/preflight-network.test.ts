@@ -187,3 +187,14 @@ test('over SSH where sshd forbids forwarding: reachability falls back to a shell
     await noFwd.stop();
   }
 });
+
+test('kernel checks on this machine: modules built into the kernel (no /proc/modules here) pass as built in', async () => {
+  const { results } = await preflight(['--only', 'kernel.']);
+  const r = byId(results);
+  const mods = r['kernel.modules']!;
+  assert.equal(mods.status, 'pass', mods.message);
+  const states = (mods.facts as { modules: Record<string, { state: string }> }).modules;
+  for (const m of ['br_netfilter', 'overlay', 'nf_conntrack']) assert.ok(['builtin', 'loaded'].includes(states[m]!.state), `${m}: ${states[m]!.state}`);
+  assert.equal(r['kernel.version']!.status, 'pass');
+  assert.equal(r['kernel.modules']!.checklist, 'OS-03');
+});
