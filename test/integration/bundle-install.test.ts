@@ -1,8 +1,9 @@
-// bundle install on the built binary against real distribution registries
-// (TLS + htpasswd, a path prefix): digests kept (skopeo reads them back, pulls
-// by digest), charts as OCI Helm artifacts, a second run uploads nothing (the
-// tool's count and the registry's storage agree), a dry run and every refused
-// bundle push nothing.
+// bundle install on the built binary against real distribution registries:
+// a bundle made by `bundle create` from a source registry (and a Helm
+// repository) is installed into a second registry (TLS + htpasswd, a path
+// prefix): digests kept (skopeo reads them back, pulls by digest), charts as
+// OCI Helm artifacts, a second run uploads nothing (the tool's count and the
+// registry's storage agree); a dry run and every refused bundle push nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,7 +15,9 @@ import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { createLayout, multiPlatformImage, singlePlatformImage, type Layout } from '../support/images.ts';
+import { createLayout, multiPlatformImage, pushImage, singlePlatformImage, type Layout } from '../support/images.ts';
+import { makeChartDir, startStaticServer, writeHelmIndex, type StaticServer } from '../support/helm-repo.ts';
+import { packageChart } from '../../src/bundle/charts/package.ts';
 import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
 import { writeChartsDir } from '../../src/bundle/install.ts';
 import { walkTar } from '../../src/bundle/tar-reader.ts';
@@ -28,6 +31,10 @@ let appDigest: string;
 let multiDigest: string;
 let pinnedDigest: string;
 const servers: TestRegistry[] = [];
+/** made by `bundle create` from `source` (images) and a Helm repository (chart) */
+let created: string;
+let source: TestRegistry;
+let helmRepo: StaticServer;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ac-install-'));
@@ -49,9 +56,43 @@ before(async () => {
     charts: [await makeChart('demo', '0.1.0', { image: 'docker.io/library/app:1.0' }), await makeChart('other', '1.2.3+meta')],
     files: [{ name: 'helm', data: Buffer.from('#!/bin/sh\necho helm\n') }],
   });
+
+  // The real path: images in a registry, a chart in a Helm repository, `bundle create`.
+  source = await startRegistry();
+  servers.push(source);
+  await pushImage(lay, 'app', source, 'library/app:1.0');
+  await pushImage(lay, 'multi', source, 'team/multi:2.0');
+  await pushImage(lay, 'pinned', source, 'pause:3.9');
+  const repoDir = join(dir, 'helm-repo');
+  mkdirSync(repoDir);
+  const chart = await packageChart(makeChartDir(join(dir, 'chart-src'), { name: 'demo', version: '0.1.0', values: { image: { repository: `${source.host}/library/app`, tag: '1.0' } } }));
+  writeFileSync(join(repoDir, chart.fileName), chart.data);
+  writeHelmIndex(repoDir, [{ name: 'demo', version: '0.1.0', fileName: chart.fileName }]);
+  helmRepo = await startStaticServer(repoDir);
+  const spec = join(dir, 'spec.yaml');
+  writeFileSync(
+    spec,
+    [
+      'apiVersion: astrago.io/v1',
+      'kind: BundleSpec',
+      'metadata: {name: site-test, version: 1.0.0}',
+      'platforms: [all]',
+      'charts:',
+      `  - {name: demo, repo: "${helmRepo.url}", version: 0.1.0}`,
+      'images:',
+      `  - ${source.host}/library/app:1.0`,
+      `  - ${source.host}/team/multi:2.0`,
+      `  - ${source.host}/pause@${pinnedDigest}`,
+      '',
+    ].join('\n'),
+  );
+  created = join(dir, 'created.tar');
+  const c = await runBinary(['bundle', 'create', '--spec', spec, '--output', created, '--cache-dir', join(dir, 'cache')], { env: { PATH: process.env.PATH, HOME: dir }, timeoutMs: 120_000 });
+  assert.equal(c.code, 0, `bundle create failed:\n${c.stdout}\n${c.stderr}`);
 });
 
 after(async () => {
+  await helmRepo?.stop();
   for (const s of servers) await s.stop();
   pki.cleanup();
   rmSync(dir, { recursive: true, force: true });
@@ -105,11 +146,11 @@ function storageSnapshot(reg: TestRegistry): Map<string, number> {
   return out;
 }
 
-test('install pushes images and charts with their digests; a second run uploads nothing', async () => {
+test('a bundle made by bundle create installs with its digests and tags; a second run uploads nothing', async () => {
   const reg = await secureRegistry();
   const chartsDir = join(dir, 'charts-1');
   const e = env(reg);
-  const args = ['bundle', 'install', bundle.file, '--registry', `${reg.host}/site/astrago`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir];
+  const args = ['bundle', 'install', created, '--registry', `${reg.host}/site/astrago`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir];
   const r1 = await runBinary(args, { env: e });
   assert.equal(r1.code, 0, r1.stdout + r1.stderr);
   assert.doesNotMatch(r1.stdout + r1.stderr, new RegExp(reg.password!), 'the password is never printed');
@@ -118,27 +159,27 @@ test('install pushes images and charts with their digests; a second run uploads 
   // Same digests, tags kept, the original host dropped and its path kept under the prefix.
   assert.equal(rawDigest(reg, 'site/astrago/library/app:1.0'), appDigest);
   assert.equal(rawDigest(reg, 'site/astrago/team/multi:2.0'), multiDigest);
-  assert.equal(rawDigest(reg, `site/astrago/pause@${pinnedDigest}`), pinnedDigest);
+  assert.equal(rawDigest(reg, `site/astrago/pause@${pinnedDigest}`), pinnedDigest, 'a by-digest reference resolves after the push');
   // Pull by digest works (an index, with all its platforms).
   const pulled = join(dir, 'pulled');
-  execFileSync('skopeo', ['copy', '--all', '--quiet', ...skopeoCreds(reg).map((a) => a.replace('--creds', '--src-creds').replace('--tls-verify', '--src-tls-verify')), `docker://${reg.host}/site/astrago/team/multi@${multiDigest}`, `oci:${pulled}:m`]);
+  execFileSync('skopeo', ['copy', '--all', '--quiet', '--src-creds', `${reg.username}:${reg.password}`, '--src-tls-verify=false', `docker://${reg.host}/site/astrago/team/multi@${multiDigest}`, `oci:${pulled}:m`]);
   const pulledIndex = JSON.parse(readFileSync(join(pulled, 'index.json'), 'utf8'));
   assert.equal(pulledIndex.manifests[0].digest, multiDigest);
 
-  // Charts: OCI Helm artifacts at PREFIX/charts/NAME:VERSION ('+' becomes '_' as helm does).
+  // Charts: OCI Helm artifacts at PREFIX/charts/NAME:VERSION, the layer being the bundle's .tgz.
   const chartManifest = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', ...skopeoCreds(reg), `docker://${reg.host}/site/astrago/charts/demo:0.1.0`], { encoding: 'utf8' }));
   assert.equal(chartManifest.config.mediaType, 'application/vnd.cncf.helm.config.v1+json');
   assert.equal(chartManifest.layers[0].mediaType, 'application/vnd.cncf.helm.chart.content.v1.tar+gzip');
   assert.equal(`sha256:${createHash('sha256').update(readFileSync(join(chartsDir, 'demo-0.1.0.tgz'))).digest('hex')}`, chartManifest.layers[0].digest);
-  assert.ok(rawDigest(reg, 'site/astrago/charts/other:1.2.3_meta').startsWith('sha256:'));
-  assert.deepEqual((await catalog(reg)).sort(), ['site/astrago/charts/demo', 'site/astrago/charts/other', 'site/astrago/library/app', 'site/astrago/pause', 'site/astrago/team/multi']);
+  assert.deepEqual((await catalog(reg)).sort(), ['site/astrago/charts/demo', 'site/astrago/library/app', 'site/astrago/pause', 'site/astrago/team/multi']);
 
   // The charts directory: charts, the Helm repo index, and the values override.
-  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registry-values.yaml']);
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'registry-values.yaml']);
   const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
   assert.equal(values.global.imageRegistry, `${reg.host}/site/astrago`);
-  assert.equal(values.astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/site/astrago/library/app:1.0`);
-  assert.equal(values.astrago.images['docker.io/library/app:1.0'].digest, appDigest);
+  const app = values.astrago.images[`${source.host}/library/app:1.0`];
+  assert.equal(app.ref, `${reg.host}/site/astrago/library/app:1.0`);
+  assert.equal(app.digest, appDigest);
 
   // Second run: everything is already there; neither the tool nor the registry's storage sees a write.
   const before = storageSnapshot(reg);
@@ -147,6 +188,19 @@ test('install pushes images and charts with their digests; a second run uploads 
   assert.match(r2.stdout, /blobs\s+0 pushed \(0 B\), 0 mounted, [1-9]\d* skipped/);
   assert.match(r2.stdout, /manifests\s+0 pushed, [1-9]\d* skipped/);
   assert.deepEqual(storageSnapshot(reg), before);
+});
+
+test('the test fixture bundle (docker.io, quay.io, a + in a chart version) installs the same way', async () => {
+  const reg = await secureRegistry();
+  const chartsDir = join(dir, 'charts-fixture');
+  const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/fx`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir], { env: env(reg) });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(rawDigest(reg, 'fx/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'fx/team/multi:2.0'), multiDigest);
+  assert.equal(rawDigest(reg, `fx/pause@${pinnedDigest}`), pinnedDigest);
+  assert.ok(rawDigest(reg, 'fx/charts/other:1.2.3_meta').startsWith('sha256:'), "'+' in a chart version becomes '_' in its tag, as helm does");
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registry-values.yaml']);
+  assert.equal(parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8')).astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/fx/library/app:1.0`);
 });
 
 test('a dry run prints the plan and pushes and writes nothing', async () => {
