@@ -86,7 +86,7 @@ try {
         rmSync(join(work, `f-${k}.tar`), { force: true });
       }
       await proxy.close();
-      const perK = (1000 * survived) / injected;
+      const perK = injected ? (1000 * survived) / injected : NaN;
       rows.push([`${side}: transient faults survived`, `${perK.toFixed(1)} per 1000`, `${injected} faults over ${runs} runs (${failedRuns} runs failed), ${((performance.now() - started) / 1000).toFixed(0)} s`]);
       console.log(`${side}: ${survived}/${injected} injected faults survived (${runs} runs, ${failedRuns} failed)`);
     }
@@ -176,16 +176,19 @@ try {
         }
         proxy.resetCounters();
         const second = await run(k);
-        let ok = second.code === 0;
-        if (ok && side === 'create') {
-          ok = (await runCli(['bundle', 'verify', join(work, `c-${k}`, 'b.tar')])).code === 0;
-          for (const d of completedBlobFetches(proxy.records).keys()) if (held.has(d)) ok = false;
+        const why: string[] = [];
+        if (second.code !== 0) why.push(`second run exit ${second.code}: ${second.stderr.trim().split('\n').slice(-2).join(' / ')}`);
+        if (!why.length && side === 'create') {
+          const v = await runCli(['bundle', 'verify', join(work, `c-${k}`, 'b.tar')]);
+          if (v.code !== 0) why.push(`verify exit ${v.code}: ${v.stdout.trim().split('\n').slice(-2).join(' / ')}`);
+          for (const d of completedBlobFetches(proxy.records).keys()) if (held.has(d)) why.push(`${d} was cached and fetched again`);
         }
-        if (ok && side === 'install') {
-          for (const img of source.images) if (storedTag(target, `crash-${k}/${img.repository}`, img.repoTag.split(':')[1]!) !== img.digest) ok = false;
-          for (const u of completedBlobUploads(proxy.records)) if (held.has(`${u.repository.replace(`crash-${k}/`, '')} ${u.digest}`)) ok = false;
+        if (!why.length && side === 'install') {
+          for (const img of source.images) if (storedTag(target, `crash-${k}/${img.repository}`, img.repoTag.split(':')[1]!) !== img.digest) why.push(`${img.repository} not tagged right`);
+          for (const u of completedBlobUploads(proxy.records)) if (held.has(`${u.repository.replace(`crash-${k}/`, '')} ${u.digest}`)) why.push(`${u.digest} uploaded again to ${u.repository}`);
         }
-        if (ok) passed++;
+        if (why.length === 0) passed++;
+        else console.log(`  ${side} trial ${trial} (first run: exit ${first.code}, ${first.killed ? 'killed' : 'not killed'}) failed: ${why.join('; ').slice(0, 600)}`);
         rmSync(join(work, `c-cache-${k}`), { recursive: true, force: true });
         rmSync(join(work, `c-${k}`), { recursive: true, force: true });
       }
