@@ -103,11 +103,11 @@ export interface BlobSource {
  * Uploads one blob: a single PUT with the whole body for small blobs, PATCH
  * chunks then an empty PUT for large ones. The registry checks the digest.
  */
-export async function uploadBlob(s: PushSession, repository: string, digest: string, src: BlobSource, location?: string): Promise<void> {
+export async function uploadBlob(s: PushSession, repository: string, digest: string, src: BlobSource, location?: string, chunkBytes = CHUNK_BYTES): Promise<void> {
   let loc = location ?? (await startUpload(s, repository));
-  if (src.size > CHUNK_BYTES) {
-    for (let start = 0; start < src.size; start += CHUNK_BYTES) {
-      const end = Math.min(src.size, start + CHUNK_BYTES);
+  if (src.size > chunkBytes) {
+    for (let start = 0; start < src.size; start += chunkBytes) {
+      const end = Math.min(src.size, start + chunkBytes);
       const res = await s.request({
         method: 'PATCH',
         repository,
