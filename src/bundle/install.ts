@@ -265,7 +265,12 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
       }
       let location: string | undefined;
       const from = claimed ? await claimed : undefined;
-      if (from && from !== repository) {
+      if (from === repository) {
+        // Another image of this run already put it into this repository (two tags of one image).
+        summary.blobsSkipped++;
+        return;
+      }
+      if (from) {
         const m = await mountBlob(session, repository, d.digest, from);
         if (m.mounted) {
           summary.blobsMounted++;

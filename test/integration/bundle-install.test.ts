@@ -50,6 +50,7 @@ before(async () => {
     platforms: ['linux/amd64', 'linux/arm64'],
     images: [
       { ref: 'docker.io/library/app:1.0', name: 'app' },
+      { ref: 'docker.io/library/app:latest', name: 'app' }, // a second tag of the same image
       { ref: 'quay.io/team/multi:2.0', name: 'multi' },
       { ref: `registry.k8s.io/pause@${pinnedDigest}`, name: 'pinned' },
     ],
@@ -196,6 +197,7 @@ test('the test fixture bundle (docker.io, quay.io, a + in a chart version) insta
   const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/fx`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir], { env: env(reg) });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(rawDigest(reg, 'fx/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'fx/library/app:latest'), appDigest);
   assert.equal(rawDigest(reg, 'fx/team/multi:2.0'), multiDigest);
   assert.equal(rawDigest(reg, `fx/pause@${pinnedDigest}`), pinnedDigest);
   assert.ok(rawDigest(reg, 'fx/charts/other:1.2.3_meta').startsWith('sha256:'), "'+' in a chart version becomes '_' in its tag, as helm does");
