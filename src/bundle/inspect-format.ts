@@ -1,16 +1,5 @@
-// Small text helpers for bundle verify/inspect/install output.
-
-/** 1536 -> '1.5 KiB' */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
-}
+// Small text helpers for bundle verify/inspect/install output (sizes: progress.ts formatBytes).
+export { formatBytes } from './progress.ts';
 
 /** sha256:abcdef… shortened for tables. */
 export function shortDigest(d: string): string {

@@ -4,19 +4,13 @@
 // verify (blobs buffered during its single pass), inspect and install (blobs
 // read by offset) share this code.
 
+import { isIndex, MEDIA } from './registry/client.ts';
+import { platformString, type Platform } from './platforms.ts';
+
 export const IMAGES_DIR = 'images';
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
-export const MEDIA_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const MEDIA_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const MEDIA_DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const MEDIA_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+export type { Platform };
 
 export interface Descriptor {
   mediaType: string;
@@ -28,17 +22,13 @@ export interface Descriptor {
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
-export function isIndexMediaType(mt: string | undefined): boolean {
-  return mt === MEDIA_OCI_INDEX || mt === MEDIA_DOCKER_LIST;
+function isManifestMediaType(mt: string): boolean {
+  return mt === MEDIA.ociManifest || mt === MEDIA.dockerManifest;
 }
 
-export function isManifestMediaType(mt: string | undefined): boolean {
-  return mt === MEDIA_OCI_MANIFEST || mt === MEDIA_DOCKER_MANIFEST;
-}
-
-export function platformString(p: Platform | undefined): string | undefined {
-  if (!p || !p.os || !p.architecture) return undefined;
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+/** 'linux/arm64/v8' for a descriptor's platform, or undefined when it names none. */
+export function platformOf(p: Partial<Platform> | undefined): string | undefined {
+  return p?.os && p.architecture ? platformString({ os: p.os, architecture: p.architecture, variant: p.variant }) : undefined;
 }
 
 /** images/blobs/sha256/HEX for a digest. */
@@ -109,12 +99,12 @@ export function parseManifestBlob(data: Buffer, where: string): ParsedContent {
   }
   const mt = typeof json.mediaType === 'string' ? json.mediaType : '';
   const problems: string[] = [];
-  if (isIndexMediaType(mt) || (!mt && Array.isArray(json.manifests))) {
+  if (isIndex(mt) || (!mt && Array.isArray(json.manifests))) {
     const list = Array.isArray(json.manifests) ? json.manifests : [];
     if (!Array.isArray(json.manifests)) problems.push(`${where}: index without a 'manifests' array`);
     return {
       kind: 'index',
-      mediaType: mt || MEDIA_OCI_INDEX,
+      mediaType: mt || MEDIA.ociIndex,
       manifests: list.map((m, i) => asDescriptor(m, `${where} manifests[${i}]`, problems)).filter((d): d is Descriptor => d !== undefined),
       problems,
     };
@@ -125,7 +115,7 @@ export function parseManifestBlob(data: Buffer, where: string): ParsedContent {
     if (!Array.isArray(json.layers)) problems.push(`${where}: manifest without a 'layers' array`);
     return {
       kind: 'manifest',
-      mediaType: mt || MEDIA_OCI_MANIFEST,
+      mediaType: mt || MEDIA.ociManifest,
       config,
       layers: layers.map((l, i) => asDescriptor(l, `${where} layers[${i}]`, problems)).filter((d): d is Descriptor => d !== undefined),
       problems,
@@ -190,7 +180,7 @@ export async function resolveImage(root: Descriptor, read: BlobReader, opts: { c
     const parsed = parseManifestBlob(data, `manifest ${desc.digest}`);
     problems.push(...parsed.problems);
     if (parsed.kind === 'index') {
-      for (const child of parsed.manifests) await visit(child, platformString(child.platform), depth + 1);
+      for (const child of parsed.manifests) await visit(child, platformOf(child.platform), depth + 1);
       manifests.push({ descriptor: { ...desc, mediaType: desc.mediaType || parsed.mediaType }, kind: 'index', children: parsed.manifests, blobs: [], platform });
     } else if (parsed.kind === 'manifest') {
       const own = [...(parsed.config ? [parsed.config] : []), ...parsed.layers];
@@ -201,7 +191,7 @@ export async function resolveImage(root: Descriptor, read: BlobReader, opts: { c
         if (cfg) {
           try {
             const c = JSON.parse(cfg.toString('utf8')) as Partial<Platform>;
-            plat = platformString({ os: c.os ?? '', architecture: c.architecture ?? '', variant: c.variant });
+            plat = platformOf(c);
           } catch {
             /* a config that is not JSON has no platform to show */
           }
@@ -213,6 +203,6 @@ export async function resolveImage(root: Descriptor, read: BlobReader, opts: { c
       problems.push(`${desc.digest}: neither an image manifest nor an index`);
     }
   };
-  await visit(root, platformString(root.platform), 0);
+  await visit(root, platformOf(root.platform), 0);
   return { root, manifests, blobs: [...blobs.values()], platforms: [...platforms].sort(), problems };
 }

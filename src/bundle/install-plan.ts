@@ -4,10 +4,10 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
-import { MEDIA_OCI_MANIFEST } from './inspect-layout.ts';
+import { HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE } from './charts/oci-chart.ts';
+import { MEDIA } from './registry/client.ts';
 
-export const HELM_CONFIG_MEDIA_TYPE = 'application/vnd.cncf.helm.config.v1+json';
-export const HELM_CHART_MEDIA_TYPE = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
+export { HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE };
 /** Charts land in REGISTRY[/PREFIX]/charts/NAME:VERSION. */
 export const CHARTS_REPOSITORY = 'charts';
 export const VALUES_FILE = 'registry-values.yaml';
@@ -151,7 +151,7 @@ export function helmArtifact(chart: Record<string, unknown>, tgz: { digest: stri
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: MEDIA_OCI_MANIFEST,
+      mediaType: MEDIA.ociManifest,
       config: { mediaType: HELM_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length },
       layers: [{ mediaType: HELM_CHART_MEDIA_TYPE, digest: tgz.digest, size: tgz.size }],
       annotations,

@@ -136,16 +136,20 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
       throw new TarFormatError(file, offset, entry, reason);
     };
 
+    /** Fills `buf` from the file at pos (pos itself does not move). */
+    const fill = async (buf: Buffer, entry: string | undefined): Promise<void> => {
+      for (let got = 0; got < buf.length; ) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
+        if (bytesRead === 0) fail(pos, entry, 'truncated archive: file shrank while reading');
+        got += bytesRead;
+      }
+    };
+
     /** Reads exactly n bytes at pos (n small: headers, pax records). */
     const readBytes = async (n: number, entry: string | undefined, what: string): Promise<Buffer> => {
       if (pos + n > total) fail(pos, entry, `truncated archive: ${what} needs ${n} bytes, only ${total - pos} remain`);
       const buf = Buffer.alloc(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
-        if (bytesRead === 0) fail(pos, entry, 'truncated archive: file shrank while reading');
-        got += bytesRead;
-      }
+      await fill(buf, entry);
       opts.onBytes?.(buf);
       pos += n;
       opts.onProgress?.(pos, total);
@@ -167,12 +171,7 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
         const want = Math.min(CHUNK, left, total - pos);
         // One buffer reused for every chunk keeps memory flat: sinks copy what they keep.
         const buf = scratch.subarray(0, want);
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
-          if (bytesRead === 0) fail(pos, entryPath, 'truncated archive: file shrank while reading');
-          got += bytesRead;
-        }
+        await fill(buf, entryPath);
         opts.onBytes?.(buf);
         if (sink && dataLeft > 0) {
           const data = dataLeft >= want ? buf : buf.subarray(0, dataLeft);

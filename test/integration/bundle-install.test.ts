@@ -253,25 +253,31 @@ test('TLS is verified: without the CA the install stops and says how to fix it; 
   assert.match(missing.stderr, /--registry HOST\[:PORT\]\[\/PREFIX\] is required/);
 });
 
-test('not enough disk for the charts directory: a clear stop before anything is pushed', async (t) => {
-  const mnt = join(dir, 'small-disk');
-  mkdirSync(mnt);
+/** Runs `fn` with a small tmpfs mounted at a fresh directory (skips the test where mounting is not allowed). */
+async function withTmpfs(t: { skip(msg: string): void }, size: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  const mnt = mkdtempSync(join(dir, 'tmpfs-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'ignore' });
   } catch {
     t.skip('cannot mount a small tmpfs here (needs root)');
     return;
   }
   try {
+    await fn(mnt);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+}
+
+test('not enough disk for the charts directory: a clear stop before anything is pushed', async (t) => {
+  await withTmpfs(t, '64k', async (mnt) => {
     const reg = await secureRegistry();
     const r = await runBinary(['bundle', 'install', bundle.file, '--registry', reg.host, '--ca-file', reg.caFile!, '--charts-dir', join(mnt, 'charts')], { env: env(reg) });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not enough disk space for the charts directory .*needed, .* free\. Nothing was pushed or written/);
     assert.deepEqual(await catalog(reg), []);
     assert.equal(existsSync(join(mnt, 'charts')), false);
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
+  });
 });
 
 test('credentials by reference from the site file (passwordEnv), and a bearer-token registry still mounts', async () => {
@@ -299,22 +305,12 @@ test('credentials by reference from the site file (passwordEnv), and a bearer-to
 });
 
 test('a disk that fills up while the charts directory is written: clear stop, no partial file', async (t) => {
-  const mnt = join(dir, 'full-disk');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    t.skip('cannot mount a small tmpfs here (needs root)');
-    return;
-  }
-  try {
+  await withTmpfs(t, '256k', async (mnt) => {
     // Two charts: the first fits, the second (incompressible, 200 KiB) does not.
     const tar = join(dir, 'charts-only.tar');
     writeFileSync(tar, rawTar([{ path: 'charts/a-1.tgz', data: randomBytes(100_000) }, { path: 'charts/b-1.tgz', data: randomBytes(200_000) }]));
     const { entries } = await walkTar(tar);
     await assert.rejects(writeChartsDir(tar, join(mnt, 'out'), entries, undefined, 'global: {}\n'), /disk full while writing the charts directory .*no partial file is left/);
     assert.deepEqual(readdirSync(join(mnt, 'out')), ['a-1.tgz'], 'only the complete file, no temp file, nothing under the final name of the failed one');
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
+  });
 });

@@ -4,6 +4,7 @@
 // session; this module knows only the protocol.
 import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
+import { MANIFEST_ACCEPT } from './client.ts';
 
 export interface PushRequest {
   method: 'HEAD' | 'GET' | 'POST' | 'PUT' | 'PATCH';
@@ -34,13 +35,6 @@ export interface PushSession {
 
 /** Blobs above this are sent in PATCH chunks of this size (proxies with body limits, progress). */
 export const CHUNK_BYTES = 64 << 20;
-
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 async function fail(what: string, res: PushResponse): Promise<never> {
   let detail = '';
