@@ -10,15 +10,9 @@ import { platformString, type Platform } from './platforms.ts';
 export const IMAGES_DIR = 'images';
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
-export type { Platform };
+import type { Descriptor } from './image-pull.ts';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
+export type { Descriptor, Platform };
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
