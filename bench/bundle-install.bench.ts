@@ -49,13 +49,18 @@ try {
   const regB = await startRegistry();
   try {
     const ours = run('bundle install', [bin, 'bundle', 'install', bundle.file, '--registry', `${regA.host}/bench`, '--charts-dir', join(work, 'charts')]);
-    const script = images.map((i) => `skopeo copy --quiet --all --dest-tls-verify=false oci:${lay.dir}:${i.name} docker://${regB.host}/bench/${i.name}:1.0`).join(' && ');
-    const peer = run('skopeo copy', ['sh', '-c', script]);
+    // skopeo copies one image per invocation: run them one after another, as a script would.
+    const peer = { seconds: 0, rssMiB: 0 };
+    for (const i of images) {
+      const one = run('skopeo copy', ['skopeo', 'copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${lay.dir}:${i.name}`, `docker://${regB.host}/bench/${i.name}:1.0`]);
+      peer.seconds += one.seconds;
+      peer.rssMiB = Math.max(peer.rssMiB, one.rssMiB);
+    }
     const again = run('bundle install (second run)', [bin, 'bundle', 'install', bundle.file, '--registry', `${regA.host}/bench`, '--charts-dir', join(work, 'charts')]);
     const verifyOnly = run('bundle verify', [bin, 'bundle', 'verify', bundle.file]);
     const mbps = (s: number) => `${(unique / 2 ** 20 / s).toFixed(0)} MiB/s`;
     console.log(`  astrago-check bundle install   ${ours.seconds.toFixed(2)} s  ${mbps(ours.seconds)}  peak RSS ${ours.rssMiB.toFixed(0)} MiB`);
-    console.log(`  skopeo copy --all (per image)  ${peer.seconds.toFixed(2)} s  ${mbps(peer.seconds)}  peak RSS ${peer.rssMiB.toFixed(0)} MiB (largest single skopeo)`);
+    console.log(`  skopeo copy --all (per image)  ${peer.seconds.toFixed(2)} s  ${mbps(peer.seconds)}  peak RSS ${peer.rssMiB.toFixed(0)} MiB (largest of the runs)`);
     console.log(`  (bundle verify alone           ${verifyOnly.seconds.toFixed(2)} s, part of install)`);
     console.log(`  (second install, all skipped   ${again.seconds.toFixed(2)} s)`);
     const ratio = peer.seconds / ours.seconds;
