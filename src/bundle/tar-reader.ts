@@ -206,7 +206,13 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
         }
         break;
       }
-      const h = new Header(block, 0, longPath !== undefined ? { ...ex, path: longPath } : ex, gex);
+      let h: Header;
+      try {
+        h = new Header(block, 0, longPath !== undefined ? { ...ex, path: longPath } : ex, gex);
+      } catch (err) {
+        // node-tar throws plain Errors for some garbage (e.g. a bad base-256 number field).
+        return fail(headerOffset, undefined, `garbled header (${(err as Error).message})${previous ? ` after entry '${previous}'` : ''}`);
+      }
       const rawName = h.path ?? '';
       const shown = rawName.slice(0, 200);
       if (!h.cksumValid) fail(headerOffset, shown || undefined, `garbled header (checksum mismatch)${previous ? ` after entry '${previous}'` : ''}`);

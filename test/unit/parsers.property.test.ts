@@ -23,6 +23,8 @@ import { parseYaml, fieldPath } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { profileSchema } from '../../src/schema/profile.ts';
 import { runBinary, ROOT } from '../support/run-binary.ts';
+import { rawTar } from '../support/bundle-fixture.ts';
+import { walkTar, checkEntryPath, TarFormatError } from '../../src/bundle/tar-reader.ts';
 
 // Bounded and reproducible: a failure prints its seed and shrunk counterexample.
 const RUNS = { numRuns: 200, seed: 20261123 };
@@ -495,4 +497,56 @@ test('image list parser: any text gives references and errors that carry file an
     }),
     RUNS,
   );
+});
+
+// ---- hostile tar input (a bundle is a file from elsewhere) ----------------------
+
+test('tar reader: mutated, truncated and spliced archives are refused as TarFormatError, never another exception', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-prop-tar-'));
+  try {
+    const good = rawTar([
+      { path: 'bundle.yaml', data: 'kind: BundleManifest\n' },
+      { path: 'SHA256SUMS', data: `${'a'.repeat(64)}  images/x\n` },
+      { path: 'images/blobs/sha256/' + 'b'.repeat(64), data: Buffer.alloc(1500, 7) },
+      { path: 'files/helm', data: 'x'.repeat(600) },
+    ]);
+    const damage = fc.oneof(
+      fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }).map((flips) => (b: Buffer) => {
+        const c = Buffer.from(b);
+        for (const [at, x] of flips) c[at] ^= x;
+        return c;
+      }),
+      fc.nat({ max: good.length - 1 }).map((n) => (b: Buffer) => b.subarray(0, n)),
+      fc.tuple(fc.nat({ max: good.length }), fc.uint8Array({ minLength: 1, maxLength: 1024 })).map(([at, junk]) => (b: Buffer) => Buffer.concat([b.subarray(0, at), Buffer.from(junk), b.subarray(at)])),
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(damage, async (hurt) => {
+        const f = join(dir, `t-${n++}.tar`);
+        writeFileSync(f, hurt(good));
+        try {
+          const { entries } = await walkTar(f, { onEntry: () => ({ write: () => undefined }) });
+          for (const e of entries) assert.equal('problem' in checkEntryPath(e.path), false, `a path the reader let through is safe: ${e.path}`);
+        } catch (err) {
+          assert.ok(err instanceof TarFormatError, `TarFormatError, got ${String(err)}`);
+        } finally {
+          rmSync(f, { force: true });
+        }
+      }),
+      RUNS,
+    );
+    // Huge headers: refused from the header alone, nothing of that size is read or allocated.
+    const huge: Array<[string, Buffer, RegExp]> = [
+      ['2 MiB pax header', rawTar([{ path: 'PaxHeader/x', type: 'ExtendedHeader', size: 2 << 20 }, { path: 'a', data: 'x' }]), /oversized extended header/],
+      ['100 MiB GNU long name', rawTar([{ path: '././@LongLink', type: 'NextFileHasLongPath', size: 100 << 20 }, { path: 'a', data: 'x' }]), /oversized extended header/],
+      ['file claiming 64 GiB', rawTar([{ path: 'files/big', size: 64 * 2 ** 30 }]), /truncated archive/],
+    ];
+    for (const [name, buf, re] of huge) {
+      const f = join(dir, 'huge.tar');
+      writeFileSync(f, buf);
+      await assert.rejects(walkTar(f), (err: unknown) => err instanceof TarFormatError && re.test(err.message), name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
