@@ -90,6 +90,8 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
 
   const keepAll = new Set([MANIFEST_ENTRY, SUMS_ENTRY, INDEX_ENTRY, LAYOUT_ENTRY]);
   let walked: TarEntry[] = [];
+  let sidecarMismatch: string | undefined;
+  let sumsCoverManifest = false;
   try {
     result.tarSize = (await stat(file)).size;
   } catch (err) {
@@ -148,7 +150,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       throw new OperationError(`${file}: cannot hash the whole file (${errorMessage(err)})`);
     }
     result.sidecar = { status: actual === sidecarHex ? 'ok' : 'mismatch', expected: sidecarHex, actual };
-    if (actual !== sidecarHex) problem(sidecarFile, `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`);
+    if (actual !== sidecarHex) sidecarMismatch = `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`;
   }
 
   // bundle.yaml: the first entry, and valid.
@@ -169,6 +171,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   if (!sumsText) problem(SUMS_ENTRY, 'missing');
   else {
     const { sums, problems: bad } = parseSha256Sums(sumsText.toString('utf8'));
+    sumsCoverManifest = sums.has(MANIFEST_ENTRY);
     for (const b of bad) problem(SUMS_ENTRY, b.replace(/^SHA256SUMS:/, 'line '));
     for (const [path, hex] of sums) {
       const rec = records.get(path);
@@ -258,6 +261,11 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       else if (root.digest !== img.digest) problem(img.ref, `${INDEX_ENTRY} has ${root.digest}, bundle.yaml says ${img.digest}`);
     }
     for (const ref of byRef.keys()) if (!listed.has(ref)) problem(ref, `in ${INDEX_ENTRY} but not listed in bundle.yaml`);
+  }
+  if (sidecarMismatch) {
+    // Say where the change can be when every entry SHA256SUMS covers checked out.
+    const where = problems.length === 0 ? `; every entry SHA256SUMS lists matches, so the change is in ${sumsCoverManifest ? 'a tar header or padding' : 'bundle.yaml (not listed in SHA256SUMS), a tar header or padding'}` : '';
+    problem(sidecarFile, sidecarMismatch + where);
   }
   return result;
 }
