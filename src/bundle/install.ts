@@ -129,7 +129,7 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   }
 
   // 3. The charts directory (local, fast: a full disk stops us before the registry is touched).
-  await writeChartsDir(opts.file, chartsDir, charts.map((c) => c.entry), indexEntry, values);
+  await writeChartsDir(opts.file, chartsDir, charts.map((c) => c.entry), indexEntry, values, verified.records);
 
   // 4. Push.
   const session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
@@ -205,11 +205,11 @@ async function freeBytes(dir: string): Promise<number | undefined> {
  * `dir`, each through a temp name: a full disk (ENOSPC) stops with a clear
  * message and leaves no partial file under a final name.
  */
-export async function writeChartsDir(file: string, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string): Promise<void> {
+export async function writeChartsDir(file: string, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string, verified?: VerifyResult['records']): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
-    for (const c of charts) await extractEntry(file, c, dir, c.path.replace(/^charts\//, ''));
-    if (indexEntry) await extractEntry(file, indexEntry, dir, 'index.yaml');
+    for (const c of charts) await extractEntry(file, c, dir, c.path.replace(/^charts\//, ''), verified?.get(c.path)?.sha256);
+    if (indexEntry) await extractEntry(file, indexEntry, dir, 'index.yaml', verified?.get(indexEntry.path)?.sha256);
     const tmp = join(dir, `.${VALUES_FILE}.tmp-${process.pid}`);
     try {
       await writeFile(tmp, values);

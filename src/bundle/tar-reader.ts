@@ -10,11 +10,12 @@
 // directories with relative, `..`-free paths are accepted; links, devices,
 // FIFOs, garbled headers and truncated data are refused with an error naming
 // the entry and its offset. Extraction writes only below its directory.
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
 import { OperationError } from '../errors.ts';
 
@@ -308,13 +309,23 @@ export async function safeDestination(destDir: string, entryPath: string): Promi
  * name, renamed only when complete: a failure (ENOSPC…) leaves nothing under
  * the final name.
  */
-export async function extractEntry(file: string, entry: TarEntry, destDir: string, asPath = entry.path): Promise<string> {
+export async function extractEntry(file: string, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
   if (entry.type !== 'file') throw new OperationError(`refusing to extract '${entry.path}': not a regular file`);
   const dest = await safeDestination(destDir, asPath);
   const tmp = `${dest}.tmp-${process.pid}`;
   try {
     // 'wx': never follows or reuses whatever already sits at the temp name.
-    await pipeline(entryStream(file, entry), createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    const hash = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(entryStream(file, entry), hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    // The tar may have changed since it was verified: check again before the final name.
+    const got = hash.digest('hex');
+    if (expectSha256 && got !== expectSha256) throw new OperationError(`${file}: entry '${entry.path}' changed since it was verified (sha256 ${got}, expected ${expectSha256})`);
     await rename(tmp, dest);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -143,3 +143,13 @@ test('extractEntry writes only below its directory, through a temp name', async 
   await assert.rejects(extractEntry(f, entries[0]!, out, 'link/x.tgz'), /outside/);
   assert.equal(existsSync(join(outside, 'x.tgz')), false);
 });
+
+test('extractEntry refuses an entry that changed since it was verified', async () => {
+  const f = put(rawTar([{ path: 'charts/a-1.tgz', data: 'chart' }]));
+  const { entries } = await walkTar(f);
+  const out = join(dir, 'out-changed');
+  mkdirSync(out);
+  await assert.rejects(extractEntry(f, entries[0]!, out, undefined, 'f'.repeat(64)), /changed since it was verified/);
+  assert.deepEqual(readdirSync(out).filter((n) => n !== 'charts'), []);
+  assert.deepEqual(readdirSync(join(out, 'charts')), [], 'no file under the final name, no temp file');
+});
