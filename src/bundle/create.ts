@@ -7,8 +7,8 @@
 // 4. write the tar under a temp name (bundle.yaml first, SHA256SUMS, charts/,
 //    images/, files/; each part sorted; fixed mtime/owner/modes), re-hashing
 //    every blob as it is copied in; rename; write FILE.tar.sha256 beside it.
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -22,8 +22,9 @@ import { fetchChart, type FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
+import { gcNudger } from './gc-nudge.ts';
 import { HttpSource } from './http-source.ts';
-import { pullImage, type PulledImage } from './image-pull.ts';
+import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
@@ -92,7 +93,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const http = new HttpSource(client.transport);
   const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
-  const onBytes = (n: number) => progress.addBytes(n);
+  const nudge = gcNudger();
+  const onBytes = (n: number) => {
+    progress.addBytes(n);
+    nudge(n);
+  };
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);
   progress.total('files', spec.files.length);
@@ -111,11 +116,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest} (packaged from ${c.path})`);
       local.set(c, r);
     }
+    // Phase 1: manifests and configs of every image, charts and files (all small but files).
+    const pullCtx = { client, store, platforms, onBytes };
     const [images, charts, files] = await Promise.all([
       Promise.all(
         loaded.images.map((img) =>
-          itemLimit(() => pullImage(img.ref, img.name, { client, store, platforms, limit: blobLimit, onBytes })).then((p) => {
-            progress.item('images', `image ${p.name} ${p.root.digest} (${p.blobs.size} blobs: ${p.fetched} fetched, ${p.cached} cached)`);
+          itemLimit(() => planImage(img.ref, img.name, pullCtx)).then((p) => {
+            progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
             return p;
           }, fail),
         ),
@@ -162,10 +169,37 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
 
     const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings);
     const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime);
-    progress.stop();
+
+    // Phase 2: every layer once, in tar order, while the tar is written: the
+    // writer waits for each blob only when it gets to it.
+    const layers = new Map<string, { image: PulledImage; d: (typeof okImages)[number]['layers'][number] }>();
+    for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest)) layers.set(d.digest, { image, d });
+    let fetched = 0;
+    let cached = 0;
+    const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
+    for (const digest of [...layers.keys()].sort()) {
+      const { image, d } = layers.get(digest)!;
+      const p = blobLimit(() => fetchImageBlob(pullCtx, image.source, image.name, d)).then((r) => {
+        if (r.how === 'cached') cached++;
+        else fetched++;
+        return r.how;
+      });
+      p.catch(() => undefined); // observed below; no unhandled rejection meanwhile
+      downloads.set(digest, p);
+    }
+    progress.total('blobs', downloads.size);
     const out = resolve(opts.output);
-    const written = await writeTar(out, entries, store, mtime);
-    progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${formatBytes(progress.bytes)} downloaded`);
+    let written: { sha256: string; size: number };
+    try {
+      written = await writeTar(out, entries, store, mtime, (digest) => downloads.get(digest));
+    } catch (err) {
+      const settled = await Promise.allSettled(downloads.values());
+      const reasons = [...new Set(settled.filter((r) => r.status === 'rejected').map((r) => errorMessage((r as PromiseRejectedResult).reason)))];
+      progress.stop();
+      if (reasons.length) throw new OperationError(`bundle not written; ${reasons.length} blob(s) could not be fetched:\n  ${reasons.join('\n  ')}`);
+      throw err;
+    }
+    progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${layers.size} layers: ${fetched} downloaded, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
     return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
   } finally {
     progress.stop();
@@ -254,59 +288,50 @@ function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: 
   return { first: [text('bundle.yaml', manifestText), text('SHA256SUMS', sums)], rest };
 }
 
-async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number): Promise<{ sha256: string; size: number }> {
+async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
   const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const sidecarTmp = `${tmp}.sha256`;
-  const stream = createWriteStream(tmp);
-  const closed = new Promise<void>((res, rej) => {
-    stream.on('close', res);
-    stream.on('error', rej);
-  });
-  // A write error (ENOSPC) rejects `closed` long before it is awaited: race it
-  // against the writing, so it is handled and no write waits for a lost 'drain'.
-  const failed = closed.then(() => new Promise<never>(() => {}));
-  failed.catch(() => {});
-  const tar = new TarWriter(stream, { mtime });
-  const writeEntries = async (): Promise<void> => {
+  const fh = await open(tmp, 'w');
+  const tar = new TarWriter(fh, { mtime });
+  try {
     for (const e of [...entries.first, ...entries.rest]) {
       if (e.data) {
         await tar.addFile(e.path, e.size, e.data, e.mode);
         continue;
       }
-      // Re-hash while copying: a cache file changed on disk must not slip into a bundle.
-      const h = createHash('sha256');
-      const src = createReadStream(store.path(e.blob!), { highWaterMark: 1 << 20 });
-      async function* hashed(): AsyncGenerator<Buffer> {
-        for await (const c of src) {
-          h.update(c as Buffer);
-          yield c as Buffer;
+      const wait = ready(e.blob!);
+      const justVerified = wait !== undefined && (await wait) === 'fetched';
+      const src = await open(store.path(e.blob!), 'r');
+      try {
+        if (justVerified) {
+          // Downloaded and verified by this run a moment ago: no second hash.
+          await tar.addFileFrom(e.path, e.size, src, e.mode);
+          continue;
         }
-      }
-      await tar.addFile(e.path, e.size, hashed(), e.mode);
-      const got = h.digest('hex');
-      if (got !== e.sha256) {
-        throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+        // From the cache of an earlier run: re-hash while copying, so a cache
+        // file changed on disk cannot slip into a bundle.
+        const h = createHash('sha256');
+        await tar.addFileFrom(e.path, e.size, src, e.mode, (c) => h.update(c));
+        const got = h.digest('hex');
+        if (got !== e.sha256) {
+          throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+        }
+      } finally {
+        await src.close();
       }
     }
-  };
-  try {
-    await Promise.race([writeEntries(), failed]);
-    const hex = await Promise.race([tar.finish(), failed]);
+    const hex = await tar.finish();
     const size = tar.bytesWritten;
-    stream.end();
-    await closed;
+    await fh.close();
     await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
     await rename(tmp, out);
     await rename(sidecarTmp, `${out}.sha256`);
     return { sha256: hex, size };
   } catch (err) {
-    stream.destroy();
+    await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     await rm(sidecarTmp, { force: true });
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
-      throw new OperationError(`disk full while writing ${out}: nothing was written under that name; free some space or choose another --output`, { cause: err });
-    }
     throw err;
   }
 }

@@ -1,7 +1,8 @@
-// Pulls one image into the content store: the manifest (or index), platform
-// selection, then config and layers — every blob through the store, so shared
-// blobs download once and verified blobs never again. Blob downloads go
-// through the caller's limiter (parallel across all images of a bundle).
+// Plans one image: fetches its manifest (or index) and configs into the
+// content store, selects platforms, and lists the layers still to download.
+// The layers themselves are fetched by the caller (create.ts), all images'
+// blobs together, so shared blobs download once and the tar can be written
+// while they arrive.
 import { readFile } from 'node:fs/promises';
 import { OperationError } from '../errors.ts';
 import { isIndex, MEDIA, type RegistryClient } from './registry/client.ts';
@@ -26,8 +27,9 @@ export interface PulledImage {
   platforms: string[];
   /** every blob this image needs (manifests included), digest -> size */
   blobs: Map<string, number>;
-  fetched: number;
-  cached: number;
+  /** blobs still to be fetched into the store (layers), with where to get them */
+  layers: Descriptor[];
+  source: ImageReference;
 }
 
 interface ManifestDoc {
@@ -41,8 +43,6 @@ export interface PullContext {
   client: RegistryClient;
   store: ContentStore;
   platforms: readonly string[];
-  /** limiter for blob downloads (shared by all images) */
-  limit: <T>(fn: () => Promise<T>) => Promise<T>;
   onBytes?: (n: number) => void;
 }
 
@@ -54,19 +54,15 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
   }
 }
 
-export async function pullImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {
+/** Downloads one blob of `ref` into the store (resuming a partial one). */
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
+  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes });
+}
+
+export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {
   const { client, store } = ctx;
   const blobs = new Map<string, number>();
-  let fetched = 0;
-  let cached = 0;
-
-  const fetchBlob = (d: Descriptor) =>
-    ctx.limit(async () => {
-      const r = await store.fetch(d.digest, d.size, (offset) => client.getBlob(ref.registry, ref.repository, d.digest, offset), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes });
-      if (r.how === 'cached') cached++;
-      else fetched++;
-      blobs.set(d.digest, d.size);
-    });
+  const layers: Descriptor[] = [];
 
   const manifestInto = async (reference: string): Promise<{ doc: ManifestDoc; desc: Descriptor }> => {
     const m = await client.getManifest(ref, reference);
@@ -75,9 +71,18 @@ export async function pullImage(ref: ImageReference, name: string, ctx: PullCont
     return { doc: parse(m.bytes, `image ${name}`), desc: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length } };
   };
 
-  const pullManifest = async (desc: Descriptor, doc: ManifestDoc): Promise<void> => {
+  const fetchConfig = async (d: Descriptor): Promise<void> => {
+    await fetchImageBlob(ctx, ref, name, d);
+    blobs.set(d.digest, d.size);
+  };
+  const planManifest = async (desc: Descriptor, doc: ManifestDoc): Promise<void> => {
     if (!doc.config || !Array.isArray(doc.layers)) throw new OperationError(`image ${name}: manifest ${desc.digest} has no config or layers (media type ${desc.mediaType})`);
-    await Promise.all([doc.config, ...doc.layers].map((d) => fetchBlob(d)));
+    await fetchConfig(doc.config);
+    for (const l of doc.layers) {
+      if (typeof l.digest !== 'string' || typeof l.size !== 'number') throw new OperationError(`image ${name}: manifest ${desc.digest} has a layer without digest or size`);
+      blobs.set(l.digest, l.size);
+      layers.push({ mediaType: l.mediaType, digest: l.digest, size: l.size });
+    }
   };
 
   const top = await manifestInto(ref.digest ?? ref.tag ?? 'latest');
@@ -91,17 +96,17 @@ export async function pullImage(ref: ImageReference, name: string, ctx: PullCont
     for (const e of keep) {
       const child = await manifestInto(e.digest);
       if (isIndex(child.desc.mediaType)) throw new OperationError(`image ${name}: nested index ${e.digest} is not supported`);
-      await pullManifest(child.desc, child.doc);
+      await planManifest(child.desc, child.doc);
     }
     const platforms = keep.map((e) => e.platform).filter((p): p is Platform => !!p && p.os !== 'unknown').map(platformString);
     if (wantsAll(ctx.platforms) || keep.length === entries.length) {
-      return { name, root: top.desc, platforms, blobs, fetched, cached };
+      return { name, root: top.desc, platforms, blobs, layers, source: ref };
     }
     if (keep.length === 1) {
       const only = keep[0]!;
       const root: Descriptor = { mediaType: only.mediaType, digest: only.digest, size: only.size, ...(only.platform ? { platform: only.platform } : {}) };
       blobs.delete(top.desc.digest);
-      return { name, root, sourceDigest: top.desc.digest, platforms, blobs, fetched, cached };
+      return { name, root, sourceDigest: top.desc.digest, platforms, blobs, layers, source: ref };
     }
     // Several of several more platforms: a smaller index of our own (its digest is new).
     const index = { schemaVersion: 2, mediaType: top.desc.mediaType === MEDIA.dockerList ? MEDIA.dockerList : MEDIA.ociIndex, manifests: keep };
@@ -109,14 +114,14 @@ export async function pullImage(ref: ImageReference, name: string, ctx: PullCont
     const digest = await store.putBuffer(bytes);
     blobs.delete(top.desc.digest);
     blobs.set(digest, bytes.length);
-    return { name, root: { mediaType: index.mediaType, digest, size: bytes.length }, sourceDigest: top.desc.digest, platforms, blobs, fetched, cached };
+    return { name, root: { mediaType: index.mediaType, digest, size: bytes.length }, sourceDigest: top.desc.digest, platforms, blobs, layers, source: ref };
   }
 
   if (top.desc.mediaType !== MEDIA.ociManifest && top.desc.mediaType !== MEDIA.dockerManifest) {
     throw new OperationError(`image ${name}: unsupported manifest media type ${top.desc.mediaType || '(none)'} (Docker schema 1 is not supported)`);
   }
   if (!top.doc.config) throw new OperationError(`image ${name}: manifest has no config`);
-  await fetchBlob(top.doc.config);
+  await fetchConfig(top.doc.config);
   // The platform of a single-platform image is in its config.
   let platform: Platform | undefined;
   try {
@@ -128,6 +133,6 @@ export async function pullImage(ref: ImageReference, name: string, ctx: PullCont
   if (platform && !wantsAll(ctx.platforms) && !ctx.platforms.some((w) => platformMatches(platform, w))) {
     throw new OperationError(`image ${name}: it is a single-platform ${platformString(platform)} image, the bundle wants ${ctx.platforms.join(', ')}`);
   }
-  await pullManifest(top.desc, top.doc);
-  return { name, root: { ...top.desc, ...(platform ? { platform } : {}) }, platforms: platform ? [platformString(platform)] : [], blobs, fetched, cached };
+  await planManifest(top.desc, top.doc);
+  return { name, root: { ...top.desc, ...(platform ? { platform } : {}) }, platforms: platform ? [platformString(platform)] : [], blobs, layers, source: ref };
 }

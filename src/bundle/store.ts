@@ -7,12 +7,10 @@
 // with HTTP Range (or starts over when the server ignores the range).
 // Streams only: memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { open as openFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../errors.ts';
 import { isTransientError } from './registry/retry.ts';
 
@@ -41,6 +39,26 @@ export class DigestMismatchError extends OperationError {
 function hexOf(digest: string): string {
   if (!DIGEST_RE.test(digest)) throw new OperationError(`unsupported digest ${digest} (expected sha256:<64 hex>)`);
   return digest.slice(7);
+}
+
+/**
+ * Streams `body` into `file`, one chunk in flight: each chunk is seen by
+ * `onChunk` (hash, count; it may throw to stop) and written before the next is
+ * read, so back-pressure reaches the socket and nothing piles up in memory.
+ */
+async function streamToFile(body: Readable, file: string, flags: 'w' | 'a', onChunk: (chunk: Buffer) => void): Promise<void> {
+  const fh = await openFile(file, flags);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      onChunk(chunk);
+      for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    }
+  } catch (err) {
+    body.destroy();
+    throw err;
+  } finally {
+    await fh.close();
+  }
 }
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
@@ -94,17 +112,10 @@ export class ContentStore {
     const hash = createHash('sha256');
     let size = 0;
     try {
-      await pipeline(
-        body,
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            hash.update(chunk);
-            size += chunk.length;
-            cb(null, chunk);
-          },
-        }),
-        createWriteStream(tmp),
-      );
+      await streamToFile(body, tmp, 'w', (chunk) => {
+        hash.update(chunk);
+        size += chunk.length;
+      });
     } catch (err) {
       await rm(tmp, { force: true });
       throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
@@ -161,17 +172,13 @@ export class ContentStore {
         }
         let got = offset;
         const h = hash;
-        const counter = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            h.update(chunk);
-            got += chunk.length;
-            transferred += chunk.length;
-            opts.onBytes?.(chunk.length);
-            if (size !== undefined && got > size) cb(new OperationError(`${what}: more than the expected ${size} bytes`));
-            else cb(null, chunk);
-          },
+        await streamToFile(src.body, partial, offset > 0 ? 'a' : 'w', (chunk) => {
+          h.update(chunk);
+          got += chunk.length;
+          transferred += chunk.length;
+          opts.onBytes?.(chunk.length);
+          if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
         });
-        await pipeline(src.body, counter, createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' }));
         return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
       } catch (err) {
         if (err instanceof DigestMismatchError) throw err;

@@ -11,6 +11,7 @@
 // tar, bsdtar and node-tar all read.
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
+import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 
 export const BLOCK = 512;
@@ -98,18 +99,34 @@ export function paddingFor(size: number): number {
   return r === 0 ? 0 : BLOCK - r;
 }
 
+/** Copy buffer size for addFileFrom (two are used, alternately). */
+const COPY_CHUNK = 1 << 20;
+
+function isFileHandle(o: Writable | FileHandle): o is FileHandle {
+  return typeof (o as FileHandle).fd === 'number' && typeof (o as FileHandle).read === 'function';
+}
+
 /**
- * Writes entries to `out` in the order given (the caller sorts), honouring
- * back-pressure, and hashes every byte it writes (sha256 of the whole tar).
+ * Writes entries to `out` (a stream, or a file handle for large archives) in
+ * the order given (the caller sorts), honouring back-pressure, and hashes
+ * every byte it writes (sha256 of the whole tar).
  */
 export class TarWriter {
-  readonly #out: Writable;
+  readonly #sink: (chunk: Buffer) => Promise<void>;
   readonly #hash: Hash = createHash('sha256');
   readonly #mtime: number;
   #bytes = 0;
 
-  constructor(out: Writable, opts: { mtime?: number } = {}) {
-    this.#out = out;
+  constructor(out: Writable | FileHandle, opts: { mtime?: number } = {}) {
+    if (isFileHandle(out)) {
+      this.#sink = async (chunk) => {
+        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+      };
+    } else {
+      this.#sink = async (chunk) => {
+        if (!out.write(chunk)) await once(out, 'drain');
+      };
+    }
     this.#mtime = opts.mtime ?? 0;
   }
 
@@ -120,7 +137,32 @@ export class TarWriter {
   async #write(chunk: Buffer): Promise<void> {
     this.#hash.update(chunk);
     this.#bytes += chunk.length;
-    if (!this.#out.write(chunk)) await once(this.#out, 'drain');
+    await this.#sink(chunk);
+  }
+
+  /**
+   * Adds a file copied from an open file, reusing two buffers (the next read
+   * overlaps the last write), so copying gigabytes allocates nothing and
+   * memory stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
+   */
+  async addFileFrom(name: string, size: number, src: FileHandle, mode?: number, onChunk?: (chunk: Buffer) => void): Promise<void> {
+    await this.#write(tarHeader({ name, size, mode, mtime: this.#mtime }));
+    const bufs = [Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)))];
+    let pos = 0;
+    let i = 0;
+    const readInto = async (b: Buffer) => (pos < size ? (await src.read(b, 0, Math.min(b.length, size - pos), pos)).bytesRead : 0);
+    let n = await readInto(bufs[0]!);
+    while (n > 0) {
+      const cur = bufs[i]!.subarray(0, n);
+      pos += n;
+      onChunk?.(cur);
+      const [, next] = await Promise.all([this.#write(cur), readInto(bufs[1 - i]!)]);
+      i = 1 - i;
+      n = next;
+    }
+    if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
+    const pad = paddingFor(size);
+    if (pad) await this.#write(Buffer.alloc(pad));
   }
 
   async addDirectory(name: string): Promise<void> {
