@@ -257,6 +257,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       };
       if (resFault?.kind === 'stall' && resFault.afterBytes === undefined) {
         // Hold the whole response; forever when no time is given (the client must time out).
+        // The upstream may give up meanwhile (e.g. a 416 whose body it cuts short): pump() passes that on.
+        upRes.on('error', () => undefined);
         upRes.pause();
         if (resFault.ms !== undefined) later(resFault.ms, start);
         return;
@@ -286,6 +288,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         });
       }
     };
+    if (upRes.errored || (upRes.destroyed && !upRes.readableEnded)) {
+      // The upstream broke off while we held its response: so does the client's.
+      res.flushHeaders();
+      res.destroy();
+      return;
+    }
     if (cutAt === 0) {
       // Headers are out; flush them before cutting, so the client sees a body that breaks.
       res.flushHeaders();

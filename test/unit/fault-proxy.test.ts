@@ -38,6 +38,11 @@ before(async () => {
       } else if (req.method === 'PUT' && url.startsWith('/v2/repo/blobs/uploads/u-1')) {
         res.writeHead(201, { location: `${upstreamUrl}/v2/repo/blobs/${BODY_DIGEST}`, 'content-length': 0 });
         res.end();
+      } else if (url === '/cut') {
+        // Like the registry's 416 for a range at the blob's end: a long Content-Length, a short body, then close.
+        res.writeHead(416, { 'content-length': 1000 });
+        res.write('not satisfiable');
+        setTimeout(() => res.socket?.destroy(), 10);
       } else if (url.startsWith('/v2/repo/blobs/')) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BODY.length });
         res.end(BODY);
@@ -273,4 +278,11 @@ test('close() ends stalled responses', async () => {
   await p.close();
   const a = await pending;
   assert.ok(a.error, 'the stalled client is disconnected');
+});
+
+test('an upstream that breaks off while a stall holds its response breaks the client off too (no hang)', async () => {
+  proxy.setRules([{ path: /^\/cut$/, fault: { kind: 'stall', ms: 100 } }]);
+  const a = await call('GET', `${proxy.url}/cut`, { timeoutMs: 5000 });
+  assert.ok(a.error, 'the client sees a broken response');
+  assert.notEqual(a.error, 'client timeout', 'and does not have to time out');
 });
