@@ -6,7 +6,7 @@
 // leaving nothing under the final name.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -126,7 +126,6 @@ describe('bundle install through faults', () => {
 
   test('a corrupted bundle is refused before anything is pushed', async () => {
     const bad = join(dir, 'bad.tar');
-    const { writeFileSync } = await import('node:fs');
     const buf = Buffer.from(readFileSync(bundle.file));
     const layer = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 50_000)!;
     buf[layer[1].offset + 1234] ^= 0x01;
@@ -268,7 +267,6 @@ describe('bundle create through faults', () => {
         const out = join(outDir, 'bundle.tar');
         // 2 MiB holds the tar alone (~1 MiB) but not tar + a filler: fill it first.
         if (where === 'output') {
-          const { writeFileSync, mkdirSync } = await import('node:fs');
           mkdirSync(outDir, { recursive: true });
           writeFileSync(join(fs.dir, 'filler'), Buffer.alloc(1536 * 1024));
         }

@@ -12,7 +12,7 @@
 // formats, SSH passwords and key passphrases) is covered by secrets.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -193,7 +193,6 @@ test('TLS is verified by default: without the CA file both registries are refuse
 
 test('no command takes a secret on the command line', async () => {
   const dirOf = join(import.meta.dirname, '..', '..', 'src', 'cli', 'commands');
-  const { readdirSync } = await import('node:fs');
   let commands = 0;
   for (const f of readdirSync(dirOf).filter((x) => x.endsWith('.ts'))) {
     const mod = (await import(join(dirOf, f))) as Record<string, { name?: string; options?: Record<string, unknown>; usage?: string }>;
