@@ -77,7 +77,7 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 
 export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const env = opts.env ?? process.env;
-  const loaded = loadBundleSpec(opts.specFile);
+  const loaded = loadBundleSpec(opts.specFile, env);
   const { spec } = loaded;
   const platforms = opts.platforms?.length ? opts.platforms : spec.platforms;
   const mtime = bundleMtime(env);

@@ -38,8 +38,12 @@ export interface LoadedSpec {
 function lineOf(text: string, path: (string | number)[]): number | undefined {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
-  const node = doc.getIn(path, true);
-  return isNode(node) && node.range ? lc.linePos(node.range[0]).line : undefined;
+  // A missing field points at its parent.
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
 }
 
 /** Parses an image list: one reference per line, `#` comments, blank lines ignored. */
@@ -59,7 +63,12 @@ export function parseImageList(text: string, file: string): { images: SpecImage[
   return { images, errors };
 }
 
-export function loadBundleSpec(file: string): LoadedSpec {
+/**
+ * Loads and checks a spec. With `env`, registry secrets are checked too (the
+ * variable is set, the file readable), so a missing one is an input error
+ * (exit 2) before any download; their values are never kept or shown.
+ */
+export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpec {
   const spec = loadYamlFile(file, bundleSpecSchema);
   const text = readFileSync(file, 'utf8');
   const dir = dirname(resolve(file));
@@ -116,7 +125,18 @@ export function loadBundleSpec(file: string): LoadedSpec {
       out.caFile = resolve(dir, r.caFile);
       if (!existsSync(out.caFile) || !statSync(out.caFile).isFile()) at(['registries', i, 'caFile'], `CA file not found: ${out.caFile}`);
     }
-    if (r.passwordFile) out.passwordFile = resolve(dir, r.passwordFile);
+    if (r.passwordFile) {
+      out.passwordFile = resolve(dir, r.passwordFile);
+      if (env) {
+        try {
+          readFileSync(out.passwordFile);
+        } catch (err) {
+          at(['registries', i, 'passwordFile'], `cannot read password file ${out.passwordFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+      }
+    }
+    if (r.passwordEnv && env && env[r.passwordEnv] === undefined) at(['registries', i, 'passwordEnv'], `environment variable ${r.passwordEnv} is not set`);
+    if ((r.passwordEnv || r.passwordFile) && !r.username) at(['registries', i, 'username'], 'required field is missing (a password needs a username)');
     return out;
   });
   if (errors.length) throw new InputErrors(errors);

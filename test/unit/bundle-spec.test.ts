@@ -73,3 +73,13 @@ test('parseImageList keeps line numbers', () => {
   assert.equal(r.images[0]!.origin, 'l.txt:4');
   assert.equal(r.errors.length, 0);
 });
+
+test('registry secrets are checked (set, readable) without being read into messages', () => {
+  const file = workspace(`${HEAD}registries:\n  - {host: "reg.local:5000", username: u, passwordEnv: REG_PW}\n  - {host: other.io, username: u, passwordFile: ./nope.pw}\n  - {host: third.io, passwordEnv: X}\n`);
+  const errs = errorsOf(() => loadBundleSpec(file, { X: 'secret-value' }));
+  assert.match(errs[0]!, /b\.yaml:5: field 'registries\[0\]\.passwordEnv': environment variable REG_PW is not set/);
+  assert.match(errs[1]!, /b\.yaml:6: field 'registries\[1\]\.passwordFile': cannot read password file .*nope\.pw \(ENOENT\)/);
+  assert.match(errs[2]!, /b\.yaml:7: field 'registries\[2\]\.username': required field is missing/);
+  assert.ok(!errs.join('\n').includes('secret-value'));
+  assert.equal(errorsOf(() => loadBundleSpec(file)).length, 1, 'without env only the shape is checked');
+});
