@@ -97,6 +97,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** `chunk` (which starts at body byte `pos`) with the byte at body offset `at` flipped, when it holds it. */
+function flipIn(chunk: Buffer, pos: number, at: number): Buffer {
+  if (at < pos || at >= pos + chunk.length) return chunk;
+  const copy = Buffer.from(chunk);
+  copy[at - pos]! ^= 0xff;
+  return copy;
+}
+
 // Connection-level headers a proxy must not forward (RFC 9110 §7.6.1).
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
@@ -209,11 +217,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         }
         return;
       }
-      if (corruptAt >= record.bytesIn && corruptAt < record.bytesIn + chunk.length) {
-        chunk = Buffer.from(chunk);
-        chunk[corruptAt - record.bytesIn] ^= 0xff;
-        corruptAt = -1;
-      }
+      chunk = flipIn(chunk, record.bytesIn, corruptAt);
+      if (corruptAt >= record.bytesIn && corruptAt < record.bytesIn + chunk.length) corruptAt = -1;
       record.bytesIn += chunk.length;
       if (!up.write(chunk)) {
         req.pause();
@@ -314,11 +319,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         }
         return;
       }
-      if (corruptAt >= record.bytesOut && corruptAt < record.bytesOut + chunk.length) {
-        chunk = Buffer.from(chunk);
-        chunk[corruptAt - record.bytesOut] ^= 0xff;
-        corruptAt = -1;
-      }
+      chunk = flipIn(chunk, record.bytesOut, corruptAt);
+      if (corruptAt >= record.bytesOut && corruptAt < record.bytesOut + chunk.length) corruptAt = -1;
       record.bytesOut += chunk.length;
       if (!res.write(chunk)) {
         upRes.pause();
