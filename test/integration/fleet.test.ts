@@ -24,9 +24,12 @@ const prefix = `10.202.${20 + (pid % 200)}`;
 const user = `ac${pid}u`;
 /** A root login (uid 0) with /bin/sh: root's own login shell here sources a heavy ~/.bashrc (pyenv) on every command. */
 const rootUser = `ac${pid}r`;
+const USER_PASSWORD = `pw-${pid}-Secr3t`;
+const KEY_PASSPHRASE = `pp-${pid}-Hidden`;
 let dir: string;
 let lan: Lan;
 let clientKey: KeyPair;
+let encryptedKey: KeyPair;
 const sshds: Partial<Record<'cp' | 'w1' | 'w2' | 'w3', Sshd>> = {};
 const ns: Record<'cp' | 'w1' | 'w2' | 'w3' | 'dead', Namespace> = {} as never;
 let w3OldKey: KeyPair;
@@ -71,26 +74,28 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ac-fleet-'));
   execFileSync('chmod', ['755', dir]);
   clientKey = makeKey(join(dir, 'id_ed25519'));
+  encryptedKey = makeKey(join(dir, 'id_encrypted'), 'ed25519', KEY_PASSPHRASE);
   // A non-root login with a plain /bin/sh (no sudo rights): `usermod -p '*'` unlocks key logins.
   execFileSync('useradd', ['-M', '-d', dir, '-s', '/bin/sh', user]);
   usersCreated.push(user);
-  execFileSync('usermod', ['-p', '*', user]);
+  // A password too (crypt hash), for the passwordEnv test; keys still work.
+  execFileSync('usermod', ['-p', execFileSync('openssl', ['passwd', '-6', USER_PASSWORD], { encoding: 'utf8' }).trim(), user]);
   execFileSync('useradd', ['-o', '-u', '0', '-g', '0', '-M', '-d', dir, '-s', '/bin/sh', rootUser], { stdio: 'ignore' });
   usersCreated.push(rootUser);
   execFileSync('usermod', ['-p', '*', rootUser]);
   lan = createLan(prefix, `ac${pid}s`, ['cp', 'w1', 'w2', 'w3', 'dead'].map((n) => `ac${pid}${n.slice(0, 1)}${n.slice(-1)}`));
   [ns.cp, ns.w1, ns.w2, ns.w3, ns.dead] = lan.nodes as [Namespace, Namespace, Namespace, Namespace, Namespace];
-  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean } = {}) => {
+  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean; passwordAuthentication?: boolean } = {}) => {
     const d = join(dir, n);
     execFileSync('mkdir', ['-p', d]);
-    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding, sftp: extra.sftp });
+    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey, encryptedKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding, sftp: extra.sftp, passwordAuthentication: extra.passwordAuthentication });
     sshds[n] = s;
     return s;
   };
   await Promise.all([
     start('cp', 't-cp', { ports: [22, 6443] }),
     start('w1', 't-w1', { allowTcpForwarding: false, sftp: false }), // a locked-down sshd: no forwarding, no sftp
-    start('w2', 'T-W1'),
+    start('w2', 'T-W1', { passwordAuthentication: true }),
     start('w3', 't-w3'),
   ]);
   nft(ns.w2, 179);
@@ -227,4 +232,39 @@ test('--accept-new-host-keys records an unknown key (as OpenSSH accept-new); wit
   const r3 = await runBinary(['--site', site2, '--only', 'ssh.hostkey', '--format', 'json'], { env: env() });
   assert.equal(r3.code, 0, r3.stdout + r3.stderr);
   assert.match(one(parseReport(r3.stdout), 'ssh.hostkey', 'cp').message, /matches/);
+});
+
+test('secrets by reference: password from passwordEnv, key passphrase from passphraseEnv; wrong ones fail without leaking', async () => {
+  const { cp, w2 } = sshds as Record<'cp' | 'w2', Sshd>;
+  const kh = join(dir, 'kh-secrets');
+  writeFileSync(kh, [cp.knownHostsLine(22), w2.knownHostsLine(22), ''].join('\n'));
+  const write = (file: string, nodes: object[]) =>
+    writeFileSync(file, stringify({ apiVersion: 'astrago.io/v1', kind: 'Site', metadata: { name: 'secrets' }, nodes }));
+  const site = join(dir, 'site-secrets.yaml');
+  write(site, [
+    { name: 'cp', address: cp.address, roles: ['control-plane'], ssh: { user: rootUser, keyFile: encryptedKey.privateKeyFile, passphraseEnv: 'AC_KEY_PASS', knownHostsFile: kh } },
+    { name: 'w2', address: w2.address, roles: ['worker'], ssh: { user, passwordEnv: 'AC_SSH_PASS', knownHostsFile: kh } },
+  ]);
+  const args = ['--site', site, '--only', 'ssh.', '--format', 'json'];
+  const good = await runBinary(args, { env: { ...env(), AC_KEY_PASS: KEY_PASSPHRASE, AC_SSH_PASS: USER_PASSWORD } });
+  const rep = parseReport(good.stdout);
+  assert.equal(one(rep, 'ssh.auth', 'cp').status, 'pass', one(rep, 'ssh.auth', 'cp').message);
+  assert.match(one(rep, 'ssh.auth', 'cp').message, /publickey/);
+  assert.equal(one(rep, 'ssh.auth', 'w2').status, 'pass', one(rep, 'ssh.auth', 'w2').message);
+  assert.match(one(rep, 'ssh.auth', 'w2').message, /password/);
+
+  const bad = await runBinary(args, { env: { ...env(), AC_KEY_PASS: 'wrong-passphrase-value', AC_SSH_PASS: 'wrong-password-value' } });
+  assert.equal(bad.code, 1);
+  const badRep = parseReport(bad.stdout);
+  const cpAuth = one(badRep, 'ssh.auth', 'cp');
+  assert.equal(cpAuth.status, 'fail');
+  assert.match(cpAuth.message, /passphrase in AC_KEY_PASS does not decrypt it/);
+  assert.equal(one(badRep, 'ssh.auth', 'w2').status, 'fail');
+  for (const secret of ['wrong-passphrase-value', 'wrong-password-value', KEY_PASSPHRASE, USER_PASSWORD]) {
+    assert.ok(!bad.stdout.includes(secret) && !bad.stderr.includes(secret), 'no secret in the report or on stderr');
+  }
+
+  // No passphrase variable at all: the error says what to set.
+  const none = await runBinary(args, { env: env() });
+  assert.match(one(parseReport(none.stdout), 'ssh.auth', 'cp').message, /encrypted.*AC_KEY_PASS.*not set|AC_KEY_PASS, which is not set/);
 });

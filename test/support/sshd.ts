@@ -35,6 +35,8 @@ export interface SshdOptions {
   /** Public keys allowed to log in (any user). */
   authorizedKeys: string[];
   allowTcpForwarding?: boolean;
+  /** Accept passwords (checked against the shadow file: UsePAM is off). */
+  passwordAuthentication?: boolean;
   /** Offer the sftp subsystem (default true, as Debian's sshd_config does). */
   sftp?: boolean;
   /** Run inside this network namespace. */
@@ -71,7 +73,7 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
       `HostKey ${hostKey.privateKeyFile}`,
       `PidFile ${join(o.dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${authorized}`,
-      'PasswordAuthentication no',
+      `PasswordAuthentication ${o.passwordAuthentication ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no',
