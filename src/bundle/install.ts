@@ -15,6 +15,7 @@ import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, targetRepository, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
 import { openPushSession, type SessionOptions } from './install-session.ts';
 import { parseReference } from './registry/reference.ts';
+import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { extractEntry, type TarEntry } from './tar-reader.ts';
@@ -314,6 +315,7 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
         if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
         await limit(() => pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest));
       }
+      opts.log(`  done: ${target(img.mapping)}`);
     } catch (err) {
       throw new OperationError(`image ${img.mapping.original} -> ${target(img.mapping)}: ${errorMessage(err)}`);
     }
@@ -324,7 +326,8 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
         limit(() => pushBlob(c.repository, { mediaType: HELM_CONFIG_MEDIA_TYPE, digest: c.artifact.configDigest, size: c.artifact.config.length }, () => bufferSource(c.artifact.config))),
         limit(() => pushBlob(c.repository, c.tgz, () => tarSource(c.tgz))),
       ]);
-      await limit(() => pushManifest(c.repository, c.tag, 'application/vnd.oci.image.manifest.v1+json', c.artifact.manifest, c.artifact.manifestDigest));
+      await limit(() => pushManifest(c.repository, c.tag, MEDIA.ociManifest, c.artifact.manifest, c.artifact.manifestDigest));
+      opts.log(`  done: oci://${new URL(session.baseUrl).host}/${c.repository}:${c.tag}`);
     } catch (err) {
       throw new OperationError(`chart ${c.name} ${c.version} -> ${c.repository}:${c.tag}: ${errorMessage(err)}`);
     }

@@ -22,6 +22,7 @@ import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from 
 import { writeChartsDir } from '../../src/bundle/install.ts';
 import { walkTar } from '../../src/bundle/tar-reader.ts';
 import { runBinary } from '../support/run-binary.ts';
+import { freePort } from '../support/process.ts';
 
 let dir: string;
 let pki: Pki;
@@ -245,6 +246,11 @@ test('TLS is verified: without the CA the install stops and says how to fix it; 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--ca-file/);
   assert.deepEqual(await catalog(reg), []);
+  // Nothing listens: one clear error naming the registry.
+  const closed = `127.0.0.1:${await freePort()}`;
+  const down = await runBinary(['bundle', 'install', bundle.file, '--registry', closed, '--charts-dir', join(dir, 'charts-down')], { env: env(reg) });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, new RegExp(`cannot reach registry ${closed}: .*ECONNREFUSED`));
   const bad = await runBinary(['bundle', 'install', bundle.file, '--registry', 'https://x.example']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--registry takes no scheme/);
