@@ -27,6 +27,7 @@ let work: string;
 let pki: Pki;
 let plain: TestRegistry;
 let secure: TestRegistry;
+let token: TestRegistry;
 let lay: Layout;
 let web: StaticServer;
 const digests: Record<string, string> = {};
@@ -85,7 +86,10 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'ac-bc-'));
   for (const d of ['bundle-spec', 'imagelists', 'charts', 'repo', 'files']) mkdirSync(join(work, d));
   pki = createPki();
-  [plain, secure] = await Promise.all([startRegistry(), startRegistry({ tls: pki, auth: 'htpasswd' })]);
+  [plain, secure, token] = await Promise.all([startRegistry(), startRegistry({ tls: pki, auth: 'htpasswd' }), startRegistry({ auth: 'token' })]);
+  // Bearer-token registry: credentials only in ~/.docker/config.json (HOME is the work dir).
+  mkdirSync(join(work, '.docker'));
+  writeFileSync(join(work, '.docker', 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`${token.username}:${token.password}`).toString('base64') } } }));
   lay = createLayout();
   const shared = await lay.addLayer(512 * 1024);
   await singlePlatformImage(lay, 'app', { sharedLayers: [shared], layerSizes: [200 * 1024] });
@@ -96,6 +100,7 @@ before(async () => {
   digests.app = await pushImage(lay, 'app', plain, 'team/app:1.0');
   digests.multi = await pushImage(lay, 'multi', plain, 'team/multi:2.0');
   digests.armonly = await pushImage(lay, 'armonly', plain, 'team/armonly:1');
+  digests.token = await pushImage(lay, 'app', token, 'tok/app:1.0');
   // Docker schema 2 media types on the TLS registry.
   digests.secure = await pushImage(lay, 'secure', secure, 'secure/app:1.0', { format: 'v2s2' });
 
@@ -123,11 +128,11 @@ before(async () => {
   web = await startStaticServer(work);
 
   makeChartDir(join(work, 'charts'), { name: 'localc', version: '3.0.0', values: { image: { repository: `${secure.host}/secure/app`, tag: '1.0' } } });
-  writeFileSync(join(work, 'imagelists', 'main.txt'), `# images of the demo platform\n${plain.host}/team/multi:2.0\n\n${secure.host}/secure/app:1.0   # TLS + htpasswd\n`);
+  writeFileSync(join(work, 'imagelists', 'main.txt'), `# images of the demo platform\n${plain.host}/team/multi:2.0\n\n${secure.host}/secure/app:1.0   # TLS + htpasswd\n${token.host}/tok/app:1.0   # bearer token\n`);
 });
 
 after(async () => {
-  await Promise.allSettled([plain?.stop(), secure?.stop(), web?.stop()]);
+  await Promise.allSettled([plain?.stop(), secure?.stop(), token?.stop(), web?.stop()]);
   lay?.cleanup();
   pki?.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -139,6 +144,7 @@ describe('bundle create', () => {
   test('writes the bundle: layout, manifest, sums, skopeo-readable images with upstream digests', async () => {
     const spec = writeSpec('demo.yaml', specText());
     const out = join(work, 'out1', 'demo.tar');
+    const tokensBefore = token.tokenRequests();
     const r = await create(spec, out, join(work, 'cache1'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: chart web 0\.1\.0: values \(sidecar\.image\) name image quay\.io\/example\/missing:3\.0, which the bundle does not carry/);
@@ -171,6 +177,8 @@ describe('bundle create', () => {
     assert.deepEqual(img(`${plain.host}/team/multi:2.0`).platforms, ['linux/amd64']);
     assert.equal(img(`${secure.host}/secure/app:1.0`).digest, digests.secure);
     assert.equal(img(`${secure.host}/secure/app:1.0`).mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(img(`${token.host}/tok/app:1.0`).digest, digests.token);
+    assert.ok(token.tokenRequests() > tokensBefore, 'bundle create got a token from the token service');
     assert.equal(m.charts.find((c) => c.name === 'ocichart')!.digest, digests.ocichart);
     assert.equal(m.files[0]!.digest, `sha256:${fileSha}`);
     assert.equal(m.metadata.createdBy, 'astrago-check 0.1.0');
