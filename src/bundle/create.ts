@@ -182,6 +182,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       const p = blobLimit(() => fetchImageBlob(pullCtx, image.source, image.name, d)).then((r) => {
         if (r.how === 'cached') cached++;
         else fetched++;
+        progress.count('blobs');
         return r.how;
       });
       p.catch(() => undefined); // observed below; no unhandled rejection meanwhile

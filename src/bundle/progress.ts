@@ -47,6 +47,11 @@ export class Progress {
     this.#bytes += n;
   }
 
+  /** One item finished, counted only (no log line). */
+  count(kind: string): void {
+    this.#done.set(kind, (this.#done.get(kind) ?? 0) + 1);
+  }
+
   /** One item finished: a log line when not a terminal. */
   item(kind: string, message: string): void {
     this.#done.set(kind, (this.#done.get(kind) ?? 0) + 1);
@@ -70,6 +75,11 @@ export class Progress {
       this.#out.write('\r\x1b[2K');
       this.#lineShown = false;
     }
+  }
+
+  /** The status line as shown on a terminal. */
+  status(): string {
+    return this.#status();
   }
 
   #render(): void {
