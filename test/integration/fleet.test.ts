@@ -264,6 +264,22 @@ test('secrets by reference: password from passwordEnv, key passphrase from passp
     assert.ok(!bad.stdout.includes(secret) && !bad.stderr.includes(secret), 'no secret in the report or on stderr');
   }
 
+  // ssh-agent (SSH_AUTH_SOCK): no key file in the site, the agent holds the key.
+  const sock = join(dir, 'agent.sock');
+  const agent = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+  const agentPid = /SSH_AGENT_PID=(\d+)/.exec(agent)![1]!;
+  try {
+    execFileSync('ssh-add', ['-q', clientKey.privateKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+    const agentSite = join(dir, 'site-agent.yaml');
+    write(agentSite, [{ name: 'w2', address: w2.address, roles: ['worker'], ssh: { user, knownHostsFile: kh } }]);
+    const viaAgent = await runBinary(['--site', agentSite, '--only', 'ssh.auth', '--format', 'json'], { env: { ...env(), SSH_AUTH_SOCK: sock } });
+    const a = one(parseReport(viaAgent.stdout), 'ssh.auth', 'w2');
+    assert.equal(a.status, 'pass', a.message);
+    assert.match(a.message, /agent/);
+  } finally {
+    process.kill(Number(agentPid));
+  }
+
   // No passphrase variable at all: the error says what to set.
   const none = await runBinary(args, { env: env() });
   assert.match(one(parseReport(none.stdout), 'ssh.auth', 'cp').message, /encrypted.*AC_KEY_PASS.*not set|AC_KEY_PASS, which is not set/);
