@@ -139,3 +139,32 @@ test('listening ports from /proc/net/tcp', () => {
    0: 00000000000000000000000000000000:192B 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0`;
   assert.deepEqual(listeningPorts(text), [22, 6443]);
 });
+
+test('fleet progress: one line per node connection and per node done, with its failures; unreachable nodes skip at once', async () => {
+  const { Writable } = await import('node:stream');
+  const { FleetProgress } = await import('../../src/preflight/checks/fleet/progress.ts');
+  const { UnreachableHost } = await import('../../src/preflight/hosts/ssh.ts');
+  const lines: string[] = [];
+  const out = new Writable({ write: (c, _e, cb) => (lines.push(...String(c).split('\n').filter(Boolean)), cb()) });
+  const p = new FleetProgress(out, 2);
+  const dead = new UnreachableHost('n2', '10.0.0.2', { ...base, tcp: { ok: false } }, 'no answer within 5000 ms');
+  p.connected('n1', { kind: 'ssh' });
+  p.connected('n2', dead);
+  let probed = 0;
+  const [a, b] = p.wrap([
+    { id: 'x.one', category: 'os', title: 'one', probe: async () => (probed++, 1), judge: () => ({ status: 'fail', message: 'bad' }) },
+    { id: 'ssh.two', category: 'os', title: 'two', probe: async () => (probed++, 2), judge: () => [] },
+  ]);
+  const ctx = (node: string, host: unknown) => ({ node: { name: node, roles: [] }, profile: loadProfile(), isRoot: false, lang: 'en' as const, host, signal: new AbortController().signal, timeoutMs: 1000, env: {} }) as never;
+  // The engine asks appliesTo once per node and check, then probes and judges.
+  for (const n of ['n1', 'n2']) for (const c of [a!, b!]) assert.equal(c.appliesTo!(ctx(n, null)), true);
+  const f = await a!.probe(ctx('n1', {}));
+  a!.judge(f, ctx('n1', {}));
+  p.onResult({ id: 'x.one', node: 'n1', status: 'fail' } as never);
+  b!.judge(await b!.probe(ctx('n1', {})), ctx('n1', {}));
+  await assert.rejects(a!.probe(ctx('n2', dead)), /node unreachable: n2 \(no answer within 5000 ms\)/);
+  assert.equal(probed, 2, 'the non-SSH check did not probe the unreachable node');
+  b!.judge(await b!.probe(ctx('n2', dead)), ctx('n2', dead)); // ssh.* still run there
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(lines, ['[1/2 connected] n1', '[2/2 connected] n2 unreachable: no answer within 5000 ms', '[1/2 nodes] n1 done (1 fail)', '[2/2 nodes] n2 done']);
+});
