@@ -14,6 +14,7 @@ const CONNECTION_CHECKS = /^ssh\./;
 export class FleetProgress {
   readonly #out: Writable | undefined;
   readonly #total: number;
+  readonly #remote: number;
   #connected = 0;
   #nodesDone = 0;
   readonly #expected = new Map<string, number>();
@@ -22,10 +23,14 @@ export class FleetProgress {
   readonly #finished = new Set<string>();
   readonly #ids = new Set<string>();
 
-  /** `out`: where progress lines go (undefined = none, e.g. stderr is not a terminal). */
-  constructor(out: Writable | undefined, totalNodes: number) {
+  /**
+   * `out`: where progress lines go (undefined = none, e.g. stderr is not a terminal);
+   * `remoteNodes` of the `totalNodes` are reached over SSH (default: all).
+   */
+  constructor(out: Writable | undefined, totalNodes: number, remoteNodes = totalNodes) {
     this.#out = out;
     this.#total = totalNodes;
+    this.#remote = remoteNodes;
   }
 
   #line(s: string): void {
@@ -35,8 +40,8 @@ export class FleetProgress {
   /** A node's SSH connection attempt ended. */
   connected(name: string, host: { kind: string } | null): void {
     this.#connected++;
-    if (host instanceof UnreachableHost) this.#line(`[${this.#connected}/${this.#total} connected] ${name} unreachable: ${host.reason}`);
-    else this.#line(`[${this.#connected}/${this.#total} connected] ${name}`);
+    const n = `[${this.#connected}/${this.#remote} connected]`;
+    this.#line(host instanceof UnreachableHost ? `${n} ${name} unreachable: ${host.reason}` : `${n} ${name}`);
   }
 
   /**
