@@ -284,3 +284,19 @@ test('secrets by reference: password from passwordEnv, key passphrase from passp
   const none = await runBinary(args, { env: env() });
   assert.match(one(parseReport(none.stdout), 'ssh.auth', 'cp').message, /encrypted.*AC_KEY_PASS.*not set|AC_KEY_PASS, which is not set/);
 });
+
+test('--local adds this machine: checked locally, a source in the port matrix, listed among the nodes', async () => {
+  const kh = join(dir, 'kh-local');
+  const { cp, w2 } = sshds as Record<'cp' | 'w2', Sshd>;
+  writeFileSync(kh, [cp.knownHostsLine(22), w2.knownHostsLine(22), ''].join('\n'));
+  const site = join(dir, 'site-local.yaml');
+  siteFile(site, kh, ['cp', 'w2']);
+  const me = execFileSync('hostname', { encoding: 'utf8' }).trim();
+  const r = await runBinary(['--site', site, '--local', '--role', 'worker', '--only', 'site.,os.hostname', '--format', 'json'], { env: env() });
+  const rep = parseReport(r.stdout);
+  assert.deepEqual(new Set(rep.nodes?.map((n) => n.name)), new Set([me, 'cp', 'w2']));
+  assert.equal(one(rep, 'os.hostname', me).facts.hostname, me);
+  const api = one(rep, 'site.port-matrix[cp:6443]', 'cp');
+  assert.equal((api.facts.from as Record<string, string>)[me], 'open', 'this machine dialled cp:6443 itself');
+  assert.ok(!rep.results.some((x) => x.id === `site.port-matrix[${me}:179]`), 'this machine has no address: never a target');
+});
