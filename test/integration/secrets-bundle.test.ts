@@ -158,12 +158,12 @@ test('failure paths with wrong passwords, a wrong proxy password and a bad docke
   );
   assert.equal(wrongProxy.code, 1, wrongProxy.stderr);
   assert.match(wrongProxy.stderr, /407|proxy/i, 'the proxy refused the credentials (so the proxy path was really taken)');
-  // A password file that is not there: bad input, exit 2, the file named.
+  // A password file that is not there: bad input, exit 2 before any download, the file named.
   const noFile = record(
     'create missing password file',
     await runCli(['bundle', 'create', '--spec', spec('nofile.yaml', 'AC_SRC_PW', './missing.pw'), '--output', join(dir, 'w3', 'b.tar'), '--cache-dir', join(dir, 'cache-w3')], { env: env(debug), cwd: dir }),
   );
-  assert.notEqual(noFile.code, 0);
+  assert.equal(noFile.code, 2, noFile.stderr);
   assert.match(noFile.stderr, /missing\.pw/);
   // Install with a docker config holding a wrong token.
   const out = join(dir, 'out', 'bundle.tar');
