@@ -7,8 +7,6 @@ import { createReadStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { Parser, type ReadEntry } from 'tar';
-import { parse as parseYamlText } from 'yaml';
 import { OperationError, errorMessage } from '../errors.ts';
 import { formatBytes } from './inspect-format.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
@@ -19,6 +17,7 @@ import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { extractEntry, type TarEntry } from './tar-reader.ts';
+import { readChartArchive } from './charts/chart-archive.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 
 export interface InstallOptions extends Omit<SessionOptions, 'target'> {
@@ -156,37 +155,11 @@ async function planCharts(target: RegistryTarget, v: VerifyResult): Promise<Char
   const out: ChartPlan[] = [];
   for (const c of v.manifest!.charts) {
     const rec = v.records.get(c.file)!;
-    const chartYaml = await readChartYaml(v.file, rec.entry, c.name);
+    const { metadata: chartYaml } = await readChartArchive(v.file, `${v.file}: ${c.file}`, { start: rec.entry.dataOffset, end: rec.entry.dataOffset + rec.entry.size - 1 });
     const tgz: Descriptor = { mediaType: HELM_CHART_MEDIA_TYPE, digest: c.digest, size: c.size };
     out.push({ name: c.name, version: c.version, entry: rec.entry, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
   }
   return out;
-}
-
-/** Chart.yaml out of a chart .tgz entry, parsed in memory (node-tar reads the gzip'd tar; nothing is written). */
-async function readChartYaml(file: string, entry: TarEntry, name: string): Promise<Record<string, unknown>> {
-  const text = await new Promise<string | undefined>((resolvePromise, reject) => {
-    let found: string | undefined;
-    const parser = new Parser({
-      filter: (p: string) => /^[^/]+\/Chart\.yaml$/.test(p),
-      onReadEntry: (e: ReadEntry) => {
-        const chunks: Buffer[] = [];
-        e.on('data', (c: Buffer) => chunks.push(c));
-        e.on('end', () => {
-          found ??= Buffer.concat(chunks).toString('utf8');
-        });
-      },
-    });
-    parser.on('end', () => resolvePromise(found));
-    parser.on('error', reject);
-    const src = createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1 });
-    src.on('error', reject);
-    src.pipe(parser as unknown as NodeJS.WritableStream);
-  });
-  if (text === undefined) throw new OperationError(`${file}: chart ${entry.path} has no Chart.yaml (${name})`);
-  const doc = parseYamlText(text) as Record<string, unknown>;
-  if (!doc || typeof doc !== 'object' || typeof doc.name !== 'string' || doc.version === undefined) throw new OperationError(`${file}: ${entry.path}: Chart.yaml has no name/version`);
-  return doc;
 }
 
 /** Free bytes on the file system that holds `dir` (or its nearest existing parent). */

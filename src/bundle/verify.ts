@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { errorMessage, InputError, OperationError } from '../errors.ts';
 import { sha256FileInWorker } from './verify-hash.ts';
 import { parseReference } from './registry/reference.ts';
+import { readChartArchive } from './charts/chart-archive.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
 import { TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
@@ -241,10 +242,20 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   if (m) {
     for (const c of m.charts) {
       result.counts.charts++;
-      checkListed(records, c.file, c.digest, c.size, `chart ${c.name} ${c.version}`, problem);
+      const what = `chart ${c.name} ${c.version}`;
+      if (!checkListed(records, c.file, c.digest, c.size, what, problem)) continue;
+      // Install names the OCI chart after bundle.yaml: it must be what the chart says it is.
+      const e = records.get(c.file)!.entry;
+      try {
+        const { metadata } = await readChartArchive(file, c.file, { start: e.dataOffset, end: e.dataOffset + e.size - 1 });
+        if (metadata.name !== c.name || metadata.version !== c.version) problem(c.file, `${what}: bundle.yaml says ${c.name} ${c.version}, its Chart.yaml says ${metadata.name} ${metadata.version}`);
+      } catch (err) {
+        problem(c.file, `${what}: ${errorMessage(err).replace(`${c.file}: `, '')}`);
+      }
     }
     for (const f of m.files) {
       result.counts.files++;
+      if (f.file !== `files/${f.name}`) problem(f.file, `file ${f.name}: bundle.yaml places it at ${f.file}, expected files/${f.name}`);
       checkListed(records, f.file, f.digest, f.size, `file ${f.name}`, problem);
     }
     const listed = new Set<string>();
@@ -275,11 +286,21 @@ function verifiedRecord(records: Map<string, EntryRecord>, d: Descriptor): Entry
   return rec && `sha256:${rec.sha256}` === d.digest ? rec : undefined;
 }
 
-function checkListed(records: Map<string, EntryRecord>, path: string, digest: string, size: number, what: string, problem: (p: string, m: string) => void): void {
+/** Checks an entry against bundle.yaml's digest and size; true when it matches. */
+function checkListed(records: Map<string, EntryRecord>, path: string, digest: string, size: number, what: string, problem: (p: string, m: string) => void): boolean {
   const rec = records.get(path);
-  if (!rec) problem(path, `${what}: listed in bundle.yaml but missing from the tar`);
-  else {
-    if (`sha256:${rec.sha256}` !== digest) problem(path, `${what}: sha256 mismatch: bundle.yaml says ${digest}, the content is sha256:${rec.sha256}`);
-    if (rec.size !== size) problem(path, `${what}: size mismatch: bundle.yaml says ${size} bytes, the content is ${rec.size}`);
+  if (!rec) {
+    problem(path, `${what}: listed in bundle.yaml but missing from the tar`);
+    return false;
   }
+  let ok = true;
+  if (`sha256:${rec.sha256}` !== digest) {
+    problem(path, `${what}: sha256 mismatch: bundle.yaml says ${digest}, the content is sha256:${rec.sha256}`);
+    ok = false;
+  }
+  if (rec.size !== size) {
+    problem(path, `${what}: size mismatch: bundle.yaml says ${size} bytes, the content is ${rec.size}`);
+    ok = false;
+  }
+  return ok;
 }

@@ -159,6 +159,24 @@ test('a missing blob and an extra file are named', async () => {
   assert.match(r3.stdout, /files\/kubectl: file kubectl: listed in bundle.yaml but missing from the tar/);
 });
 
+test("bundle.yaml must agree with what install relies on: a chart's name and version, a file's place", async () => {
+  const lying = await buildBundle({
+    out: join(dir, 'lying.tar'),
+    layout: lay.dir,
+    images: [{ ref: 'docker.io/library/app:1.0', name: 'app' }],
+    charts: [await makeChart('demo', '0.1.0')],
+    files: [{ name: 'helm', data: Buffer.from('x') }],
+    mutateManifest: (m) => {
+      m.charts[0].version = '9.9.9';
+      m.files[0].file = 'files/../helm';
+    },
+  });
+  const r = await runBinary(['bundle', 'verify', lying.file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /charts\/demo-0\.1\.0\.tgz: chart demo 9\.9\.9: bundle\.yaml says demo 9\.9\.9, its Chart\.yaml says demo 0\.1\.0/);
+  assert.match(r.stdout, /file helm: bundle\.yaml places it at files\/\.\.\/helm, expected files\/helm/);
+});
+
 test('malicious tars are refused by verify, naming the entry', async () => {
   for (const [name, f, re] of maliciousTars(good, dir)) {
     const r = await runBinary(['bundle', 'verify', f]);

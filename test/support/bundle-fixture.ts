@@ -110,6 +110,8 @@ export async function buildBundle(opts: {
   mutate?: (content: Map<string, Buffer>) => void;
   /** entries written into the tar (sorted in) but left out of SHA256SUMS */
   extra?: Map<string, Buffer>;
+  /** change bundle.yaml before it is written (it stays listed in SHA256SUMS with its new sum) */
+  mutateManifest?: (manifest: Record<string, any>) => void;
 }): Promise<BuiltBundle> {
   const content = new Map<string, Buffer>();
   const layoutIndex = JSON.parse(readFileSync(join(opts.layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }> };
@@ -216,6 +218,7 @@ export async function buildBundle(opts: {
     },
   };
   for (const img of images) img.size = imageSize(rootBlobs.get(img.ref as string)!);
+  opts.mutateManifest?.(manifest);
   opts.mutate?.(content);
   const manifestBytes = Buffer.from(yamlStringify(manifest));
   const summed = [...content.keys()].sort();

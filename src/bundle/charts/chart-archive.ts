@@ -20,8 +20,11 @@ export interface ChartArchive {
   values: string;
 }
 
-/** Reads NAME/Chart.yaml and NAME/values.yaml of a chart archive. */
-export async function readChartArchive(file: string, what = file): Promise<ChartArchive> {
+/**
+ * Reads NAME/Chart.yaml and NAME/values.yaml of a chart archive; `range`
+ * (inclusive byte offsets) reads one that sits inside a bundle tar.
+ */
+export async function readChartArchive(file: string, what = file, range?: { start: number; end: number }): Promise<ChartArchive> {
   let chartYaml: string | undefined;
   let values = '';
   const parser = new Parser({
@@ -42,7 +45,7 @@ export async function readChartArchive(file: string, what = file): Promise<Chart
     },
   });
   try {
-    await pipeline(createReadStream(file), parser);
+    await pipeline(createReadStream(file, range), parser);
   } catch (err) {
     throw new OperationError(`${what}: not a readable chart archive (${(err as Error).message})`);
   }
