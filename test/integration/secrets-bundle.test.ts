@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createLayout, singlePlatformImage, pushImage, type Layout } from '../support/images.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { runCli, scratchDir, writeSpec, filesBelow, startTinyproxy, startNamespacedRegistry, type CliRun, type TestHttpProxy, type NamespacedRegistry } from '../support/hardening.ts';
 
 const SECRETS = {
@@ -189,6 +190,24 @@ test('TLS is verified by default: without the CA file both registries are refuse
   assert.match(r.stderr, /certificate|self[- ]signed|issuer|CA/i, `says the certificate is not trusted:\n${r.stderr}`);
   assert.ok(r.stderr.includes(nsreg.host) && r.stderr.includes(src.host), 'names both registries');
   assert.equal(existsSync(out), false, 'no bundle');
+});
+
+test('credentials go only to the registry itself: an upload Location on another origin gets no Authorization', async () => {
+  // Proxy A is the registry the tool is given; its upload Locations point at proxy B (another
+  // origin, the same registry behind it), as a registry handing uploads to a storage front would.
+  const other = await startFaultProxy({ upstream: target.url, ca: readFileSync(pki.caCert) });
+  const front = await startFaultProxy({ upstream: target.url, ca: readFileSync(pki.caCert), locationOrigin: other.url });
+  try {
+    const out = join(dir, 'out', 'bundle.tar');
+    const docker = dockerConfigDir('docker-front', front.hostPort, USERS.target, SECRETS.dockerConfigPassword);
+    const r = record('install cross-origin upload', await runCli(['bundle', 'install', out, '--registry', `${front.hostPort}/xo`, '--charts-dir', join(dir, 'charts-xo')], { env: env({ DOCKER_CONFIG: docker }), cwd: dir }));
+    assert.ok(front.records.some((x) => x.authorization), 'the registry itself got the credentials');
+    assert.ok(other.records.length > 0, `uploads went to the other origin (exit ${r.code}):\n${r.stderr}`);
+    assert.deepEqual(other.records.filter((x) => x.authorization).map((x) => `${x.method} ${x.path}`), [], 'no request to the other origin carried Authorization');
+  } finally {
+    await front.close();
+    await other.close();
+  }
 });
 
 test('no command takes a secret on the command line', async () => {

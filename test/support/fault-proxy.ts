@@ -50,6 +50,8 @@ export interface RequestRecord {
   bytesOut: number;
   /** The response body reached the client whole (and unaltered unless `fault` says otherwise). */
   completed: boolean;
+  /** The request carried an Authorization header (its value is never kept). */
+  authorization: boolean;
 }
 
 export interface FaultProxyStats {
@@ -69,6 +71,8 @@ export interface FaultProxyOptions {
   seed?: number;
   rules?: FaultRule[];
   host?: string;
+  /** Origin absolute upstream Locations are rewritten to (default: this proxy), e.g. another proxy's, to send uploads elsewhere. */
+  locationOrigin?: string;
 }
 
 export interface FaultProxy {
@@ -159,7 +163,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   }
 
   function rewriteLocation(value: string): string {
-    if (value.startsWith(upstreamOrigin)) return proxyOrigin + value.slice(upstreamOrigin.length);
+    if (value.startsWith(upstreamOrigin)) return (opts.locationOrigin ?? proxyOrigin) + value.slice(upstreamOrigin.length);
     return value;
   }
 
@@ -168,7 +172,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const path = req.url ?? '/';
     const active = pickFault(method, path);
     const fault = active?.rule.fault;
-    const record: RequestRecord = { seq: ++seq, method, path, bytesIn: 0, bytesOut: 0, completed: false };
+    const record: RequestRecord = { seq: ++seq, method, path, bytesIn: 0, bytesOut: 0, completed: false, authorization: req.headers.authorization !== undefined };
     if (active && fault) {
       record.fault = fault.kind;
       record.rule = active.rule.name ?? fault.kind;

@@ -286,3 +286,26 @@ test('an upstream that breaks off while a stall holds its response breaks the cl
   assert.ok(a.error, 'the client sees a broken response');
   assert.notEqual(a.error, 'client timeout', 'and does not have to time out');
 });
+
+test('locationOrigin sends uploads to another origin; records say whether Authorization came, never its value', async () => {
+  const other = await startFaultProxy({ upstream: upstreamUrl });
+  const p = await startFaultProxy({ upstream: upstreamUrl, locationOrigin: other.url });
+  try {
+    const started = await new Promise<{ location: string }>((resolve, reject) => {
+      const req = request(`${p.url}/v2/repo/blobs/uploads/`, { method: 'POST', agent: false, headers: { authorization: 'Basic c2VjcmV0' } }, (res) => {
+        res.resume();
+        resolve({ location: String(res.headers.location) });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.ok(started.location.startsWith(other.url + '/'), started.location);
+    await call('PUT', `${started.location}&digest=${encodeURIComponent(BODY_DIGEST)}`, { body: BODY });
+    assert.deepEqual(p.records.map((r) => r.authorization), [true]);
+    assert.deepEqual(other.records.map((r) => [r.method, r.authorization]), [['PUT', false]]);
+    assert.ok(!JSON.stringify(p.records).includes('c2VjcmV0'), 'the header value is not recorded');
+  } finally {
+    await p.close();
+    await other.close();
+  }
+});
