@@ -201,7 +201,7 @@ describe('bundle create through faults', () => {
     ]);
     assert.equal(r.run.code, 0, `create survives transient faults:\n${r.run.stderr}`);
     const s = proxy.stats();
-    assert.deepEqual(s.injected, { reset: 3, status: 4, stall: 3, corrupt: 0 }, 'every planned fault was served');
+    assert.deepEqual(s.injected, { reset: 3, status: 4, stall: 3, corrupt: 0, redirect: 0 }, 'every planned fault was served');
     assert.ok(readFileSync(r.out).equals(cleanTar), 'the bundle is byte-identical to an undisturbed run');
     const v = await runCli(['bundle', 'verify', r.out]);
     assert.equal(v.code, 0, v.stdout);

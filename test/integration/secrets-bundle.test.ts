@@ -210,6 +210,26 @@ test('credentials go only to the registry itself: an upload Location on another 
   }
 });
 
+test('credentials go only to the registry itself: a blob redirect to another origin (a CDN) gets no Authorization', async () => {
+  // The "CDN": an open registry holding the same blobs, behind its own proxy (another origin).
+  const cdn = await startRegistry();
+  const cdnFront = await startFaultProxy({ upstream: cdn.url });
+  const front = await startFaultProxy({ upstream: src.url, ca: readFileSync(pki.caCert), rules: [{ method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'redirect', to: cdnFront.url } }] });
+  try {
+    await pushImage(layout, 'local', cdn, 'sec/local:1.0');
+    const redirectSpec = writeSpec(dir, [`${front.hostPort}/sec/local:1.0`], { registries: [{ host: front.hostPort, username: USERS.src, passwordEnv: 'AC_SRC_PW' }] }, 'redirect.yaml');
+    const r = record('create through a CDN redirect', await runCli(['bundle', 'create', '--spec', redirectSpec, '--output', join(dir, 'redirect', 'b.tar'), '--cache-dir', join(dir, 'cache-redirect')], { env: env(), cwd: dir }));
+    assert.equal(r.code, 0, `create follows the redirect:\n${r.stderr}`);
+    assert.ok(front.records.some((x) => x.authorization), 'the registry itself got the credentials');
+    assert.ok(cdnFront.records.some((x) => x.method === 'GET' && /\/blobs\//.test(x.path)), 'blobs came from the other origin');
+    assert.deepEqual(cdnFront.records.filter((x) => x.authorization).map((x) => `${x.method} ${x.path}`), [], 'no request to the other origin carried Authorization');
+  } finally {
+    await front.close();
+    await cdnFront.close();
+    await cdn.stop();
+  }
+});
+
 test('no command takes a secret on the command line', async () => {
   const dirOf = join(import.meta.dirname, '..', '..', 'src', 'cli', 'commands');
   let commands = 0;

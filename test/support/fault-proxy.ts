@@ -16,7 +16,9 @@ export type Fault =
   /** Hold the response for `ms` (forever when absent) before, or after `afterBytes` bytes of, its body. */
   | { kind: 'stall'; ms?: number; afterBytes?: number }
   /** Flip one byte (xor 0xff) at `offset` of the body (random, seeded, when absent). */
-  | { kind: 'corrupt'; offset?: number; phase?: 'request' | 'response' };
+  | { kind: 'corrupt'; offset?: number; phase?: 'request' | 'response' }
+  /** Answer a redirect (307 by default) to the same path on origin `to`, as registries do for blob GETs served by a CDN. */
+  | { kind: 'redirect'; to: string; status?: number };
 
 export type FaultKind = Fault['kind'];
 
@@ -179,6 +181,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     }
     records.push(record);
 
+    if (fault?.kind === 'redirect') {
+      req.resume();
+      req.on('end', () => {
+        record.status = fault.status ?? 307;
+        res.writeHead(record.status, { location: `${fault.to}${path}`, 'content-length': 0 });
+        res.end(() => (record.completed = true));
+      });
+      return;
+    }
     if (fault?.kind === 'status') {
       // Drain the request body first so the client sees the answer, not a broken pipe.
       req.resume();
@@ -375,7 +386,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       rules = next.map((rule) => ({ rule, matched: 0, injected: 0 }));
     },
     stats() {
-      const injected: Record<FaultKind, number> = { reset: 0, status: 0, stall: 0, corrupt: 0 };
+      const injected: Record<FaultKind, number> = { reset: 0, status: 0, stall: 0, corrupt: 0, redirect: 0 };
       let passed = 0;
       for (const r of records) {
         if (r.fault) injected[r.fault]++;

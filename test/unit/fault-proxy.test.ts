@@ -105,7 +105,7 @@ test('passes requests through untouched and counts them', async () => {
   const a = await call('GET', blobUrl());
   assert.equal(a.status, 200);
   assert.ok(a.body.equals(BODY));
-  assert.deepEqual(proxy.stats(), { requests: 1, passed: 1, injected: { reset: 0, status: 0, stall: 0, corrupt: 0 } });
+  assert.deepEqual(proxy.stats(), { requests: 1, passed: 1, injected: { reset: 0, status: 0, stall: 0, corrupt: 0, redirect: 0 } });
   assert.equal(proxy.records[0]!.completed, true);
   assert.equal(proxy.records[0]!.bytesOut, BODY.length);
   assert.equal(completedBlobFetches(proxy.records).get(BODY_DIGEST), 1);
@@ -308,4 +308,13 @@ test('locationOrigin sends uploads to another origin; records say whether Author
     await p.close();
     await other.close();
   }
+});
+
+test('redirect answers 307 to the same path on another origin without asking the upstream', async () => {
+  proxy.setRules([{ method: 'GET', path: /\/blobs\//, fault: { kind: 'redirect', to: 'http://127.0.0.1:9' } }]);
+  const a = await call('GET', blobUrl());
+  assert.equal(a.status, 307);
+  assert.equal(a.headers.location, `http://127.0.0.1:9/v2/repo/blobs/${BODY_DIGEST}`);
+  assert.equal(seen.length, 0);
+  assert.equal(proxy.stats().injected.redirect, 1);
 });
