@@ -10,7 +10,7 @@ export interface BundleManifestView {
   tool?: { name: string; version: string };
   platforms: string[];
   charts: Array<{ name: string; version: string; file: string; digest: string; size: number }>;
-  images: Array<{ ref: string; digest: string; platforms?: string[] }>;
+  images: Array<{ ref: string; digest: string; platforms?: string[]; size?: number }>;
   files: Array<{ name: string; file: string; digest: string; size: number }>;
   spec?: unknown;
   [k: string]: unknown;

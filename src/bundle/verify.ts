@@ -270,6 +270,12 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       const root = byRef.get(img.ref);
       if (!root) problem(img.ref, `listed in bundle.yaml but not in ${INDEX_ENTRY}`);
       else if (root.digest !== img.digest) problem(img.ref, `${INDEX_ENTRY} has ${root.digest}, bundle.yaml says ${img.digest}`);
+      else {
+        // bundle.yaml's size: every manifest and blob of the image, shared ones counted per image.
+        const tree = result.images.find((i) => i.ref === img.ref)?.tree;
+        const actual = tree ? tree.blobs.reduce((n, d) => n + d.size, 0) + tree.manifests.reduce((n, x) => n + x.descriptor.size, 0) : undefined;
+        if (typeof img.size === 'number' && actual !== undefined && tree!.problems.length === 0 && img.size !== actual) problem(img.ref, `bundle.yaml says ${img.size} bytes, its manifests and blobs add up to ${actual}`);
+      }
     }
     for (const ref of byRef.keys()) if (!listed.has(ref)) problem(ref, `in ${INDEX_ENTRY} but not listed in bundle.yaml`);
   }

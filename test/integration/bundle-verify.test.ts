@@ -159,7 +159,7 @@ test('a missing blob and an extra file are named', async () => {
   assert.match(r3.stdout, /files\/kubectl: file kubectl: listed in bundle.yaml but missing from the tar/);
 });
 
-test("bundle.yaml must agree with what install relies on: a chart's name and version, a file's place", async () => {
+test("bundle.yaml must agree with the content: a chart's name and version, a file's place, an image's size", async () => {
   const lying = await buildBundle({
     out: join(dir, 'lying.tar'),
     layout: lay.dir,
@@ -169,12 +169,14 @@ test("bundle.yaml must agree with what install relies on: a chart's name and ver
     mutateManifest: (m) => {
       m.charts[0].version = '9.9.9';
       m.files[0].file = 'files/../helm';
+      m.images[0].size += 1;
     },
   });
   const r = await runBinary(['bundle', 'verify', lying.file]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /charts\/demo-0\.1\.0\.tgz: chart demo 9\.9\.9: bundle\.yaml says demo 9\.9\.9, its Chart\.yaml says demo 0\.1\.0/);
   assert.match(r.stdout, /file helm: bundle\.yaml places it at files\/\.\.\/helm, expected files\/helm/);
+  assert.match(r.stdout, /docker\.io\/library\/app:1\.0: bundle\.yaml says \d+ bytes, its manifests and blobs add up to \d+/);
 });
 
 test('malicious tars are refused by verify, naming the entry', async () => {
