@@ -120,13 +120,13 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
     manifestsPushed: 0,
     manifestsSkipped: 0,
   };
+  const noSpace = free !== undefined && free < need ? `not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free` : undefined;
   if (opts.dryRun) {
+    if (noSpace) opts.log(`Warning: ${noSpace}; the install would stop here.`);
     opts.log('Dry run: nothing was pushed or written.');
     return summary;
   }
-  if (free !== undefined && free < need) {
-    throw new OperationError(`not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free. Nothing was pushed or written; free some space or choose another --charts-dir.`);
-  }
+  if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
 
   // 3. The charts directory (local, fast: a full disk stops us before the registry is touched).
   await writeChartsDir(opts.file, chartsDir, charts.map((c) => c.entry), indexEntry, values, verified.records);
