@@ -228,6 +228,17 @@ test('--accept-new-host-keys records an unknown key (as OpenSSH accept-new); wit
   assert.ok(found.includes(cp.hostKey.publicKey.split(' ')[1]!));
   assert.match(readFileSync(kh2, 'utf8'), /^# existing comment\n/);
 
+  // A known_hosts that cannot be read (here: a directory) verifies nothing and records nothing.
+  const khDir = join(dir, 'kh-is-a-dir');
+  execFileSync('mkdir', ['-p', khDir]);
+  const siteDir = join(dir, 'site-khdir.yaml');
+  siteFile(siteDir, khDir, ['cp']);
+  const rd = await runBinary(['--site', siteDir, '--accept-new-host-keys', '--only', 'ssh.', '--format', 'json'], { env: env() });
+  assert.equal(rd.code, 1);
+  const hkd = one(parseReport(rd.stdout), 'ssh.hostkey', 'cp');
+  assert.equal(hkd.status, 'fail');
+  assert.match(hkd.message, /cannot read .*kh-is-a-dir: EISDIR/);
+
   // The next run knows it without the flag.
   const r3 = await runBinary(['--site', site2, '--only', 'ssh.hostkey', '--format', 'json'], { env: env() });
   assert.equal(r3.code, 0, r3.stdout + r3.stderr);

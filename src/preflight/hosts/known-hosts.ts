@@ -153,6 +153,11 @@ export class KnownHostsFile {
     this.entries = entries;
   }
 
+  /** A file without entries (nothing known). */
+  static empty(path: string): KnownHostsFile {
+    return new KnownHostsFile(path, []);
+  }
+
   /** Loads the file; a missing file is an empty one. */
   static load(path: string): KnownHostsFile {
     let text = '';

@@ -266,12 +266,12 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
     return new UnreachableHost(t.name, t.address, facts, reason);
   };
 
-  let kh: KnownHostsFile;
+  let kh: KnownHostsFile | undefined;
   try {
     kh = KnownHostsFile.load(khPath);
   } catch (err) {
+    // Unreadable (not missing): no key can be verified, and none is recorded over it.
     facts.hostKey.error = `cannot read ${khPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-    kh = KnownHostsFile.load('/dev/null');
   }
 
   // Phase 1: TCP.
@@ -319,8 +319,13 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
     const hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
       const type = keyTypeOf(key);
       const fp = fingerprint(key);
-      const v = kh.verify(t.address, port, key);
       facts.hostKey = { ...facts.hostKey, type, fingerprint: fp };
+      if (!kh) {
+        facts.hostKey = { ...facts.hostKey, status: 'unknown' };
+        rejection = `host key of ${t.name} cannot be verified: ${facts.hostKey.error}; refused`;
+        return verify(false);
+      }
+      const v = kh.verify(t.address, port, key);
       if (v.status === 'known') {
         facts.hostKey = { ...facts.hostKey, status: 'known', line: v.line };
         return verify(true);
@@ -341,7 +346,8 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
         rejection = `host key of ${t.name} (${t.address}:${port}) is not in ${khPath}: ${type} ${fp}; refused (verify it, then run with --accept-new-host-keys)`;
         return verify(false);
       }
-      kh.add(t.address, port, key).then(
+      const file = kh;
+      file.add(t.address, port, key).then(
         (line) => {
           facts.hostKey = { ...facts.hostKey, status: 'added', line };
           verify(true);
@@ -358,7 +364,7 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
       sock,
       username: user,
       readyTimeout: 0, // our own timer covers handshake + auth
-      algorithms: { serverHostKey: kh.hostKeyAlgorithms(t.address, port) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      algorithms: { serverHostKey: (kh ?? KnownHostsFile.empty(khPath)).hostKeyAlgorithms(t.address, port) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
       hostVerifier: hostVerifier as unknown as ConnectConfig['hostVerifier'],
       authHandler: ((_left: unknown, _partial: unknown, cb: (m: unknown) => void) => {
         current = methods[next++];
