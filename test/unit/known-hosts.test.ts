@@ -42,6 +42,7 @@ test('fingerprint and key type match ssh-keygen', () => {
 test('host token uses [host]:port for ports other than 22', () => {
   assert.equal(hostToken('10.0.0.1', 22), '10.0.0.1');
   assert.equal(hostToken('10.0.0.1', 2222), '[10.0.0.1]:2222');
+  assert.equal(hostToken('Node-1.LAB', 22), 'node-1.lab', 'lowercased, as ssh looks names up (hashed entries depend on it)');
 });
 
 test('plain entries: known, unknown, changed, and port-qualified names', () => {
@@ -75,13 +76,14 @@ test('wildcards, negation, @revoked and @cert-authority', () => {
 test('hashed entries written by ssh-keygen -H are matched, for port 22 and [host]:port', () => {
   const f = join(dir, 'hashed');
   const [t, k] = a.line.split(' ');
-  writeFileSync(f, `10.1.2.3 ${t} ${k}\n[10.1.2.4]:2200 ${t} ${k}\n`);
+  writeFileSync(f, `10.1.2.3 ${t} ${k}\n[10.1.2.4]:2200 ${t} ${k}\nmaster-1.lab ${t} ${k}\n`);
   execFileSync('ssh-keygen', ['-q', '-H', '-f', f], { stdio: 'ignore' });
   const text = readFileSync(f, 'utf8');
   assert.match(text, /^\|1\|/m);
   assert.doesNotMatch(text, /10\.1\.2/);
   const entries = parseKnownHosts(text);
-  assert.equal(entries.length, 2);
+  assert.equal(entries.length, 3);
+  assert.equal(verifyHostKey(entries, 'Master-1.LAB', 22, a.blob).status, 'known');
   assert.equal(verifyHostKey(entries, '10.1.2.3', 22, a.blob).status, 'known');
   assert.equal(verifyHostKey(entries, '10.1.2.4', 2200, a.blob).status, 'known');
   assert.equal(verifyHostKey(entries, '10.1.2.4', 22, a.blob).status, 'unknown');

@@ -42,9 +42,10 @@ export function defaultKnownHostsFile(home = homedir()): string {
   return join(home, '.ssh', 'known_hosts');
 }
 
-/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
+/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise, lowercased as ssh does. */
 export function hostToken(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
 }
 
 /** OpenSSH's SHA256 fingerprint of a public key blob: `SHA256:` + unpadded base64. */
