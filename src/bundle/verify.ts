@@ -20,6 +20,10 @@ const INDEX_ENTRY = 'images/index.json';
 const LAYOUT_ENTRY = 'images/oci-layout';
 /** JSON blobs up to this size are kept in memory for the tree walk (manifests are far smaller). */
 const KEEP_JSON_BYTES = 4 << 20;
+/** ... and no more than this in all, whatever the tar holds (memory stays bounded). */
+const KEEP_TOTAL_BYTES = 256 << 20;
+/** bundle.yaml, SHA256SUMS, index.json, oci-layout: kept whole, up to this size. */
+const KEEP_META_BYTES = 64 << 20;
 
 export interface VerifyProblem {
   /** the entry (or 'FILE.tar.sha256', or the image reference) the problem is about */
@@ -71,6 +75,13 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
     problems,
   };
 
+  try {
+    result.tarSize = (await stat(file)).size;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(err)})` });
+  }
+
   let sidecarHex: string | undefined;
   const sidecarFile = `${file}.sha256`;
   try {
@@ -93,12 +104,8 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   let walked: TarEntry[] = [];
   let sidecarMismatch: string | undefined;
   let sumsCoverManifest = false;
-  try {
-    result.tarSize = (await stat(file)).size;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(err)})` });
-  }
+  let keptBytes = 0;
+  let keepOverflow = false;
   try {
     const walk = await walkTar(file, {
       onProgress: opts.onProgress,
@@ -107,7 +114,14 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
         const hash = createHash('sha256');
         let size = 0;
         const isBlob = entry.path.startsWith('images/blobs/');
-        let keep: Buffer[] | undefined = keepAll.has(entry.path) || (isBlob && entry.size <= KEEP_JSON_BYTES) ? [] : undefined;
+        if (keepAll.has(entry.path) && entry.size > KEEP_META_BYTES) problem(entry.path, `${entry.size} bytes: far larger than it can be (limit ${KEEP_META_BYTES >> 20} MiB)`);
+        let keep: Buffer[] | undefined = (keepAll.has(entry.path) && entry.size <= KEEP_META_BYTES) || (isBlob && entry.size <= KEEP_JSON_BYTES) ? [] : undefined;
+        if (keep && isBlob && keptBytes + entry.size > KEEP_TOTAL_BYTES) {
+          // Real manifests and configs are kilobytes; a tar full of large JSON blobs is not ours.
+          if (!keepOverflow) problem(entry.path, `more than ${KEEP_TOTAL_BYTES >> 20} MiB of JSON documents in images/blobs: not a bundle this tool made`);
+          keepOverflow = true;
+          keep = undefined;
+        }
         let first = true;
         return {
           write(chunk) {
@@ -124,7 +138,11 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
           end() {
             if (records.has(entry.path)) problem(entry.path, 'appears twice in the tar');
             records.set(entry.path, { entry, sha256: hash.digest('hex'), size });
-            if (keep) kept.set(entry.path, Buffer.concat(keep));
+            if (keep) {
+              const data = Buffer.concat(keep);
+              kept.set(entry.path, data);
+              if (isBlob) keptBytes += data.length;
+            }
           },
         };
       },
