@@ -8,13 +8,14 @@
 // the ssh.* checks can say which one failed; the facts of each phase are kept in
 // `SshConnectFacts`, also for a node that never answered (UnreachableHost).
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { ExecOptions, ExecResult, FsStats, Host, TcpProbeResult } from '../types.ts';
 import { KnownHostsFile, defaultKnownHostsFile, expandHome, fingerprint, keyTypeOf, type KnownKey } from './known-hosts.ts';
+import { createLocalHost } from './local.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
 
 const { Client, utils } = ssh2;
@@ -111,39 +112,10 @@ function describeSocketError(err: NodeJS.ErrnoException): { state: SshConnectFac
     case 'EAI_AGAIN':
       return { state: 'dns', error: `name does not resolve (${err.code})` };
     case 'ETIMEDOUT':
-      return { state: 'timeout', error: err.message };
+      return { state: 'timeout', error: `no answer within the timeout (${err.message}): filtered, or the node is down` };
     default:
       return { state: 'error', error: err.message };
   }
-}
-
-function tcpConnect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const sock = netConnect({ host, port });
-    const fail = (err: Error) => {
-      cleanup();
-      sock.destroy();
-      reject(err);
-    };
-    const onAbort = () => fail(abortError(signal!));
-    const timer = setTimeout(
-      () => fail(Object.assign(new Error(`no answer on ${host}:${port} within ${timeoutMs} ms (filtered, or the node is down)`), { code: 'ETIMEDOUT' })),
-      timeoutMs,
-    );
-    const cleanup = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      sock.off('error', fail);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    sock.once('error', fail);
-    sock.once('connect', () => {
-      cleanup();
-      sock.setNoDelay(true); // many small request/reply packets: Nagle + delayed ACK would add ~40 ms to each
-      resolve(sock);
-    });
-  });
 }
 
 type AuthMethod =
@@ -278,7 +250,9 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
   let sock: Socket;
   const tTcp = performance.now();
   try {
-    sock = await tcpConnect(t.address, port, left(), opts.signal);
+    // The same TCP dial as probes from this machine use.
+    sock = (await createLocalHost().connectTcp(t.address, port, { timeoutMs: left(), signal: opts.signal })) as Socket;
+    sock.setNoDelay(true); // many small request/reply packets: Nagle + delayed ACK would add ~40 ms to each
     facts.tcp = { ok: true, ms: Math.round(performance.now() - tTcp) };
   } catch (err) {
     const d = opts.signal?.aborted ? { state: 'timeout' as const, error: 'aborted (overall deadline)' } : describeSocketError(err as NodeJS.ErrnoException);
