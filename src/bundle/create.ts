@@ -12,6 +12,7 @@ import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { stringify } from 'yaml';
 import { errorMessage, OperationError } from '../errors.ts';
@@ -28,7 +29,7 @@ import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
-import { ContentStore, DigestMismatchError } from './store.ts';
+import { ContentStore, DigestMismatchError, type LiveBlob } from './store.ts';
 import { TarWriter } from './tar-writer.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -289,6 +290,42 @@ function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: 
   return { first: [text('bundle.yaml', manifestText), text('SHA256SUMS', sums)], rest };
 }
 
+/** The live download of `digest` once it has started, or undefined when it finished first. */
+async function liveOrSettled(store: ContentStore, digest: string, done: Promise<unknown>): Promise<LiveBlob | undefined> {
+  let settled = false;
+  done.then(() => (settled = true), () => (settled = true));
+  for (;;) {
+    const live = store.live(digest);
+    if (live) return live;
+    if (settled) return undefined;
+    await Promise.race([done.catch(() => undefined), sleep(10)]);
+  }
+}
+
+/** Copies a blob into the tar while it is still being downloaded; false when it finished before we could open it. */
+async function followInto(tar: TarWriter, e: TarEntry, live: LiveBlob): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(live.path, 'r');
+  } catch {
+    return false; // already renamed (done) or failed: the caller takes the final file
+  }
+  try {
+    const available = async (pos: number): Promise<number> => {
+      for (;;) {
+        const w = live.written();
+        if (w > pos) return w - pos;
+        if (live.finished()) return 0;
+        await live.next();
+      }
+    };
+    await tar.addFileFrom(e.path, e.size, fh, e.mode, undefined, available);
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
 async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
   const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
@@ -302,14 +339,26 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
         continue;
       }
       const wait = ready(e.blob!);
-      const justVerified = wait !== undefined && (await wait) === 'fetched';
-      const src = await open(store.path(e.blob!), 'r');
-      try {
-        if (justVerified) {
-          // Downloaded and verified by this run a moment ago: no second hash.
-          await tar.addFileFrom(e.path, e.size, src, e.mode);
+      if (wait) {
+        // Downloading in this run: copy it as it arrives, then make sure it verified.
+        const live = await liveOrSettled(store, e.blob!, wait);
+        if (live && (await followInto(tar, e, live))) {
+          await wait;
           continue;
         }
+        if ((await wait) === 'fetched') {
+          // Downloaded and verified by this run a moment ago: no second hash.
+          const src = await open(store.path(e.blob!), 'r');
+          try {
+            await tar.addFileFrom(e.path, e.size, src, e.mode);
+          } finally {
+            await src.close();
+          }
+          continue;
+        }
+      }
+      const src = await open(store.path(e.blob!), 'r');
+      try {
         // From the cache of an earlier run: re-hash while copying, so a cache
         // file changed on disk cannot slip into a bundle.
         const h = createHash('sha256');

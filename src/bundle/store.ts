@@ -4,7 +4,9 @@
 // the digest (and size, when known) match, so a file under its final name is
 // always verified and is never downloaded again. An interrupted download keeps
 // its .partial; the next run re-hashes what is there and asks for the rest
-// with HTTP Range (or starts over when the server ignores the range).
+// with HTTP Range (when the server ignores the range, the bytes it resends
+// are skipped). While a blob downloads, a reader may follow its .partial
+// (live()): bundle create copies it into the tar as it arrives.
 // Streams only: memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -42,23 +44,57 @@ function hexOf(digest: string): string {
 }
 
 /**
- * Streams `body` into `file`, one chunk in flight: each chunk is seen by
- * `onChunk` (hash, count; it may throw to stop) and written before the next is
- * read, so back-pressure reaches the socket and nothing piles up in memory.
+ * Streams `body` into `file`, one chunk in flight: the first `skip` bytes are
+ * dropped (a server that ignored our Range resends what we already have), each
+ * further chunk is seen by `onChunk` (hash, count; it may throw to stop),
+ * written, then reported to `onWritten` before the next is read, so
+ * back-pressure reaches the socket and nothing piles up in memory. (Batching
+ * chunks into writev measured no faster here and used more memory.)
  */
-async function streamToFile(body: Readable, file: string, flags: 'w' | 'a', onChunk: (chunk: Buffer) => void): Promise<void> {
+async function streamToFile(body: Readable, file: string, flags: 'w' | 'a', skip: number, onChunk: (chunk: Buffer) => void, onWritten?: (n: number) => void): Promise<void> {
   const fh = await openFile(file, flags);
+  let toSkip = skip;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const raw of body as AsyncIterable<Buffer>) {
+      let chunk = raw;
+      if (toSkip > 0) {
+        const drop = Math.min(toSkip, chunk.length);
+        toSkip -= drop;
+        chunk = chunk.subarray(drop);
+        if (chunk.length === 0) continue;
+      }
       onChunk(chunk);
       for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      onWritten?.(chunk.length);
     }
+    if (toSkip > 0) throw new OperationError(`the server sent fewer bytes than the ${skip} already downloaded`);
   } catch (err) {
     body.destroy();
     throw err;
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A blob being downloaded right now, which a reader may follow: bytes below
+ * written() are in the file; the file is renamed (same inode, an open handle
+ * stays valid) when verified. finished() with the fetch promise rejected
+ * means the content must not be used.
+ */
+export interface LiveBlob {
+  path: string;
+  written(): number;
+  finished(): boolean;
+  /** resolves on the next write or at the end */
+  next(): Promise<void>;
+}
+
+interface LiveRecord {
+  path: string;
+  written: number;
+  done: boolean;
+  waiters: Array<() => void>;
 }
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
@@ -69,6 +105,7 @@ export class ContentStore {
   readonly root: string;
   readonly #blobs: string;
   readonly #inflight = new Map<string, Promise<FetchResult>>();
+  readonly #live = new Map<string, LiveRecord>();
 
   constructor(root: string) {
     this.root = root;
@@ -80,6 +117,18 @@ export class ContentStore {
 
   path(digest: string): string {
     return join(this.#blobs, hexOf(digest));
+  }
+
+  /** The download of `digest` in progress, if any (see LiveBlob). */
+  live(digest: string): LiveBlob | undefined {
+    const r = this.#live.get(digest);
+    if (!r) return undefined;
+    return {
+      path: r.path,
+      written: () => r.written,
+      finished: () => r.done,
+      next: () => (r.done ? Promise.resolve() : new Promise<void>((res) => r.waiters.push(res))),
+    };
   }
 
   /** Size of a verified blob, or undefined. */
@@ -112,7 +161,7 @@ export class ContentStore {
     const hash = createHash('sha256');
     let size = 0;
     try {
-      await streamToFile(body, tmp, 'w', (chunk) => {
+      await streamToFile(body, tmp, 'w', 0, (chunk) => {
         hash.update(chunk);
         size += chunk.length;
       });
@@ -147,46 +196,55 @@ export class ContentStore {
     const attempts = opts.attempts ?? 5;
     let transferred = 0;
     let resumedFrom = 0;
-    for (let attempt = 1; ; attempt++) {
-      // Re-hash what an earlier try (or run) left, then ask for the rest.
-      let hash = createHash('sha256');
-      let offset = 0;
-      try {
-        offset = (await stat(partial)).size;
-      } catch {
-        offset = 0;
-      }
-      if (size !== undefined && offset > size) {
-        await rm(partial, { force: true });
-        offset = 0;
-      }
-      if (offset > 0) await hashFile(partial, hash);
-      if (attempt === 1) resumedFrom = offset;
-      try {
-        const src = await open(offset);
-        if (!src.partial && offset > 0) {
-          // The server ignored the range: the stream starts at byte 0, so do we.
-          offset = 0;
-          hash = createHash('sha256');
-          if (attempt === 1) resumedFrom = 0;
+    // A partial longer than the blob cannot be ours: start it over.
+    if (size !== undefined && (await stat(partial).then((st) => st.size, () => 0)) > size) await rm(partial, { force: true });
+    const live: LiveRecord = { path: partial, written: 0, done: false, waiters: [] };
+    const wake = () => live.waiters.splice(0).forEach((w) => w());
+    this.#live.set(digest, live);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        // Re-hash what an earlier try (or run) left, then ask for the rest.
+        // Partials only ever grow during a run, so a reader following one never sees bytes change.
+        const hash = createHash('sha256');
+        const offset = await stat(partial).then((st) => st.size, () => 0);
+        if (offset > 0) await hashFile(partial, hash);
+        live.written = offset;
+        if (attempt === 1) resumedFrom = offset;
+        try {
+          const src = await open(offset);
+          // A server that ignored the range sends from byte 0: skip what we have.
+          const skip = !src.partial && offset > 0 ? offset : 0;
+          let got = offset;
+          await streamToFile(
+            src.body,
+            partial,
+            offset > 0 ? 'a' : 'w',
+            skip,
+            (chunk) => {
+              hash.update(chunk);
+              got += chunk.length;
+              transferred += chunk.length;
+              opts.onBytes?.(chunk.length);
+              if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
+            },
+            (n) => {
+              live.written += n;
+              wake();
+            },
+          );
+          return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
+        } catch (err) {
+          if (err instanceof DigestMismatchError) throw err;
+          if (attempt >= attempts || !isTransientError(err)) {
+            throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
+          }
+          // Keep the partial: the next try resumes from its end.
         }
-        let got = offset;
-        const h = hash;
-        await streamToFile(src.body, partial, offset > 0 ? 'a' : 'w', (chunk) => {
-          h.update(chunk);
-          got += chunk.length;
-          transferred += chunk.length;
-          opts.onBytes?.(chunk.length);
-          if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
-        });
-        return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
-      } catch (err) {
-        if (err instanceof DigestMismatchError) throw err;
-        if (attempt >= attempts || !isTransientError(err)) {
-          throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
-        }
-        // Keep the partial: the next try resumes from its end.
       }
+    } finally {
+      live.done = true;
+      this.#live.delete(digest);
+      wake();
     }
   }
 

@@ -144,13 +144,19 @@ export class TarWriter {
    * Adds a file copied from an open file, reusing two buffers (the next read
    * overlaps the last write), so copying gigabytes allocates nothing and
    * memory stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
+   * `available(pos)`, for a file still being written, resolves to how many
+   * bytes can be read from `pos` now (waiting until there are some; 0 = no more).
    */
-  async addFileFrom(name: string, size: number, src: FileHandle, mode?: number, onChunk?: (chunk: Buffer) => void): Promise<void> {
+  async addFileFrom(name: string, size: number, src: FileHandle, mode?: number, onChunk?: (chunk: Buffer) => void, available?: (pos: number) => Promise<number>): Promise<void> {
     await this.#write(tarHeader({ name, size, mode, mtime: this.#mtime }));
     const bufs = [Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)))];
     let pos = 0;
     let i = 0;
-    const readInto = async (b: Buffer) => (pos < size ? (await src.read(b, 0, Math.min(b.length, size - pos), pos)).bytesRead : 0);
+    const readInto = async (b: Buffer) => {
+      if (pos >= size) return 0;
+      const can = available ? Math.min(await available(pos), size - pos) : size - pos;
+      return can > 0 ? (await src.read(b, 0, Math.min(b.length, can), pos)).bytesRead : 0;
+    };
     let n = await readInto(bufs[0]!);
     while (n > 0) {
       const cur = bufs[i]!.subarray(0, n);

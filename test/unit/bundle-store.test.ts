@@ -1,0 +1,116 @@
+// The content store with in-process byte sources (the registry side is covered by
+// test/integration/bundle-create.test.ts against a real registry).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ContentStore, DigestMismatchError } from '../../src/bundle/store.ts';
+
+const data = randomBytes(300_000);
+const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+function chunks(buf: Buffer, size = 16_384): Buffer[] {
+  const out = [];
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+  return out;
+}
+
+function store(): ContentStore {
+  return new ContentStore(mkdtempSync(join(tmpdir(), 'ac-store-')));
+}
+
+test('a blob is renamed to its digest only when verified; a second fetch is a cache hit', async () => {
+  const s = store();
+  const offsets: number[] = [];
+  const open = async (offset: number) => (offsets.push(offset), { body: Readable.from(chunks(data.subarray(offset))), partial: offset > 0 });
+  const r = await s.fetch(digest, data.length, open);
+  assert.deepEqual([r.how, r.size, r.transferred], ['fetched', data.length, data.length]);
+  assert.ok(readFileSync(s.path(digest)).equals(data));
+  assert.equal((await s.fetch(digest, data.length, open)).how, 'cached');
+  assert.deepEqual(offsets, [0]);
+  assert.ok(existsSync(join(s.root, 'oci-layout')));
+});
+
+test('wrong content is refused, and leaves neither the blob nor a partial behind', async () => {
+  const s = store();
+  const bad = Buffer.from(data);
+  bad[1000] ^= 1;
+  await assert.rejects(s.fetch(digest, data.length, async () => ({ body: Readable.from(chunks(bad)), partial: false })), DigestMismatchError);
+  assert.deepEqual(readdirSync(join(s.root, 'blobs', 'sha256')), []);
+});
+
+test('a partial from an earlier run resumes with a range; a server that ignores the range resends, and the overlap is skipped', async () => {
+  for (const honoursRange of [true, false]) {
+    const s = store();
+    writeFileSync(`${s.path(digest)}.partial`, data.subarray(0, 123_456));
+    const offsets: number[] = [];
+    const r = await s.fetch(digest, data.length, async (offset) => {
+      offsets.push(offset);
+      return honoursRange ? { body: Readable.from(chunks(data.subarray(offset))), partial: true } : { body: Readable.from(chunks(data)), partial: false };
+    });
+    assert.deepEqual(offsets, [123_456]);
+    assert.equal(r.resumedFrom, 123_456);
+    assert.equal(r.transferred, data.length - 123_456);
+    assert.ok(readFileSync(s.path(digest)).equals(data), honoursRange ? 'range honoured' : 'range ignored');
+    assert.ok(!existsSync(`${s.path(digest)}.partial`));
+  }
+});
+
+test('a dropped connection mid-blob is retried from where the partial ends', async () => {
+  const s = store();
+  const offsets: number[] = [];
+  const r = await s.fetch(digest, data.length, async (offset) => {
+    offsets.push(offset);
+    if (offsets.length === 1) {
+      // 100 000 bytes, then the connection resets.
+      let sent = false;
+      const body = new Readable({
+        read() {
+          if (!sent) {
+            sent = true;
+            this.push(data.subarray(0, 100_000));
+          } else this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+        },
+      });
+      return { body, partial: false };
+    }
+    return { body: Readable.from(chunks(data.subarray(offset))), partial: true };
+  });
+  assert.deepEqual(offsets, [0, 100_000]);
+  assert.equal(r.how, 'fetched');
+  assert.ok(readFileSync(s.path(digest)).equals(data));
+});
+
+test('concurrent fetches of one digest share one download; a follower sees the partial grow', async () => {
+  const s = store();
+  let opens = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const open = async () => {
+    opens++;
+    async function* slow() {
+      yield data.subarray(0, 50_000);
+      await gate;
+      yield data.subarray(50_000);
+    }
+    return { body: Readable.from(slow()), partial: false };
+  };
+  const a = s.fetch(digest, data.length, open);
+  const b = s.fetch(digest, data.length, open);
+  let live = s.live(digest);
+  for (let i = 0; !live || live.written() < 50_000; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    live = s.live(digest);
+    assert.ok(i < 400, 'the download started');
+  }
+  assert.equal(live.written(), 50_000);
+  assert.ok(!live.finished());
+  release();
+  await Promise.all([a, b]);
+  assert.equal(opens, 1);
+  assert.ok(live.finished());
+  assert.equal(s.live(digest), undefined);
+});
