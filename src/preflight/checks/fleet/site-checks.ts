@@ -33,24 +33,38 @@ function budget(ctx: SiteCheckContext): { signal: AbortSignal; ms: number } {
 
 const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * One sample per node: `measure` on every reached node at once (a throw becomes the
+ * node's error), and 'node unreachable' for the others.
+ */
+async function sampleEach<S extends { node: string; error?: string }>(
+  ctx: SiteCheckContext,
+  measure: (host: Host, name: string) => Promise<Omit<S, 'node'>>,
+): Promise<S[]> {
+  const samples = await Promise.all(
+    reached(ctx).map(async ({ name, host }) => {
+      try {
+        return { node: name, ...(await measure(host, name)) } as S;
+      } catch (err) {
+        return { node: name, error: errText(err) } as S;
+      }
+    }),
+  );
+  return [...samples, ...unreachedNames(ctx).map((node) => ({ node, error: 'node unreachable' }) as S)];
+}
+
 export const siteHostnamesCheck = defineSiteCheck<{ samples: HostnameSample[] }>({
   id: 'site.hostnames',
   category: 'network',
   title: 'Hostnames are unique across the site',
   async probe(ctx) {
     const { signal, ms } = budget(ctx);
-    const samples = await Promise.all(
-      reached(ctx).map(async ({ name, host }): Promise<HostnameSample> => {
-        try {
-          const r = await host.exec(['hostname'], { signal, timeoutMs: ms, sudo: false }); // no root needed, even with ssh.sudo
-          const h = r.stdout.trim();
-          return r.code === 0 && h ? { node: name, hostname: h } : { node: name, error: r.stderr.trim() || `exit ${r.code}` };
-        } catch (err) {
-          return { node: name, error: errText(err) };
-        }
-      }),
-    );
-    return { samples: [...samples, ...unreachedNames(ctx).map((node) => ({ node, error: 'node unreachable' }))] };
+    const samples = await sampleEach<HostnameSample>(ctx, async (host) => {
+      const r = await host.exec(['hostname'], { signal, timeoutMs: ms, sudo: false }); // no root needed, even with ssh.sudo
+      const h = r.stdout.trim();
+      return r.code === 0 && h ? { hostname: h } : { error: r.stderr.trim() || `exit ${r.code}` };
+    });
+    return { samples };
   },
   judge: (f) => judgeHostnames(f.samples),
 });
@@ -84,16 +98,7 @@ export const siteClockSkewCheck = defineSiteCheck<{ samples: ClockSample[] }>({
   title: 'Clock skew between nodes',
   async probe(ctx) {
     const { signal, ms } = budget(ctx);
-    const samples = await Promise.all(
-      reached(ctx).map(async ({ name, host }): Promise<ClockSample> => {
-        try {
-          return { node: name, ...(await measureOffset(host, 3, signal, ms)) };
-        } catch (err) {
-          return { node: name, error: errText(err) };
-        }
-      }),
-    );
-    return { samples: [...samples, ...unreachedNames(ctx).map((node) => ({ node, error: 'node unreachable' }))] };
+    return { samples: await sampleEach<ClockSample>(ctx, (host) => measureOffset(host, 3, signal, ms)) };
   },
   judge: (f, ctx) => judgeClockSkew(f.samples, ctx.profile.time.maxSkewMs),
 });

@@ -2,7 +2,7 @@
 // (SshHost / UnreachableHost keep them), so an unreachable node gets its
 // ssh.* results at once, without any further waiting. On this machine
 // (--local, or no site) they yield no result: nothing went over SSH.
-import { defineCheck, type Host, type ProbeContext } from '../../types.ts';
+import { defineCheck, type Host, type Judgement, type ProbeContext } from '../../types.ts';
 import { SshHost, UnreachableHost, type SshConnectFacts } from '../../hosts/ssh.ts';
 import { judgeAuth, judgeHostKey, judgeReachable, judgeSudo, type SudoFacts } from './rules.ts';
 
@@ -12,29 +12,14 @@ export function connectFactsOf(host: Host): SshConnectFacts | null {
 
 const fromConnection = async (ctx: ProbeContext) => connectFactsOf(ctx.host);
 
-export const sshReachableCheck = defineCheck<SshConnectFacts | null>({
-  id: 'ssh.reachable',
-  category: 'accounts',
-  title: 'SSH reaches the node (TCP + handshake)',
-  probe: fromConnection,
-  judge: (f) => (f ? judgeReachable(f) : []),
-});
+/** A check judged on the connection facts alone; no result on this machine. */
+function connectionCheck(id: string, category: 'accounts' | 'security', title: string, judge: (f: SshConnectFacts, node: string) => Judgement) {
+  return defineCheck<SshConnectFacts | null>({ id, category, title, probe: fromConnection, judge: (f, ctx) => (f ? judge(f, ctx.node.name) : []) });
+}
 
-export const sshHostKeyCheck = defineCheck<SshConnectFacts | null>({
-  id: 'ssh.hostkey',
-  category: 'security',
-  title: 'SSH host key is known and unchanged',
-  probe: fromConnection,
-  judge: (f, ctx) => (f ? judgeHostKey(f, ctx.node.name) : []),
-});
-
-export const sshAuthCheck = defineCheck<SshConnectFacts | null>({
-  id: 'ssh.auth',
-  category: 'accounts',
-  title: 'SSH key or password authenticates',
-  probe: fromConnection,
-  judge: (f) => (f ? judgeAuth(f) : []),
-});
+export const sshReachableCheck = connectionCheck('ssh.reachable', 'accounts', 'SSH reaches the node (TCP + handshake)', judgeReachable);
+export const sshHostKeyCheck = connectionCheck('ssh.hostkey', 'security', 'SSH host key is known and unchanged', judgeHostKey);
+export const sshAuthCheck = connectionCheck('ssh.auth', 'accounts', 'SSH key or password authenticates', judgeAuth);
 
 export const sshSudoCheck = defineCheck<(SudoFacts & { user: string }) | null>({
   id: 'ssh.sudo',
