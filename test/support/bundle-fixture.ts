@@ -3,7 +3,12 @@
 //   rawTar([{ path: '../x', data: 'hi' }, { path: 'l', type: 'SymbolicLink', linkpath: '/etc' }])
 //     -> Buffer: a tar with exactly these headers (any type, any path; node-tar's Header
 //        encodes them, nothing is normalized), for malicious-archive tests.
-//   tarEntries(buf) / replaceTarEntries(...) help craft corrupted copies of a good bundle.
+//   buildBundle({ out, layout, images, charts, files, mutate, mutateManifest, extra }) -> a valid
+//     bundle tar (the format `bundle create` writes; bundle.yaml validates against its schema) with
+//     FILE.tar.sha256, and where each entry's data sits (for flipping bytes); see below.
+//   makeChart(name, version) -> a small deterministic chart .tgz.
+//   maliciousTars(good, dir) -> the good bundle with one hostile entry slipped in (traversal,
+//     absolute path, symlink, hard link, device), each with what its refusal must say.
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
