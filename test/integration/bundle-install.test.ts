@@ -149,6 +149,14 @@ function storageSnapshot(reg: TestRegistry): Map<string, number> {
 }
 
 test('a bundle made by bundle create installs with its digests and tags; a second run uploads nothing', async () => {
+  // What was made: inspect reads it without extracting (and verify passes, or install would refuse it).
+  const inspected = await runBinary(['bundle', 'inspect', created, '--format', 'json']);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  const info = JSON.parse(inspected.stdout);
+  assert.equal(info.bundle.tool.name, 'astrago-check');
+  assert.deepEqual(info.images.find((i: { ref: string }) => i.ref === `${source.host}/team/multi:2.0`).platforms, ['linux/amd64', 'linux/arm64']);
+  assert.deepEqual(info.charts.map((c: { name: string; version: string }) => `${c.name} ${c.version}`), ['demo 0.1.0']);
+
   const reg = await secureRegistry();
   const chartsDir = join(dir, 'charts-1');
   const e = env(reg);
