@@ -96,10 +96,14 @@ before(async () => {
   const multi = await multiPlatformImage(lay, 'multi', { sharedLayers: [shared], layerSizes: [100 * 1024] });
   digests.multiAmd64 = multi.manifests[0]!.digest;
   await singlePlatformImage(lay, 'armonly', { platform: 'linux/arm64' });
+  const tri = await multiPlatformImage(lay, 'tri', { platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'], layerSizes: [32 * 1024] });
+  digests.triAmd64 = tri.manifests[0]!.digest;
+  digests.triArm64 = tri.manifests[1]!.digest;
   await singlePlatformImage(lay, 'secure', { sharedLayers: [shared] });
   digests.app = await pushImage(lay, 'app', plain, 'team/app:1.0');
   digests.multi = await pushImage(lay, 'multi', plain, 'team/multi:2.0');
   digests.armonly = await pushImage(lay, 'armonly', plain, 'team/armonly:1');
+  digests.tri = await pushImage(lay, 'tri', plain, 'team/tri:1');
   digests.token = await pushImage(lay, 'app', token, 'tok/app:1.0');
   // Docker schema 2 media types on the TLS registry.
   digests.secure = await pushImage(lay, 'secure', secure, 'secure/app:1.0', { format: 'v2s2' });
@@ -223,7 +227,7 @@ describe('bundle create', () => {
     assert.equal(web.requests.slice(before).filter((q) => q.path.endsWith('.tgz') || q.path.endsWith('tool.bin')).length, 0, 'a warm cache downloads no chart or file again');
   });
 
-  test('--platform all keeps the whole index; a single-platform image of another platform is an error naming it', async () => {
+  test('--platform: all keeps the whole index, two of three make an index of their own; a single-platform image of another platform is an error naming it', async () => {
     const spec = writeSpec('multi.yaml', specText({ images: [`${plain.host}/team/multi:2.0`, `${plain.host}/team/armonly:1`], charts: '  []', files: '  []' }));
     const all = await create(spec, join(work, 'all', 'b.tar'), join(work, 'cache1'), ['--platform', 'all']);
     assert.equal(all.code, 0, all.stderr);
@@ -231,6 +235,22 @@ describe('bundle create', () => {
     const multi = m.images.find((i: { ref: string }) => i.ref.endsWith('team/multi:2.0'));
     assert.equal(multi.digest, digests.multi);
     assert.deepEqual(multi.platforms, ['linux/amd64', 'linux/arm64']);
+
+    // Two platforms out of three: an index of our own with just those two.
+    const triSpec = writeSpec('tri.yaml', specText({ images: [`${plain.host}/team/tri:1`], charts: '  []', files: '  []' }));
+    const two = await create(triSpec, join(work, 'tri', 'b.tar'), join(work, 'cache1'), ['--platform', 'linux/amd64', '--platform', 'linux/arm64']);
+    assert.equal(two.code, 0, two.stderr);
+    const tx = extract(join(work, 'tri', 'b.tar'));
+    const tm = parse(readFileSync(join(tx, 'bundle.yaml'), 'utf8'));
+    assert.deepEqual(tm.platforms, ['linux/amd64', 'linux/arm64']);
+    const triImg = tm.images[0];
+    assert.equal(triImg.sourceDigest, digests.tri);
+    assert.notEqual(triImg.digest, digests.tri);
+    assert.deepEqual(triImg.platforms, ['linux/amd64', 'linux/arm64']);
+    const raw = JSON.parse((await skopeo(['inspect', '--raw', `oci:${join(tx, 'images')}:${plain.host}/team/tri:1`])).toString());
+    assert.deepEqual(raw.manifests.map((d: { digest: string }) => d.digest), [digests.triAmd64, digests.triArm64]);
+    const verified = await runBinary(['bundle', 'verify', join(work, 'tri', 'b.tar')], { env: env() });
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
 
     const bad = await create(spec, join(work, 'arm', 'b.tar'), join(work, 'cache1'));
     assert.equal(bad.code, 1);
