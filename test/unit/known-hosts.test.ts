@@ -119,6 +119,17 @@ test('add() records a key that OpenSSH then finds, keeps the file mode, writes t
   await assert.rejects(kh.add('10.4.0.2', 2022, b.blob), /refusing/);
 });
 
+test('add() to a hashed file writes a hashed entry that ssh-keygen -F finds', async () => {
+  const f = join(dir, 'kh-hashed');
+  writeFileSync(f, `10.7.0.1 ${b.line}\n`);
+  execFileSync('ssh-keygen', ['-q', '-H', '-f', f], { stdio: 'ignore' });
+  await KnownHostsFile.load(f).add('10.7.0.2', 2222, a.blob);
+  const text = readFileSync(f, 'utf8');
+  assert.doesNotMatch(text, /10\.7\.0\.2/);
+  assert.equal(text.trim().split('\n').filter((l) => l.startsWith('|1|')).length, 2);
+  assert.match(execFileSync('ssh-keygen', ['-F', '[10.7.0.2]:2222', '-f', f], { encoding: 'utf8' }), /ssh-ed25519/);
+});
+
 test('a new known_hosts file is created 0600 in a new directory', async () => {
   const f = join(dir, 'new', '.ssh', 'known_hosts');
   await KnownHostsFile.load(f).add('h1', 22, a.blob);

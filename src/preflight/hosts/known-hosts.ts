@@ -88,6 +88,11 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
+/** `|1|salt|HMAC-SHA1(salt, name)`, as ssh-keygen -H writes. */
+export function hashedName(name: string, salt = randomBytes(20)): string {
+  return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
+}
+
 function globMatch(pattern: string, text: string): boolean {
   const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i').test(text);
@@ -213,7 +218,9 @@ export class KnownHostsFile {
     }
     if (v.status !== 'unknown') throw new Error(`refusing to record a key for ${hostToken(host, port)}: the file now holds another key`);
     const sep = current === '' || current.endsWith('\n') ? '' : '\n';
-    const next = `${current}${sep}${hostToken(host, port)} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
+    // A file whose entries are all hashed (HashKnownHosts yes) gets a hashed entry too.
+    const name = existing.length > 0 && existing.every((e) => e.hashed) ? hashedName(hostToken(host, port)) : hostToken(host, port);
+    const next = `${current}${sep}${name} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
     const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       const fd = openSync(tmp, 'wx', mode);
