@@ -106,7 +106,9 @@ export function judgeSudo(f: SudoFacts, user: string): Judgement {
   return {
     status: 'fail',
     message: `${user} cannot run 'sudo -n true': ${f.detail ?? 'refused'}`,
-    remediation: `on the node: echo '${user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/${user.replace(/[^A-Za-z0-9_-]/g, '_')} (the installer needs root), or connect as root`,
+    remediation:
+      (f.detail === 'sudo is not installed' ? 'as root on the node: install sudo (apt-get install sudo / dnf install sudo), then ' : 'on the node: ') +
+      `echo '${user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/${user.replace(/[^A-Za-z0-9_-]/g, '_')} as root (the installer needs root), or connect as root`,
     facts: { ...f },
   };
 }
