@@ -7,7 +7,7 @@
 // 4. write the tar under a temp name (bundle.yaml first, SHA256SUMS, charts/,
 //    images/, files/; each part sorted; fixed mtime/owner/modes), re-hashing
 //    every blob as it is copied in; rename; write FILE.tar.sha256 beside it.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -326,8 +326,23 @@ async function followInto(tar: TarWriter, e: TarEntry, live: LiveBlob): Promise<
   }
 }
 
+/** Removes temp tars that killed runs (kill -9, power loss) left beside `out`; live runs keep theirs. */
+function removeStaleTemps(out: string): void {
+  const re = new RegExp(`^\\.${basename(out).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.partial(\\.sha256)?$`);
+  for (const name of readdirSync(dirname(out))) {
+    const m = re.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dirname(out), name), { force: true });
+    }
+  }
+}
+
 async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
+  removeStaleTemps(out);
   const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const sidecarTmp = `${tmp}.sha256`;
   const fh = await open(tmp, 'w');

@@ -341,11 +341,13 @@ describe('bundle create resume', () => {
     assert.ok(verified.length >= 1 && partial, `expected a verified layer and a partial one (have ${readdirSync(blobsDir).join(', ')})`);
     const partialSize = statSync(join(blobsDir, partial!)).size;
     assert.ok(!existsSync(out), 'no tar after a kill');
+    const leftovers = readdirSync(join(work, 'resume')).filter((f) => f.endsWith('.partial'));
 
     proxy.requests.length = 0;
     proxy.setBytesPerSecond(undefined);
     const r = await create(spec, out, cache);
     assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(join(work, 'resume')).filter((f) => leftovers.includes(f)), [], 'the killed run\'s temp tar is cleaned up');
     for (const hex of verified) assert.equal(proxy.blobGets(`sha256:${hex}`).length, 0, `verified blob ${hex} fetched again`);
     const resumed = proxy.blobGets(`sha256:${partial!.replace('.partial', '')}`);
     assert.equal(resumed.length, 1);
