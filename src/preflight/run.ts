@@ -140,7 +140,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
     // SSH fan-out (H4): connections open in parallel under a limit, each bounded by its own
     // connect timeout, so an unreachable node costs its timeout and delays no other.
     const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
-    const progress = new FleetProgress(progressOut as import('node:stream').Writable | undefined, remote.length + (checkLocal ? 1 : 0), remote.length);
+    const progress = new FleetProgress(progressOut, remote.length + (checkLocal ? 1 : 0), remote.length);
     // Connecting costs little but time: a wide limit, so that dead nodes (each waiting out its
     // timeout) hold up no wave of others.
     const connectLimit = pLimit(Math.max(128, o.concurrency));

@@ -3,7 +3,6 @@
 // - A node whose connection failed: every check but ssh.* is skipped at once
 //   as "node unreachable" (some probes would swallow the host's error).
 // - Progress on a terminal while nodes answer: "[12/50 nodes] master-1 done (3 fail)".
-import type { Writable } from 'node:stream';
 import type { CheckResult } from '../../../schema/report.ts';
 import type { CheckDef } from '../../types.ts';
 import { NodeUnreachableError, UnreachableHost } from '../../hosts/ssh.ts';
@@ -12,7 +11,7 @@ import { NodeUnreachableError, UnreachableHost } from '../../hosts/ssh.ts';
 const CONNECTION_CHECKS = /^ssh\./;
 
 export class FleetProgress {
-  readonly #out: Writable | undefined;
+  readonly #out: { write(s: string): unknown } | undefined;
   readonly #total: number;
   readonly #remote: number;
   #connected = 0;
@@ -27,7 +26,7 @@ export class FleetProgress {
    * `out`: where progress lines go (undefined = none, e.g. stderr is not a terminal);
    * `remoteNodes` of the `totalNodes` are reached over SSH (default: all).
    */
-  constructor(out: Writable | undefined, totalNodes: number, remoteNodes = totalNodes) {
+  constructor(out: { write(s: string): unknown } | undefined, totalNodes: number, remoteNodes = totalNodes) {
     this.#out = out;
     this.#total = totalNodes;
     this.#remote = remoteNodes;
