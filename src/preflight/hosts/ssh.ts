@@ -1,8 +1,10 @@
 // The Host for a node reached over SSH (ssh2): ONE connection per node, reused by
-// every probe. Commands run as exec channels, files are read with `cat`/`head`,
-// statFs with `stat -f` + the node's mountinfo, and connectTcp opens a
-// direct-tcpip channel so TCP/TLS/HTTP probes start on the node itself. Nothing is
-// installed or written on the node.
+// every probe. Commands run as exec channels (at most MAX_SESSIONS at once), files and
+// directories are read over one SFTP session (`head -c`/`ls` when sshd has no sftp
+// subsystem), statFs with `stat -f` + the node's mountinfo, and connectTcp opens a
+// direct-tcpip channel so TCP/TLS/HTTP probes start on the node itself; where sshd
+// forbids forwarding, tcpProbe falls back to a shell probe. Nothing is installed or
+// written on the node.
 //
 // Connecting is split in phases (TCP, SSH handshake + host key, authentication) so
 // the ssh.* checks can say which one failed; the facts of each phase are kept in
@@ -10,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { ExecOptions, ExecResult, FsStats, Host, TcpProbeResult } from '../types.ts';
