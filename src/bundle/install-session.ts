@@ -32,11 +32,13 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
 
 /** Adds what to do about a TLS failure to its message. */
 function explain(host: string, err: unknown): OperationError {
-  const msg = errorMessage(err);
-  let hint = '';
-  if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|unable to get local issuer|CERT_/i.test(msg)) hint = " (the registry's TLS certificate is not trusted: give its CA with --ca-file, or use --insecure for a registry you trust)";
-  else if (/wrong version number|EPROTO|packet length/i.test(msg)) hint = ' (the registry does not speak TLS: plain HTTP is used only with --insecure or for a loopback address)';
-  return new OperationError(`cannot reach registry ${host}: ${msg.replace(/^registry [^:]+: /, '')}${hint}`, { cause: err });
+  const msg = errorMessage(err).replace(/^registry [^:]+: /, '').trim();
+  if (/wrong version number|EPROTO|packet length/i.test(msg)) {
+    // OpenSSL's own text (file names, line numbers) says nothing a user can act on.
+    return new OperationError(`cannot reach registry ${host} over HTTPS: it does not speak TLS (plain HTTP is used only with --insecure or for a loopback address)`, { cause: err });
+  }
+  const hint = /certificate|self[- ]signed|UNABLE_TO_VERIFY|unable to get local issuer|CERT_/i.test(msg) ? " (the registry's TLS certificate is not trusted: give its CA with --ca-file, or use --insecure for a registry you trust)" : '';
+  return new OperationError(`cannot reach registry ${host}: ${msg}${hint}`, { cause: err });
 }
 
 export async function openPushSession(opts: SessionOptions): Promise<PushSession & { close(): Promise<void> }> {
