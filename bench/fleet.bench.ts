@@ -12,14 +12,14 @@
 // own process is printed apart (user+sys), as on a real site the nodes work in parallel.
 // Peer in the same run: 50 parallel OpenSSH `ssh node 'hostname; date'` processes
 // (connect + one command per node, what a parallel-ssh loop does).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../test/support/process.ts';
 import { ensureBinary } from '../test/support/run-binary.ts';
-import { makeKey, startSshd, type Sshd } from '../test/support/sshd.ts';
+import { createLoginUser, makeKey, startSshd, type Sshd } from '../test/support/sshd.ts';
 
 const SIZES = [1, 10, 50];
 const MAX = Math.max(...SIZES);
@@ -28,7 +28,7 @@ const user = `acb${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'ac-fleet-bench-'));
 chmodSync(dir, 0o755);
 const sshds: Sshd[] = [];
-let userCreated = false;
+let login: { remove(): void } | undefined;
 
 function run(argv: string[]): Promise<{ ms: number; code: number | null; rssMiB?: number; cpuS?: number; stderr: string }> {
   const time = existsSync('/usr/bin/time');
@@ -48,9 +48,7 @@ function run(argv: string[]): Promise<{ ms: number; code: number | null; rssMiB?
 }
 
 try {
-  execFileSync('useradd', ['-M', '-d', dir, '-s', '/bin/sh', user]);
-  userCreated = true;
-  execFileSync('usermod', ['-p', '*', user]);
+  login = createLoginUser(user, dir);
   const client = makeKey(join(dir, 'id_ed25519'));
   const t0 = performance.now();
   for (let i = 0; i < MAX; i += 10) {
@@ -129,6 +127,6 @@ try {
   }
 } finally {
   await Promise.all(sshds.filter(Boolean).map((s) => s.stop()));
-  if (userCreated) spawnSync('userdel', [user]);
+  login?.remove();
   rmSync(dir, { recursive: true, force: true });
 }

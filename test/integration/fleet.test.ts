@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createLan, nsExec, type Lan, type Namespace } from '../support/netns.ts';
-import { makeKey, startSshd, type KeyPair, type Sshd } from '../support/sshd.ts';
+import { createLoginUser, makeKey, startSshd, type KeyPair, type Sshd } from '../support/sshd.ts';
 import { ensureBinary, runBinary } from '../support/run-binary.ts';
 import { reportSchema, type CheckResult, type Report } from '../../src/schema/report.ts';
 
@@ -33,7 +33,7 @@ let encryptedKey: KeyPair;
 const sshds: Partial<Record<'cp' | 'w1' | 'w2' | 'w3', Sshd>> = {};
 const ns: Record<'cp' | 'w1' | 'w2' | 'w3' | 'dead', Namespace> = {} as never;
 let w3OldKey: KeyPair;
-let usersCreated: string[] = [];
+const usersCreated: { remove(): void }[] = [];
 
 function nft(n: Namespace, port: number): void {
   nsExec(n, ['nft', 'add', 'table', 'inet', 'actest']);
@@ -75,14 +75,10 @@ before(async () => {
   execFileSync('chmod', ['755', dir]);
   clientKey = makeKey(join(dir, 'id_ed25519'));
   encryptedKey = makeKey(join(dir, 'id_encrypted'), 'ed25519', KEY_PASSPHRASE);
-  // A non-root login with a plain /bin/sh (no sudo rights): `usermod -p '*'` unlocks key logins.
-  execFileSync('useradd', ['-M', '-d', dir, '-s', '/bin/sh', user]);
-  usersCreated.push(user);
-  // A password too (crypt hash), for the passwordEnv test; keys still work.
-  execFileSync('usermod', ['-p', execFileSync('openssl', ['passwd', '-6', USER_PASSWORD], { encoding: 'utf8' }).trim(), user]);
-  execFileSync('useradd', ['-o', '-u', '0', '-g', '0', '-M', '-d', dir, '-s', '/bin/sh', rootUser], { stdio: 'ignore' });
-  usersCreated.push(rootUser);
-  execFileSync('usermod', ['-p', '*', rootUser]);
+  // A non-root login with a plain /bin/sh (no sudo rights), with a password too for the
+  // passwordEnv test; and a root-equivalent login with /bin/sh.
+  usersCreated.push(createLoginUser(user, dir, { password: USER_PASSWORD }));
+  usersCreated.push(createLoginUser(rootUser, dir, { uid0: true }));
   lan = createLan(prefix, `ac${pid}s`, ['cp', 'w1', 'w2', 'w3', 'dead'].map((n) => `ac${pid}${n.slice(0, 1)}${n.slice(-1)}`));
   [ns.cp, ns.w1, ns.w2, ns.w3, ns.dead] = lan.nodes as [Namespace, Namespace, Namespace, Namespace, Namespace];
   const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean; passwordAuthentication?: boolean } = {}) => {
@@ -106,8 +102,7 @@ before(async () => {
 after(async () => {
   await Promise.all(Object.values(sshds).map((s) => s.stop()));
   lan?.destroy();
-  // -f: a uid-0 account always "is used by" some process of root.
-  for (const u of usersCreated) execFileSync('userdel', ['-f', u], { stdio: 'ignore' });
+  for (const u of usersCreated) u.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -111,3 +111,44 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
     },
   };
 }
+
+/**
+ * A throw-away login for sshd tests (home: a temp directory named ac-fleet…), shell /bin/sh, unlocked for key logins
+ * (`usermod -p '*'`, or a crypt hash of `password`). `uid0`: a root-equivalent alias
+ * (root's own login shell here sources a heavy ~/.bashrc on every command).
+ * Names must end in the creating process's pid so that stale ones can be found.
+ */
+export function createLoginUser(name: string, home: string, opts: { uid0?: boolean; password?: string } = {}): { name: string; remove(): void } {
+  removeStaleUsers();
+  execFileSync('useradd', [...(opts.uid0 ? ['-o', '-u', '0', '-g', '0'] : []), '-M', '-d', home, '-s', '/bin/sh', name], { stdio: 'ignore' });
+  const hash = opts.password ? execFileSync('openssl', ['passwd', '-6', opts.password], { encoding: 'utf8' }).trim() : '*';
+  execFileSync('usermod', ['-p', hash, name]);
+  // -f: a uid-0 account always "is used by" some process of root.
+  return { name, remove: () => execFileSync('userdel', ['-f', name], { stdio: 'ignore' }) };
+}
+
+/**
+ * Removes logins left by killed runs: named `ac[b]<pid>[u|r]`, home under a temp
+ * directory `ac-fleet…`, and their process gone. Nothing else is touched.
+ */
+export function removeStaleUsers(): void {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name, , , , , home] = line.split(':');
+    const m = /^acb?(\d+)[ur]?$/.exec(name ?? '');
+    if (!m || !/\/ac-fleet[^/]*$/.test(home ?? '')) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      try {
+        execFileSync('userdel', ['-f', name!], { stdio: 'ignore' });
+      } catch {
+        // another run removed it
+      }
+    }
+  }
+}
