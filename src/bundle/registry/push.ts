@@ -39,11 +39,19 @@ export const CHUNK_BYTES = 64 << 20;
 async function fail(what: string, res: PushResponse): Promise<never> {
   let detail = '';
   try {
-    detail = (await res.text()).trim().slice(0, 400);
+    const text = (await res.text()).trim();
+    try {
+      // The distribution spec's error body: {"errors":[{"code":"DIGEST_INVALID","message":"…"}]}
+      const j = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+      detail = (j.errors ?? []).map((e) => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ');
+    } catch {
+      detail = text.slice(0, 400);
+    }
   } catch {
     /* no body */
   }
-  throw new OperationError(`${what}: the registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+  const hint = res.status === 404 && /NAME_UNKNOWN|project/i.test(detail) ? ' (on Harbor, the first component of the prefix must be an existing project)' : '';
+  throw new OperationError(`${what}: the registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}${hint}`);
 }
 
 async function drain(res: PushResponse): Promise<void> {
