@@ -104,7 +104,7 @@ before(async () => {
   src = await startRegistry({ tls: pki, auth: 'htpasswd', username: USERS.src, password: SECRETS.srcPasswordEnv });
   target = await startRegistry({ tls: pki, auth: 'htpasswd', username: USERS.target, password: SECRETS.dockerConfigPassword });
   const pid = process.pid;
-  nsreg = await startNamespacedRegistry(pki, { subnet: `10.203.${200 + (pid % 50)}`, name: `ac${pid % 100000}sb`, username: USERS.ns, password: SECRETS.nsPasswordFile });
+  nsreg = await startNamespacedRegistry(pki, { subnet: `10.203.${250 + (pid % 6)}` /* 250-255: bundle-install-insecure uses 0-249 */, name: `ac${pid % 100000}sb`, username: USERS.ns, password: SECRETS.nsPasswordFile });
   tinyproxy = await startTinyproxy({ auth: { user: USERS.proxy, password: SECRETS.proxyPassword }, connectPorts: [5000] });
   await pushImage(layout, 'local', src, 'sec/local:1.0');
   await pushImage(layout, 'remote', { host: nsreg.host, username: nsreg.username, password: nsreg.password }, 'sec/remote:2.0');
