@@ -114,7 +114,8 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   const site = join(dir, 'site.yaml');
   siteFile(site, kh, ['cp', 'w1', 'w2', 'w3', 'dead']);
   const out = join(dir, 'report.json');
-  const r = await runBinary(['--site', site, '--format', 'json', '--output', out, '--timeout', '5s', '--accept-new-host-keys'], { env: env(), timeoutMs: 120_000 });
+  // A generous per-check timeout: CI runs this beside other heavy tests on two cores.
+  const r = await runBinary(['--site', site, '--format', 'json', '--output', out, '--timeout', '10s', '--accept-new-host-keys'], { env: env(), timeoutMs: 120_000 });
   assert.equal(r.code, 1, `exit 1 (checks fail); stderr: ${r.stderr}`);
   const report = parseReport(readFileSync(out, 'utf8'));
 
