@@ -23,6 +23,7 @@ import { fetchChart, type FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
+import { followHash } from './follow-hash.ts';
 import { gcNudger } from './gc-nudge.ts';
 import { HttpSource } from './http-source.ts';
 import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
@@ -346,7 +347,9 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
   const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const sidecarTmp = `${tmp}.sha256`;
   const fh = await open(tmp, 'w');
-  const tar = new TarWriter(fh, { mtime });
+  // The whole-tar sha256 is computed by a worker following the file (off this thread's critical path).
+  const hasher = followHash(tmp);
+  const tar = new TarWriter(fh, { mtime, hash: false, onProgress: (n) => hasher.progress(n) });
   try {
     for (const e of [...entries.first, ...entries.rest]) {
       if (e.data) {
@@ -386,14 +389,16 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
         await src.close();
       }
     }
-    const hex = await tar.finish();
+    await tar.finish();
     const size = tar.bytesWritten;
     await fh.close();
+    const hex = await hasher.finish();
     await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
     await rename(tmp, out);
     await rename(sidecarTmp, `${out}.sha256`);
     return { sha256: hex, size };
   } catch (err) {
+    hasher.cancel();
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     await rm(sidecarTmp, { force: true });

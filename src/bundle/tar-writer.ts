@@ -115,9 +115,17 @@ export class TarWriter {
   readonly #sink: (chunk: Buffer) => Promise<void>;
   readonly #hash: Hash = createHash('sha256');
   readonly #mtime: number;
+  readonly #hashHere: boolean;
+  readonly #onProgress: ((bytes: number) => void) | undefined;
   #bytes = 0;
 
-  constructor(out: Writable | FileHandle, opts: { mtime?: number } = {}) {
+  /**
+   * `hash: false` leaves the whole-tar hash to the caller (e.g. a worker that
+   * follows the file, told how far it is written through `onProgress`).
+   */
+  constructor(out: Writable | FileHandle, opts: { mtime?: number; hash?: boolean; onProgress?: (bytes: number) => void } = {}) {
+    this.#hashHere = opts.hash ?? true;
+    this.#onProgress = opts.onProgress;
     if (isFileHandle(out)) {
       this.#sink = async (chunk) => {
         for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
@@ -135,9 +143,10 @@ export class TarWriter {
   }
 
   async #write(chunk: Buffer): Promise<void> {
-    this.#hash.update(chunk);
-    this.#bytes += chunk.length;
+    if (this.#hashHere) this.#hash.update(chunk);
     await this.#sink(chunk);
+    this.#bytes += chunk.length;
+    this.#onProgress?.(this.#bytes);
   }
 
   /**
@@ -194,9 +203,9 @@ export class TarWriter {
     if (pad) await this.#write(Buffer.alloc(pad));
   }
 
-  /** Two zero blocks end the archive; returns the tar's sha256 (hex). */
+  /** Two zero blocks end the archive; returns the tar's sha256 (hex), or '' with `hash: false`. */
   async finish(): Promise<string> {
     await this.#write(Buffer.alloc(BLOCK * 2));
-    return this.#hash.digest('hex');
+    return this.#hashHere ? this.#hash.digest('hex') : '';
   }
 }

@@ -54,3 +54,42 @@ test('sizes beyond the octal limit use base-256; a wrong byte count is refused',
   const t = new TarWriter(new Writable({ write: (_c, _e, cb) => cb() }));
   await assert.rejects(t.addFile('short', 10, Buffer.from('abc')), /3 bytes, expected 10/);
 });
+
+test('a file handle sink, a copy that follows a growing file, and the whole-tar hash from a worker agree', async () => {
+  const { open, writeFile, appendFile } = await import('node:fs/promises');
+  const { createHash, randomBytes } = await import('node:crypto');
+  const { followHash } = await import('../../src/bundle/follow-hash.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ac-tarw-'));
+  const content = randomBytes(3 << 20);
+  // The source grows in three steps while the tar copies it.
+  const srcPath = join(dir, 'growing');
+  await writeFile(srcPath, content.subarray(0, 1 << 20));
+  let have = 1 << 20;
+  const grow = (async () => {
+    for (const end of [2 << 20, 3 << 20]) {
+      await new Promise((r) => setTimeout(r, 30));
+      await appendFile(srcPath, content.subarray(have, end));
+      have = end;
+    }
+  })();
+  const out = join(dir, 'out.tar');
+  const fh = await open(out, 'w');
+  const hasher = followHash(out);
+  const t = new TarWriter(fh, { hash: false, onProgress: (n) => hasher.progress(n) });
+  await t.addFile('a.txt', 3, Buffer.from('abc'));
+  const src = await open(srcPath, 'r');
+  await t.addFileFrom('blob', content.length, src, 0o644, undefined, async (pos) => {
+    while (have <= pos) await new Promise((r) => setTimeout(r, 5));
+    return have - pos;
+  });
+  await src.close();
+  await grow;
+  assert.equal(await t.finish(), '', 'hash left to the worker');
+  await fh.close();
+  const hex = await hasher.finish();
+  const bytes = readFileSync(out);
+  assert.equal(hex, createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(bytes.length, t.bytesWritten);
+  execFileSync('tar', ['-xf', out, '-C', dir]);
+  assert.ok(readFileSync(join(dir, 'blob')).equals(content));
+});
