@@ -4,7 +4,8 @@
 //   cp    control-plane, root, sshd also on 6443 (an "API server" that answers)
 //   w1    worker, non-root user, sshd with AllowTcpForwarding no (shell-probe fallback) and
 //         no sftp subsystem (files read with head -c on exec channels)
-//   w2    worker, nft drops TCP 179 (the matrix shows it filtered), hostname clashes with w1
+//   w2    worker, nft drops TCP 179 (the matrix shows it filtered), hostname clashes with w1,
+//         clock 5 s ahead (a `date` wrapper first in its sessions' PATH), password logins on
 //   w3    worker whose host key changed since known_hosts was written
 //   dead  a namespace whose nft drops TCP 22: never answers
 import { test, before, after } from 'node:test';
@@ -81,17 +82,21 @@ before(async () => {
   usersCreated.push(createLoginUser(rootUser, dir, { uid0: true }));
   lan = createLan(prefix, `ac${pid}s`, ['cp', 'w1', 'w2', 'w3', 'dead'].map((n) => `ac${pid}${n.slice(0, 1)}${n.slice(-1)}`));
   [ns.cp, ns.w1, ns.w2, ns.w3, ns.dead] = lan.nodes as [Namespace, Namespace, Namespace, Namespace, Namespace];
-  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean; passwordAuthentication?: boolean } = {}) => {
+  const fastClock = join(dir, 'fast-clock');
+  execFileSync('mkdir', ['-p', fastClock]);
+  writeFileSync(join(fastClock, 'date'), '#!/bin/sh\nexec /bin/date -d "@$(( $(/bin/date +%s) + 5 ))" "$@"\n', { mode: 0o755 });
+  const start = async (n: 'cp' | 'w1' | 'w2' | 'w3', hostname: string, extra: { ports?: number[]; allowTcpForwarding?: boolean; sftp?: boolean; passwordAuthentication?: boolean; extraConfig?: string[] } = {}) => {
     const d = join(dir, n);
     execFileSync('mkdir', ['-p', d]);
-    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey, encryptedKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding, sftp: extra.sftp, passwordAuthentication: extra.passwordAuthentication });
+    const s = await startSshd({ dir: d, address: ns[n].address, ports: extra.ports ?? [22], authorizedKeys: [clientKey.publicKey, encryptedKey.publicKey], netns: ns[n].name, hostname, allowTcpForwarding: extra.allowTcpForwarding, sftp: extra.sftp, passwordAuthentication: extra.passwordAuthentication, extraConfig: extra.extraConfig });
     sshds[n] = s;
     return s;
   };
   await Promise.all([
     start('cp', 't-cp', { ports: [22, 6443] }),
     start('w1', 't-w1', { allowTcpForwarding: false, sftp: false }), // a locked-down sshd: no forwarding, no sftp
-    start('w2', 'T-W1', { passwordAuthentication: true }),
+    // w2's clock runs 5 s ahead: its sessions find a `date` that adds 5 s first in PATH.
+    start('w2', 'T-W1', { passwordAuthentication: true, extraConfig: [`SetEnv PATH=${fastClock}:/usr/sbin:/usr/bin:/sbin:/bin`] }),
     start('w3', 't-w3'),
   ]);
   nft(ns.w2, 179);
@@ -183,12 +188,15 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   assert.equal(cpBgp.status, 'pass', cpBgp.message);
   assert.equal((cpBgp.facts.from as Record<string, string>).w2, 'refused');
 
-  // Site checks: w1 and w2 share a hostname (case-insensitively); the clocks agree.
+  // Site checks: w1 and w2 share a hostname (case-insensitively); w2's clock is 5 s ahead.
   const dup = report.results.filter((x) => x.id.startsWith('site.hostnames'));
   assert.equal(dup.length, 1);
   assert.equal(dup[0]!.status, 'fail', JSON.stringify(dup[0]));
   assert.match(dup[0]!.message, /w1, w2 share the hostname 't-w1'/);
-  assert.equal(one(report, 'site.clock-skew', 'site').status, 'pass');
+  const skew = one(report, 'site.clock-skew', 'site');
+  assert.equal(skew.status, 'fail', skew.message);
+  assert.match(skew.message, /between w2 \(ahead\) and (cp|w1)/);
+  assert.ok((skew.facts.skewMs as number) >= 3000 && (skew.facts.skewMs as number) < 7000, `skew ${skew.facts.skewMs}`);
 
   // Every SSH/site result maps to a checklist item.
   for (const x of report.results.filter((x) => x.id.startsWith('ssh.') || x.id.startsWith('site.'))) assert.notEqual(x.checklist, '-', x.id);
