@@ -1,7 +1,8 @@
-// The preflight engine: every (node, check) pair runs in parallel under one
-// concurrency limit, each with its own timeout through an AbortSignal, so a
-// check that hangs or throws is reported as `error` and holds up nothing else.
-// Site (cross-node) checks run after the node checks.
+// The preflight engine: every (node, check) pair runs in parallel, `concurrency`
+// checks at a time on each node (nodes do not queue behind one another), each
+// with its own timeout through an AbortSignal, so a check that hangs or throws
+// is reported as `error` and holds up nothing else. A node's checks start as
+// soon as its host is ready. Site (cross-node) checks run after the node checks.
 import pLimit from 'p-limit';
 import type { Category, Lang, Status } from '../schema/common.ts';
 import type { Profile } from '../schema/profile.ts';
@@ -12,8 +13,9 @@ import type { CheckDef, Host, JudgeContext, Judgement, NodeInfo, SiteCheckDef } 
 
 export interface EngineNode {
   info: NodeInfo;
-  /** null when the node could not be reached (its checks are skipped with `unreachable`). */
-  host: Host | null;
+  /** null when the node could not be reached (its checks are skipped with `unreachable`);
+   *  a promise while its connection is still being opened. */
+  host: Host | null | Promise<Host | null>;
   unreachable?: string;
 }
 
@@ -140,7 +142,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   const only = opts.only ?? [];
   const skip = opts.skip ?? [];
   const env = opts.env ?? process.env;
-  const limit = pLimit(Math.max(1, opts.concurrency));
+  const concurrency = Math.max(1, opts.concurrency);
   const checks = opts.checks.filter((c) => checkWanted(c.id, only, skip));
   const emit = (r: CheckResult[]) => {
     const kept = r.filter((x) => isSelected(x.id, only, skip));
@@ -148,8 +150,13 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     return kept;
   };
 
+  // Hosts still connecting are awaited per node, so a slow node delays only itself.
+  const ready: { info: NodeInfo; host: Host | null; unreachable?: string }[] = [];
   const perNode = await Promise.all(
-    opts.nodes.map(async (node) => {
+    opts.nodes.map(async (pending, i) => {
+      const node = { info: pending.info, host: await pending.host, unreachable: pending.unreachable };
+      ready[i] = node;
+      const limit = pLimit(concurrency);
       const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
       const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
       const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
@@ -157,7 +164,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     }),
   );
 
-  async function runOne(check: CheckDef, node: EngineNode, ctx: JudgeContext): Promise<CheckResult[]> {
+  async function runOne(check: CheckDef, node: { info: NodeInfo; host: Host | null; unreachable?: string }, ctx: JudgeContext): Promise<CheckResult[]> {
     const started = performance.now();
     const meta = { id: check.id, category: check.category, title: check.title };
     if (!node.host) {
@@ -185,12 +192,13 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   }
 
   const siteChecks = (opts.siteChecks ?? []).filter((c) => checkWanted(c.id, only, skip));
+  const limit = pLimit(concurrency);
   const siteResults = await Promise.all(
     siteChecks.map((check) =>
       limit(async () => {
         const started = performance.now();
         const meta = { id: check.id, category: check.category, title: check.title };
-        const nodes = opts.nodes.map((n) => ({ info: n.info, host: n.host }));
+        const nodes = ready.map((n) => ({ info: n.info, host: n.host }));
         let facts: unknown = {};
         let judgements: Judgement[];
         try {

@@ -144,17 +144,25 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
     // Connecting costs little but time: a wide limit, so that dead nodes (each waiting out its
     // timeout) hold up no wave of others.
     const connectLimit = pLimit(Math.max(128, o.concurrency));
-    const opened = await Promise.all(
-      remote.map((n) =>
-        connectLimit(async () => {
+    // Each node's checks start as soon as its own connection is up (the engine awaits per node).
+    remote.forEach((n) =>
+      nodes.push({
+        info: { name: n.name, address: n.address, roles: n.roles },
+        host: connectLimit(async () => {
           const h = await factory(n, remoteOpts);
           progress.connected(n.name, h);
           return h;
         }),
-      ),
+      }),
     );
-    remote.forEach((n, i) => nodes.push({ info: { name: n.name, address: n.address, roles: n.roles }, host: opened[i]! }));
 
+    // Overall deadline: connecting, every wave of checks on a node and the site checks each
+    // get one timeout; whatever still runs then is reported as `error`, never waited for.
+    const waves = Math.ceil(checks.length / Math.max(1, o.concurrency));
+    const deadlineMs = o.timeoutMs * (waves + 3);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);
+    timer.unref();
     const results = await runChecks({
       nodes,
       checks: remote.length > 0 ? progress.wrap(checks) : checks,
@@ -168,23 +176,29 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       skip: o.skip,
       env: o.env,
       siteDir,
+      signal: deadline.signal,
       onResult: (r) => {
         progress.onResult(r);
         o.onResult?.(r);
       },
-    });
+    }).finally(() => clearTimeout(timer));
     return {
       results,
       profile,
       profileName: o.profilePath ?? DEFAULT_PROFILE_NAME,
       site,
       siteDir,
-      nodes: nodes.map((n) => ({ ...n.info, reachable: n.host?.kind === 'local' ? true : !(n.host instanceof UnreachableHost) })),
+      nodes: await Promise.all(
+        nodes.map(async (n) => {
+          const h = await n.host;
+          return { ...n.info, reachable: h?.kind === 'local' ? true : !(h instanceof UnreachableHost) };
+        }),
+      ),
       host: me,
       startedAt,
       durationMs: performance.now() - t0,
     };
   } finally {
-    await Promise.all(nodes.map((n) => n.host?.close().catch(() => {})));
+    await Promise.all(nodes.map(async (n) => (await Promise.resolve(n.host).catch(() => null))?.close().catch(() => {})));
   }
 }

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { createNamespace, nsExec, type Namespace } from '../support/netns.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProcess, type Server } from '../support/process.ts';
-import { runCli } from '../support/preflight-cli.ts';
+import { runBinary as runCli } from '../support/run-binary.ts';
 import type { Report } from '../../src/schema/report.ts';
 
 const PREFIX = `10.201.${(process.pid % 60) * 4 + 2}`;

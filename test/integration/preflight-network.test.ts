@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { stringify } from 'yaml';
 import { createNamespace, nsExec, type Namespace } from '../support/netns.ts';
 import { freePort, startProcess, waitForPort, type Server } from '../support/process.ts';
-import { runCli } from '../support/preflight-cli.ts';
+import { runBinary as runCli } from '../support/run-binary.ts';
 import { ROOT } from '../support/run-binary.ts';
 import { makeKey, startSshd, type Sshd } from '../support/sshd.ts';
 import type { Report } from '../../src/schema/report.ts';

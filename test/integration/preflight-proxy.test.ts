@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { stringify } from 'yaml';
 import { createNamespace, nsExec, type Namespace } from '../support/netns.ts';
 import { freePort, startProcess, type Server } from '../support/process.ts';
-import { runCli } from '../support/preflight-cli.ts';
+import { runBinary as runCli } from '../support/run-binary.ts';
 import { ROOT } from '../support/run-binary.ts';
 import type { Report } from '../../src/schema/report.ts';
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { runCli } from '../support/preflight-cli.ts';
+import { runBinary as runCli } from '../support/run-binary.ts';
 import { createPki, type Pki } from '../support/pki.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { freePort } from '../support/process.ts';

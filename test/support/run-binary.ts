@@ -1,5 +1,6 @@
 // Runs the CLI as a user would: the built single binary build/astrago-check
-// (built once with `npm run build` when missing).
+// (built once with `npm run build` when missing), or the source when
+// AC_TEST_FROM_SOURCE=1 (fast edit-test loops while the binary is being rebuilt).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,8 @@ export interface RunResult {
 /** Runs the binary with `args`; env replaces the environment (PATH kept unless given). */
 /** `wrap` runs the binary through another command, e.g. ['unshare', '--uts', ...]. */
 export async function runBinary(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; wrap?: string[] } = {}): Promise<RunResult> {
-  const argv = [...(opts.wrap ?? []), ensureBinary(), ...args];
+  const cli = process.env.AC_TEST_FROM_SOURCE === '1' ? [process.execPath, join(ROOT, 'src', 'cli', 'main.ts')] : [ensureBinary()];
+  const argv = [...(opts.wrap ?? []), ...cli, ...args];
   const env = opts.env ?? { PATH: process.env.PATH, HOME: process.env.HOME };
   return await new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });

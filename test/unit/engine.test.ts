@@ -84,15 +84,21 @@ test('the probe receives a signal that aborts at the timeout', async () => {
   assert.ok(sawAbort);
 });
 
-test('concurrency is honoured across nodes and checks', async () => {
+test('concurrency is honoured per node; nodes run side by side', async () => {
   let active = 0;
   let maxActive = 0;
+  const activePerNode = new Map<string, number>();
+  let maxPerNode = 0;
   const slow = (id: string) =>
     passing(id, {
-      probe: async () => {
+      probe: async (ctx: { node: { name: string } }) => {
         active++;
         maxActive = Math.max(maxActive, active);
+        const n = (activePerNode.get(ctx.node.name) ?? 0) + 1;
+        activePerNode.set(ctx.node.name, n);
+        maxPerNode = Math.max(maxPerNode, n);
         await new Promise((r) => setTimeout(r, 20));
+        activePerNode.set(ctx.node.name, activePerNode.get(ctx.node.name)! - 1);
         active--;
         return {};
       },
@@ -100,7 +106,9 @@ test('concurrency is honoured across nodes and checks', async () => {
   const checks = ['c.1', 'c.2', 'c.3', 'c.4'].map(slow);
   const results = await runChecks({ nodes: [node('n1'), node('n2')], checks, profile, timeoutMs: 5000, concurrency: 3, lang: 'en' });
   assert.equal(results.length, 8);
-  assert.equal(maxActive, 3);
+  assert.equal(maxPerNode, 3);
+  // A slow node does not queue the other's checks behind its own.
+  assert.equal(maxActive, 6);
   const one = await runChecks({ nodes: [node('n1')], checks: checks.slice(0, 3), profile, timeoutMs: 5000, concurrency: 1, lang: 'en' });
   assert.equal(one.length, 3);
   maxActive = 0;
@@ -206,4 +214,37 @@ test('a probe failing because the node is unreachable is a skip, not an error', 
   const [r] = await runChecks({ nodes: [node('n1')], checks: [check], profile, timeoutMs: 1000, concurrency: 1, lang: 'en' });
   assert.equal(r!.status, 'skip');
   assert.match(r!.message, /not checked: node unreachable: n1 \(connection refused\)/);
+});
+
+test('a node still connecting delays only itself: others report first', async () => {
+  const order: string[] = [];
+  let release!: (h: Host) => void;
+  const late = node('late');
+  const pending = { info: late.info, host: new Promise<Host>((r) => (release = r)) };
+  const run = runChecks({
+    nodes: [node('early'), pending],
+    checks: [passing('c.1')],
+    profile,
+    timeoutMs: 5000,
+    concurrency: 2,
+    lang: 'en',
+    onResult: (r) => {
+      order.push(r.node);
+      if (r.node === 'early') release(late.host as Host);
+    },
+  });
+  const results = await run;
+  assert.deepEqual(order, ['early', 'late']);
+  assert.equal(results.length, 2);
+});
+
+test('an outer signal (the overall deadline) turns what still runs into error with its reason', async () => {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(new Error('overall deadline of 1 s reached')), 50);
+  const hang = passing('c.hang', { probe: () => new Promise(() => {}) });
+  const results = await runChecks({ nodes: [node('n1')], checks: [hang, passing('c.ok')], profile, timeoutMs: 60_000, concurrency: 2, lang: 'en', signal: ac.signal });
+  const r = results.find((x) => x.id === 'c.hang')!;
+  assert.equal(r.status, 'error');
+  assert.match(r.message, /overall deadline/);
+  assert.equal(results.find((x) => x.id === 'c.ok')!.status, 'pass');
 });
