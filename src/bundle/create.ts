@@ -31,7 +31,7 @@ import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
 import { ContentStore, DigestMismatchError, type LiveBlob } from './store.ts';
-import { TarWriter } from './tar-writer.ts';
+import { TarLayout } from './tar-writer.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -194,7 +194,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const out = resolve(opts.output);
     let written: { sha256: string; size: number };
     try {
-      written = await writeTar(out, entries, store, mtime, (digest) => downloads.get(digest));
+      written = await writeTar(out, entries, store, mtime, (digest) => downloads.get(digest), Math.min(concurrency, 3));
     } catch (err) {
       const settled = await Promise.allSettled(downloads.values());
       const reasons = [...new Set(settled.filter((r) => r.status === 'rejected').map((r) => errorMessage((r as PromiseRejectedResult).reason)))];
@@ -303,8 +303,8 @@ async function liveOrSettled(store: ContentStore, digest: string, done: Promise<
   }
 }
 
-/** Copies a blob into the tar while it is still being downloaded; false when it finished before we could open it. */
-async function followInto(tar: TarWriter, e: TarEntry, live: LiveBlob): Promise<boolean> {
+/** Copies a blob into tar entry `i` while it is still being downloaded; false when it finished before we could open it. */
+async function followInto(tar: TarLayout, i: number, live: LiveBlob): Promise<boolean> {
   let fh;
   try {
     fh = await open(live.path, 'r');
@@ -320,7 +320,7 @@ async function followInto(tar: TarWriter, e: TarEntry, live: LiveBlob): Promise<
         await live.next();
       }
     };
-    await tar.addFileFrom(e.path, e.size, fh, e.mode, undefined, available);
+    await tar.copy(i, fh, undefined, available);
     return true;
   } finally {
     await fh.close();
@@ -341,64 +341,75 @@ function removeStaleTemps(out: string): void {
   }
 }
 
-async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined): Promise<{ sha256: string; size: number }> {
+async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined, copiers: number): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
   removeStaleTemps(out);
   const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const sidecarTmp = `${tmp}.sha256`;
+  const all = [...entries.first, ...entries.rest];
   const fh = await open(tmp, 'w');
-  // The whole-tar sha256 is computed by a worker following the file (off this thread's critical path).
+  // The whole-tar sha256 is computed by a worker following the file's complete prefix.
   const hasher = followHash(tmp);
-  const tar = new TarWriter(fh, { mtime, hash: false, onProgress: (n) => hasher.progress(n) });
-  try {
-    for (const e of [...entries.first, ...entries.rest]) {
-      if (e.data) {
-        await tar.addFile(e.path, e.size, e.data, e.mode);
-        continue;
+  const tar = new TarLayout(
+    fh,
+    all.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
+    { mtime, onProgress: (n) => hasher.progress(n) },
+  );
+  // Several blobs are copied at once (each as it downloads), in tar order.
+  const limit = pLimit(copiers);
+  const copyBlob = async (i: number, e: TarEntry): Promise<void> => {
+    const wait = ready(e.blob!);
+    if (wait) {
+      // Downloading in this run: copy it as it arrives, then make sure it verified.
+      const live = await liveOrSettled(store, e.blob!, wait);
+      if (live && (await followInto(tar, i, live))) {
+        await wait;
+        return;
       }
-      const wait = ready(e.blob!);
-      if (wait) {
-        // Downloading in this run: copy it as it arrives, then make sure it verified.
-        const live = await liveOrSettled(store, e.blob!, wait);
-        if (live && (await followInto(tar, e, live))) {
-          await wait;
-          continue;
+      if ((await wait) === 'fetched') {
+        // Downloaded and verified by this run a moment ago: no second hash.
+        const src = await open(store.path(e.blob!), 'r');
+        try {
+          await tar.copy(i, src);
+        } finally {
+          await src.close();
         }
-        if ((await wait) === 'fetched') {
-          // Downloaded and verified by this run a moment ago: no second hash.
-          const src = await open(store.path(e.blob!), 'r');
-          try {
-            await tar.addFileFrom(e.path, e.size, src, e.mode);
-          } finally {
-            await src.close();
-          }
-          continue;
-        }
-      }
-      const src = await open(store.path(e.blob!), 'r');
-      try {
-        // From the cache of an earlier run: re-hash while copying, so a cache
-        // file changed on disk cannot slip into a bundle.
-        const h = createHash('sha256');
-        await tar.addFileFrom(e.path, e.size, src, e.mode, (c) => h.update(c));
-        const got = h.digest('hex');
-        if (got !== e.sha256) {
-          throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
-        }
-      } finally {
-        await src.close();
+        return;
       }
     }
-    await tar.finish();
-    const size = tar.bytesWritten;
+    // From the cache of an earlier run: re-hash while copying, so a cache file
+    // changed on disk cannot slip into a bundle.
+    const src = await open(store.path(e.blob!), 'r');
+    try {
+      const h = createHash('sha256');
+      await tar.copy(i, src, (c) => h.update(c));
+      const got = h.digest('hex');
+      if (got !== e.sha256) {
+        throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+      }
+    } finally {
+      await src.close();
+    }
+  };
+  try {
+    await tar.writeFrame();
+    const jobs: Promise<void>[] = [];
+    for (const [i, e] of all.entries()) {
+      if (e.data) await tar.fill(i, e.data);
+      else jobs.push(limit(() => copyBlob(i, e)));
+    }
+    const results = await Promise.allSettled(jobs);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     await fh.close();
     const hex = await hasher.finish();
     await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
     await rename(tmp, out);
     await rename(sidecarTmp, `${out}.sha256`);
-    return { sha256: hex, size };
+    return { sha256: hex, size: tar.size };
   } catch (err) {
     hasher.cancel();
+    limit.clearQueue();
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     await rm(sidecarTmp, { force: true });

@@ -209,3 +209,109 @@ export class TarWriter {
     return this.#hashHere ? this.#hash.digest('hex') : '';
   }
 }
+
+export interface LayoutEntry {
+  name: string;
+  size: number;
+  mode?: number;
+}
+
+/**
+ * The same archive TarWriter would write, with every entry's offset known up
+ * front (all sizes are), so entries can be filled in any order and in
+ * parallel with positional writes — bundle create copies several blobs at
+ * once as they download. `contiguous()` is how far from byte 0 the file is
+ * complete, for a hasher that follows it.
+ */
+export class TarLayout {
+  readonly #fh: FileHandle;
+  readonly #entries: LayoutEntry[];
+  readonly #mtime: number;
+  readonly #dataAt: number[] = [];
+  readonly #done: boolean[];
+  readonly size: number;
+  #prefixEntry = 0;
+  readonly #onProgress: ((bytes: number) => void) | undefined;
+
+  constructor(fh: FileHandle, entries: LayoutEntry[], opts: { mtime?: number; onProgress?: (contiguousBytes: number) => void } = {}) {
+    this.#fh = fh;
+    this.#entries = entries;
+    this.#mtime = opts.mtime ?? 0;
+    this.#onProgress = opts.onProgress;
+    let pos = 0;
+    for (const e of entries) {
+      this.#dataAt.push(pos + BLOCK);
+      pos += BLOCK + e.size + paddingFor(e.size);
+    }
+    this.size = pos + 2 * BLOCK;
+    this.#done = entries.map((e) => e.size === 0);
+  }
+
+  async #writeAt(buf: Buffer, position: number): Promise<void> {
+    for (let off = 0; off < buf.length; ) off += (await this.#fh.write(buf, off, buf.length - off, position + off)).bytesWritten;
+  }
+
+  /** Headers, padding and the end blocks: everything but the entries' content. */
+  async writeFrame(): Promise<void> {
+    for (let i = 0; i < this.#entries.length; i++) {
+      const e = this.#entries[i]!;
+      await this.#writeAt(tarHeader({ name: e.name, size: e.size, mode: e.mode, mtime: this.#mtime }), this.#dataAt[i]! - BLOCK);
+      const pad = paddingFor(e.size);
+      if (pad) await this.#writeAt(Buffer.alloc(pad), this.#dataAt[i]! + e.size);
+    }
+    await this.#writeAt(Buffer.alloc(2 * BLOCK), this.size - 2 * BLOCK);
+    this.#advance();
+  }
+
+  /** Completes entry `i` from memory. */
+  async fill(i: number, data: Buffer): Promise<void> {
+    if (data.length !== this.#entries[i]!.size) throw new Error(`tar: ${this.#entries[i]!.name} has ${data.length} bytes, expected ${this.#entries[i]!.size}`);
+    await this.#writeAt(data, this.#dataAt[i]!);
+    this.#complete(i);
+  }
+
+  /**
+   * Completes entry `i` from an open file (two reused buffers, the next read
+   * overlapping the last write); `available(pos)` as in TarWriter.addFileFrom.
+   */
+  async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void, available?: (pos: number) => Promise<number>): Promise<void> {
+    const { name, size } = this.#entries[i]!;
+    const base = this.#dataAt[i]!;
+    const len = Math.min(COPY_CHUNK, Math.max(size, 1));
+    const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)];
+    let pos = 0;
+    let k = 0;
+    const readInto = async (b: Buffer) => {
+      if (pos >= size) return 0;
+      const can = available ? Math.min(await available(pos), size - pos) : size - pos;
+      return can > 0 ? (await src.read(b, 0, Math.min(b.length, can), pos)).bytesRead : 0;
+    };
+    let n = await readInto(bufs[0]!);
+    while (n > 0) {
+      const cur = bufs[k]!.subarray(0, n);
+      const at = base + pos;
+      pos += n;
+      onChunk?.(cur);
+      const [, next] = await Promise.all([this.#writeAt(cur, at), readInto(bufs[1 - k]!)]);
+      k = 1 - k;
+      n = next;
+    }
+    if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
+    this.#complete(i);
+  }
+
+  #complete(i: number): void {
+    this.#done[i] = true;
+    this.#advance();
+  }
+
+  #advance(): void {
+    while (this.#prefixEntry < this.#entries.length && this.#done[this.#prefixEntry]) this.#prefixEntry++;
+    this.#onProgress?.(this.contiguous());
+  }
+
+  /** Bytes from the start of the file that are final. */
+  contiguous(): number {
+    return this.#prefixEntry >= this.#entries.length ? this.size : this.#dataAt[this.#prefixEntry]!;
+  }
+}
