@@ -93,3 +93,37 @@ test('a file handle sink, a copy that follows a growing file, and the whole-tar 
   execFileSync('tar', ['-xf', out, '-C', dir]);
   assert.ok(readFileSync(join(dir, 'blob')).equals(content));
 });
+
+test('TarLayout: entries filled out of order give the same bytes as TarWriter; contiguous() only counts a complete prefix', async () => {
+  const { open } = await import('node:fs/promises');
+  const { TarLayout } = await import('../../src/bundle/tar-writer.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ac-tarl-'));
+  const items = [
+    { name: 'bundle.yaml', data: Buffer.from('kind: x\n') },
+    { name: 'images/blobs/sha256/aa', data: Buffer.alloc(70_000, 7) },
+    { name: 'files/tool', data: Buffer.alloc(513, 9), mode: 0o755 },
+  ];
+  const seqChunks: Buffer[] = [];
+  const tw = new TarWriter(new Writable({ write: (c: Buffer, _e, cb) => (seqChunks.push(c), cb()) }), { mtime: 5 });
+  for (const it of items) await tw.addFile(it.name, it.data.length, it.data, it.mode);
+  await tw.finish();
+
+  const file = join(dir, 'l.tar');
+  const fh = await open(file, 'w');
+  const progress: number[] = [];
+  const tl = new TarLayout(fh, items.map((it) => ({ name: it.name, size: it.data.length, mode: it.mode })), { mtime: 5, onProgress: (n) => progress.push(n) });
+  await tl.writeFrame();
+  await tl.fill(2, items[2]!.data);
+  const afterLast = tl.contiguous();
+  writeFileSync(join(dir, 'src'), items[1]!.data);
+  const src = await open(join(dir, 'src'), 'r');
+  await tl.copy(1, src);
+  await src.close();
+  assert.equal(tl.contiguous(), afterLast, 'entry 0 still open');
+  await tl.fill(0, items[0]!.data);
+  await fh.close();
+  assert.equal(tl.contiguous(), tl.size);
+  assert.ok(readFileSync(file).equals(Buffer.concat(seqChunks)));
+  assert.equal(tl.size, Buffer.concat(seqChunks).length);
+  assert.deepEqual([...progress].sort((a, b) => a - b), progress, 'progress never goes back');
+});
