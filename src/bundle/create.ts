@@ -1,12 +1,15 @@
 // bundle create: spec -> content store (cache) -> one reproducible tar.
 //
-// 1. load the spec (bad input: exit 2 before any download)
-// 2. images, charts and files in parallel; every blob through the content
-//    store, blob downloads limited by --concurrency across all images
-// 3. if anything failed: name each failure, exit 1, no tar
-// 4. write the tar under a temp name (bundle.yaml first, SHA256SUMS, charts/,
-//    images/, files/; each part sorted; fixed mtime/owner/modes), re-hashing
-//    every blob as it is copied in; rename; write FILE.tar.sha256 beside it.
+// 1. load the spec (bad input: exit 2 before any download); local charts packaged
+// 2. phase 1, in parallel: every image's manifests and configs, the charts,
+//    the files (all small but files); any failure: each named, exit 1, no tar
+// 3. the manifest and the tar layout follow (every size is known now)
+// 4. phase 2: each layer downloads once (--concurrency across all images, in
+//    tar order) into the store while the tar is written at precomputed
+//    offsets: a blob is copied in as it arrives (the store lets us follow its
+//    .partial) and counts only once verified; blobs from an earlier run's cache
+//    are re-hashed as they are copied. A worker hashes the finished prefix of
+//    the tar for FILE.tar.sha256. Temp names, renamed at the end.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
