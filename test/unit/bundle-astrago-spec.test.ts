@@ -8,8 +8,9 @@ import { loadBundleSpec } from '../../src/bundle/spec.ts';
 import { packageChart } from '../../src/bundle/charts/package.ts';
 import { describeValuesImage, imagesInValues, missingImages } from '../../src/bundle/charts/values-images.ts';
 import { readChartArchive } from '../../src/bundle/charts/chart-archive.ts';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tempDir } from '../support/temp.ts';
+
 
 const SPEC = join(import.meta.dirname, '..', '..', 'bundle-spec', 'astrago.yaml');
 
@@ -34,7 +35,7 @@ test('astrago.yaml: the platform charts at the agreed versions, image lists reso
 
 test('astrago.yaml: local charts package reproducibly and carry every image their values name', async () => {
   const s = loadBundleSpec(SPEC);
-  const dir = mkdtempSync(join(tmpdir(), 'ac-astrago-'));
+  const dir = tempDir('ac-astrago-');
   for (const c of s.charts.filter((c) => c.dir)) {
     const a = await packageChart(c.dir!, { expectName: c.name, expectVersion: c.version });
     const b = await packageChart(c.dir!, { expectName: c.name, expectVersion: c.version });

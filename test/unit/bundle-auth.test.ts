@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerConfigCredentials, findCredentials, parseChallenge, repositoryScope } from '../../src/bundle/registry/auth.ts';
+import { tempDir } from '../support/temp.ts';
+
 
 test('parses Bearer and Basic challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'), {
@@ -32,7 +33,7 @@ test('docker config: base64 auth, username/password, Docker Hub aliases', () => 
 });
 
 test('spec registries[] win over the docker config; DOCKER_CONFIG is honoured', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ac-auth-'));
+  const dir = tempDir('ac-auth-');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'reg.local': { username: 'fromconfig', password: 'c' } } }));
   writeFileSync(join(dir, 'pw'), 'filepw\n');
   const env = { DOCKER_CONFIG: dir, REG_PW: 'envpw' };

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIgnored, packageChart, parseHelmignore } from '../../src/bundle/charts/package.ts';
 import { readChartArchive } from '../../src/bundle/charts/chart-archive.ts';
 import { makeChartDir } from '../support/helm-repo.ts';
+import { tempDir } from '../support/temp.ts';
+
 
 test('packaging is reproducible: same directory, same bytes, whatever the file times', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'ac-chart-'));
+  const root = tempDir('ac-chart-');
   const dir = makeChartDir(root, { name: 'demo', version: '1.2.3', values: { image: { repository: 'x/y', tag: '1' } } });
   const a = await packageChart(dir);
   utimesSync(join(dir, 'values.yaml'), new Date(2020, 1, 1), new Date(2020, 1, 1));
@@ -21,7 +22,7 @@ test('packaging is reproducible: same directory, same bytes, whatever the file t
 });
 
 test('archive layout: NAME/ prefix, sorted, .helmignore honoured; Chart.yaml and values readable', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'ac-chart-'));
+  const root = tempDir('ac-chart-');
   const dir = makeChartDir(root, { name: 'web', version: '0.1.0', values: { a: 1 }, extraFiles: { 'notes.tmp': 'x', 'docs/README.md': 'r', 'secret/key': 'k', '.helmignore': '# comment\n*.tmp\nsecret/\n' } });
   const pkg = await packageChart(dir);
   const file = join(root, pkg.fileName);
@@ -45,7 +46,7 @@ test('.helmignore rules: base names, paths, directories, negation', () => {
 });
 
 test('Chart.yaml must agree with the spec', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'ac-chart-'));
+  const root = tempDir('ac-chart-');
   const dir = makeChartDir(root, { name: 'real', version: '2.0.0' });
   await assert.rejects(packageChart(dir, { expectName: 'other' }), (e: Error) => /Chart\.yaml: field 'name':.*'other'.*'real'/.test(e.message));
   await assert.rejects(packageChart(dir, { expectVersion: '1.0.0' }), /asks for version 1\.0\.0, Chart\.yaml has 2\.0\.0/);

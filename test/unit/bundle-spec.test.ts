@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundleSpec, parseImageList } from '../../src/bundle/spec.ts';
 import { InputErrors } from '../../src/errors.ts';
 import { makeChartDir } from '../support/helm-repo.ts';
+import { tempDir } from '../support/temp.ts';
+
 
 function workspace(spec: string, lists: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ac-spec-'));
+  const dir = tempDir('ac-spec-');
   mkdirSync(join(dir, 'bundle-spec'));
   mkdirSync(join(dir, 'imagelists'));
   for (const [n, t] of Object.entries(lists)) writeFileSync(join(dir, 'imagelists', n), t);

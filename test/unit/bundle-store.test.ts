@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ContentStore, DigestMismatchError } from '../../src/bundle/store.ts';
+import { tempDir } from '../support/temp.ts';
+
 
 const data = randomBytes(300_000);
 const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -19,7 +20,7 @@ function chunks(buf: Buffer, size = 16_384): Buffer[] {
 }
 
 function store(): ContentStore {
-  return new ContentStore(mkdtempSync(join(tmpdir(), 'ac-store-')));
+  return new ContentStore(tempDir('ac-store-'));
 }
 
 test('a blob is renamed to its digest only when verified; a second fetch is a cache hit', async () => {

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { tarHeader, TarWriter } from '../../src/bundle/tar-writer.ts';
+import { tempDir } from '../support/temp.ts';
+
 
 async function build(mtime: number): Promise<{ bytes: Buffer; sha: string }> {
   const chunks: Buffer[] = [];
@@ -34,7 +35,7 @@ test('same input, byte-identical tar; the returned sha256 is the bytes\' sha256'
 });
 
 test('GNU tar reads it: names (incl. long ones), sizes, modes, owner 0/0, no pax headers', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ac-tarw-'));
+  const dir = tempDir('ac-tarw-');
   const { bytes } = await build(0);
   writeFileSync(join(dir, 'x.tar'), bytes);
   const list = execFileSync('tar', ['--numeric-owner', '-tvf', join(dir, 'x.tar')], { encoding: 'utf8' }).trim().split('\n');
@@ -59,7 +60,7 @@ test('a file handle sink, a copy that follows a growing file, and the whole-tar 
   const { open, writeFile, appendFile } = await import('node:fs/promises');
   const { createHash, randomBytes } = await import('node:crypto');
   const { followHash } = await import('../../src/bundle/follow-hash.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'ac-tarw-'));
+  const dir = tempDir('ac-tarw-');
   const content = randomBytes(3 << 20);
   // The source grows in three steps while the tar copies it.
   const srcPath = join(dir, 'growing');
@@ -97,7 +98,7 @@ test('a file handle sink, a copy that follows a growing file, and the whole-tar 
 test('TarLayout: entries filled out of order give the same bytes as TarWriter; contiguous() only counts a complete prefix', async () => {
   const { open } = await import('node:fs/promises');
   const { TarLayout } = await import('../../src/bundle/tar-writer.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'ac-tarl-'));
+  const dir = tempDir('ac-tarl-');
   const items = [
     { name: 'bundle.yaml', data: Buffer.from('kind: x\n') },
     { name: 'images/blobs/sha256/aa', data: Buffer.alloc(70_000, 7) },
