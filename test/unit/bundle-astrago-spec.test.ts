@@ -11,7 +11,6 @@ import { readChartArchive } from '../../src/bundle/charts/chart-archive.ts';
 import { writeFileSync } from 'node:fs';
 import { tempDir } from '../support/temp.ts';
 
-
 const SPEC = join(import.meta.dirname, '..', '..', 'bundle-spec', 'astrago.yaml');
 
 test('astrago.yaml: the platform charts at the agreed versions, image lists resolved', () => {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { dockerConfigCredentials, findCredentials, parseChallenge, repositoryScope } from '../../src/bundle/registry/auth.ts';
 import { tempDir } from '../support/temp.ts';
 
-
 test('parses Bearer and Basic challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'), {
     scheme: 'bearer',

@@ -8,7 +8,6 @@ import { readChartArchive } from '../../src/bundle/charts/chart-archive.ts';
 import { makeChartDir } from '../support/helm-repo.ts';
 import { tempDir } from '../support/temp.ts';
 
-
 test('packaging is reproducible: same directory, same bytes, whatever the file times', async () => {
   const root = tempDir('ac-chart-');
   const dir = makeChartDir(root, { name: 'demo', version: '1.2.3', values: { image: { repository: 'x/y', tag: '1' } } });

@@ -7,7 +7,6 @@ import { InputErrors } from '../../src/errors.ts';
 import { makeChartDir } from '../support/helm-repo.ts';
 import { tempDir } from '../support/temp.ts';
 
-
 function workspace(spec: string, lists: Record<string, string> = {}): string {
   const dir = tempDir('ac-spec-');
   mkdirSync(join(dir, 'bundle-spec'));

@@ -9,7 +9,6 @@ import { Readable } from 'node:stream';
 import { ContentStore, DigestMismatchError } from '../../src/bundle/store.ts';
 import { tempDir } from '../support/temp.ts';
 
-
 const data = randomBytes(300_000);
 const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
 

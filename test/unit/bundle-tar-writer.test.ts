@@ -7,7 +7,6 @@ import { Writable } from 'node:stream';
 import { tarHeader, TarWriter } from '../../src/bundle/tar-writer.ts';
 import { tempDir } from '../support/temp.ts';
 
-
 async function build(mtime: number): Promise<{ bytes: Buffer; sha: string }> {
   const chunks: Buffer[] = [];
   const sink = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) });
