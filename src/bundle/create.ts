@@ -289,9 +289,11 @@ function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: 
   const fileEntries: TarEntry[] = files.map((f) => ({ path: `files/${f.name}`, size: f.size, sha256: f.digest.slice(7), blob: f.digest, mode: f.mode }));
   const sorted = (e: TarEntry[]) => e.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const rest = [...sorted(chartEntries), ...sorted(imageEntries), ...sorted(fileEntries)];
-  const sums = [...rest].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => `${e.sha256}  ${e.path}\n`).join('');
-  const manifestText = stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false });
-  return { first: [text('bundle.yaml', manifestText), text('SHA256SUMS', sums)], rest };
+  const manifestEntry = text('bundle.yaml', stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false }));
+  // bundle.yaml is summed too (every file but SHA256SUMS itself): without the sidecar, a
+  // changed byte in what verify does not cross-check (spec echo, metadata) would otherwise pass.
+  const sums = [manifestEntry, ...rest].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => `${e.sha256}  ${e.path}\n`).join('');
+  return { first: [manifestEntry, text('SHA256SUMS', sums)], rest };
 }
 
 /** The live download of `digest` once it has started, or undefined when it finished first. */

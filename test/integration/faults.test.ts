@@ -208,6 +208,19 @@ describe('bundle create through faults', () => {
     assertCacheSound(r.cache);
   });
 
+  test('a changed byte in bundle.yaml is found without the sidecar (SHA256SUMS covers bundle.yaml)', async () => {
+    // The metadata name is checked by nothing else: only the sum can catch this.
+    const at = cleanTar.indexOf('name: hardening', 512);
+    assert.ok(at > 512 && at < 512 + 64 * 1024, 'bundle.yaml (the first entry) names the spec');
+    const bad = Buffer.from(cleanTar);
+    bad[at + 'name: '.length] = 'H'.charCodeAt(0);
+    const file = join(dir, 'renamed.tar');
+    writeFileSync(file, bad);
+    const v = await runCli(['bundle', 'verify', file]);
+    assert.equal(v.code, 1, `verify refuses it:\n${v.stdout}`);
+    assert.match(v.stdout, /bundle\.yaml/, 'and names bundle.yaml');
+  });
+
   test('corrupted blobs are refused every time: no tar, nothing bad in the cache', async () => {
     const r = await create([{ name: 'corrupt', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'corrupt' } }]);
     assert.equal(r.run.code, 1, r.run.stderr);
