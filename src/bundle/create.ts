@@ -398,11 +398,9 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
   };
   try {
     await tar.writeFrame();
-    const jobs: Promise<void>[] = [];
-    for (const [i, e] of all.entries()) {
-      if (e.data) await tar.fill(i, e.data);
-      else jobs.push(limit(() => copyBlob(i, e)));
-    }
+    for (const [i, e] of all.entries()) if (e.data) await tar.fill(i, e.data);
+    // Every job is awaited together below; none may reject unobserved meanwhile.
+    const jobs = [...all.entries()].filter(([, e]) => !e.data).map(([i, e]) => limit(() => copyBlob(i, e)));
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
