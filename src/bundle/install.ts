@@ -262,6 +262,8 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
       settle?.(repository);
     } catch (err) {
       settle?.(undefined);
+      // A dropped connection names only the upload URL: say which blob it was.
+      if (!errorMessage(err).includes(d.digest)) throw new OperationError(`blob ${d.digest}: ${errorMessage(err)}`, { cause: err });
       throw err;
     } finally {
       doneBlobs++;

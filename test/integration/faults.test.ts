@@ -124,6 +124,18 @@ describe('bundle install through faults', () => {
     }
   });
 
+  test('uploads of a blob that keep being cut off end the run naming the image, the blob and the reset', async () => {
+    const victimEntry = [...bundle.entries].find(([p, e]) => p.startsWith('images/blobs/') && e.size > 100_000)!;
+    const victim = `sha256:${victimEntry[0].slice(-64)}`;
+    const r = await install('resets', [{ name: 'victim reset', method: 'PUT', path: new RegExp(`digest=sha256(:|%3A)${victim.slice(7)}`), fault: { kind: 'reset', phase: 'request', afterBytes: 20_000 } }]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(victim), `names blob ${victim}:\n${r.stderr}`);
+    assert.match(r.stderr, /image docker\.io\/hard\/app-\d:1\.\d/, 'names the image');
+    assert.match(r.stderr, /ECONNRESET|socket|closed|reset/i, 'gives the last error');
+    const tries = proxy.records.filter((x) => x.rule === 'victim reset').length;
+    assert.ok(tries >= 2 && tries <= 10, `retried a bounded number of times (${tries})`);
+  });
+
   test('a corrupted bundle is refused before anything is pushed', async () => {
     const bad = join(dir, 'bad.tar');
     const buf = Buffer.from(readFileSync(bundle.file));
