@@ -99,42 +99,22 @@ export function paddingFor(size: number): number {
   return r === 0 ? 0 : BLOCK - r;
 }
 
-/** Copy buffer size for addFileFrom (two are used, alternately). */
+/** Copy buffer size for TarLayout.copy (two are used, alternately). */
 const COPY_CHUNK = 1 << 20;
 
-function isFileHandle(o: Writable | FileHandle): o is FileHandle {
-  return typeof (o as FileHandle).fd === 'number' && typeof (o as FileHandle).read === 'function';
-}
-
 /**
- * Writes entries to `out` (a stream, or a file handle for large archives) in
- * the order given (the caller sorts), honouring back-pressure, and hashes
- * every byte it writes (sha256 of the whole tar).
+ * Writes entries to a stream in the order given (the caller sorts), honouring
+ * back-pressure, and hashes every byte it writes (sha256 of the whole tar).
+ * For large archives filled in parallel, see TarLayout below.
  */
 export class TarWriter {
-  readonly #sink: (chunk: Buffer) => Promise<void>;
+  readonly #out: Writable;
   readonly #hash: Hash = createHash('sha256');
   readonly #mtime: number;
-  readonly #hashHere: boolean;
-  readonly #onProgress: ((bytes: number) => void) | undefined;
   #bytes = 0;
 
-  /**
-   * `hash: false` leaves the whole-tar hash to the caller (e.g. a worker that
-   * follows the file, told how far it is written through `onProgress`).
-   */
-  constructor(out: Writable | FileHandle, opts: { mtime?: number; hash?: boolean; onProgress?: (bytes: number) => void } = {}) {
-    this.#hashHere = opts.hash ?? true;
-    this.#onProgress = opts.onProgress;
-    if (isFileHandle(out)) {
-      this.#sink = async (chunk) => {
-        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-      };
-    } else {
-      this.#sink = async (chunk) => {
-        if (!out.write(chunk)) await once(out, 'drain');
-      };
-    }
+  constructor(out: Writable, opts: { mtime?: number } = {}) {
+    this.#out = out;
     this.#mtime = opts.mtime ?? 0;
   }
 
@@ -143,41 +123,9 @@ export class TarWriter {
   }
 
   async #write(chunk: Buffer): Promise<void> {
-    if (this.#hashHere) this.#hash.update(chunk);
-    await this.#sink(chunk);
+    this.#hash.update(chunk);
     this.#bytes += chunk.length;
-    this.#onProgress?.(this.#bytes);
-  }
-
-  /**
-   * Adds a file copied from an open file, reusing two buffers (the next read
-   * overlaps the last write), so copying gigabytes allocates nothing and
-   * memory stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
-   * `available(pos)`, for a file still being written, resolves to how many
-   * bytes can be read from `pos` now (waiting until there are some; 0 = no more).
-   */
-  async addFileFrom(name: string, size: number, src: FileHandle, mode?: number, onChunk?: (chunk: Buffer) => void, available?: (pos: number) => Promise<number>): Promise<void> {
-    await this.#write(tarHeader({ name, size, mode, mtime: this.#mtime }));
-    const bufs = [Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)))];
-    let pos = 0;
-    let i = 0;
-    const readInto = async (b: Buffer) => {
-      if (pos >= size) return 0;
-      const can = available ? Math.min(await available(pos), size - pos) : size - pos;
-      return can > 0 ? (await src.read(b, 0, Math.min(b.length, can), pos)).bytesRead : 0;
-    };
-    let n = await readInto(bufs[0]!);
-    while (n > 0) {
-      const cur = bufs[i]!.subarray(0, n);
-      pos += n;
-      onChunk?.(cur);
-      const [, next] = await Promise.all([this.#write(cur), readInto(bufs[1 - i]!)]);
-      i = 1 - i;
-      n = next;
-    }
-    if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
-    const pad = paddingFor(size);
-    if (pad) await this.#write(Buffer.alloc(pad));
+    if (!this.#out.write(chunk)) await once(this.#out, 'drain');
   }
 
   async addDirectory(name: string): Promise<void> {
@@ -203,10 +151,10 @@ export class TarWriter {
     if (pad) await this.#write(Buffer.alloc(pad));
   }
 
-  /** Two zero blocks end the archive; returns the tar's sha256 (hex), or '' with `hash: false`. */
+  /** Two zero blocks end the archive; returns the tar's sha256 (hex). */
   async finish(): Promise<string> {
     await this.#write(Buffer.alloc(BLOCK * 2));
-    return this.#hashHere ? this.#hash.digest('hex') : '';
+    return this.#hash.digest('hex');
   }
 }
 
@@ -271,8 +219,11 @@ export class TarLayout {
   }
 
   /**
-   * Completes entry `i` from an open file (two reused buffers, the next read
-   * overlapping the last write); `available(pos)` as in TarWriter.addFileFrom.
+   * Completes entry `i` from an open file, reusing two buffers (the next read
+   * overlaps the last write), so copying gigabytes allocates nothing and memory
+   * stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
+   * `available(pos)`, for a file still being written, resolves to how many
+   * bytes can be read from `pos` now (waiting until there are some; 0 = no more).
    */
   async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void, available?: (pos: number) => Promise<number>): Promise<void> {
     const { name, size } = this.#entries[i]!;

@@ -55,10 +55,11 @@ test('sizes beyond the octal limit use base-256; a wrong byte count is refused',
   await assert.rejects(t.addFile('short', 10, Buffer.from('abc')), /3 bytes, expected 10/);
 });
 
-test('a file handle sink, a copy that follows a growing file, and the whole-tar hash from a worker agree', async () => {
+test('TarLayout copies a file that is still growing; the worker that follows the finished prefix hashes the whole tar', async () => {
   const { open, writeFile, appendFile } = await import('node:fs/promises');
   const { createHash, randomBytes } = await import('node:crypto');
   const { followHash } = await import('../../src/bundle/follow-hash.ts');
+  const { TarLayout } = await import('../../src/bundle/tar-writer.ts');
   const dir = tempDir('ac-tarw-');
   const content = randomBytes(3 << 20);
   // The source grows in three steps while the tar copies it.
@@ -75,23 +76,25 @@ test('a file handle sink, a copy that follows a growing file, and the whole-tar 
   const out = join(dir, 'out.tar');
   const fh = await open(out, 'w');
   const hasher = followHash(out);
-  const t = new TarWriter(fh, { hash: false, onProgress: (n) => hasher.progress(n) });
-  await t.addFile('a.txt', 3, Buffer.from('abc'));
+  const t = new TarLayout(fh, [{ name: 'a.txt', size: 3 }, { name: 'blob', size: content.length }], { onProgress: (n) => hasher.progress(n) });
+  await t.writeFrame();
   const src = await open(srcPath, 'r');
-  await t.addFileFrom('blob', content.length, src, 0o644, undefined, async (pos) => {
+  const copying = t.copy(1, src, undefined, async (pos) => {
     while (have <= pos) await new Promise((r) => setTimeout(r, 5));
     return have - pos;
   });
+  await t.fill(0, Buffer.from('abc'));
+  await copying;
   await src.close();
   await grow;
-  assert.equal(await t.finish(), '', 'hash left to the worker');
   await fh.close();
   const hex = await hasher.finish();
   const bytes = readFileSync(out);
   assert.equal(hex, createHash('sha256').update(bytes).digest('hex'));
-  assert.equal(bytes.length, t.bytesWritten);
+  assert.equal(bytes.length, t.size);
   execFileSync('tar', ['-xf', out, '-C', dir]);
   assert.ok(readFileSync(join(dir, 'blob')).equals(content));
+  assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), 'abc');
 });
 
 test('TarLayout: entries filled out of order give the same bytes as TarWriter; contiguous() only counts a complete prefix', async () => {
