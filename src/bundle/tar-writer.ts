@@ -177,6 +177,8 @@ export class TarLayout {
   readonly #mtime: number;
   readonly #dataAt: number[] = [];
   readonly #done: boolean[];
+  /** bytes of each entry's content written so far, from its start (copies are sequential) */
+  readonly #filled: number[];
   readonly size: number;
   #prefixEntry = 0;
   readonly #onProgress: ((bytes: number) => void) | undefined;
@@ -193,7 +195,11 @@ export class TarLayout {
     }
     this.size = pos + 2 * BLOCK;
     this.#done = entries.map((e) => e.size === 0);
+    this.#filled = entries.map(() => 0);
+    this.#framed = false;
   }
+
+  #framed: boolean;
 
   async #writeAt(buf: Buffer, position: number): Promise<void> {
     for (let off = 0; off < buf.length; ) off += (await this.#fh.write(buf, off, buf.length - off, position + off)).bytesWritten;
@@ -208,6 +214,7 @@ export class TarLayout {
       if (pad) await this.#writeAt(Buffer.alloc(pad), this.#dataAt[i]! + e.size);
     }
     await this.#writeAt(Buffer.alloc(2 * BLOCK), this.size - 2 * BLOCK);
+    this.#framed = true;
     this.#advance();
   }
 
@@ -246,6 +253,9 @@ export class TarLayout {
       const [, next] = await Promise.all([this.#writeAt(cur, at), readInto(bufs[1 - k]!)]);
       k = 1 - k;
       n = next;
+      // The entry at the head of the unfinished ones moves the hashable prefix as it fills.
+      this.#filled[i] = pos;
+      if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
     }
     if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
     this.#complete(i);
@@ -258,11 +268,12 @@ export class TarLayout {
 
   #advance(): void {
     while (this.#prefixEntry < this.#entries.length && this.#done[this.#prefixEntry]) this.#prefixEntry++;
-    this.#onProgress?.(this.contiguous());
+    if (this.#framed) this.#onProgress?.(this.contiguous());
   }
 
-  /** Bytes from the start of the file that are final. */
+  /** Bytes from the start of the file that are final (headers are, once writeFrame is done). */
   contiguous(): number {
-    return this.#prefixEntry >= this.#entries.length ? this.size : this.#dataAt[this.#prefixEntry]!;
+    if (!this.#framed) return 0;
+    return this.#prefixEntry >= this.#entries.length ? this.size : this.#dataAt[this.#prefixEntry]! + this.#filled[this.#prefixEntry]!;
   }
 }
