@@ -14,7 +14,8 @@ import { open as openFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
-import { isTransientError } from './registry/retry.ts';
+import { isTransientError, retryDelay } from './registry/retry.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
@@ -238,7 +239,8 @@ export class ContentStore {
           if (attempt >= attempts || !isTransientError(err)) {
             throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
           }
-          // Keep the partial: the next try resumes from its end.
+          // Keep the partial: the next try resumes from its end, after a backoff with jitter.
+          await sleep(retryDelay(attempt, undefined));
         }
       }
     } finally {
