@@ -158,6 +158,8 @@ describe('bundle create through faults', () => {
   let spec: string;
   /** the bundle an undisturbed run makes: every faulty run that succeeds must make exactly these bytes */
   let cleanTar: Buffer;
+  /** the cache that clean run filled */
+  let cleanCache: string;
   let n = 0;
 
   before(async () => {
@@ -168,6 +170,7 @@ describe('bundle create through faults', () => {
     const clean = await create([]);
     assert.equal(clean.run.code, 0, clean.run.stderr);
     cleanTar = readFileSync(clean.out);
+    cleanCache = clean.cache;
   });
 
   after(async () => {
@@ -231,6 +234,21 @@ describe('bundle create through faults', () => {
     const v = await runCli(['bundle', 'verify', file]);
     assert.equal(v.code, 1, `verify refuses it:\n${v.stdout}`);
     assert.match(v.stdout, /bundle\.yaml/, 'and names bundle.yaml');
+  });
+
+  test('a cache file changed on disk after it was verified is caught while the tar is written: exit 1, no tar', async () => {
+    // Damage the biggest blob of the earlier run's cache, keeping its name and size.
+    const blobs = filesBelow(join(cleanCache, 'blobs', 'sha256')).filter((f) => /\/[0-9a-f]{64}$/.test(f));
+    const victim = blobs.sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!;
+    const bytes = readFileSync(victim);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(victim, bytes);
+    proxy.setRules([]);
+    const outDir = join(dir, 'out-tampered');
+    const run = await runCli(['bundle', 'create', '--spec', spec, '--output', join(outDir, 'bundle.tar'), '--cache-dir', cleanCache]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.ok(run.stderr.includes(victim), `names the cache file ${victim}:\n${run.stderr}`);
+    assertNoOutput(outDir);
   });
 
   test('corrupted blobs are refused every time: no tar, nothing bad in the cache', async () => {
