@@ -103,7 +103,7 @@ Options:
   --output FILE             write the report to FILE instead of stdout
   --lang LANG               en | ko (default en)
   --timeout DUR             per-check timeout, e.g. 5s, 500ms (default 5s)
-  --concurrency N           checks run at once (default 16)
+  --concurrency N           checks run at once on each node (default 16)
   --strict                  warnings also fail (exit 1)
   -h, --help                this help
 
