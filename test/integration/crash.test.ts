@@ -20,8 +20,8 @@ const MAX_TRIALS = 20;
 
 /** Slows each upload a little, so a random kill lands mid-push rather than before or after it. */
 const PACING: FaultRule[] = [
-  { name: 'pace uploads', method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'stall', ms: 60 } },
-  { name: 'pace manifests', method: 'PUT', path: /\/manifests\//, fault: { kind: 'stall', ms: 60 } },
+  { name: 'pace uploads', method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'stall', ms: 150 } },
+  { name: 'pace manifests', method: 'PUT', path: /\/manifests\//, fault: { kind: 'stall', ms: 150 } },
 ];
 
 describe('bundle install killed at random moments', () => {
@@ -76,7 +76,8 @@ describe('bundle install killed at random moments', () => {
     let trial = 0;
     for (; interrupted < MIN_INTERRUPTED && trial < MAX_TRIALS; trial++) {
       const prefix = `trial-${trial}`;
-      const killAt = Math.round(duration * (0.05 + 0.8 * random()));
+      // Verification comes first: spread the kills over the later part of the run, where pushes happen.
+      const killAt = Math.round(duration * (0.2 + 0.75 * random()));
       proxy.resetCounters();
       const first = await install(prefix, killAt);
       if (first.killed) interrupted++;
