@@ -2,7 +2,7 @@
 // registry seeded with small test images, the CLI run as a child that can be
 // killed at a chosen moment, what a registry's storage holds, and a tiny tmpfs.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -134,32 +134,6 @@ export function storedTag(registry: TestRegistry, repository: string, tag: strin
   return existsSync(link) ? readFileSync(link, 'utf8').trim() : undefined;
 }
 
-/** Every blob the registry stores, in any repository. */
-export function storedBlobs(registry: TestRegistry): Set<string> {
-  const root = join(registry.dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256');
-  if (!existsSync(root)) return new Set();
-  const out = new Set<string>();
-  for (const two of readdirSync(root)) {
-    for (const hex of readdirSync(join(root, two))) if (existsSync(join(root, two, hex, 'data'))) out.add(`sha256:${hex}`);
-  }
-  return out;
-}
-
-/** Repositories the registry holds (its storage directory tree). */
-export function storedRepositories(registry: TestRegistry): string[] {
-  const root = join(registry.dir, 'data', 'docker', 'registry', 'v2', 'repositories');
-  const out: string[] = [];
-  const walk = (dir: string, rel: string): void => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      if (name === '_manifests') out.push(rel);
-      else if (!name.startsWith('_')) walk(join(dir, name), rel ? `${rel}/${name}` : name);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
-
 /** Files whose names end in `suffix` anywhere below `dir` (or every file when suffix is ''). */
 export function filesBelow(dir: string, suffix = ''): string[] {
   const out: string[] = [];
@@ -198,9 +172,7 @@ export function mountTmpfs(size: string): Tmpfs {
 
 /** A scratch directory for one test file. */
 export function scratchDir(tag: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `ac-${tag}-`));
-  mkdirSync(dir, { recursive: true });
-  return dir;
+  return mkdtempSync(join(tmpdir(), `ac-${tag}-`));
 }
 
 export interface TestHttpProxy {
