@@ -5,6 +5,7 @@
 // cross-origin hops), and the scheme: HTTPS, falling back to plain HTTP only
 // for insecure registries and loopback addresses, as Docker does.
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
 import { InputError, OperationError } from '../../errors.ts';
 import type { RegistrySettings } from '../../schema/bundle-spec.ts';
@@ -74,8 +75,9 @@ export class Transport {
         throw new InputError({ file: settings.caFile, expected: `cannot read CA file (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
       }
     }
-    // A private CA adds to the system roots rather than replacing them.
-    const tls = { ...(ca ? { ca: [ca] } : {}), rejectUnauthorized: !settings?.insecure };
+    // A private CA adds to the system roots rather than replacing them (Node's `ca`
+    // replaces), so a registry that redirects blobs to a public CDN still verifies.
+    const tls = { ...(ca ? { ca: [...rootCertificates, ca] } : {}), rejectUnauthorized: !settings?.insecure };
     const base = { connections: this.#connections, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT, connect: tls };
     const proxy = proxyEnv(this.#env);
     const useProxy = !isLoopbackHost(host) && (proxy.httpProxy || proxy.httpsProxy);
