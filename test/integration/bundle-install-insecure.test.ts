@@ -1,6 +1,6 @@
 // Plain HTTP only with --insecure (or for a loopback address): a plain-HTTP
 // registry on a non-loopback address, inside a network namespace this test
-// creates (10.203.0.0/16, the bundle tests' subnet), is refused without
+// creates (namespace subnet 10.203.0.0/16, the bundle tests'), is refused without
 // --insecure (nothing pushed) and used with it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

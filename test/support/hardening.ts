@@ -216,7 +216,7 @@ export interface NamespacedRegistry {
 
 /**
  * A TLS + htpasswd distribution registry inside a fresh network namespace
- * (bundle subnet 10.203.0.0/16), so clients treat it as a remote host:
+ * (bundle namespace subnet 10.203.0.0/16), so clients treat it as a remote host:
  * proxies apply, plain HTTP does not.
  */
 export async function startNamespacedRegistry(pki: Pki, opts: { subnet: string; name: string; username: string; password: string }): Promise<NamespacedRegistry> {

@@ -28,8 +28,8 @@ export function sampleReport() {
     profileName: 'checks/default.yaml (built in)',
     lang: 'en',
     nodes: [
-      { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'] },
-      { name: 'worker-1', address: '192.168.10.21', roles: ['worker'] },
+      { name: 'master-1', address: '192.0.2.11', roles: ['control-plane'] },
+      { name: 'worker-1', address: '192.0.2.21', roles: ['worker'] },
     ],
     startedAt: new Date('2026-11-23T07:00:00.000Z'),
     durationMs: 1234.4,

@@ -18,7 +18,7 @@ import {
 } from '../../src/preflight/checks/fleet/rules.ts';
 
 const base: SshConnectFacts = {
-  address: '10.202.1.2',
+  address: '192.0.2.12',
   port: 22,
   user: 'astrago',
   tcp: { ok: true, ms: 1 },
@@ -32,7 +32,7 @@ test('unreachable node: reachable fails, host key and auth are skipped', () => {
   const f: SshConnectFacts = { ...base, tcp: { ok: false, state: 'timeout', error: 'no answer within 2000 ms' }, handshake: { ok: false }, hostKey: { status: 'unchecked', file: '/k' }, auth: { ok: false, tried: [] } };
   const r = judgeReachable(f);
   assert.equal(r.status, 'fail');
-  assert.match(r.message, /10\.202\.1\.2:22.*no answer/);
+  assert.match(r.message, /192\.0\.2\.12:22.*no answer/);
   assert.equal(judgeHostKey(f, 'n1').status, 'skip');
   assert.equal(judgeAuth(f).status, 'skip');
 });
@@ -50,7 +50,7 @@ test('changed host key: fails naming node, expected and presented fingerprints; 
   assert.match(hk.message, /worker-2/);
   assert.match(hk.message, /SHA256:old/);
   assert.match(hk.message, /SHA256:new/);
-  assert.match(hk.remediation!, /ssh-keygen -R '10\.202\.1\.2'/);
+  assert.match(hk.remediation!, /ssh-keygen -R '192\.0\.2\.12'/);
   assert.equal(judgeAuth(f).status, 'skip');
 });
 
@@ -96,8 +96,8 @@ test('clock skew: spread between nodes against maxSkewMs, not the offset to this
 test('port matrix plan follows roles, peers, CNI and skips UDP and self', () => {
   const profile = loadProfile();
   const nodes = [
-    { name: 'cp1', address: '10.0.0.1', roles: ['control-plane' as const] },
-    { name: 'w1', address: '10.0.0.2', roles: ['worker' as const] },
+    { name: 'cp1', address: '192.0.2.1', roles: ['control-plane' as const] },
+    { name: 'w1', address: '192.0.2.2', roles: ['worker' as const] },
     { name: 'local', roles: ['worker' as const] }, // no address: a source, never a target
   ];
   const plan = planPortMatrix(profile, nodes);
@@ -147,7 +147,7 @@ test('fleet progress: one line per node connection and per node done, with its f
   const lines: string[] = [];
   const out = new Writable({ write: (c, _e, cb) => (lines.push(...String(c).split('\n').filter(Boolean)), cb()) });
   const p = new FleetProgress(out, 2);
-  const dead = new UnreachableHost('n2', '10.0.0.2', { ...base, tcp: { ok: false } }, 'no answer within 5000 ms');
+  const dead = new UnreachableHost('n2', '192.0.2.2', { ...base, tcp: { ok: false } }, 'no answer within 5000 ms');
   p.connected('n1', { kind: 'ssh' });
   p.connected('n2', dead);
   let probed = 0;

@@ -40,54 +40,54 @@ test('fingerprint and key type match ssh-keygen', () => {
 });
 
 test('host token uses [host]:port for ports other than 22', () => {
-  assert.equal(hostToken('10.0.0.1', 22), '10.0.0.1');
-  assert.equal(hostToken('10.0.0.1', 2222), '[10.0.0.1]:2222');
+  assert.equal(hostToken('192.0.2.1', 22), '192.0.2.1');
+  assert.equal(hostToken('192.0.2.1', 2222), '[192.0.2.1]:2222');
   assert.equal(hostToken('Node-1.LAB', 22), 'node-1.lab', 'lowercased, as ssh looks names up (hashed entries depend on it)');
 });
 
 test('plain entries: known, unknown, changed, and port-qualified names', () => {
   const [t, k] = a.line.split(' ');
-  const entries = parseKnownHosts(`# comment\n\nnode1,10.0.0.1 ${t} ${k}\n[10.0.0.2]:2222 ${t} ${k}\n`);
-  assert.deepEqual(verifyHostKey(entries, '10.0.0.1', 22, a.blob), { status: 'known', line: 3 });
+  const entries = parseKnownHosts(`# comment\n\nnode1,192.0.2.1 ${t} ${k}\n[192.0.2.2]:2222 ${t} ${k}\n`);
+  assert.deepEqual(verifyHostKey(entries, '192.0.2.1', 22, a.blob), { status: 'known', line: 3 });
   assert.deepEqual(verifyHostKey(entries, 'NODE1', 22, a.blob), { status: 'known', line: 3 }, 'host names compare case-insensitively');
-  assert.deepEqual(verifyHostKey(entries, '10.0.0.2', 2222, a.blob), { status: 'known', line: 4 });
+  assert.deepEqual(verifyHostKey(entries, '192.0.2.2', 2222, a.blob), { status: 'known', line: 4 });
   // The same address on another port is another host for OpenSSH.
-  assert.deepEqual(verifyHostKey(entries, '10.0.0.2', 22, a.blob), { status: 'unknown' });
-  assert.deepEqual(verifyHostKey(entries, '10.0.0.1', 2222, a.blob), { status: 'unknown' });
-  const changed = verifyHostKey(entries, '10.0.0.1', 22, b.blob);
+  assert.deepEqual(verifyHostKey(entries, '192.0.2.2', 22, a.blob), { status: 'unknown' });
+  assert.deepEqual(verifyHostKey(entries, '192.0.2.1', 2222, a.blob), { status: 'unknown' });
+  const changed = verifyHostKey(entries, '192.0.2.1', 22, b.blob);
   assert.equal(changed.status, 'changed');
   assert.deepEqual(changed.status === 'changed' && changed.expected, [{ type: 'ssh-ed25519', fingerprint: a.fp, line: 3 }]);
   // Only another key type is known: refused too (we offer the known types first).
-  assert.equal(verifyHostKey(entries, '10.0.0.1', 22, c.blob).status, 'changed');
+  assert.equal(verifyHostKey(entries, '192.0.2.1', 22, c.blob).status, 'changed');
 });
 
 test('wildcards, negation, @revoked and @cert-authority', () => {
   const [t, k] = a.line.split(' ');
   const [tb, kb] = b.line.split(' ');
   const entries = parseKnownHosts(
-    `10.9.*,!10.9.0.7 ${t} ${k}\n@revoked * ${tb} ${kb}\n@cert-authority *.lab ${t} ${k}\n@bogus x ${t} ${k}\n`,
+    `198.51.*,!198.51.0.7 ${t} ${k}\n@revoked * ${tb} ${kb}\n@cert-authority *.lab ${t} ${k}\n@bogus x ${t} ${k}\n`,
   );
-  assert.equal(verifyHostKey(entries, '10.9.3.4', 22, a.blob).status, 'known');
-  assert.equal(verifyHostKey(entries, '10.9.0.7', 22, a.blob).status, 'unknown');
+  assert.equal(verifyHostKey(entries, '198.51.3.4', 22, a.blob).status, 'known');
+  assert.equal(verifyHostKey(entries, '198.51.0.7', 22, a.blob).status, 'unknown');
   assert.equal(verifyHostKey(entries, 'x.lab', 22, a.blob).status, 'unknown', 'CA lines are not host keys');
-  assert.deepEqual(verifyHostKey(entries, '10.9.3.4', 22, b.blob), { status: 'revoked', line: 2 });
+  assert.deepEqual(verifyHostKey(entries, '198.51.3.4', 22, b.blob), { status: 'revoked', line: 2 });
 });
 
 test('hashed entries written by ssh-keygen -H are matched, for port 22 and [host]:port', () => {
   const f = join(dir, 'hashed');
   const [t, k] = a.line.split(' ');
-  writeFileSync(f, `10.1.2.3 ${t} ${k}\n[10.1.2.4]:2200 ${t} ${k}\nmaster-1.lab ${t} ${k}\n`);
+  writeFileSync(f, `203.0.113.3 ${t} ${k}\n[203.0.113.4]:2200 ${t} ${k}\nmaster-1.lab ${t} ${k}\n`);
   execFileSync('ssh-keygen', ['-q', '-H', '-f', f], { stdio: 'ignore' });
   const text = readFileSync(f, 'utf8');
   assert.match(text, /^\|1\|/m);
-  assert.doesNotMatch(text, /10\.1\.2/);
+  assert.doesNotMatch(text, /203\.0\.113/);
   const entries = parseKnownHosts(text);
   assert.equal(entries.length, 3);
   assert.equal(verifyHostKey(entries, 'Master-1.LAB', 22, a.blob).status, 'known');
-  assert.equal(verifyHostKey(entries, '10.1.2.3', 22, a.blob).status, 'known');
-  assert.equal(verifyHostKey(entries, '10.1.2.4', 2200, a.blob).status, 'known');
-  assert.equal(verifyHostKey(entries, '10.1.2.4', 22, a.blob).status, 'unknown');
-  assert.equal(verifyHostKey(entries, '10.1.2.3', 22, b.blob).status, 'changed');
+  assert.equal(verifyHostKey(entries, '203.0.113.3', 22, a.blob).status, 'known');
+  assert.equal(verifyHostKey(entries, '203.0.113.4', 2200, a.blob).status, 'known');
+  assert.equal(verifyHostKey(entries, '203.0.113.4', 22, a.blob).status, 'unknown');
+  assert.equal(verifyHostKey(entries, '203.0.113.3', 22, b.blob).status, 'changed');
 });
 
 test('host key algorithms put the known types first', () => {
@@ -104,30 +104,30 @@ test('add() records a key that OpenSSH then finds, keeps the file mode, writes t
   const link = join(dir, 'kh-link');
   symlinkSync(real, link);
   const kh = KnownHostsFile.load(link);
-  assert.equal(kh.verify('10.4.0.2', 2022, a.blob).status, 'unknown');
-  await Promise.all([kh.add('10.4.0.2', 2022, a.blob), kh.add('10.4.0.3', 22, c.blob)]);
-  assert.equal(kh.verify('10.4.0.2', 2022, a.blob).status, 'known');
-  assert.equal(KnownHostsFile.load(link).verify('10.4.0.3', 22, c.blob).status, 'known');
+  assert.equal(kh.verify('198.51.100.2', 2022, a.blob).status, 'unknown');
+  await Promise.all([kh.add('198.51.100.2', 2022, a.blob), kh.add('198.51.100.3', 22, c.blob)]);
+  assert.equal(kh.verify('198.51.100.2', 2022, a.blob).status, 'known');
+  assert.equal(KnownHostsFile.load(link).verify('198.51.100.3', 22, c.blob).status, 'known');
   assert.equal(statSync(real).mode & 0o777, 0o644);
   assert.ok(lstatSync(link).isSymbolicLink(), 'the symlink itself was kept');
-  const found = execFileSync('ssh-keygen', ['-F', '[10.4.0.2]:2022', '-f', real], { encoding: 'utf8' });
+  const found = execFileSync('ssh-keygen', ['-F', '[198.51.100.2]:2022', '-f', real], { encoding: 'utf8' });
   assert.match(found, /ssh-ed25519/);
-  assert.match(readFileSync(real, 'utf8'), /^other .*\n\[10\.4\.0\.2\]:2022 /m, 'the missing newline was added, not glued');
+  assert.match(readFileSync(real, 'utf8'), /^other .*\n\[198\.51\.100\.2\]:2022 /m, 'the missing newline was added, not glued');
   // Adding again is a no-op; a different key for a known host is refused.
-  await kh.add('10.4.0.2', 2022, a.blob);
+  await kh.add('198.51.100.2', 2022, a.blob);
   assert.equal(readFileSync(real, 'utf8').split('\n').filter(Boolean).length, 3);
-  await assert.rejects(kh.add('10.4.0.2', 2022, b.blob), /refusing/);
+  await assert.rejects(kh.add('198.51.100.2', 2022, b.blob), /refusing/);
 });
 
 test('add() to a hashed file writes a hashed entry that ssh-keygen -F finds', async () => {
   const f = join(dir, 'kh-hashed');
-  writeFileSync(f, `10.7.0.1 ${b.line}\n`);
+  writeFileSync(f, `198.18.7.1 ${b.line}\n`);
   execFileSync('ssh-keygen', ['-q', '-H', '-f', f], { stdio: 'ignore' });
-  await KnownHostsFile.load(f).add('10.7.0.2', 2222, a.blob);
+  await KnownHostsFile.load(f).add('198.18.7.2', 2222, a.blob);
   const text = readFileSync(f, 'utf8');
-  assert.doesNotMatch(text, /10\.7\.0\.2/);
+  assert.doesNotMatch(text, /198\.18\.7\.2/);
   assert.equal(text.trim().split('\n').filter((l) => l.startsWith('|1|')).length, 2);
-  assert.match(execFileSync('ssh-keygen', ['-F', '[10.7.0.2]:2222', '-f', f], { encoding: 'utf8' }), /ssh-ed25519/);
+  assert.match(execFileSync('ssh-keygen', ['-F', '[198.18.7.2]:2222', '-f', f], { encoding: 'utf8' }), /ssh-ed25519/);
 });
 
 test('a new known_hosts file is created 0600 in a new directory', async () => {

@@ -28,13 +28,13 @@ const site: Site = {
   kind: 'Site',
   metadata: { name: 'lab' },
   nodes: [
-    { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'] },
+    { name: 'master-1', address: '192.0.2.11', roles: ['control-plane'] },
     { name: 'worker-1', address: 'worker-1.acme.local', roles: ['worker'] },
   ],
-  network: { proxy: { http: 'http://proxy.acme:3128', https: 'http://proxy.acme:3128', noProxy: ['.acme.local', 'localhost'] }, podCidr: '10.233.64.0/18', serviceCidr: '10.233.0.0/18' },
+  network: { proxy: { http: 'http://proxy.acme:3128', https: 'http://proxy.acme:3128', noProxy: ['.acme.local', 'localhost'] }, podCidr: '198.18.64.0/18', serviceCidr: '198.18.0.0/18' },
   registry: { url: 'https://harbor.acme.local', username: 'robot$astrago', passwordEnv: 'HARBOR_PASSWORD' },
 };
-const ctx: JudgeContext = { node: { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'] }, profile, site, isRoot: true, lang: 'en' };
+const ctx: JudgeContext = { node: { name: 'master-1', address: '192.0.2.11', roles: ['control-plane'] }, profile, site, isRoot: true, lang: 'en' };
 const one = (j: Judgement | Judgement[]): Judgement => (Array.isArray(j) ? j[0]! : j);
 
 // ---------------------------------------------------------------- ports
@@ -80,8 +80,8 @@ test('network.targets: open passes; refused, filtered and DNS failure fail with 
     {
       targets: [
         { host: 'git.acme.local', port: 443, state: 'open', ms: 3, via: 'local' },
-        { host: '10.0.0.5', port: 22, state: 'refused', ms: 1, via: 'local', error: 'ECONNREFUSED' },
-        { host: '10.0.0.6', port: 22, state: 'filtered', ms: 3000, via: 'local' },
+        { host: '203.0.113.5', port: 22, state: 'refused', ms: 1, via: 'local', error: 'ECONNREFUSED' },
+        { host: '203.0.113.6', port: 22, state: 'filtered', ms: 3000, via: 'local' },
         { host: 'nope.invalid', port: 80, state: 'dns', ms: 2, via: 'local', error: 'getaddrinfo ENOTFOUND' },
         { target: 'garbage', state: 'invalid' },
       ],
@@ -90,8 +90,8 @@ test('network.targets: open passes; refused, filtered and DNS failure fail with 
   ) as Judgement[];
   assert.deepEqual(r.map((j) => [j.id, j.status]), [
     ['network.targets[git.acme.local:443]', 'pass'],
-    ['network.targets[10.0.0.5:22]', 'fail'],
-    ['network.targets[10.0.0.6:22]', 'fail'],
+    ['network.targets[203.0.113.5:22]', 'fail'],
+    ['network.targets[203.0.113.6:22]', 'fail'],
     ['network.targets[nope.invalid:80]', 'fail'],
     ['network.targets[garbage]', 'fail'],
   ]);
@@ -106,13 +106,13 @@ test('network.targets: open passes; refused, filtered and DNS failure fail with 
 });
 
 test('storage.nfs: open with the export passes; missing export fails; closed fails; no server skips', () => {
-  const reach = { host: '192.168.10.5', port: 2049, state: 'open' as const, ms: 2, via: 'local' as const };
-  assert.equal(one(storageNfs.judge({ server: '192.168.10.5', path: '/export/astrago', reach, exports: ['/export/astrago'] }, ctx)).status, 'pass');
-  const missing = one(storageNfs.judge({ server: '192.168.10.5', path: '/export/astrago', reach, exports: ['/other'] }, ctx));
+  const reach = { host: '192.0.2.5', port: 2049, state: 'open' as const, ms: 2, via: 'local' as const };
+  assert.equal(one(storageNfs.judge({ server: '192.0.2.5', path: '/export/astrago', reach, exports: ['/export/astrago'] }, ctx)).status, 'pass');
+  const missing = one(storageNfs.judge({ server: '192.0.2.5', path: '/export/astrago', reach, exports: ['/other'] }, ctx));
   assert.equal(missing.status, 'fail');
   assert.match(missing.remediation!, /exportfs -ra/);
-  assert.equal(one(storageNfs.judge({ server: '192.168.10.5', path: '/x', reach: { ...reach, state: 'filtered' }, exports: null }, ctx)).status, 'fail');
-  assert.match(one(storageNfs.judge({ server: '192.168.10.5', path: '/x', reach, exports: null }, ctx)).message, /showmount/);
+  assert.equal(one(storageNfs.judge({ server: '192.0.2.5', path: '/x', reach: { ...reach, state: 'filtered' }, exports: null }, ctx)).status, 'fail');
+  assert.match(one(storageNfs.judge({ server: '192.0.2.5', path: '/x', reach, exports: null }, ctx)).message, /showmount/);
   assert.equal(one(storageNfs.judge({ exports: null }, ctx)).status, 'skip');
 });
 
@@ -125,7 +125,7 @@ const NFT = JSON.parse(`{"nftables": [{"metainfo": {"version": "1.0.6", "json_sc
 {"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 2, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lo"}}, {"accept": null}]}},
 {"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 3, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}},
 {"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [22, {"range": [2379, 2380]}, 10250]}}}, {"accept": null}]}},
-{"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 6443}}, {"accept": null}]}},
+{"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "198.18.0.0", "len": 15}}}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 6443}}, {"accept": null}]}},
 {"rule": {"family": "inet", "table": "f", "chain": "input", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 4789}}, {"jump": {"target": "vx"}}]}},
 {"rule": {"family": "inet", "table": "f", "chain": "vx", "handle": 9, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 4789}}, {"accept": null}]}}]}`);
 
@@ -137,7 +137,7 @@ const IPT = `-P INPUT DROP
 -A INPUT -p tcp -m multiport --dports 179,10250 -j ACCEPT
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 6443 -m comment --comment "api server" -j REJECT --reject-with tcp-reset
--A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 10257 -j ACCEPT`;
+-A INPUT -s 198.18.0.0/15 -p tcp -m tcp --dport 10257 -j ACCEPT`;
 
 test('nftables model: sets, ranges, jumps, loopback and conntrack rules, conditional source matches, policy', () => {
   const chains = chainsFromNftJson(NFT);
@@ -198,16 +198,16 @@ test('firewall.status: names the active firewall; nothing active passes; non-roo
 // ---------------------------------------------------------------- proxy
 
 test('NO_PROXY matching follows Go: suffixes, bare domains, CIDRs, ports, loopback', () => {
-  const np = ['.acme.local', 'example.com', '10.0.0.0/8', 'reg.x:5000'];
+  const np = ['.acme.local', 'example.com', '198.18.0.0/15', 'reg.x:5000'];
   assert.equal(noProxyMatch(np, 'harbor.acme.local'), '.acme.local');
   assert.equal(noProxyMatch(np, 'acme.local'), undefined, 'a leading dot matches subdomains only');
   assert.equal(noProxyMatch(np, 'a.example.com'), 'example.com');
-  assert.equal(noProxyMatch(np, '10.2.3.4'), '10.0.0.0/8');
+  assert.equal(noProxyMatch(np, '198.19.3.4'), '198.18.0.0/15');
   assert.equal(noProxyMatch(np, 'reg.x', 5000), 'reg.x:5000');
   assert.equal(noProxyMatch(np, 'reg.x', 443), undefined);
-  assert.ok(cidrContains('10.233.0.0/16', '10.233.64.0/18'));
+  assert.ok(cidrContains('198.18.0.0/16', '198.18.64.0/18'));
   assert.equal(noProxyCovers(['.cluster.local'], '.svc.cluster.local'), '.cluster.local');
-  assert.equal(noProxyCovers(['10.233.0.0/16'], '10.233.64.0/18'), '10.233.0.0/16');
+  assert.equal(noProxyCovers(['198.18.0.0/16'], '198.18.64.0/18'), '198.18.0.0/16');
   const settings = { http: 'http://p:3128', https: 'http://p:3128', noProxy: ['.acme.local'], source: 'site' as const };
   assert.equal(routeFor(new URL('https://harbor.acme.local'), settings).kind, 'direct');
   assert.equal(routeFor(new URL('https://127.0.0.1:5000'), settings).kind, 'direct');
@@ -239,11 +239,11 @@ test('proxy.env: agreement passes; missing, extra or different settings warn', (
 test('proxy.noproxy: lists what is missing and the corrected value', () => {
   const j = one(proxyNoProxy.judge({ proxy: 'http://proxy.acme:3128', noProxy: ['.acme.local', 'localhost'], source: 'site' }, ctx));
   assert.equal(j.status, 'fail');
-  for (const m of ['127.0.0.1', '.svc', '.cluster.local', '192.168.10.11', 'master-1', '10.233.64.0/18', '10.233.0.0/18']) assert.ok(j.message.includes(m), m);
+  for (const m of ['127.0.0.1', '.svc', '.cluster.local', '192.0.2.11', 'master-1', '198.18.64.0/18', '198.18.0.0/18']) assert.ok(j.message.includes(m), m);
   assert.ok(!/worker-1\.acme\.local \(/.test(j.message), 'covered by .acme.local');
   assert.ok(!j.message.includes('harbor.acme.local'), 'registry covered by .acme.local');
   assert.match(j.remediation!, /^\.acme\.local,localhost,127\.0\.0\.1,/m);
-  const full = ['.acme.local', 'localhost', '127.0.0.1', '.svc', '.cluster.local', '192.168.10.0/24', 'master-1', 'worker-1', '10.233.0.0/16'];
+  const full = ['.acme.local', 'localhost', '127.0.0.1', '.svc', '.cluster.local', '192.0.2.0/24', 'master-1', 'worker-1', '198.18.0.0/16'];
   assert.equal(one(proxyNoProxy.judge({ proxy: 'http://p:1', noProxy: full, source: 'site' }, ctx)).status, 'pass');
   assert.equal(one(proxyNoProxy.judge({ proxy: null, noProxy: [], source: 'none' }, ctx)).status, 'pass');
 });
@@ -292,7 +292,7 @@ test('registry inputs: URL forms, CA files that are not PEM, challenges', () => 
 
 test('registry.dns/tcp: resolved or IP passes, unresolved fails, via proxy skips; refused/proxy errors fail', () => {
   const base = { registry: 'harbor.acme.local', route: 'direct (no proxy configured)' };
-  assert.equal(one(registryDns.judge({ ...base, resolution: { name: 'harbor.acme.local', addresses: ['10.0.0.9'], method: 'getent' } }, ctx)).status, 'pass');
+  assert.equal(one(registryDns.judge({ ...base, resolution: { name: 'harbor.acme.local', addresses: ['203.0.113.9'], method: 'getent' } }, ctx)).status, 'pass');
   const nx = one(registryDns.judge({ ...base, resolution: { name: 'harbor.acme.local', addresses: [], error: 'not found', method: 'getent' } }, ctx));
   assert.equal(nx.status, 'fail');
   assert.match(nx.remediation!, /\/etc\/hosts/);
@@ -348,9 +348,9 @@ test('registry.auth: login ok passes; rejected, missing password or token refusa
 
 test('time.sync: parsers of chronyc, timedatectl, ntpq', () => {
   assert.equal(parseChronyTracking('Reference ID    : C0A80A02\nSystem time     : 0.000123000 seconds slow of NTP time\n'), -0.123);
-  assert.equal(parseTimesyncStatus('       Server: 192.168.10.2\n       Offset: +1.234ms\n'), 1.234);
+  assert.equal(parseTimesyncStatus('       Server: 192.0.2.2\n       Offset: +1.234ms\n'), 1.234);
   assert.equal(parseTimesyncStatus('Offset: -250us'), -0.25);
-  assert.equal(parseNtpq('     remote           refid      st t when poll reach   delay   offset  jitter\n==========\n*192.168.10.2    .GPS.   1 u   33   64  377    0.321   -2.150   0.100\n'), -2.15);
+  assert.equal(parseNtpq('     remote           refid      st t when poll reach   delay   offset  jitter\n==========\n*192.0.2.2    .GPS.   1 u   33   64  377    0.321   -2.150   0.100\n'), -2.15);
 });
 
 test('time.sync: a running service with a small offset passes; none fails; large offset fails; unsynchronised warns', () => {
@@ -366,7 +366,7 @@ test('time.sync: a running service with a small offset passes; none fails; large
 // ---------------------------------------------------------------- DNS
 
 test('dns parsers: resolv.conf, dig, nslookup', () => {
-  assert.deepEqual(parseResolvConf('# x\nnameserver 10.0.0.2\nsearch a\nnameserver fd00::53\n'), ['10.0.0.2', 'fd00::53']);
+  assert.deepEqual(parseResolvConf('# x\nnameserver 203.0.113.2\nsearch a\nnameserver fd00::53\n'), ['203.0.113.2', 'fd00::53']);
   assert.deepEqual(parseDig(';; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1'), { state: 'answered', rcode: 'NXDOMAIN' });
   assert.equal(parseDig(';; connection timed out; no servers could be reached').state, 'silent');
   assert.equal(parseNslookup(';; connection timed out; no servers could be reached', 1).state, 'silent');
@@ -375,22 +375,22 @@ test('dns parsers: resolv.conf, dig, nslookup', () => {
 
 test('dns.resolvers: all answering passes; a silent server fails; site DNS not configured warns; no tool skips', () => {
   const ans = (server: string, state: 'answered' | 'silent', from: ('resolv.conf' | 'site')[] = ['resolv.conf']) => ({ server, state, rcode: state === 'answered' ? 'NOERROR' : undefined, from });
-  assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: ['10.0.0.2'], answers: [ans('10.0.0.2', 'answered')], method: 'node:dns' }, ctx)).status, 'pass');
-  const silent = one(dnsResolvers.judge({ query: 'x', resolvConf: ['10.0.0.2'], answers: [ans('10.0.0.2', 'silent')], method: 'node:dns' }, ctx));
+  assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: ['203.0.113.2'], answers: [ans('203.0.113.2', 'answered')], method: 'node:dns' }, ctx)).status, 'pass');
+  const silent = one(dnsResolvers.judge({ query: 'x', resolvConf: ['203.0.113.2'], answers: [ans('203.0.113.2', 'silent')], method: 'node:dns' }, ctx));
   assert.equal(silent.status, 'fail');
   assert.match(silent.remediation!, /53/);
-  assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: ['10.0.0.2'], answers: [ans('10.0.0.2', 'answered'), ans('10.0.0.3', 'answered', ['site'])], method: 'dig' }, ctx)).status, 'warn');
+  assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: ['203.0.113.2'], answers: [ans('203.0.113.2', 'answered'), ans('203.0.113.3', 'answered', ['site'])], method: 'dig' }, ctx)).status, 'warn');
   assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: [], answers: [], method: 'node:dns' }, ctx)).status, 'fail');
   assert.equal(one(dnsResolvers.judge({ query: 'x', resolvConf: ['1.1.1.1'], answers: [{ server: '1.1.1.1', state: 'unknown', from: ['resolv.conf'] }], method: 'none' }, ctx)).status, 'skip');
 });
 
 test('dns.nodes: names resolving pass; an unresolvable address fails; a name resolving elsewhere warns', () => {
   const l = (name: string, kind: 'address' | 'name', addresses: string[], expected?: string) => ({ name, node: name, kind, addresses, expected, method: 'getent' as const });
-  assert.equal(one(dnsNodes.judge({ lookups: [l('worker-1.acme.local', 'address', ['10.0.0.3']), l('master-1', 'name', ['192.168.10.11'], '192.168.10.11')] }, ctx)).status, 'pass');
+  assert.equal(one(dnsNodes.judge({ lookups: [l('worker-1.acme.local', 'address', ['203.0.113.3']), l('master-1', 'name', ['192.0.2.11'], '192.0.2.11')] }, ctx)).status, 'pass');
   assert.equal(one(dnsNodes.judge({ lookups: [l('worker-1.acme.local', 'address', [])] }, ctx)).status, 'fail');
-  const w = one(dnsNodes.judge({ lookups: [l('master-1', 'name', ['127.0.1.1'], '192.168.10.11')] }, ctx));
+  const w = one(dnsNodes.judge({ lookups: [l('master-1', 'name', ['127.0.1.1'], '192.0.2.11')] }, ctx));
   assert.equal(w.status, 'warn');
-  assert.match(w.remediation!, /192\.168\.10\.11 master-1/);
+  assert.match(w.remediation!, /192\.0\.2\.11 master-1/);
   assert.equal(one(dnsNodes.judge({ lookups: [] }, { ...ctx, site: { ...site, nodes: [] } })).status, 'skip');
 });
 
@@ -411,7 +411,7 @@ test('iptables model: ufw-style chains (jumps, rate-limited logging, conditional
 -A ufw-not-local -j DROP
 -A ufw-logging-deny -m limit --limit 3/min -j LOG --log-prefix "[UFW BLOCK] "
 -A ufw-user-input -p tcp -m tcp --dport 6443 -j ACCEPT
--A ufw-user-input -s 10.0.0.0/8 -j ufw-logging-deny`;
+-A ufw-user-input -s 198.18.0.0/15 -j ufw-logging-deny`;
   const chains = chainsFromIptables(ufw);
   const api = evaluatePort(chains, { protocol: 'tcp', port: 6443 });
   assert.deepEqual([api.verdict, api.conditional], ['accept', false]);

@@ -63,7 +63,7 @@ function rejection(text: string, schema: z.ZodType): InputError[] | undefined {
 
 const yamlToken = fc.oneof(
   fc.constantFrom(
-    'apiVersion: astrago.io/v1\n', 'kind: Site\n', 'kind: CheckProfile\n', 'metadata:', ' name: x', 'nodes:', 'roles: [worker]', 'address: 10.0.0.1',
+    'apiVersion: astrago.io/v1\n', 'kind: Site\n', 'kind: CheckProfile\n', 'metadata:', ' name: x', 'nodes:', 'roles: [worker]', 'address: 192.0.2.1',
     'ssh:', 'port: 22', 'registry:', 'url: https://r', 'checklist:', 'cpu: {min: 1}', '\n', '\n  ', '  ', '- ', ': ', ':', '{', '}', '[', ']', ', ',
     '&a ', '*a', '&b ', '*b', '!!binary ', '!!set ', '!!omap ', '!!map ', '!!str ', '!!int ', '!!float ', '!!bool ', '!foo ', '!<tag:x> ', '? ',
     '"', "'", '|\n', '>-\n', '# c\n', '---\n', '...\n', '%YAML 1.1\n', '%TAG ! tag:x:\n', '\t', '<<: ', '~', 'null', 'true', 'yes', '1e999', '-0',
@@ -88,7 +88,7 @@ function pathsOf(value: Json, prefix: Path = []): Path[] {
 
 /** Values that trip parsers: wrong types, extremes, odd strings. */
 const oddValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(null, true, false, 0, -1, 1.5, 65536, 1e308, -1e308, '', ' ', '~', '-', 'x'.repeat(5000), '${HARBOR_PASSWORD}', '10.0.0.0/99', 'ü☃', [], {}, [null], { '': 1 }),
+  fc.constantFrom<Json>(null, true, false, 0, -1, 1.5, 65536, 1e308, -1e308, '', ' ', '~', '-', 'x'.repeat(5000), '${HARBOR_PASSWORD}', '198.18.0.0/99', 'ü☃', [], {}, [null], { '': 1 }),
   fc.string({ maxLength: 20 }),
   fc.integer(),
   fc.double(),
@@ -184,19 +184,19 @@ const VALID_SITE: Json = {
   kind: 'Site',
   metadata: { name: 'acme-lab' },
   nodes: [
-    { name: 'master-1', address: '192.168.10.11', roles: ['control-plane'], ssh: { user: 'astrago', port: 22, keyFile: '~/.ssh/id_ed25519', knownHostsFile: './known_hosts' } },
+    { name: 'master-1', address: '192.0.2.11', roles: ['control-plane'], ssh: { user: 'astrago', port: 22, keyFile: '~/.ssh/id_ed25519', knownHostsFile: './known_hosts' } },
     { name: 'gpu-1', address: 'gpu-1.acme.local', roles: ['worker', 'gpu-worker'], ssh: { passwordEnv: 'SSH_PW', sudo: true } },
   ],
   network: {
     proxy: { http: 'http://proxy.acme:3128', https: 'http://proxy.acme:3128', noProxy: ['.acme.local'] },
-    podCidr: '10.233.64.0/18',
-    serviceCidr: '10.233.0.0/18',
-    dns: ['192.168.10.2'],
+    podCidr: '198.18.64.0/18',
+    serviceCidr: '198.18.0.0/18',
+    dns: ['192.0.2.2'],
     ntp: ['ntp.acme.local'],
     targets: ['git.acme.local:443'],
   },
   registry: { url: 'https://harbor.acme.local', caFile: './harbor-ca.pem', username: 'robot$astrago', passwordEnv: 'HARBOR_PASSWORD', insecure: false },
-  storage: { nfs: { server: '192.168.10.5', path: '/export/astrago' } },
+  storage: { nfs: { server: '192.0.2.5', path: '/export/astrago' } },
   resources: { gpusPerNode: 8, gpuModel: 'A100' },
 };
 

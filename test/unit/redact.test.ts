@@ -18,7 +18,7 @@ test('redactUrl masks the password of a URL userinfo and nothing else', () => {
 
 test('redactText masks known secrets and any URL password in free text', () => {
   assert.equal(redactText('login failed for hunter22 at x', ['hunter22']), `login failed for ${MASK} at x`);
-  assert.equal(redactText('proxy http://bob:unknownpw@10.0.0.1:3128 refused', []), 'proxy http://bob:***@10.0.0.1:3128 refused');
+  assert.equal(redactText('proxy http://bob:unknownpw@192.0.2.1:3128 refused', []), 'proxy http://bob:***@192.0.2.1:3128 refused');
   assert.equal(redactText('port 3128 ok, see http://host:3128/x', []), 'port 3128 ok, see http://host:3128/x');
   // Short secrets are ignored rather than mangling ordinary text.
   assert.equal(redactText('abc abc', ['abc']), 'abc abc');
