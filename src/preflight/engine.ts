@@ -9,7 +9,8 @@ import type { Profile } from '../schema/profile.ts';
 import type { CheckResult } from '../schema/report.ts';
 import type { Site } from '../schema/site.ts';
 import { checkIdMatches, checklistRef } from './profile.ts';
-import type { CheckDef, Host, JudgeContext, Judgement, NodeInfo, SiteCheckDef } from './types.ts';
+import { mergeGathers } from './hosts/batch.ts';
+import type { CheckDef, Gather, Host, JudgeContext, Judgement, NodeInfo, SiteCheckDef } from './types.ts';
 
 export interface EngineNode {
   info: NodeInfo;
@@ -157,12 +158,32 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       const node = { info: pending.info, host: await pending.host, unreachable: pending.unreachable };
       ready[i] = node;
       const limit = pLimit(concurrency);
+      if (node.host?.prefetch) startPrefetch(node.host, node.info);
       const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
       const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
       const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
       return Promise.all(applicable.map((check) => limit(() => runOne(check, node, ctx))));
     }),
   );
+
+  /**
+   * Asks the host to read, in one go, what the node's checks declare they will read.
+   * Whether the user is root is not known yet: a check counts if it applies either way.
+   * Half the check timeout: what the batch has not delivered by then is still read one by one.
+   */
+  function startPrefetch(host: Host, info: NodeInfo): void {
+    const gathers: Gather[] = [];
+    for (const c of checks) {
+      if (!c.gather) continue;
+      const ctx = (isRoot: boolean): JudgeContext => ({ node: info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir });
+      try {
+        if (!c.appliesTo || c.appliesTo(ctx(false)) || c.appliesTo(ctx(true))) gathers.push(c.gather(ctx(false)));
+      } catch {
+        // a declaration that fails costs only speed: the probe reads for itself
+      }
+    }
+    host.prefetch!(mergeGathers(gathers), { signal: opts.signal, timeoutMs: Math.max(1000, Math.floor(opts.timeoutMs / 2)) });
+  }
 
   async function runOne(check: CheckDef, node: { info: NodeInfo; host: Host | null; unreachable?: string }, ctx: JudgeContext): Promise<CheckResult[]> {
     const started = performance.now();

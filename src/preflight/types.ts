@@ -58,9 +58,33 @@ export interface Host {
    * when present (H4, issue #4).
    */
   tcpProbe?(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult>;
+  /**
+   * Optional (SSH hosts have it): start reading these facts now, all in one round trip;
+   * later calls for them are answered from that read. Anything it cannot answer (or a
+   * failed batch) falls through to the normal call, so it never changes a fact. Never throws.
+   */
+  prefetch?(gather: Gather, opts: { signal?: AbortSignal; timeoutMs: number }): void;
   /** The user id probes run as (0 = root). */
   uid(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Node facts a probe will read, declared so a remote host can fetch them in one go
+ *  (Host.prefetch). Only cheap reads without side effects: nothing that may hang or needs root. */
+export interface Gather {
+  /** readFile paths. */
+  files?: string[];
+  /** readDir paths. */
+  dirs?: string[];
+  /** Files matching a pattern whose only wildcards are `*` in the last path segment, e.g.
+   *  /etc/sysctl.d/*.conf (for probes that list a directory, then read each file). */
+  globs?: string[];
+  /** exec argv, run as the login user without sudo, stdin /dev/null. */
+  commands?: string[][];
+  /** As commands, but run only when the login user is root (useless otherwise). */
+  rootCommands?: string[][];
+  /** statFs paths. */
+  statFs?: string[];
 }
 
 export interface TcpProbeResult {
@@ -113,6 +137,8 @@ export interface CheckDef<F = unknown> {
   title: string;
   /** When false for a node, the check is not run there (e.g. GPU checks on control-plane). */
   appliesTo?(ctx: JudgeContext): boolean;
+  /** What the probe will read from the node (an optimisation for SSH nodes: see Gather). */
+  gather?(ctx: JudgeContext): Gather;
   /** Collect facts. May throw: the engine reports `error` with the reason. */
   probe(ctx: ProbeContext): Promise<F>;
   /** Pure: facts + context -> one or more results. */

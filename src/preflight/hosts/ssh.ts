@@ -9,16 +9,21 @@
 // Connecting is split in phases (TCP, SSH handshake + host key, authentication) so
 // the ssh.* checks can say which one failed; the facts of each phase are kept in
 // `SshConnectFacts`, also for a node that never answered (UnreachableHost).
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { userInfo } from 'node:os';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
-import type { ExecOptions, ExecResult, FsStats, Host, TcpProbeResult } from '../types.ts';
+import type { ExecOptions, ExecResult, FsStats, Gather, Host, TcpProbeResult } from '../types.ts';
+import { BatchParser, batchEntries, batchScript, statFsScript } from './batch.ts';
+import { BatchCache } from './batch-cache.ts';
 import { KnownHostsFile, defaultKnownHostsFile, expandHome, fingerprint, keyTypeOf, type KnownKey } from './known-hosts.ts';
 import { createLocalHost } from './local.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
+import { shQuote } from './quote.ts';
 
 const { Client, utils } = ssh2;
 
@@ -26,6 +31,8 @@ const { Client, utils } = ssh2;
 const MAX_OUTPUT = 4 * 1024 * 1024;
 /** Session channels open at once: OpenSSH's MaxSessions defaults to 10 per connection. */
 const MAX_SESSIONS = 6; // + 1 SFTP session
+/** A batch read whose output piles up beyond this without a marker is abandoned (runaway command). */
+const MAX_BATCH_PENDING = 64 * 1024 * 1024;
 
 export interface SshTarget {
   /** Node name in reports. */
@@ -92,10 +99,7 @@ export class ForwardingDeniedError extends Error {
   }
 }
 
-/** Single-quotes a word for a POSIX shell. */
-export function shQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shQuote };
 
 function abortError(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
@@ -424,6 +428,8 @@ export class SshHost implements Host {
   #uid: Promise<number> | undefined;
   /** One SFTP session for file reads (no process per read on the node); null: sshd has none. */
   #sftp: Promise<SFTPWrapper | null> | undefined;
+  /** Facts read in one batch by prefetch(); consulted before asking the node again. */
+  #batch: BatchCache | undefined;
   #closed = false;
 
   constructor(name: string, address: string, facts: SshConnectFacts, client: SshClient, sudo: boolean) {
@@ -436,21 +442,77 @@ export class SshHost implements Host {
   }
 
   uid(): Promise<number> {
-    this.#uid ??= this.#run('id -u', {}).then((r) => {
+    this.#uid ??= this.#idU();
+    return this.#uid;
+  }
+
+  #idU(): Promise<number> {
+    return this.#run('id -u', {}).then((r) => {
       const n = Number(r.stdout.trim());
       if (r.code !== 0 || !Number.isInteger(n)) throw new Error(`${this.name}: 'id -u' failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
       return n;
     });
-    return this.#uid;
+  }
+
+  /**
+   * Reads the declared facts in one exec channel (batch.ts) and keeps the answers for
+   * readFile/readDir/exec/statFs/uid. Fire and forget: callers of those methods wait
+   * for an answer only when it is part of the batch, and ask the node themselves when the
+   * batch did not deliver it.
+   */
+  prefetch(gather: Gather, opts: { signal?: AbortSignal; timeoutMs: number }): void {
+    if (this.#batch || this.#closed) return;
+    const entries = batchEntries(gather, { uid: this.#uid === undefined });
+    if (entries.filter((e) => e.kind !== 'uid').length === 0) return;
+    const cache = new BatchCache(entries);
+    this.#batch = cache;
+    const uid = cache.uid();
+    if (uid) this.#uid = uid.then((n) => n ?? this.#idU());
+    const nonce = randomBytes(16).toString('hex');
+    const parser = new BatchParser(nonce, (r) => cache.record(r));
+    this.#stream(`sh -c ${shQuote(batchScript(entries, nonce))}`, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      stdout: (b) => parser.stdout(b),
+      stderr: (b) => parser.stderr(b),
+      tooMuch: () => parser.pendingBytes > MAX_BATCH_PENDING,
+    })
+      .catch(() => {}) // a failed batch only means the facts are read one by one
+      .finally(() => cache.end());
+  }
+
+  /** A batch answer, waited for (abortably); undefined when there is none. */
+  async #fromBatch<T>(get: (c: BatchCache) => Promise<T | undefined> | undefined, signal?: AbortSignal): Promise<T | undefined> {
+    const p = this.#batch ? get(this.#batch) : undefined;
+    if (!p) return undefined;
+    if (!signal) return p;
+    if (signal.aborted) throw abortError(signal);
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        p,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(abortError(signal));
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
   }
 
   async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new Error('exec: empty argv');
+    const sudo = (opts.sudo ?? this.#sudo) && (await this.uid()) !== 0;
+    // The batch ran its commands as the login user, with no input and no extra environment.
+    const cached = !sudo && opts.input === undefined && !opts.env ? await this.#fromBatch((c) => c.command(argv), opts.signal) : undefined;
     // LC_ALL=C through env(1): sshd accepts few client env vars, and sudo resets the environment.
     const envWords = Object.entries({ LC_ALL: 'C', ...opts.env }).map(([k, v]) => `${k}=${shQuote(v)}`);
     let cmd = ['env', ...envWords, ...argv.map(shQuote)].join(' ');
-    if ((opts.sudo ?? this.#sudo) && (await this.uid()) !== 0) cmd = `sudo -n -- ${cmd}`;
-    const r = await this.#run(cmd, opts);
+    if (sudo) cmd = `sudo -n -- ${cmd}`;
+    const r = cached
+      ? { code: cached.code, stdout: cached.stdout.subarray(0, MAX_OUTPUT).toString('utf8'), stderr: cached.stderr.subarray(0, MAX_OUTPUT).toString('utf8') }
+      : await this.#run(cmd, opts);
     // env(1) says 127 for a missing command: keep the local host's wording.
     if (r.code === 127 && /No such file or directory/.test(r.stderr)) return { ...r, stderr: `${argv[0]}: command not found` };
     return r;
@@ -458,6 +520,35 @@ export class SshHost implements Host {
 
   /** Runs a shell command line on one exec channel. */
   async #run(cmd: string, opts: Pick<ExecOptions, 'signal' | 'timeoutMs' | 'input'>): Promise<ExecResult> {
+    let stdout = '';
+    let stderr = '';
+    // Decoded as a stream: a multi-byte character may straddle two packets.
+    const out = new StringDecoder('utf8');
+    const err = new StringDecoder('utf8');
+    const r = await this.#stream(cmd, {
+      ...opts,
+      stdout: (b) => {
+        if (stdout.length < MAX_OUTPUT) stdout += out.write(b);
+      },
+      stderr: (b) => {
+        if (stderr.length < MAX_OUTPUT) stderr += err.write(b);
+      },
+    });
+    stdout += out.end();
+    stderr += err.end();
+    if (r.timedOut) return { code: null, stdout, stderr: stderr + `\n(killed after ${opts.timeoutMs} ms)` };
+    return { code: r.code, stdout, stderr: r.signal ? `${stderr}\n(killed by ${r.signal})` : stderr };
+  }
+
+  /**
+   * Runs a shell command line on one exec channel, handing its output over as it comes.
+   * Resolves when the channel closes (or with timedOut once timeoutMs passed or
+   * `tooMuch` said so: the command is then killed); rejects when `signal` aborts.
+   */
+  async #stream(
+    cmd: string,
+    opts: Pick<ExecOptions, 'signal' | 'timeoutMs' | 'input'> & { stdout(b: Buffer): void; stderr(b: Buffer): void; tooMuch?(): boolean },
+  ): Promise<{ code: number | null; signal?: string; timedOut?: boolean }> {
     const { signal, timeoutMs } = opts;
     if (signal?.aborted) throw abortError(signal);
     const release = await this.#slots.take(signal);
@@ -476,51 +567,55 @@ export class SshHost implements Host {
       clearTimeout(lingering);
       release();
     });
-    {
-      return await new Promise<ExecResult>((resolve, reject) => {
-        let stdout = '';
-        let stderr = '';
-        let done = false;
-        ch.setEncoding('utf8');
-        ch.stderr.setEncoding('utf8');
-        ch.on('data', (d: string) => {
-          if (stdout.length < MAX_OUTPUT) stdout += d;
-        });
-        ch.stderr.on('data', (d: string) => {
-          if (stderr.length < MAX_OUTPUT) stderr += d;
-        });
-        const finish = (fn: () => void) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          fn();
-        };
-        const kill = () => {
-          try {
-            ch.signal('KILL'); // honoured by OpenSSH >= 7.9; closing the channel hangs up the rest
-          } catch {
-            // channel already gone
-          }
-          ch.close();
-        };
-        const onAbort = () => {
+    return await new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const kill = () => {
+        try {
+          ch.signal('KILL'); // honoured by OpenSSH >= 7.9; closing the channel hangs up the rest
+        } catch {
+          // channel already gone
+        }
+        ch.close();
+      };
+      const check = () => {
+        if (opts.tooMuch?.()) {
           kill();
-          finish(() => reject(abortError(signal!)));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const timer = timeoutMs
-          ? setTimeout(() => {
-              kill();
-              finish(() => resolve({ code: null, stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)` }));
-            }, timeoutMs)
-          : undefined;
-        ch.on('close', () => finish(() => resolve({ code: exit.code, stdout, stderr: exit.signal ? `${stderr}\n(killed by ${exit.signal})` : stderr })));
-        ch.on('error', (err: Error) => finish(() => reject(err)));
-        if (opts.input !== undefined) ch.end(opts.input);
-        else ch.end();
+          finish(() => resolve({ code: null, timedOut: true }));
+        }
+      };
+      ch.on('data', (d: Buffer) => {
+        if (done) return;
+        opts.stdout(d);
+        check();
       });
-    }
+      ch.stderr.on('data', (d: Buffer) => {
+        if (done) return;
+        opts.stderr(d);
+        check();
+      });
+      const onAbort = () => {
+        kill();
+        finish(() => reject(abortError(signal!)));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = timeoutMs
+        ? setTimeout(() => {
+            kill();
+            finish(() => resolve({ code: null, timedOut: true }));
+          }, timeoutMs)
+        : undefined;
+      ch.on('close', () => finish(() => resolve({ code: exit.code, ...(exit.signal ? { signal: exit.signal } : {}) })));
+      ch.on('error', (err: Error) => finish(() => reject(err)));
+      if (opts.input !== undefined) ch.end(opts.input);
+      else ch.end();
+    });
   }
 
   /**
@@ -577,6 +672,8 @@ export class SshHost implements Host {
   async readFile(path: string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<string | null> {
     const max = opts.maxBytes ?? 16 * 1024 * 1024;
     if (opts.signal?.aborted) throw abortError(opts.signal);
+    const cached = await this.#fromBatch((c) => c.file(path), opts.signal);
+    if (cached !== undefined) return cached === null ? null : cached.subarray(0, max).toString('utf8');
     const sftp = await this.#sftpSession();
     if (!sftp) {
       const r = await this.#run(`head -c ${max} -- ${shQuote(path)}`, { signal: opts.signal });
@@ -604,6 +701,8 @@ export class SshHost implements Host {
   }
 
   async readDir(path: string, opts: { signal?: AbortSignal } = {}): Promise<string[] | null> {
+    const cached = await this.#fromBatch((c) => c.dir(path), opts.signal);
+    if (cached !== undefined) return cached;
     const sftp = await this.#sftpSession();
     if (sftp) {
       const list = await new Promise<string[] | null>((resolve) => sftp.readdir(path, (err, l) => resolve(err ? null : l.map((e) => e.filename))));
@@ -616,10 +715,10 @@ export class SshHost implements Host {
 
   async statFs(path: string, opts: { signal?: AbortSignal } = {}): Promise<FsStats> {
     // Nearest existing ancestor, its real path, then statfs numbers (%t = magic in hex).
-    const script =
-      `p=${shQuote(path)}; while [ ! -e "$p" ]; do q=$(dirname -- "$p"); [ "$q" = "$p" ] && break; p=$q; done; ` +
-      `printf '%s\\n' "$p"; readlink -f -- "$p" || printf '%s\\n' "$p"; stat -f -c '%t %S %b %a %c %d' -- "$p"`;
-    const r = await this.#run(script, { signal: opts.signal });
+    const cached = await this.#fromBatch((c) => c.statFs(path), opts.signal);
+    const r = cached
+      ? { code: cached.code, stdout: cached.stdout.toString('utf8'), stderr: cached.stderr.toString('utf8') }
+      : await this.#run(statFsScript(path), { signal: opts.signal });
     const [measured, real, nums] = r.stdout.split('\n');
     const f = (nums ?? '').trim().split(/\s+/);
     if (r.code !== 0 || f.length < 6) throw new Error(`${this.name}: stat -f ${path} failed: ${r.stderr.trim() || 'no output'}`);

@@ -25,6 +25,7 @@ export const kernelCgroup = defineCheck<CgroupFacts>({
   id: 'kernel.cgroup',
   category: 'os',
   title: 'cgroup version',
+  gather: () => ({ files: ['/sys/fs/cgroup/cgroup.controllers', '/proc/mounts'] }),
   async probe(ctx) {
     const controllers = await read(ctx, '/sys/fs/cgroup/cgroup.controllers');
     const mounts = ((await read(ctx, '/proc/mounts')) ?? '')

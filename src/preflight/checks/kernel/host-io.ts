@@ -1,6 +1,6 @@
 // Small tolerant wrappers over the Host for probes: a missing command or an
 // unreadable file is a fact (null), not an exception.
-import type { ExecResult, ProbeContext } from '../../types.ts';
+import type { ExecResult, Gather, ProbeContext } from '../../types.ts';
 
 /** Runs argv on the node; null when the command does not exist or the host refused to run it. */
 export async function run(ctx: ProbeContext, argv: string[], opts: { sudo?: boolean } = {}): Promise<ExecResult | null> {
@@ -40,6 +40,11 @@ export async function hasSystemd(ctx: ProbeContext): Promise<boolean> {
   return (await list(ctx, '/run/systemd/system')) !== null;
 }
 
+/** What unitStates reads (for a check's gather). */
+export function unitStatesGather(units: string[]): Gather {
+  return { dirs: ['/run/systemd/system'], commands: [['systemctl', 'is-active', ...units]] };
+}
+
 /** `systemctl is-active UNIT` for each unit; {} without systemd. */
 export async function unitStates(ctx: ProbeContext, units: string[]): Promise<Record<string, string>> {
   if (!(await hasSystemd(ctx))) return {};
@@ -51,9 +56,11 @@ export async function unitStates(ctx: ProbeContext, units: string[]): Promise<Re
   return out;
 }
 
+export const PROCESS_NAMES = ['sh', '-c', 'cat /proc/[0-9]*/comm 2>/dev/null'];
+
 /** Names (comm) of running processes, from /proc in one command. */
 export async function processNames(ctx: ProbeContext): Promise<string[] | null> {
-  const r = await run(ctx, ['sh', '-c', 'cat /proc/[0-9]*/comm 2>/dev/null']);
+  const r = await run(ctx, PROCESS_NAMES);
   if (!r) return null;
   return [...new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean))].sort();
 }

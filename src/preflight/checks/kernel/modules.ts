@@ -51,10 +51,25 @@ function moduleNames(text: string | null): string[] | null {
   return text.split('\n').map((l) => l.split(/\s+/)[0]!).filter(Boolean);
 }
 
+const configSymbols = (modules: string[]) => modules.map((m) => KNOWN[m]?.config).filter((x): x is string => !!x);
+
+/** The kernel config lines for these symbols, from /proc/config.gz or /boot. */
+const kernelConfigGrep = (symbols: string[]) => ['sh', '-c', `{ zcat /proc/config.gz 2>/dev/null || cat /boot/config-"$(uname -r)" 2>/dev/null; } | grep -E '^(${symbols.join('|')})='`];
+
 export const kernelModules = defineCheck<ModuleFacts>({
   id: 'kernel.modules',
   category: 'os',
   title: 'Kernel modules',
+  gather: (ctx) => {
+    const wanted = ctx.profile.kernel.modules;
+    const symbols = configSymbols(wanted);
+    return {
+      files: ['/proc/sys/kernel/osrelease', '/proc/modules', '/proc/filesystems', '/etc/modules'],
+      dirs: [...wanted.map((m) => `/sys/module/${m}`), ...wanted.map((m) => KNOWN[m]?.procPath).filter((p): p is string => !!p), '/etc/modules-load.d'],
+      globs: ['/etc/modules-load.d/*.conf'],
+      commands: symbols.length ? [kernelConfigGrep(symbols)] : [],
+    };
+  },
   async probe(ctx) {
     const wanted = ctx.profile.kernel.modules;
     const release = (await read(ctx, '/proc/sys/kernel/osrelease'))?.trim() || null;
@@ -72,10 +87,10 @@ export const kernelModules = defineCheck<ModuleFacts>({
         if (p && (await list(ctx, p)) !== null) procTrace.push(m);
       }),
     );
-    const symbols = wanted.map((m) => KNOWN[m]?.config).filter((x): x is string => !!x);
+    const symbols = configSymbols(wanted);
     const config: Record<string, string> = {};
     if (symbols.length) {
-      const r = await run(ctx, ['sh', '-c', `{ zcat /proc/config.gz 2>/dev/null || cat /boot/config-"$(uname -r)" 2>/dev/null; } | grep -E '^(${symbols.join('|')})='`]);
+      const r = await run(ctx, kernelConfigGrep(symbols));
       for (const line of r?.stdout.split('\n') ?? []) {
         const m = /^(CONFIG_\w+)=(\w+)/.exec(line);
         if (m) config[m[1]!] = m[2]!;

@@ -26,6 +26,7 @@ export const securitySelinux = defineCheck<SelinuxFacts>({
   id: 'security.selinux',
   category: 'security',
   title: 'SELinux mode',
+  gather: () => ({ files: ['/sys/fs/selinux/enforce', '/etc/selinux/config'], commands: [['getenforce']] }),
   async probe(ctx) {
     const g = await run(ctx, ['getenforce']);
     const enforceFile = await read(ctx, '/sys/fs/selinux/enforce');
@@ -61,6 +62,7 @@ export const securityApparmor = defineCheck<ApparmorFacts>({
   id: 'security.apparmor',
   category: 'security',
   title: 'AppArmor mode',
+  gather: () => ({ files: ['/sys/module/apparmor/parameters/enabled'] }),
   async probe(ctx) {
     const enabled = (await read(ctx, '/sys/module/apparmor/parameters/enabled'))?.trim() ?? null;
     let profiles: ApparmorFacts['profiles'] = null;

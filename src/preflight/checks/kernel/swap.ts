@@ -31,6 +31,7 @@ export const kernelSwap = defineCheck<SwapFacts>({
   id: 'kernel.swap',
   category: 'os',
   title: 'Swap is off',
+  gather: () => ({ files: ['/proc/swaps', '/etc/fstab'] }),
   async probe(ctx) {
     const swaps = await read(ctx, '/proc/swaps');
     const fstab = await read(ctx, '/etc/fstab');

@@ -26,10 +26,17 @@ export function parseSysctlConf(text: string): Record<string, string> {
   return out;
 }
 
+const SYSCTL_DIRS = ['/usr/lib/sysctl.d', '/run/sysctl.d', '/etc/sysctl.d'];
+
 export const kernelSysctl = defineCheck<SysctlFacts>({
   id: 'kernel.sysctl',
   category: 'os',
   title: 'Kernel parameters (sysctl)',
+  gather: (ctx) => ({
+    files: [...Object.keys(ctx.profile.kernel.sysctls).map((k) => `/proc/sys/${k.replace(/\./g, '/')}`), '/etc/sysctl.conf'],
+    dirs: SYSCTL_DIRS,
+    globs: SYSCTL_DIRS.map((d) => `${d}/*.conf`),
+  }),
   async probe(ctx) {
     const keys = Object.keys(ctx.profile.kernel.sysctls);
     const current: Record<string, string | null> = {};
@@ -41,7 +48,7 @@ export const kernelSysctl = defineCheck<SysctlFacts>({
     );
     // systemd-sysctl order: /usr/lib, /run, /etc/sysctl.d by file name, then /etc/sysctl.conf.
     const byName = new Map<string, string>();
-    for (const dir of ['/usr/lib/sysctl.d', '/run/sysctl.d', '/etc/sysctl.d']) {
+    for (const dir of SYSCTL_DIRS) {
       for (const f of (await list(ctx, dir)) ?? []) if (f.endsWith('.conf')) byName.set(f, `${dir}/${f}`);
     }
     const files = [...[...byName.keys()].sort().map((n) => byName.get(n)!), '/etc/sysctl.conf'];

@@ -26,6 +26,7 @@ export const kernelVersion = defineCheck<KernelVersionFacts>({
   id: 'kernel.version',
   category: 'os',
   title: 'Kernel version',
+  gather: () => ({ files: ['/proc/sys/kernel/osrelease'] }),
   async probe(ctx) {
     const fromProc = await read(ctx, '/proc/sys/kernel/osrelease');
     if (fromProc?.trim()) return { release: fromProc.trim() };

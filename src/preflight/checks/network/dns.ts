@@ -85,6 +85,7 @@ export const dnsResolvers = defineCheck<ResolversFacts>({
   id: 'dns.resolvers',
   category: 'network',
   title: 'DNS resolvers answer',
+  gather: () => ({ files: ['/etc/resolv.conf'], commands: [['sh', '-c', 'command -v dig'], ['sh', '-c', 'command -v nslookup']] }),
   async probe(ctx) {
     const text = await read(ctx, '/etc/resolv.conf');
     const resolvConf = text === null ? null : parseResolvConf(text);

@@ -1,10 +1,11 @@
 // firewall.status (which of firewalld, ufw, nftables, iptables is active) and
 // firewall.rules (would the active rules drop the ports this node needs, and
 // the exact commands to open them for the firewall in use).
-import { defineCheck, type Judgement, type JudgeContext, type ProbeContext } from '../../types.ts';
+import { defineCheck, type Gather, type Judgement, type JudgeContext, type ProbeContext } from '../../types.ts';
 import { needsRoot } from '../../privileges.ts';
 import { chainsFromIptables, chainsFromNftJson, evaluatePort, nftInputChains, type Chain, type PortOutcome } from '../../net/firewall-rules.ts';
-import { read, run, unitStates } from '../kernel/host-io.ts';
+import { mergeGathers } from '../../hosts/batch.ts';
+import { read, run, unitStates, unitStatesGather } from '../kernel/host-io.ts';
 import { requiredPorts, type PortNeed } from './required-ports.ts';
 
 export interface FirewallFacts {
@@ -23,8 +24,17 @@ export interface FirewallFacts {
 
 export type FirewallKind = 'firewalld' | 'ufw' | 'nftables' | 'iptables';
 
+const FIREWALL_UNITS = ['firewalld', 'ufw', 'nftables', 'iptables', 'netfilter-persistent'];
+
+function gatherFirewall(): Gather {
+  return mergeGathers([
+    unitStatesGather(FIREWALL_UNITS),
+    { files: ['/etc/ufw/ufw.conf'], commands: [['firewall-cmd', '--state']], rootCommands: [['nft', '-j', 'list', 'ruleset'], ['iptables', '-S'], ['iptables', '-V']] },
+  ]);
+}
+
 async function probeFirewall(ctx: ProbeContext): Promise<FirewallFacts> {
-  const units = await unitStates(ctx, ['firewalld', 'ufw', 'nftables', 'iptables', 'netfilter-persistent']);
+  const units = await unitStates(ctx, FIREWALL_UNITS);
   const fwd = await run(ctx, ['firewall-cmd', '--state']);
   const firewalld = fwd ? (fwd.stdout.trim() || fwd.stderr.trim()).split('\n')[0]! : null;
   let ufw: string | null = null;
@@ -104,6 +114,7 @@ export const firewallStatus = defineCheck<FirewallFacts>({
   id: 'firewall.status',
   category: 'security',
   title: 'Host firewall in use',
+  gather: gatherFirewall,
   probe: probeFirewall,
   judge(f, ctx): Judgement {
     const active = activeFirewalls(f);
@@ -161,6 +172,7 @@ export const firewallRules = defineCheck<FirewallFacts>({
   id: 'firewall.rules',
   category: 'security',
   title: 'Host firewall allows the required ports',
+  gather: gatherFirewall,
   probe: probeFirewall,
   judge(f, ctx): Judgement {
     if (!f.isRoot) return needsRoot(ctx, 'firewall.rules', `reading the firewall rules (nft list ruleset, iptables -S) needs root; known without root: ${knownWithoutRoot(f)}`);

@@ -38,6 +38,7 @@ export const portsFree = defineCheck<PortsFacts>({
   id: 'ports.free',
   category: 'network',
   title: 'Required ports are free',
+  gather: () => ({ files: ['/proc/net/tcp', '/proc/net/tcp6', '/proc/net/udp', '/proc/net/udp6'] }),
   async probe(ctx) {
     const needs = requiredPorts(ctx.profile, ctx.node.roles);
     const listeners: Listener[] = [];

@@ -1,6 +1,6 @@
 // Where a node's proxy settings come from: the site file, and the environment
 // the node's tools see (this tool's own env locally, `env` over SSH).
-import type { JudgeContext, ProbeContext } from '../../types.ts';
+import type { Gather, JudgeContext, ProbeContext } from '../../types.ts';
 import { effectiveProxy, proxyFromEnv, redactProxyUrl, type ProxySettings } from '../../net/proxy.ts';
 import { splitNoProxy } from '../../net/no-proxy.ts';
 import { run } from '../kernel/host-io.ts';
@@ -11,6 +11,9 @@ export interface ProxyVars {
   noProxy?: string[];
 }
 
+/** What nodeProxyEnv reads over SSH (for a check's gather). */
+export const NODE_ENV: Gather = { commands: [['env']] };
+
 /** Proxy variables in the node's environment (passwords masked), or null when unknown. */
 export async function nodeProxyEnv(ctx: ProbeContext): Promise<{ vars: ProxyVars; raw: Record<string, string | undefined>; source: string } | null> {
   let env: Record<string, string | undefined>;
@@ -19,7 +22,7 @@ export async function nodeProxyEnv(ctx: ProbeContext): Promise<{ vars: ProxyVars
     env = ctx.env;
     source = 'environment of astrago-check';
   } else {
-    const r = await run(ctx, ['env']);
+    const r = await run(ctx, NODE_ENV.commands![0]!);
     if (!r || r.code !== 0) return null;
     env = {};
     for (const line of r.stdout.split('\n')) {

@@ -5,7 +5,7 @@ import { connectViaProxy, parseProxyUrl, redactProxyUrl, routeFor } from '../../
 import { describeTcpState, probeTcp, type TcpReach } from '../../net/tcp.ts';
 import { defaultPort, isForwardingDenied } from '../../net/route.ts';
 import { list, read } from '../kernel/host-io.ts';
-import { displayVars, nodeProxyEnv, nodeProxySettings, siteProxyVars, type ProxyVars } from './proxy-settings.ts';
+import { displayVars, NODE_ENV, nodeProxyEnv, nodeProxySettings, siteProxyVars, type ProxyVars } from './proxy-settings.ts';
 import { stepTimeout } from './targets.ts';
 import { parseRegistryUrl } from './registry-target.ts';
 
@@ -49,6 +49,7 @@ export const proxyEnv = defineCheck<ProxyEnvFacts>({
   id: 'proxy.env',
   category: 'network',
   title: 'HTTP proxy settings',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const env = await nodeProxyEnv(ctx);
     return { site: siteProxyVars(ctx), env: env?.vars ?? null, envSource: env?.source };
@@ -109,6 +110,7 @@ export const proxyNoProxy = defineCheck<NoProxyFacts>({
   id: 'proxy.noproxy',
   category: 'network',
   title: 'NO_PROXY covers cluster-internal traffic',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const s = await nodeProxySettings(ctx);
     const proxy = s.https ?? s.http;
@@ -144,6 +146,7 @@ export const proxyReach = defineCheck<ProxyReachFacts>({
   id: 'proxy.reach',
   category: 'network',
   title: 'The proxy answers and reaches the registry',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const s = await nodeProxySettings(ctx);
     const raw = s.https ?? s.http;
@@ -231,6 +234,7 @@ export const proxyContainerd = defineCheck<ContainerdProxyFacts>({
   id: 'proxy.containerd',
   category: 'network',
   title: 'Container runtime proxy matches the site',
+  gather: () => ({ dirs: [DROPIN_DIR], globs: [`${DROPIN_DIR}/*.conf`] }),
   async probe(ctx) {
     const names = await list(ctx, DROPIN_DIR);
     const dropIns: ContainerdProxyFacts['dropIns'] = [];

@@ -9,7 +9,7 @@ import { resolveOnHost, type Resolution } from '../../net/resolve.ts';
 import { challengeProblem, parseChallenge } from '../../net/www-authenticate.ts';
 import { isLoopback } from '../../net/no-proxy.ts';
 import { describeTcpState, probeTcp } from '../../net/tcp.ts';
-import { nodeProxySettings } from './proxy-settings.ts';
+import { NODE_ENV, nodeProxySettings } from './proxy-settings.ts';
 import { registryCredentials, registryTarget, type RegistryTarget } from './registry-target.ts';
 import { stepTimeout } from './targets.ts';
 
@@ -66,6 +66,7 @@ export const registryDns = defineCheck<RegistryDnsFacts>({
   id: 'registry.dns',
   category: 'registry',
   title: 'Registry name resolves',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;
@@ -101,6 +102,7 @@ export const registryTcp = defineCheck<RegistryTcpFacts>({
   id: 'registry.tcp',
   category: 'registry',
   title: 'Registry port answers',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;
@@ -154,6 +156,7 @@ export const registryTls = defineCheck<RegistryTlsFacts>({
   id: 'registry.tls',
   category: 'registry',
   title: 'Registry TLS certificate is trusted and valid',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;
@@ -239,6 +242,7 @@ export const registryApi = defineCheck<RegistryApiFacts>({
   id: 'registry.api',
   category: 'registry',
   title: 'Registry API answers',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;
@@ -301,6 +305,7 @@ export const registryAuth = defineCheck<RegistryAuthFacts>({
   id: 'registry.auth',
   category: 'registry',
   title: 'Registry login works',
+  gather: () => NODE_ENV,
   async probe(ctx) {
     const { t, base, opts } = await begin(ctx);
     if (!t) return base;

@@ -1,7 +1,8 @@
 // time.sync: a time sync service runs (chronyd, ntpd, systemd-timesyncd) and,
 // when it can be measured, the clock offset is within the profile's limit.
 import { defineCheck, type Judgement } from '../../types.ts';
-import { processNames, run, unitStates } from '../kernel/host-io.ts';
+import { mergeGathers } from '../../hosts/batch.ts';
+import { PROCESS_NAMES, processNames, run, unitStates, unitStatesGather } from '../kernel/host-io.ts';
 
 export interface TimeFacts {
   units: Record<string, string>;
@@ -37,12 +38,20 @@ export function parseNtpq(text: string): number | null {
   return cols && cols.length >= 10 ? Number(cols[8]) : null;
 }
 
+const TIME_UNITS = ['chronyd', 'chrony', 'ntpd', 'ntp', 'systemd-timesyncd'];
+
 export const timeSync = defineCheck<TimeFacts>({
   id: 'time.sync',
   category: 'os',
   title: 'Time is synchronised',
+  // ntpq is left out: without ntpd it may wait for its own timeout.
+  gather: () =>
+    mergeGathers([
+      unitStatesGather(TIME_UNITS),
+      { commands: [PROCESS_NAMES, ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'], ['chronyc', '-n', 'tracking'], ['timedatectl', 'timesync-status']] },
+    ]),
   async probe(ctx) {
-    const units = await unitStates(ctx, ['chronyd', 'chrony', 'ntpd', 'ntp', 'systemd-timesyncd']);
+    const units = await unitStates(ctx, TIME_UNITS);
     const processes = ((await processNames(ctx)) ?? []).filter((p) => DAEMONS.some((d) => p.startsWith(d)));
     let synchronized: boolean | null = null;
     if (Object.keys(units).length) {

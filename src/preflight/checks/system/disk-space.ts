@@ -147,6 +147,8 @@ export function judgeDiskInodes(f: DiskFacts): Judgement[] {
     });
 }
 
+const gatherDisks = (ctx: JudgeContext) => ({ statFs: requirementsFor(ctx.profile, ctx.node.roles).disks.map((d) => d.path) });
+
 const hasDisks = (ctx: JudgeContext) => requirementsFor(ctx.profile, ctx.node.roles).disks.length > 0;
 
 export const diskFreeCheck = defineCheck<DiskFacts>({
@@ -154,6 +156,7 @@ export const diskFreeCheck = defineCheck<DiskFacts>({
   category: 'storage',
   title: 'Free disk space per required path',
   appliesTo: hasDisks,
+  gather: gatherDisks,
   probe: probeDisks,
   judge: judgeDiskFree,
 });
@@ -163,6 +166,7 @@ export const diskFilesystemCheck = defineCheck<DiskFacts>({
   category: 'storage',
   title: 'Filesystem type per required path',
   appliesTo: hasDisks,
+  gather: gatherDisks,
   probe: probeDisks,
   judge: judgeDiskFilesystem,
 });
@@ -172,6 +176,7 @@ export const diskInodesCheck = defineCheck<DiskFacts>({
   category: 'storage',
   title: 'Free inodes per required path',
   appliesTo: (ctx) => requirementsFor(ctx.profile, ctx.node.roles).disks.some((d) => d.minFreeInodes !== undefined),
+  gather: gatherDisks,
   probe: probeDisks,
   judge: judgeDiskInodes,
 });

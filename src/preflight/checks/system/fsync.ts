@@ -120,6 +120,7 @@ export const fsyncCheck = defineCheck<FsyncFacts[]>({
   category: 'storage',
   title: 'etcd disk fsync latency',
   appliesTo: (ctx) => requirementsFor(ctx.profile, ctx.node.roles).disks.some((d) => d.fsync),
+  gather: (ctx) => ({ statFs: requirementsFor(ctx.profile, ctx.node.roles).disks.filter((d) => d.fsync).map((d) => d.path) }),
   probe: probeFsync,
   judge: judgeFsync,
 });

@@ -135,11 +135,13 @@ export function parsePciGrep(stdout: string): PciDevice[] {
   return [...byAddr.values()].sort((a, b) => a.address.localeCompare(b.address));
 }
 
+const PCI_GREP = ['sh', '-c', `cd ${PCI_DEVICES} && grep -H . */vendor */class */device`];
+
 /** PCI devices of the host, or null when sysfs is not readable. */
 async function readPciDevices(host: Host, signal: AbortSignal): Promise<PciDevice[] | null> {
   if (host.kind !== 'local') {
     // Over SSH each file read is a round trip and servers have 100+ PCI functions: read them all in one command.
-    const r = await host.exec(['sh', '-c', `cd ${PCI_DEVICES} && grep -H . */vendor */class */device`], { signal });
+    const r = await host.exec(PCI_GREP, { signal });
     if (r.code === 0) return parsePciGrep(r.stdout);
     if (r.code !== 127) return null;
   }
@@ -159,6 +161,7 @@ export const gpuDevicesCheck = defineCheck<GpuDevicesFacts>({
   id: 'gpu.devices',
   category: 'resources',
   title: 'NVIDIA GPUs on the PCI bus',
+  gather: () => ({ commands: [PCI_GREP] }),
   async probe({ host, signal }) {
     const devices = await readPciDevices(host, signal);
     if (devices === null) return { pciReadable: false, gpus: [] };
@@ -192,6 +195,7 @@ export const nouveauCheck = defineCheck<NouveauFacts>({
   category: 'os',
   title: 'nouveau is not loaded on GPU nodes',
   appliesTo: needsGpu,
+  gather: () => ({ files: ['/proc/modules'], dirs: ['/sys/module/nouveau'] }),
   async probe({ host, signal }) {
     const seenIn: string[] = [];
     const modules = await host.readFile('/proc/modules', { signal });

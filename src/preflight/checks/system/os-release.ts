@@ -62,6 +62,7 @@ export const osReleaseCheck = defineCheck<OsReleaseFacts>({
   id: 'os.release',
   category: 'os',
   title: 'Supported operating system',
+  gather: () => ({ files: ['/etc/os-release', '/usr/lib/os-release'] }),
   async probe({ host, signal }) {
     const text = (await host.readFile('/etc/os-release', { signal })) ?? (await host.readFile('/usr/lib/os-release', { signal }));
     if (text === null) return { found: false };

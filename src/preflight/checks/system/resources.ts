@@ -66,6 +66,7 @@ export const cpuCheck = defineCheck<CpuFacts>({
   id: 'resources.cpu',
   category: 'resources',
   title: 'CPU cores for the node roles',
+  gather: () => ({ files: ['/proc/cpuinfo'] }),
   async probe({ host, signal }) {
     const text = await host.readFile('/proc/cpuinfo', { signal });
     const facts = text !== null ? parseCpuinfo(text) : { cpus: 0 };
@@ -83,6 +84,7 @@ export const memoryCheck = defineCheck<MemoryFacts>({
   id: 'resources.memory',
   category: 'resources',
   title: 'Memory for the node roles',
+  gather: () => ({ files: ['/proc/meminfo'] }),
   async probe({ host, signal }) {
     const text = await host.readFile('/proc/meminfo', { signal });
     if (text === null) throw new Error('cannot read /proc/meminfo');
