@@ -76,8 +76,9 @@ export interface Gather {
   files?: string[];
   /** readDir paths. */
   dirs?: string[];
-  /** Files matching a pattern whose only wildcards are `*` in the last path segment, e.g.
-   *  /etc/sysctl.d/*.conf (for probes that list a directory, then read each file). */
+  /** Files matching a pattern whose only wildcard is `*` (within a segment), e.g.
+   *  /etc/sysctl.d/*.conf: for probes that list a directory, then read each file, or
+   *  whose path depends on another fact (/lib/modules/*\/modules.builtin). */
   globs?: string[];
   /** exec argv, run as the login user without sudo, stdin /dev/null. */
   commands?: string[][];

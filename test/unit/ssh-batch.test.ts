@@ -35,8 +35,11 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function runScript(script: string): { stdout: Buffer; stderr: Buffer } {
-  const r = spawnSync('sh', ['-c', script], { cwd: dir });
+// Both readers: bash's builtins, and head/ls under a plain POSIX sh (dash here).
+const SHELLS = ['bash', 'sh'];
+
+function runScript(script: string, shell = 'sh'): { stdout: Buffer; stderr: Buffer } {
+  const r = spawnSync(shell, ['-c', script], { cwd: dir });
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -72,10 +75,10 @@ const gather = () => ({
   rootCommands: [['id', '-u']],
 });
 
-test('every kind of entry comes back byte for byte, whatever the chunking', () => {
+for (const shell of SHELLS) test(`every kind of entry comes back byte for byte, whatever the chunking (${shell})`, () => {
   const entries = batchEntries(gather(), { uid: true });
   const script = batchScript(entries, NONCE);
-  const out = runScript(script);
+  const out = runScript(script, shell);
   const check = (records: BatchRecord[]) => {
     const byIdx = (i: number) => records.filter((r) => r.idx === i && r.name === undefined);
     const one = (i: number) => {
@@ -143,9 +146,9 @@ test('every kind of entry comes back byte for byte, whatever the chunking', () =
   check(got);
 });
 
-test('a quoted name in a path is data, never shell', () => {
+for (const shell of SHELLS) test(`a quoted name in a path is data, never shell (${shell})`, () => {
   const script = batchScript(batchEntries({ files: [join(dir, "it's quoted $(touch pwned)")], dirs: [`${dir}/$(touch pwned2)`] }, { uid: false }), NONCE);
-  runScript(script);
+  runScript(script, shell);
   const names = spawnSync('ls', ['-1A', dir]).stdout.toString().split('\n');
   assert.equal(names.includes("it's quoted $(touch pwned)"), true);
   assert.equal(names.includes('pwned') || names.includes('pwned2'), false, 'no command ran from a path');
@@ -195,7 +198,10 @@ test('gathers merge without repeats; only simple globs are kept', () => {
   assert.deepEqual(m.files, ['/a', '/b', '/c']);
   assert.deepEqual(m.commands, [['env'], ['id', '-u']]);
   assert.deepEqual(m.rootCommands, [['nft', 'list', 'ruleset']], 'a command also wanted for everyone is not root-only');
-  assert.deepEqual(m.globs, ['/etc/*.conf']);
+  assert.deepEqual(m.globs, ['/etc/*.conf', '/x/*/y']);
+  assert.equal(globMatches('/lib/modules/*/modules.builtin', '/lib/modules/6.1.0-9-amd64/modules.builtin'), true);
+  assert.equal(globMatches('/lib/modules/*/modules.builtin', '/lib/modules/.old/modules.builtin'), false);
+  assert.equal(globMatches('/lib/modules/*/modules.builtin', '/lib/modules/a/b/modules.builtin'), false);
   assert.equal(globMatches('/etc/sysctl.d/*.conf', '/etc/sysctl.d/99-k8s.conf'), true);
   assert.equal(globMatches('/etc/sysctl.d/*.conf', '/etc/sysctl.d/sub/x.conf'), false);
   assert.equal(globMatches('/etc/sysctl.d/*.conf', '/etc/sysctl.d/.x.conf'), false);

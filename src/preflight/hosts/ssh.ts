@@ -470,7 +470,9 @@ export class SshHost implements Host {
     if (uid) this.#uid = uid.then((n) => n ?? this.#idU());
     const nonce = randomBytes(16).toString('hex');
     const parser = new BatchParser(nonce, (r) => cache.record(r));
-    this.#stream(`sh -c ${shQuote(batchScript(entries, nonce))}`, {
+    // bash when the node has it (its builtins spare a process per file), else sh.
+    const script = shQuote(batchScript(entries, nonce));
+    this.#stream(`S=${script}; command -v bash >/dev/null 2>&1 && exec bash -c "$S"; exec sh -c "$S"`, {
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
       stdout: (b) => parser.stdout(b),
@@ -817,7 +819,7 @@ export class SshHost implements Host {
   async sudoCheck(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ uid: number; ok: boolean; detail: string }> {
     const uid = await this.uid();
     if (uid === 0) return { uid, ok: true, detail: 'logged in as root' };
-    const r = await this.#run('sudo -n true', opts);
+    const r = await this.exec(['sudo', '-n', 'true'], { ...opts, sudo: false });
     if (r.code === 0) return { uid, ok: true, detail: 'sudo -n true succeeded' };
     const err = r.stderr.trim().split('\n')[0] ?? '';
     if (r.code === 127) return { uid, ok: false, detail: 'sudo is not installed' };

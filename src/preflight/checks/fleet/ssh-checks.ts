@@ -25,6 +25,7 @@ export const sshSudoCheck = defineCheck<(SudoFacts & { user: string }) | null>({
   id: 'ssh.sudo',
   category: 'accounts',
   title: 'The SSH user may sudo without a password',
+  gather: () => ({ commands: [['sudo', '-n', 'true']] }),
   async probe(ctx) {
     const sudoConfigured = ctx.site?.nodes.find((n) => n.name === ctx.node.name)?.ssh?.sudo ?? false;
     if (ctx.host instanceof UnreachableHost) {

@@ -66,7 +66,8 @@ export const kernelModules = defineCheck<ModuleFacts>({
     return {
       files: ['/proc/sys/kernel/osrelease', '/proc/modules', '/proc/filesystems', '/etc/modules'],
       dirs: [...wanted.map((m) => `/sys/module/${m}`), ...wanted.map((m) => KNOWN[m]?.procPath).filter((p): p is string => !!p), '/etc/modules-load.d'],
-      globs: ['/etc/modules-load.d/*.conf'],
+      // The running kernel's list is among them (its release is only known once read).
+      globs: ['/etc/modules-load.d/*.conf', '/lib/modules/*/modules.builtin'],
       commands: symbols.length ? [kernelConfigGrep(symbols)] : [],
     };
   },
