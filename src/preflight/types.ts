@@ -80,12 +80,19 @@ export interface Gather {
    *  /etc/sysctl.d/*.conf: for probes that list a directory, then read each file, or
    *  whose path depends on another fact (/lib/modules/*\/modules.builtin). */
   globs?: string[];
-  /** exec argv, run as the login user without sudo, stdin /dev/null. */
-  commands?: string[][];
-  /** As commands, but run only when the login user is root (useless otherwise). */
-  rootCommands?: string[][];
+  /** exec argv, run as the login user without sudo, stdin /dev/null; with a condition
+   *  when the probe runs it only then (a command not run stays unknown to the cache). */
+  commands?: (string[] | GatherCommand)[];
   /** statFs paths. */
   statFs?: string[];
+}
+
+export interface GatherCommand {
+  argv: string[];
+  /** Only when the login user is root. */
+  onlyIfRoot?: boolean;
+  /** Only when this path exists (e.g. /run/systemd/system before systemctl). */
+  onlyIfExists?: string;
 }
 
 export interface TcpProbeResult {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { BatchParser, batchEntries, batchScript, globMatches, mergeGathers, type BatchRecord } from '../../src/preflight/hosts/batch.ts';
 import { BatchCache } from '../../src/preflight/hosts/batch-cache.ts';
+import type { Gather } from '../../src/preflight/types.ts';
 
 let dir: string;
 const NONCE = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -66,13 +67,19 @@ function parse(out: { stdout: Buffer; stderr: Buffer }, cuts: number[] = []): Ba
   return got;
 }
 
-const gather = () => ({
+const gather = (): Gather => ({
   files: ['plain', 'no-newline', 'empty', 'binary', 'fake-marker', 'missing', 'd', "it's quoted $(touch pwned)"].map((f) => join(dir, f)),
   dirs: [join(dir, 'd'), join(dir, 'link-to-d'), join(dir, 'plain'), join(dir, 'nope')],
   globs: [join(dir, 'd', '*.conf'), join(dir, 'none', '*.conf')],
   statFs: [join(dir, 'not', 'yet', 'there')],
-  commands: [['sh', '-c', 'printf out; printf err >&2; exit 3'], ['no-such-command-ac'], ['printf', '%s', 'a b']],
-  rootCommands: [['id', '-u']],
+  commands: [
+    ['sh', '-c', 'printf out; printf err >&2; exit 3'],
+    ['no-such-command-ac'],
+    ['printf', '%s', 'a b'],
+    { argv: ['id', '-u'], onlyIfRoot: true },
+    { argv: ['echo', 'absent'], onlyIfExists: '/nonexistent-ac' },
+    { argv: ['echo', 'present'], onlyIfExists: '/' },
+  ],
 });
 
 for (const shell of SHELLS) test(`every kind of entry comes back byte for byte, whatever the chunking (${shell})`, () => {
@@ -119,17 +126,19 @@ for (const shell of SHELLS) test(`every kind of entry comes back byte for byte, 
     const st = one(idx((e) => e.kind === 'statfs')).stdout.toString().split('\n');
     assert.equal(st[0], dir, 'statFs measures the nearest existing ancestor');
     assert.match(st[2]!, /^[0-9a-f]+ \d+ \d+ \d+ \d+ \d+$/);
-    const c = (argv0: string) => one(idx((e) => e.kind === 'command' && e.argv[0] === argv0 && !e.rootOnly));
+    const c = (argv0: string) => one(idx((e) => e.kind === 'command' && e.argv[0] === argv0 && !e.onlyIfRoot && !e.onlyIfExists));
     const sh = c('sh');
     assert.deepEqual([sh.code, sh.stdout.toString(), sh.stderr.toString()], [3, 'out', 'err']);
     const missing = c('no-such-command-ac');
     assert.equal(missing.code, 127);
     assert.match(missing.stderr.toString(), /No such file or directory/);
     assert.equal(c('printf').stdout.toString(), 'a b');
-    // Root-only commands run only as root (these tests run as root).
-    const root = records.filter((r) => r.idx === idx((e) => e.kind === 'command' && !!e.rootOnly));
-    assert.equal(root.length, process.getuid!() === 0 ? 1 : 0);
-    assert.equal(records.length, entries.length + 2, 'one record per entry plus one per globbed file');
+    // Conditional commands run only when their condition holds (these tests run as root).
+    const cond = (word: string) => records.filter((r) => r.idx === idx((e) => e.kind === 'command' && e.argv.includes(word)));
+    assert.equal(cond('id').length, process.getuid!() === 0 ? 1 : 0);
+    assert.equal(cond('absent').length, 0, 'a command whose path is missing is not run: no record');
+    assert.equal(cond('present')[0]?.stdout.toString(), 'present\n');
+    assert.equal(records.length, entries.length + 2 - 1, 'one record per entry (the skipped one aside) plus one per globbed file');
   };
   check(parse(out));
   fc.assert(
@@ -192,12 +201,11 @@ test('the cache answers what the batch read and says "unknown" for the rest', as
 
 test('gathers merge without repeats; only simple globs are kept', () => {
   const m = mergeGathers([
-    { files: ['/a', '/b'], commands: [['env'], ['id', '-u']], rootCommands: [['nft', 'list', 'ruleset'], ['env']], globs: ['/etc/*.conf', '/x/*/y', '/z/**'] },
-    { files: ['/b', '/c'], commands: [['env']], dirs: ['/d'] },
+    { files: ['/a', '/b'], commands: [['env'], ['id', '-u'], { argv: ['nft', 'list', 'ruleset'], onlyIfRoot: true }, { argv: ['env'], onlyIfRoot: true }, { argv: ['sys'], onlyIfExists: '/run/x' }], globs: ['/etc/*.conf', '/x/*/y', '/z/**'] },
+    { files: ['/b', '/c'], commands: [['env'], { argv: ['sys'], onlyIfExists: '/run/x' }], dirs: ['/d'] },
   ]);
   assert.deepEqual(m.files, ['/a', '/b', '/c']);
-  assert.deepEqual(m.commands, [['env'], ['id', '-u']]);
-  assert.deepEqual(m.rootCommands, [['nft', 'list', 'ruleset']], 'a command also wanted for everyone is not root-only');
+  assert.deepEqual(m.commands, [{ argv: ['env'] }, { argv: ['id', '-u'] }, { argv: ['nft', 'list', 'ruleset'], onlyIfRoot: true }, { argv: ['sys'], onlyIfExists: '/run/x' }], 'a command also wanted unconditionally runs unconditionally');
   assert.deepEqual(m.globs, ['/etc/*.conf', '/x/*/y']);
   assert.equal(globMatches('/lib/modules/*/modules.builtin', '/lib/modules/6.1.0-9-amd64/modules.builtin'), true);
   assert.equal(globMatches('/lib/modules/*/modules.builtin', '/lib/modules/.old/modules.builtin'), false);

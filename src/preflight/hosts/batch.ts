@@ -11,7 +11,7 @@
 // and the newline put before each marker is dropped again, so contents come back
 // byte for byte. Records arrive in order; the k-th stderr segment belongs to the k-th
 // stdout record. A glob entry yields one record per matching file, then one closing record.
-import type { Gather } from '../types.ts';
+import type { Gather, GatherCommand } from '../types.ts';
 import { shQuote } from './quote.ts';
 
 export type BatchEntry =
@@ -19,7 +19,7 @@ export type BatchEntry =
   | { kind: 'file'; path: string }
   | { kind: 'dir'; path: string }
   | { kind: 'glob'; pattern: string }
-  | { kind: 'command'; argv: string[]; rootOnly?: boolean }
+  | ({ kind: 'command' } & GatherCommand)
   | { kind: 'statfs'; path: string };
 
 /** One record of the script's output. */
@@ -45,16 +45,22 @@ export function isBatchGlob(pattern: string): boolean {
 /** The union of several checks' declarations, without repeats. */
 export function mergeGathers(gathers: Gather[]): Gather {
   const uniq = (xs: string[]) => [...new Set(xs)];
-  const commands = new Map<string, string[]>();
-  const rootCommands = new Map<string, string[]>();
-  for (const g of gathers) for (const c of g.commands ?? []) if (c.length) commands.set(commandKey(c), c);
-  for (const g of gathers) for (const c of g.rootCommands ?? []) if (c.length && !commands.has(commandKey(c))) rootCommands.set(commandKey(c), c);
+  // The same command wanted under different conditions: run it unconditionally.
+  const commands = new Map<string, GatherCommand>();
+  for (const g of gathers) {
+    for (const raw of g.commands ?? []) {
+      const c = Array.isArray(raw) ? { argv: raw } : raw;
+      if (!c.argv.length) continue;
+      const key = commandKey(c.argv);
+      const had = commands.get(key);
+      commands.set(key, !had || (had.onlyIfRoot === c.onlyIfRoot && had.onlyIfExists === c.onlyIfExists) ? c : { argv: c.argv });
+    }
+  }
   return {
     files: uniq(gathers.flatMap((g) => g.files ?? [])),
     dirs: uniq(gathers.flatMap((g) => g.dirs ?? [])),
     globs: uniq(gathers.flatMap((g) => g.globs ?? [])).filter(isBatchGlob),
     commands: [...commands.values()],
-    rootCommands: [...rootCommands.values()],
     statFs: uniq(gathers.flatMap((g) => g.statFs ?? [])),
   };
 }
@@ -74,8 +80,7 @@ export function batchEntries(g: Gather, opts: { uid: boolean }): BatchEntry[] {
     ...(g.dirs ?? []).map((path) => ({ kind: 'dir' as const, path })),
     ...(g.globs ?? []).filter(isBatchGlob).map((pattern) => ({ kind: 'glob' as const, pattern })),
     ...statFs.map((path) => ({ kind: 'statfs' as const, path })),
-    ...(g.commands ?? []).map((argv) => ({ kind: 'command' as const, argv })),
-    ...(g.rootCommands ?? []).map((argv) => ({ kind: 'command' as const, argv, rootOnly: true })),
+    ...(g.commands ?? []).map((c) => ({ kind: 'command' as const, ...(Array.isArray(c) ? { argv: c } : c) })),
   ];
 }
 
@@ -97,7 +102,8 @@ export function globMatches(pattern: string, path: string): boolean {
 /** The statFs shell snippet: nearest existing ancestor, its real path, statfs numbers. */
 export function statFsScript(path: string): string {
   return (
-    `p=${shQuote(path)}; while [ ! -e "$p" ]; do q=$(dirname -- "$p"); [ "$q" = "$p" ] && break; p=$q; done; ` +
+    // ${p%/*} is dirname without a process (paths are absolute and clean).
+    `p=${shQuote(path)}; while [ ! -e "$p" ]; do q=\${p%/*}; q=\${q:-/}; [ "$q" = "$p" ] && break; p=$q; done; ` +
     `printf '%s\\n' "$p"; readlink -f -- "$p" || printf '%s\\n' "$p"; stat -f -c '%t %S %b %a %c %d' -- "$p"`
   );
 }
@@ -154,8 +160,10 @@ export function batchScript(entries: BatchEntry[], nonce: string): string {
         break;
       case 'command':
         // As SshHost.exec runs a command: through env(1), so a missing one exits 127.
-        // A root-only command is not run at all for others: no record, so it stays unknown.
-        lines.push(`${e.rootOnly ? 'test "$U" = 0 && { ' : ''}env LC_ALL=C ${e.argv.map(shQuote).join(' ')} </dev/null; m ${i} $? .${e.rootOnly ? '; }' : ''}`);
+        // A command whose condition does not hold is not run: no record, so it stays unknown.
+        const guards = [...(e.onlyIfRoot ? ['test "$U" = 0'] : []), ...(e.onlyIfExists ? [`test -e ${shQuote(e.onlyIfExists)}`] : [])];
+        const run = `env LC_ALL=C ${e.argv.map(shQuote).join(' ')} </dev/null; m ${i} $? .`;
+        lines.push(guards.length ? `${guards.join(' && ')} && { ${run}; }` : run);
         break;
     }
   });

@@ -52,6 +52,8 @@ export interface SshConnectOptions {
   /** TCP connect + handshake + authentication must finish within this. */
   connectTimeoutMs: number;
   acceptNewHostKeys?: boolean;
+  /** false: no batch reads (prefetch does nothing); every fact is asked for on its own. */
+  batchReads?: boolean;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
   /** Base directory for relative keyFile/passwordFile/knownHostsFile paths (the site file's). */
@@ -375,7 +377,7 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
   }
   facts.auth = { ...facts.auth, ok: true, method: current?.type };
   facts.durationMs = Math.round(performance.now() - t0);
-  return new SshHost(t.name, t.address, facts, client, t.sudo ?? false);
+  return new SshHost(t.name, t.address, facts, client, t.sudo ?? false, opts.batchReads ?? true);
 }
 
 /** A node whose SSH connection failed: every operation fails at once with the reason. */
@@ -424,6 +426,7 @@ export class SshHost implements Host {
   forwarding: 'unknown' | 'allowed' | 'denied' = 'unknown';
   readonly #client: SshClient;
   readonly #sudo: boolean;
+  readonly #batchReads: boolean;
   readonly #slots = new Slots(MAX_SESSIONS);
   #uid: Promise<number> | undefined;
   /** One SFTP session for file reads (no process per read on the node); null: sshd has none. */
@@ -432,7 +435,8 @@ export class SshHost implements Host {
   #batch: BatchCache | undefined;
   #closed = false;
 
-  constructor(name: string, address: string, facts: SshConnectFacts, client: SshClient, sudo: boolean) {
+  constructor(name: string, address: string, facts: SshConnectFacts, client: SshClient, sudo: boolean, batchReads = true) {
+    this.#batchReads = batchReads;
     this.name = name;
     this.address = address;
     this.connectFacts = facts;
@@ -461,13 +465,16 @@ export class SshHost implements Host {
    * batch did not deliver it.
    */
   prefetch(gather: Gather, opts: { signal?: AbortSignal; timeoutMs: number }): void {
-    if (this.#batch || this.#closed) return;
+    if (this.#batch || this.#closed || !this.#batchReads) return;
     const entries = batchEntries(gather, { uid: this.#uid === undefined });
     if (entries.filter((e) => e.kind !== 'uid').length === 0) return;
     const cache = new BatchCache(entries);
     this.#batch = cache;
     const uid = cache.uid();
-    if (uid) this.#uid = uid.then((n) => n ?? this.#idU());
+    if (uid) {
+      this.#uid = uid.then((n) => n ?? this.#idU());
+      this.#uid.catch(() => {}); // perhaps nobody asks any more (connection closed): not unhandled
+    }
     const nonce = randomBytes(16).toString('hex');
     const parser = new BatchParser(nonce, (r) => cache.record(r));
     // bash when the node has it (its builtins spare a process per file), else sh.

@@ -35,14 +35,17 @@ export async function list(ctx: ProbeContext, path: string): Promise<string[] | 
 /** A shell-quoted word (the SSH host's quoting serves every probe script). */
 export { shQuote as shq } from '../../hosts/ssh.ts';
 
+/** Exists when systemd is PID 1. */
+export const SYSTEMD_RUN = '/run/systemd/system';
+
 /** systemd is PID 1 on the node (systemctl answers meaningfully). */
 export async function hasSystemd(ctx: ProbeContext): Promise<boolean> {
-  return (await list(ctx, '/run/systemd/system')) !== null;
+  return (await list(ctx, SYSTEMD_RUN)) !== null;
 }
 
 /** What unitStates reads (for a check's gather). */
 export function unitStatesGather(units: string[]): Gather {
-  return { dirs: ['/run/systemd/system'], commands: [['systemctl', 'is-active', ...units]] };
+  return { dirs: [SYSTEMD_RUN], commands: [{ argv: ['systemctl', 'is-active', ...units], onlyIfExists: SYSTEMD_RUN }] };
 }
 
 /** `systemctl is-active UNIT` for each unit; {} without systemd. */

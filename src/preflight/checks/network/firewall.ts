@@ -29,7 +29,7 @@ const FIREWALL_UNITS = ['firewalld', 'ufw', 'nftables', 'iptables', 'netfilter-p
 function gatherFirewall(): Gather {
   return mergeGathers([
     unitStatesGather(FIREWALL_UNITS),
-    { files: ['/etc/ufw/ufw.conf'], commands: [['firewall-cmd', '--state']], rootCommands: [['nft', '-j', 'list', 'ruleset'], ['iptables', '-S'], ['iptables', '-V']] },
+    { files: ['/etc/ufw/ufw.conf'], commands: [['firewall-cmd', '--state'], ...[['nft', '-j', 'list', 'ruleset'], ['iptables', '-S'], ['iptables', '-V']].map((argv) => ({ argv, onlyIfRoot: true }))] },
   ]);
 }
 

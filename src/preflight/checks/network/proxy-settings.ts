@@ -12,7 +12,8 @@ export interface ProxyVars {
 }
 
 /** What nodeProxyEnv reads over SSH (for a check's gather). */
-export const NODE_ENV: Gather = { commands: [['env']] };
+const ENV_ARGV = ['env'];
+export const NODE_ENV: Gather = { commands: [ENV_ARGV] };
 
 /** Proxy variables in the node's environment (passwords masked), or null when unknown. */
 export async function nodeProxyEnv(ctx: ProbeContext): Promise<{ vars: ProxyVars; raw: Record<string, string | undefined>; source: string } | null> {
@@ -22,7 +23,7 @@ export async function nodeProxyEnv(ctx: ProbeContext): Promise<{ vars: ProxyVars
     env = ctx.env;
     source = 'environment of astrago-check';
   } else {
-    const r = await run(ctx, NODE_ENV.commands![0]!);
+    const r = await run(ctx, ENV_ARGV);
     if (!r || r.code !== 0) return null;
     env = {};
     for (const line of r.stdout.split('\n')) {

@@ -2,7 +2,7 @@
 // when it can be measured, the clock offset is within the profile's limit.
 import { defineCheck, type Judgement } from '../../types.ts';
 import { mergeGathers } from '../../hosts/batch.ts';
-import { PROCESS_NAMES, processNames, run, unitStates, unitStatesGather } from '../kernel/host-io.ts';
+import { PROCESS_NAMES, processNames, run, SYSTEMD_RUN, unitStates, unitStatesGather } from '../kernel/host-io.ts';
 
 export interface TimeFacts {
   units: Record<string, string>;
@@ -48,7 +48,14 @@ export const timeSync = defineCheck<TimeFacts>({
   gather: () =>
     mergeGathers([
       unitStatesGather(TIME_UNITS),
-      { commands: [PROCESS_NAMES, ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'], ['chronyc', '-n', 'tracking'], ['timedatectl', 'timesync-status']] },
+      {
+        commands: [
+          PROCESS_NAMES,
+          { argv: ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'], onlyIfExists: SYSTEMD_RUN },
+          ['chronyc', '-n', 'tracking'],
+          ['timedatectl', 'timesync-status'],
+        ],
+      },
     ]),
   async probe(ctx) {
     const units = await unitStates(ctx, TIME_UNITS);
