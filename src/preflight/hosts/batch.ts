@@ -104,7 +104,7 @@ export function statFsScript(path: string): string {
   return (
     // ${p%/*} is dirname without a process (paths are absolute and clean).
     `p=${shQuote(path)}; while [ ! -e "$p" ]; do q=\${p%/*}; q=\${q:-/}; [ "$q" = "$p" ] && break; p=$q; done; ` +
-    `printf '%s\\n' "$p"; readlink -f -- "$p" || printf '%s\\n' "$p"; stat -f -c '%t %S %b %a %c %d' -- "$p"`
+    `printf '%s\\n' "$p"; { [ -d "$p" ] && (cd -P -- "$p" && pwd -P); } || readlink -f -- "$p" || printf '%s\\n' "$p"; stat -f -c '%t %S %b %a %c %d' -- "$p"`
   );
 }
 

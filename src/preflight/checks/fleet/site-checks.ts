@@ -60,6 +60,9 @@ export const siteHostnamesCheck = defineSiteCheck<{ samples: HostnameSample[] }>
   async probe(ctx) {
     const { signal, ms } = budget(ctx);
     const samples = await sampleEach<HostnameSample>(ctx, async (host) => {
+      // The kernel's hostname (what `hostname` prints); read in the node's batch when there is one.
+      const proc = await host.readFile('/proc/sys/kernel/hostname', { signal }).catch(() => null);
+      if (proc?.trim()) return { hostname: proc.trim() };
       const r = await host.exec(['hostname'], { signal, timeoutMs: ms, sudo: false }); // no root needed, even with ssh.sudo
       const h = r.stdout.trim();
       return r.code === 0 && h ? { hostname: h } : { error: r.stderr.trim() || `exit ${r.code}` };

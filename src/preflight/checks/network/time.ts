@@ -44,7 +44,7 @@ export const timeSync = defineCheck<TimeFacts>({
   id: 'time.sync',
   category: 'os',
   title: 'Time is synchronised',
-  // ntpq is left out: without ntpd it may wait for its own timeout.
+  // ntpq is left out: it is asked only when ntpd runs, and may wait for its own timeout.
   gather: () =>
     mergeGathers([
       unitStatesGather(TIME_UNITS),
@@ -53,7 +53,7 @@ export const timeSync = defineCheck<TimeFacts>({
           PROCESS_NAMES,
           { argv: ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'], onlyIfExists: SYSTEMD_RUN },
           ['chronyc', '-n', 'tracking'],
-          ['timedatectl', 'timesync-status'],
+          { argv: ['timedatectl', 'timesync-status'], onlyIfExists: SYSTEMD_RUN },
         ],
       },
     ]),
@@ -67,12 +67,18 @@ export const timeSync = defineCheck<TimeFacts>({
     }
     let offsetMs: number | null = null;
     let offsetSource: string | undefined;
-    const tries: [string[], (t: string) => number | null, string][] = [
-      [['chronyc', '-n', 'tracking'], parseChronyTracking, 'chronyc tracking'],
-      [['timedatectl', 'timesync-status'], parseTimesyncStatus, 'timedatectl timesync-status'],
-      [['ntpq', '-pn'], parseNtpq, 'ntpq -pn'],
+    // Each tool asks its own daemon: ask those seen running (when none is seen, the two
+    // that fail at once without one; ntpq may wait for its timeout, so only with ntpd).
+    const seen = [...Object.entries(units).filter(([, s]) => s === 'active').map(([u]) => u), ...processes];
+    const runs = (prefix: string) => seen.some((s) => s.startsWith(prefix));
+    const systemd = Object.keys(units).length > 0;
+    const tries: [string[], (t: string) => number | null, string, boolean][] = [
+      [['chronyc', '-n', 'tracking'], parseChronyTracking, 'chronyc tracking', !seen.length || runs('chrony')],
+      [['timedatectl', 'timesync-status'], parseTimesyncStatus, 'timedatectl timesync-status', systemd && (!seen.length || runs('systemd-timesyn') || runs('timesyncd'))],
+      [['ntpq', '-pn'], parseNtpq, 'ntpq -pn', runs('ntp')],
     ];
-    for (const [argv, parse, name] of tries) {
+    for (const [argv, parse, name, wanted] of tries) {
+      if (!wanted) continue;
       const r = await run(ctx, argv);
       const v = r && r.code === 0 ? parse(r.stdout) : null;
       if (v !== null && Number.isFinite(v)) {

@@ -59,7 +59,7 @@ export const hostnameCheck = defineCheck<HostnameFacts>({
   id: 'os.hostname',
   category: 'network',
   title: 'Hostname is a valid node name',
-  gather: () => ({ files: ['/proc/sys/kernel/hostname'], commands: [['hostname']] }),
+  gather: () => ({ files: ['/proc/sys/kernel/hostname'] }),
   async probe({ host, signal }) {
     const fromProc = await host.readFile('/proc/sys/kernel/hostname', { signal });
     if (fromProc !== null) return { hostname: fromProc.trim() };
