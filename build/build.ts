@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { EMBEDDED_ASSETS } from '../src/assets.ts';
+import { ssh2KeyObjects } from './ssh2-key-objects.ts';
 
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -37,6 +38,7 @@ await build({
   // ssh2's optional native helpers are not built (install scripts off); it falls back to JS.
   external: ['cpu-features', './crypto/build/Release/sshcrypto.node'],
   legalComments: 'inline',
+  plugins: [ssh2KeyObjects],
   logLevel: 'warning',
   logOverride: { 'empty-import-meta': 'silent' },
 });
