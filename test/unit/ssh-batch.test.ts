@@ -138,7 +138,7 @@ for (const shell of SHELLS) test(`every kind of entry comes back byte for byte, 
     assert.equal(cond('id').length, process.getuid!() === 0 ? 1 : 0);
     assert.equal(cond('absent').length, 0, 'a command whose path is missing is not run: no record');
     assert.equal(cond('present')[0]?.stdout.toString(), 'present\n');
-    assert.equal(records.length, entries.length + 2 - 1, 'one record per entry (the skipped one aside) plus one per globbed file');
+    assert.equal(records.length, 1 + entries.length + 2 - 1, 'a leading sync record, one per entry (the skipped one aside), one per globbed file');
   };
   check(parse(out));
   fc.assert(
@@ -161,6 +161,19 @@ for (const shell of SHELLS) test(`a quoted name in a path is data, never shell (
   const names = spawnSync('ls', ['-1A', dir]).stdout.toString().split('\n');
   assert.equal(names.includes("it's quoted $(touch pwned)"), true);
   assert.equal(names.includes('pwned') || names.includes('pwned2'), false, 'no command ran from a path');
+});
+
+test('what a login script prints before the batch lands in the leading record, not in a fact', () => {
+  const entries = batchEntries({ files: [join(dir, 'plain')] }, { uid: false });
+  const out = runScript(`echo 'Welcome to node-1'; echo 'motd on stderr' >&2\n${batchScript(entries, NONCE)}`);
+  const records = parse(out);
+  assert.equal(records[0]!.idx, -1);
+  assert.equal(records[0]!.stdout.toString(), 'Welcome to node-1\n');
+  assert.equal(records[1]!.stdout.toString(), 'one\ntwo\n');
+  const cache = new BatchCache(entries);
+  for (const r of records) cache.record(r);
+  cache.end();
+  return cache.file(join(dir, 'plain')).then((b) => assert.equal(b!.toString(), 'one\ntwo\n'));
 });
 
 test('a record is delivered as soon as both halves are in, not at the end', () => {

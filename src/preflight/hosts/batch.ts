@@ -136,6 +136,8 @@ export function batchScript(entries: BatchEntry[], nonce: string): string {
     'U=${EUID:-$(id -u </dev/null)}',
     `m() { printf '\\n%s %s %s %s\\n' "$N" "$1" "$2" "$3"; printf '\\n%s e\\n' "$N" >&2; }`,
     ...READERS,
+    // Whatever a login script printed before us ends up in this record, not in a fact.
+    'm -1 0 .',
   ];
   entries.forEach((e, i) => {
     switch (e.kind) {
@@ -219,7 +221,7 @@ export class BatchParser {
   constructor(nonce: string, onRecord: (r: BatchRecord) => void) {
     this.#onRecord = onRecord;
     this.#out = new StreamSplitter(nonce, (data, line) => {
-      const m = /^(\d+) (\d+) (.*)$/s.exec(line);
+      const m = /^(-?\d+) (\d+) (.*)$/s.exec(line);
       if (!m) throw new Error(`batch output: bad marker line`);
       const name = m[3]!.startsWith('F') ? m[3]!.slice(1) : undefined;
       this.#outs.push({ idx: Number(m[1]), code: Number(m[2]), name, data });
