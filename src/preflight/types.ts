@@ -64,6 +64,12 @@ export interface Host {
    * failed batch) falls through to the normal call, so it never changes a fact. Never throws.
    */
   prefetch?(gather: Gather, opts: { signal?: AbortSignal; timeoutMs: number }): void;
+  /**
+   * Optional (SSH hosts have it): `count` readings of the node's clock (`<seconds>.<fraction>`),
+   * each between `sentAt` and `receivedAt` (this machine's epoch ms), taken over one open
+   * channel so that a reading's round trip is one packet exchange, not a session start.
+   */
+  clockReadings?(count: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<{ sentAt: number; receivedAt: number; text: string }[]>;
   /** The user id probes run as (0 = root). */
   uid(): Promise<number>;
   close(): Promise<void>;

@@ -15,6 +15,7 @@ import { runChecks } from '../../src/preflight/engine.ts';
 import { loadProfile } from '../../src/preflight/profile.ts';
 import { ALL_CHECKS } from '../../src/preflight/checks/index.ts';
 import type { CheckResult } from '../../src/schema/report.ts';
+import { measureOffset } from '../../src/preflight/checks/fleet/site-checks.ts';
 
 let dir: string;
 let sshd: Sshd;
@@ -144,6 +145,26 @@ test('an aborted wait for a batch answer rejects at once', async () => {
     const t0 = performance.now();
     await assert.rejects(host.exec(['echo', 'x'], { signal: ac.signal }), /stop/);
     assert.ok(performance.now() - t0 < 2000);
+  } finally {
+    await host.close();
+  }
+});
+
+test('clock readings: one session for all of them, and this machine agrees with itself', async () => {
+  const host = await connect(login.name, true);
+  try {
+    sessions.length = 0;
+    const readings = await host.clockReadings(3, { timeoutMs: 10_000 });
+    assert.equal(readings.length, 3);
+    assert.equal(sessions.length, 1, 'one exec channel for three readings');
+    for (const r of readings) {
+      assert.match(r.text, /^\d{10}\.\d{9}$/);
+      const node = Number(r.text) * 1000;
+      assert.ok(node >= r.sentAt - 5 && node <= r.receivedAt + 5, `reading ${node} outside [${r.sentAt}, ${r.receivedAt}]`);
+    }
+    // The node is this machine: the best of three is within a few ms of our clock.
+    const best = await measureOffset(host, 3, new AbortController().signal, 10_000);
+    assert.ok(Math.abs(best.offsetMs) < 50, `offset ${best.offsetMs} ms, rtt ${best.rttMs} ms`);
   } finally {
     await host.close();
   }

@@ -822,6 +822,74 @@ export class SshHost implements Host {
     return { state: r.code === 125 ? 'error' : classifyTcpError(new Error(err || `exit ${r.code}`)), error: err || `exit ${r.code}`, ms: ms(), via: 'ssh-shell' };
   }
 
+  /**
+   * Clock readings over one exec channel: a shell reads a line, runs `date +%s.%N` (the
+   * clock the node's own tools see), reads the next line, and so on.
+   */
+  async clockReadings(count: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<{ sentAt: number; receivedAt: number; text: string }[]> {
+    const cmd = `exec env LC_ALL=C sh -c ${shQuote('while IFS= read -r _; do date +%s.%N; done')}`;
+    const { signal } = opts;
+    if (signal?.aborted) throw abortError(signal);
+    const release = await this.#slots.take(signal);
+    let ch: ClientChannel;
+    try {
+      ({ ch } = await this.#openSession(cmd, signal));
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const lingering = setTimeout(release, 5000);
+    ch.once('close', () => {
+      clearTimeout(lingering);
+      release();
+    });
+    const now = () => performance.timeOrigin + performance.now();
+    const readings: { sentAt: number; receivedAt: number; text: string }[] = [];
+    try {
+      return await new Promise((resolve, reject) => {
+        let buf = '';
+        let sentAt = 0;
+        const timer = setTimeout(() => fail(new Error(`no clock reading within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+        const onAbort = () => fail(abortError(signal!));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
+        const fail = (err: Error) => {
+          done();
+          reject(err);
+        };
+        const ask = () => {
+          sentAt = now();
+          ch.write('\n');
+        };
+        ch.setEncoding('utf8');
+        ch.on('data', (d: string) => {
+          const receivedAt = now();
+          buf += d;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            readings.push({ sentAt, receivedAt, text: buf.slice(0, nl).trim() });
+            buf = buf.slice(nl + 1);
+            if (readings.length >= count) {
+              done();
+              return resolve(readings);
+            }
+            ask();
+          }
+        });
+        ch.stderr.on('data', () => {});
+        ch.on('close', () => fail(new Error(`the clock reader on ${this.name} ended after ${readings.length} readings`)));
+        ch.on('error', (err: Error) => fail(err));
+        ask();
+      });
+    } finally {
+      ch.end();
+      ch.close();
+    }
+  }
+
   /** `sudo -n true` as the SSH user: may root-only probes run? */
   async sudoCheck(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ uid: number; ok: boolean; detail: string }> {
     const uid = await this.uid();

@@ -78,18 +78,24 @@ const now = () => performance.timeOrigin + performance.now();
 /** Node clock minus ours, from the sample with the shortest round trip of `tries`. */
 export async function measureOffset(host: Host, tries: number, signal: AbortSignal, timeoutMs: number): Promise<{ offsetMs: number; rttMs: number }> {
   let best: { offsetMs: number; rttMs: number } | undefined;
-  for (let i = 0; i < tries && !signal.aborted; i++) {
-    const t0 = now();
-    const r = await host.exec(['date', '+%s.%N'], { signal, timeoutMs, sudo: false });
-    const t1 = now();
-    const out = r.stdout.trim();
+  const take = (t0: number, t1: number, out: string, failed?: string) => {
     // date without %N support (busybox) prints it literally: seconds only, +-1 s.
     const m = /^(\d+)(?:\.(\d+))?/.exec(out);
-    if (r.code !== 0 || !m) throw new Error(`date +%s.%N: ${r.stderr.trim() || out || `exit ${r.code}`}`);
+    if (failed !== undefined || !m) throw new Error(`date +%s.%N: ${failed || out || 'no output'}`);
     const remote = Number(m[1]) * 1000 + (m[2] ? Number(`0.${m[2]}`) * 1000 : 500);
     const rtt = t1 - t0 + (m[2] ? 0 : 1000);
     const s = { offsetMs: remote - (t0 + t1) / 2, rttMs: Math.round(rtt) };
     if (!best || s.rttMs < best.rttMs) best = s;
+  };
+  if (host.clockReadings) {
+    for (const r of await host.clockReadings(tries, { signal, timeoutMs })) take(r.sentAt, r.receivedAt, r.text);
+  } else {
+    for (let i = 0; i < tries && !signal.aborted; i++) {
+      const t0 = now();
+      const r = await host.exec(['date', '+%s.%N'], { signal, timeoutMs, sudo: false });
+      const t1 = now();
+      take(t0, t1, r.stdout.trim(), r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : undefined);
+    }
   }
   if (!best) throw new Error('no sample before the deadline');
   return best;
