@@ -10,17 +10,18 @@ const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { openSync, readSync, closeSync } = require('node:fs');
-const seq = new Int32Array(workerData.shared, 0, 2);       // [progress counter, done flag]
-const written = new Float64Array(workerData.shared, 8, 1); // bytes written so far
+const seq = new Int32Array(workerData.shared, 0, 4);        // [progress counter, done flag, sleeping flag, -]
+const written = new Float64Array(workerData.shared, 16, 1); // bytes written so far
 try {
   const h = createHash('sha256');
-  const fd = openSync(workerData.file, 'r');
+  let fd = -1; // opened at the first bytes: the worker starts before the file exists
   const buf = Buffer.allocUnsafe(1 << 20);
   let pos = 0;
   for (;;) {
     const seen = Atomics.load(seq, 0);
     const end = written[0];
     if (pos < end) {
+      if (fd < 0) fd = openSync(workerData.file, 'r');
       const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
       if (n <= 0) throw new Error('file shorter than written');
       h.update(buf.subarray(0, n));
@@ -28,9 +29,12 @@ try {
       continue;
     }
     if (Atomics.load(seq, 1) === 1 && pos >= written[0]) break;
-    Atomics.wait(seq, 0, seen, 200);
+    // Say we sleep (the writer wakes us only then), look once more, sleep; the timeout is a safety net.
+    Atomics.store(seq, 2, 1);
+    if (written[0] <= pos && Atomics.load(seq, 1) !== 1) Atomics.wait(seq, 0, seen, 50);
+    Atomics.store(seq, 2, 0);
   }
-  closeSync(fd);
+  if (fd >= 0) closeSync(fd);
   parentPort.postMessage({ hex: h.digest('hex'), bytes: pos });
 } catch (e) {
   parentPort.postMessage({ error: e.message });
@@ -45,12 +49,18 @@ export interface FollowHash {
   cancel(): void;
 }
 
+/**
+ * Starts the worker now (it costs a Node environment's start-up, ~0.1 s of
+ * CPU, better spent while the main thread waits on the network); the file is
+ * opened when the first bytes are reported.
+ */
 export function followHash(file: string): FollowHash {
-  const shared = new SharedArrayBuffer(16);
-  const seq = new Int32Array(shared, 0, 2);
-  const written = new Float64Array(shared, 8, 1);
+  const shared = new SharedArrayBuffer(24);
+  const seq = new Int32Array(shared, 0, 4);
+  const written = new Float64Array(shared, 16, 1);
   // A tiny heap: the worker holds one 1 MiB buffer and a hash state.
   const w = new Worker(WORKER_CODE, { eval: true, workerData: { file, shared }, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4, codeRangeSizeMb: 4, stackSizeMb: 1 } });
+  w.unref();
   const result = new Promise<string>((resolve, reject) => {
     w.once('message', (m: { hex?: string; error?: string }) => {
       void w.terminate();
@@ -65,12 +75,18 @@ export function followHash(file: string): FollowHash {
     Atomics.add(seq, 0, 1);
     Atomics.notify(seq, 0);
   };
+  let woken = 0;
   return {
     progress(bytes) {
       written[0] = bytes;
-      bump();
+      // Wake the worker only when it sleeps and has a worthwhile amount to do.
+      if (Atomics.load(seq, 2) === 1 && bytes - woken >= 1 << 20) {
+        woken = bytes;
+        bump();
+      }
     },
     finish() {
+      w.ref();
       Atomics.store(seq, 1, 1);
       bump();
       return result;
