@@ -100,9 +100,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
   const nudge = gcNudger();
-  const onBytes = (n: number) => {
+  // Only bytes that came in fresh buffers (undici's streams) leave garbage for the nudge;
+  // fast-get reads into reused batch buffers.
+  const onBytes = (n: number, fresh = true) => {
     progress.addBytes(n);
-    nudge(n);
+    if (fresh) nudge(n);
   };
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);

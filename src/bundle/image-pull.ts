@@ -43,7 +43,7 @@ export interface PullContext {
   client: RegistryClient;
   store: ContentStore;
   platforms: readonly string[];
-  onBytes?: (n: number) => void;
+  onBytes?: (n: number, fresh: boolean) => void;
 }
 
 function parse(bytes: Buffer, what: string): ManifestDoc {

@@ -35,7 +35,8 @@ export interface FetchResult {
 
 export interface FetchOptions {
   what?: string;
-  onBytes?: (n: number) => void;
+  /** bytes as they arrive; `fresh` when they came in newly allocated buffers (a Readable), not in reused ones */
+  onBytes?: (n: number, fresh: boolean) => void;
   attempts?: number;
   /** gets every byte of the blob too, as it is downloaded (or read back from a partial) */
   sink?: BlobSink;
@@ -143,7 +144,7 @@ async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number, n: nu
  * that arrived before an error are written before it is thrown, so a retry
  * resumes after them. Memory per blob is bounded: a few batch buffers.
  */
-async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer) => void, onWritten?: (n: number) => void, sink?: BlobSink): Promise<void> {
+async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, onWritten?: (n: number) => void, sink?: BlobSink): Promise<void> {
   const fh = await openFile(file, start > 0 ? 'r+' : 'w');
   const writer = new BatchWriter(fh, start, sink, onWritten);
   try {
@@ -167,7 +168,7 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
  */
 const WRITE_BATCH = 256 << 10;
 
-async function readStream(body: Readable, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+async function readStream(body: Readable, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
   let toSkip = skip;
   let batch: Buffer[] = [];
   let batched = 0;
@@ -188,7 +189,7 @@ async function readStream(body: Readable, writer: BatchWriter, skip: number, onC
         chunk = chunk.subarray(drop);
         if (chunk.length === 0) continue;
       }
-      onChunk(chunk);
+      onChunk(chunk, true);
       batch.push(chunk);
       batched += chunk.length;
       // Write when a batch is full, or when nothing more is waiting (a slow stream stays live for followers).
@@ -210,7 +211,7 @@ const FAST_BUFFERS_PER_BLOB = 3;
 const freeBatches: Buffer[] = [];
 
 /** A fast-get body: the socket reads straight into batch buffers, which are written as they fill. */
-async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
   let toSkip = skip;
   const free: Buffer[] = [];
   for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(freeBatches.pop() ?? Buffer.allocUnsafe(FAST_BATCH));
@@ -257,7 +258,7 @@ async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChu
           n -= drop;
           if (n === 0) return;
         }
-        onChunk(cur!.subarray(at, at + n));
+        onChunk(cur!.subarray(at, at + n), false);
         fill = at + n;
         if (fill === cur!.length) submit();
       },
@@ -436,11 +437,11 @@ export class ContentStore {
             partial,
             offset,
             skip,
-            (chunk) => {
+            (chunk, fresh) => {
               hash.update(chunk);
               got += chunk.length;
               transferred += chunk.length;
-              opts.onBytes?.(chunk.length);
+              opts.onBytes?.(chunk.length, fresh);
               if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
             },
             (n) => {
