@@ -60,6 +60,8 @@ class Conn {
   #remaining = 0;
   /** body bytes read but not yet delivered (came with the head, or no region was free) */
   #backlog: Buffer | undefined;
+  /** a head was delivered, its body has no consumer yet */
+  #awaitingBody = false;
   #paused = false;
   #onError: ((err: Error) => void) | undefined;
   #onBodyEnd: (() => void) | undefined;
@@ -92,6 +94,7 @@ class Conn {
     this.#onError = undefined;
     this.#onHead = undefined;
     this.#reader = undefined;
+    this.#awaitingBody = false;
     cb?.(err);
   }
 
@@ -120,13 +123,19 @@ class Conn {
       const zeroCopy = buf === this.#given && this.#givenIsRegion;
       this.#given = undefined;
       if (this.#reader && this.#remaining > 0) {
-        if (zeroCopy) {
+        if (zeroCopy && !this.#backlog) {
           this.#remaining -= n;
           this.#region = undefined;
           this.#reader.filled(n);
           this.#refill();
         } else this.#deliver(buf.subarray(0, n));
         return this.#afterBody();
+      }
+      // A TLS socket may still hand over records it had decrypted after we paused it:
+      // body bytes before the body has a consumer wait in the backlog.
+      if (this.#awaitingBody) {
+        this.#backlog = this.#backlog ? Buffer.concat([this.#backlog, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n));
+        return false;
       }
       if (!this.#onHead) throw socketError('the server sent bytes nobody asked for', 'UND_ERR_SOCKET');
       if (buf.buffer !== this.#hdr.buffer || buf.byteOffset !== this.#hdr.byteOffset + this.#hdrFill) {
@@ -155,6 +164,7 @@ class Conn {
     this.#onHead = undefined;
     // Nothing more is read until the body has a consumer.
     this.#paused = true;
+    this.#awaitingBody = true;
     cb(head);
   }
 
@@ -162,22 +172,32 @@ class Conn {
     if (this.#remaining > 0 && !this.#region) this.#region = this.#reader!.region();
   }
 
-  /** Copies bytes already read into the reader's regions; what does not fit waits in the backlog. */
-  #deliver(bytes: Buffer): void {
+  /**
+   * Copies bytes already read (after any backlog, in order) into the reader's
+   * regions; what does not fit waits in the backlog. `bytes` undefined: the
+   * backlog only.
+   */
+  #deliver(bytes: Buffer | undefined): void {
+    let src = bytes ?? Buffer.alloc(0);
+    if (this.#backlog) {
+      src = src.length ? Buffer.concat([this.#backlog, src]) : this.#backlog;
+      this.#backlog = undefined;
+    }
     let off = 0;
-    while (off < bytes.length && this.#remaining > 0) {
+    while (off < src.length && this.#remaining > 0) {
       this.#refill();
       const r = this.#region;
       if (!r) break;
-      const take = Math.min(r.length, bytes.length - off, this.#remaining);
-      bytes.copy(r, 0, off, off + take);
+      const take = Math.min(r.length, src.length - off, this.#remaining);
+      src.copy(r, 0, off, off + take);
       off += take;
       this.#remaining -= take;
       this.#region = undefined;
       this.#reader!.filled(take);
     }
-    if (off < bytes.length && this.#remaining === 0) throw socketError('more bytes than Content-Length', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH');
-    this.#backlog = off < bytes.length ? Buffer.from(bytes.subarray(off)) : undefined;
+    if (off < src.length && this.#remaining === 0) throw socketError('more bytes than Content-Length', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH');
+    // A copy: `src` may be the parking or header buffer, which the next read reuses.
+    if (off < src.length) this.#backlog = Buffer.from(src.subarray(off));
     this.#refill();
   }
 
@@ -195,6 +215,7 @@ class Conn {
   }
 
   #endBody(): void {
+    this.#awaitingBody = false;
     this.#reader = undefined;
     this.#region = undefined;
     this.#backlog = undefined;
@@ -237,13 +258,14 @@ class Conn {
       this.#fail(socketError('other side closed', 'UND_ERR_SOCKET'));
       return { done, resume: () => undefined };
     }
+    this.#awaitingBody = false;
     this.#reader = reader;
     this.#remaining = length;
     this.socket.setTimeout(idleMs);
     const resume = () => {
       if (!this.#reader || this.closed) return;
       try {
-        if (this.#backlog) this.#deliver(this.#backlog);
+        if (this.#backlog) this.#deliver(undefined);
         else this.#refill();
         if (this.#afterBody()) this.#resume();
       } catch (err) {
