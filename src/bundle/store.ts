@@ -145,7 +145,13 @@ async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number, n: nu
  * resumes after them. Memory per blob is bounded: a few batch buffers.
  */
 async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, onWritten?: (n: number) => void, sink?: BlobSink): Promise<void> {
-  const fh = await openFile(file, start > 0 ? 'r+' : 'w');
+  let fh: FileHandle;
+  try {
+    fh = await openFile(file, start > 0 ? 'r+' : 'w');
+  } catch (err) {
+    body.destroy(); // nobody will read it: free the connection
+    throw err;
+  }
   const writer = new BatchWriter(fh, start, sink, onWritten);
   try {
     if (body instanceof FastBody) await readFast(body, writer, skip, onChunk);

@@ -228,7 +228,8 @@ class Conn {
 
   /** Sends a request; resolves with the raw response head. */
   request(path: string, headers: string, timeoutMs: number): Promise<Buffer> {
-    if (this.#hdrFill !== 0 || this.#reader) return Promise.reject(socketError('connection not idle', 'UND_ERR_SOCKET'));
+    if (this.closed) return Promise.reject(socketError('other side closed', 'UND_ERR_SOCKET'));
+    if (this.#hdrFill !== 0 || this.#reader || this.#awaitingBody) return Promise.reject(socketError('connection not idle', 'UND_ERR_SOCKET'));
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.#fail(socketError('headers timeout', 'UND_ERR_HEADERS_TIMEOUT')), timeoutMs);
       this.#onError = (err) => {
