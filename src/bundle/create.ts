@@ -6,10 +6,11 @@
 // 3. the manifest and the tar layout follow (every size is known now)
 // 4. phase 2: each layer downloads once (--concurrency across all images, in
 //    tar order) into the store while the tar is written at precomputed
-//    offsets: a blob is copied in as it arrives (the store lets us follow its
-//    .partial) and counts only once verified; blobs from an earlier run's cache
-//    are re-hashed as they are copied. A worker hashes the finished prefix of
-//    the tar for FILE.tar.sha256. Temp names, renamed at the end.
+//    offsets: the store writes every batch of a blob to its .partial and, the
+//    same buffers, to its tar entry (a BlobSink), and the entry counts only
+//    once the blob verified; blobs from an earlier run's cache are re-hashed as
+//    they are copied. A worker (started with the command) hashes the finished
+//    prefix of the tar for FILE.tar.sha256. Temp names, renamed at the end.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';

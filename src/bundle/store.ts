@@ -5,9 +5,11 @@
 // always verified and is never downloaded again. An interrupted download keeps
 // its .partial; the next run re-hashes what is there and asks for the rest
 // with HTTP Range (when the server ignores the range, the bytes it resends
-// are skipped). While a blob downloads, a reader may follow its .partial
-// (live()): bundle create copies it into the tar as it arrives.
-// Streams only: memory stays flat whatever the blob size.
+// are skipped). A fetch may also hand every byte to a BlobSink as it is
+// written (bundle create: the blob's tar entry), and while a blob downloads a
+// reader may follow its .partial (live()). Bodies from fast-get are read into
+// a few reused 1 MiB batch buffers, undici's streams are batched the same way:
+// memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
