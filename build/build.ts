@@ -38,7 +38,11 @@ await build({
   // ssh2's optional native helpers are not built (install scripts off); it falls back to JS.
   external: ['cpu-features', './crypto/build/Release/sshcrypto.node'],
   legalComments: 'inline',
-  plugins: [ssh2KeyObjects],
+  plugins: [
+    ssh2KeyObjects,
+    // `undici` is the subset in undici-lite.cjs (start-up time); its own deep requires resolve normally.
+    { name: 'undici-lite', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: join(root, 'build', 'undici-lite.cjs') })) },
+  ],
   logLevel: 'warning',
   logOverride: { 'empty-import-meta': 'silent' },
 });

@@ -6,16 +6,16 @@
 // 3. the manifest and the tar layout follow (every size is known now)
 // 4. phase 2: each layer downloads once (--concurrency across all images, in
 //    tar order) into the store while the tar is written at precomputed
-//    offsets: a blob is copied in as it arrives (the store lets us follow its
-//    .partial) and counts only once verified; blobs from an earlier run's cache
-//    are re-hashed as they are copied. A worker hashes the finished prefix of
-//    the tar for FILE.tar.sha256. Temp names, renamed at the end.
+//    offsets: the store writes every batch of a blob to its .partial and, the
+//    same buffers, to its tar entry (a BlobSink), and the entry counts only
+//    once the blob verified; blobs from an earlier run's cache are re-hashed as
+//    they are copied. A worker (started with the command) hashes the finished
+//    prefix of the tar for FILE.tar.sha256. Temp names, renamed at the end.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { stringify } from 'yaml';
 import { errorMessage, OperationError } from '../errors.ts';
@@ -26,14 +26,14 @@ import { fetchChart, type FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
-import { followHash } from './follow-hash.ts';
+import { followHash, type FollowHash } from './follow-hash.ts';
 import { gcNudger } from './gc-nudge.ts';
 import { HttpSource } from './http-source.ts';
 import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
-import { ContentStore, DigestMismatchError, type LiveBlob } from './store.ts';
+import { ContentStore, DigestMismatchError, type BlobSink } from './store.ts';
 import { TarLayout } from './tar-writer.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -89,6 +89,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const concurrency = opts.concurrency ?? 8;
   const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)));
   const progress = new Progress(opts.stderr);
+  // The tar-hash worker starts now: its start-up overlaps the manifest round trips.
+  const hasher = followHash(tempTarName(resolve(opts.output)));
   const client = new RegistryClient({
     registries: loaded.registries,
     env,
@@ -99,9 +101,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
   const nudge = gcNudger();
-  const onBytes = (n: number) => {
+  // Only bytes that came in fresh buffers (undici's streams) leave garbage for the nudge;
+  // fast-get reads into reused batch buffers.
+  const onBytes = (n: number, fresh = true) => {
     progress.addBytes(n);
-    nudge(n);
+    if (fresh) nudge(n);
   };
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);
@@ -175,29 +179,32 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings);
     const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime);
 
-    // Phase 2: every layer once, in tar order, while the tar is written: the
-    // writer waits for each blob only when it gets to it.
+    // Phase 2: every layer once, in tar order, while the tar is written: each
+    // download is teed into its tar entry as it arrives (see writeTar).
     const layers = new Map<string, { image: PulledImage; d: (typeof okImages)[number]['layers'][number] }>();
     for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest)) layers.set(d.digest, { image, d });
     let fetched = 0;
     let cached = 0;
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
-    for (const digest of [...layers.keys()].sort()) {
-      const { image, d } = layers.get(digest)!;
-      const p = blobLimit(() => fetchImageBlob(pullCtx, image.source, image.name, d)).then((r) => {
-        if (r.how === 'cached') cached++;
-        else fetched++;
-        progress.count('blobs');
-        return r.how;
-      });
-      p.catch(() => undefined); // observed below; no unhandled rejection meanwhile
-      downloads.set(digest, p);
-    }
-    progress.total('blobs', downloads.size);
+    const startDownloads = (sinkFor: (digest: string) => BlobSink | undefined) => {
+      for (const digest of [...layers.keys()].sort()) {
+        const { image, d } = layers.get(digest)!;
+        const p = blobLimit(() => fetchImageBlob(pullCtx, image.source, image.name, d, sinkFor(digest))).then((r) => {
+          if (r.how === 'cached') cached++;
+          else fetched++;
+          progress.count('blobs');
+          return r.how;
+        });
+        p.catch(() => undefined); // observed below; no unhandled rejection meanwhile
+        downloads.set(digest, p);
+      }
+      progress.total('blobs', downloads.size);
+      return downloads;
+    };
     const out = resolve(opts.output);
     let written: { sha256: string; size: number };
     try {
-      written = await writeTar(out, entries, store, mtime, (digest) => downloads.get(digest), Math.min(concurrency, 3));
+      written = await writeTar(out, entries, store, mtime, startDownloads, Math.min(concurrency, 3), hasher);
     } catch (err) {
       const settled = await Promise.allSettled(downloads.values());
       const reasons = [...new Set(settled.filter((r) => r.status === 'rejected').map((r) => errorMessage((r as PromiseRejectedResult).reason)))];
@@ -208,6 +215,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${layers.size} layers: ${fetched} downloaded, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
     return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
   } finally {
+    hasher.cancel();
     progress.stop();
     await client.close();
   }
@@ -296,42 +304,6 @@ function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: 
   return { first: [manifestEntry, text('SHA256SUMS', sums)], rest };
 }
 
-/** The live download of `digest` once it has started, or undefined when it finished first. */
-async function liveOrSettled(store: ContentStore, digest: string, done: Promise<unknown>): Promise<LiveBlob | undefined> {
-  let settled = false;
-  done.then(() => (settled = true), () => (settled = true));
-  for (;;) {
-    const live = store.live(digest);
-    if (live) return live;
-    if (settled) return undefined;
-    await Promise.race([done.catch(() => undefined), sleep(10)]);
-  }
-}
-
-/** Copies a blob into tar entry `i` while it is still being downloaded; false when it finished before we could open it. */
-async function followInto(tar: TarLayout, i: number, live: LiveBlob): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(live.path, 'r');
-  } catch {
-    return false; // already renamed (done) or failed: the caller takes the final file
-  }
-  try {
-    const available = async (pos: number): Promise<number> => {
-      for (;;) {
-        const w = live.written();
-        if (w > pos) return w - pos;
-        if (live.finished()) return 0;
-        await live.next();
-      }
-    };
-    await tar.copy(i, fh, undefined, available);
-    return true;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Removes temp tars that killed runs (kill -9, power loss) left beside `out`; live runs keep theirs. */
 function removeStaleTemps(out: string): void {
   const re = new RegExp(`^\\.${basename(out).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.partial(\\.sha256)?$`);
@@ -346,61 +318,96 @@ function removeStaleTemps(out: string): void {
   }
 }
 
-async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntry[] }, store: ContentStore, mtime: number, ready: (digest: string) => Promise<'fetched' | 'cached'> | undefined, copiers: number): Promise<{ sha256: string; size: number }> {
+/** The temp name the tar is written under (beside the final one, with our pid). */
+export function tempTarName(out: string): string {
+  return join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+}
+
+async function writeTar(
+  out: string,
+  entries: { first: TarEntry[]; rest: TarEntry[] },
+  store: ContentStore,
+  mtime: number,
+  startDownloads: (sinkFor: (digest: string) => BlobSink | undefined) => Map<string, Promise<'fetched' | 'cached'>>,
+  copiers: number,
+  hasher: FollowHash,
+): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
   removeStaleTemps(out);
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+  const tmp = tempTarName(out);
   const sidecarTmp = `${tmp}.sha256`;
   const all = [...entries.first, ...entries.rest];
   const fh = await open(tmp, 'w');
   // The whole-tar sha256 is computed by a worker following the file's complete prefix.
-  const hasher = followHash(tmp);
   const tar = new TarLayout(
     fh,
     all.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
     { mtime, onProgress: (n) => hasher.progress(n) },
   );
-  // Several blobs are copied at once (each as it downloads), in tar order.
+  // A blob downloading in this run is teed into its (first) tar entry as it arrives:
+  // one network read, two writes from the same buffers, no read-back.
+  let stopped = false;
+  const sinks = new Map<string, { index: number; sink: BlobSink & { filled: number } }>();
+  for (const [i, e] of all.entries()) {
+    if (!e.blob || sinks.has(e.blob)) continue;
+    const sink = {
+      filled: 0,
+      async write(bufs: Buffer[], pos: number, n: number) {
+        // After a failure the tar is gone; the download still finishes into the cache.
+        if (stopped) return;
+        await tar.writeAt(i, bufs, pos, n);
+        sink.filled = Math.max(sink.filled, pos + n);
+      },
+    };
+    sinks.set(e.blob, { index: i, sink });
+  }
   const limit = pLimit(copiers);
+  let downloads = new Map<string, Promise<'fetched' | 'cached'>>();
   const copyBlob = async (i: number, e: TarEntry): Promise<void> => {
-    const wait = ready(e.blob!);
+    const wait = downloads.get(e.blob!);
     if (wait) {
-      // Downloading in this run: copy it as it arrives, then make sure it verified.
-      const live = await liveOrSettled(store, e.blob!, wait);
-      if (live && (await followInto(tar, i, live))) {
-        await wait;
+      const how = await wait;
+      const teed = sinks.get(e.blob!);
+      if (how === 'fetched' && teed?.index === i && teed.sink.filled === e.size) {
+        // Every byte went into the tar as it was written to the cache, and the blob verified.
+        tar.complete(i);
         return;
       }
-      if ((await wait) === 'fetched') {
-        // Downloaded and verified by this run a moment ago: no second hash.
-        const src = await open(store.path(e.blob!), 'r');
-        try {
-          await tar.copy(i, src);
-        } finally {
-          await src.close();
-        }
+      if (how === 'fetched') {
+        // Downloaded and verified by this run a moment ago (another entry had the tee): no second hash.
+        await limit(async () => {
+          const src = await open(store.path(e.blob!), 'r');
+          try {
+            await tar.copy(i, src);
+          } finally {
+            await src.close();
+          }
+        });
         return;
       }
     }
     // From the cache of an earlier run: re-hash while copying, so a cache file
     // changed on disk cannot slip into a bundle.
-    const src = await open(store.path(e.blob!), 'r');
-    try {
-      const h = createHash('sha256');
-      await tar.copy(i, src, (c) => h.update(c));
-      const got = h.digest('hex');
-      if (got !== e.sha256) {
-        throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+    await limit(async () => {
+      const src = await open(store.path(e.blob!), 'r');
+      try {
+        const h = createHash('sha256');
+        await tar.copy(i, src, (c) => h.update(c));
+        const got = h.digest('hex');
+        if (got !== e.sha256) {
+          throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
+        }
+      } finally {
+        await src.close();
       }
-    } finally {
-      await src.close();
-    }
+    });
   };
   try {
     await tar.writeFrame();
     for (const [i, e] of all.entries()) if (e.data) await tar.fill(i, e.data);
+    downloads = startDownloads((digest) => sinks.get(digest)?.sink);
     // Every job is awaited together below; none may reject unobserved meanwhile.
-    const jobs = [...all.entries()].filter(([, e]) => !e.data).map(([i, e]) => limit(() => copyBlob(i, e)));
+    const jobs = [...all.entries()].filter(([, e]) => !e.data).map(([i, e]) => copyBlob(i, e));
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -411,6 +418,7 @@ async function writeTar(out: string, entries: { first: TarEntry[]; rest: TarEntr
     await rename(sidecarTmp, `${out}.sha256`);
     return { sha256: hex, size: tar.size };
   } catch (err) {
+    stopped = true;
     hasher.cancel();
     limit.clearQueue();
     await fh.close().catch(() => undefined);

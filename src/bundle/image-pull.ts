@@ -8,7 +8,7 @@ import { OperationError } from '../errors.ts';
 import { isIndex, MEDIA, type RegistryClient } from './registry/client.ts';
 import type { ImageReference } from './registry/reference.ts';
 import { platformMatches, platformString, selectPlatforms, wantsAll, type Platform } from './platforms.ts';
-import type { ContentStore } from './store.ts';
+import type { BlobSink, ContentStore } from './store.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -43,7 +43,7 @@ export interface PullContext {
   client: RegistryClient;
   store: ContentStore;
   platforms: readonly string[];
-  onBytes?: (n: number) => void;
+  onBytes?: (n: number, fresh: boolean) => void;
 }
 
 function parse(bytes: Buffer, what: string): ManifestDoc {
@@ -55,8 +55,8 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 }
 
 /** Downloads one blob of `ref` into the store (resuming a partial one). */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
-  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes });
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, sink?: BlobSink) {
+  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes, sink });
 }
 
 export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {

@@ -5,22 +5,25 @@
 // always verified and is never downloaded again. An interrupted download keeps
 // its .partial; the next run re-hashes what is there and asks for the rest
 // with HTTP Range (when the server ignores the range, the bytes it resends
-// are skipped). While a blob downloads, a reader may follow its .partial
-// (live()): bundle create copies it into the tar as it arrives.
-// Streams only: memory stays flat whatever the blob size.
+// are skipped). A fetch may also hand every byte to a BlobSink as it is
+// written (bundle create: the blob's tar entry), and while a blob downloads a
+// reader may follow its .partial (live()). Bodies from fast-get are read into
+// a few reused 1 MiB batch buffers, undici's streams are batched the same way:
+// memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { open as openFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
+import { FastBody, type BlobBody } from './registry/fast-get.ts';
 import { isTransientError, retryDelay } from './registry/retry.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 /** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
-export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean }>;
+export type BlobOpener = (offset: number) => Promise<{ body: BlobBody; partial: boolean }>;
 
 export interface FetchResult {
   /** 'cached': already verified in the store; 'fetched': downloaded now (maybe resumed) */
@@ -30,6 +33,15 @@ export interface FetchResult {
   transferred: number;
   /** bytes reused from a .partial left by an earlier run */
   resumedFrom: number;
+}
+
+export interface FetchOptions {
+  what?: string;
+  /** bytes as they arrive; `fresh` when they came in newly allocated buffers (a Readable), not in reused ones */
+  onBytes?: (n: number, fresh: boolean) => void;
+  attempts?: number;
+  /** gets every byte of the blob too, as it is downloaded (or read back from a partial) */
+  sink?: BlobSink;
 }
 
 export class DigestMismatchError extends OperationError {
@@ -45,58 +57,60 @@ function hexOf(digest: string): string {
 }
 
 /**
- * Streams `body` into `file`: the first `skip` bytes are dropped (a server
- * that ignored our Range resends what we already have), each further chunk is
- * seen by `onChunk` (hash, count; it may throw to stop), chunks are gathered
- * up to WRITE_BATCH bytes and written with one writev, then reported to
- * `onWritten` before more is read, so back-pressure reaches the socket and at
- * most one batch per blob sits in memory. (One write per network chunk cost
- * about a quarter of a second of main-thread time per 150 MB in dispatch alone.)
+ * Where a blob's bytes go besides its .partial (bundle create: its tar entry).
+ * Writes come in order; `pos` is the offset in the blob. `filled` is how many
+ * bytes from 0 it holds.
  */
-const WRITE_BATCH = 256 << 10;
+export interface BlobSink {
+  readonly filled: number;
+  write(bufs: Buffer[], pos: number, n: number): Promise<void>;
+}
 
-async function streamToFile(body: Readable, file: string, flags: 'w' | 'a', skip: number, onChunk: (chunk: Buffer) => void, onWritten?: (n: number) => void): Promise<void> {
-  const fh = await openFile(file, flags);
-  let toSkip = skip;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const flush = async () => {
-    const n = batched;
-    if (n === 0) return;
-    let rest = batch;
-    batch = [];
-    batched = 0;
-    for (let left = n; left > 0; ) {
-      const { bytesWritten } = await fh.writev(rest);
-      left -= bytesWritten;
-      if (left > 0) rest = dropFront(rest, bytesWritten);
-    }
-    onWritten?.(n);
-  };
-  try {
-    for await (const raw of body as AsyncIterable<Buffer>) {
-      let chunk = raw;
-      if (toSkip > 0) {
-        const drop = Math.min(toSkip, chunk.length);
-        toSkip -= drop;
-        chunk = chunk.subarray(drop);
-        if (chunk.length === 0) continue;
+/** A write that failed: the .partial and the sink may disagree now, so no retry. */
+class WriteFailure extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+  }
+}
+
+/**
+ * Writes batches in order at increasing positions, to the file and (the same
+ * buffers, in parallel) to the sink; one batch in flight at a time, so the
+ * file grows contiguously and never has holes.
+ */
+class BatchWriter {
+  #chain: Promise<void> = Promise.resolve();
+  #pos: number;
+  failed: WriteFailure | undefined;
+  readonly #fh: FileHandle;
+  readonly #sink: BlobSink | undefined;
+  readonly #onWritten: ((n: number) => void) | undefined;
+
+  constructor(fh: FileHandle, pos: number, sink: BlobSink | undefined, onWritten: ((n: number) => void) | undefined) {
+    this.#fh = fh;
+    this.#pos = pos;
+    this.#sink = sink;
+    this.#onWritten = onWritten;
+  }
+
+  write(bufs: Buffer[], n: number): Promise<void> {
+    const at = this.#pos;
+    this.#pos += n;
+    const p = this.#chain.then(async () => {
+      try {
+        await Promise.all([writeAllv(this.#fh, bufs, at, n), this.#sink?.write(bufs, at, n)]);
+      } catch (err) {
+        throw (this.failed ??= new WriteFailure(err));
       }
-      onChunk(chunk);
-      batch.push(chunk);
-      batched += chunk.length;
-      // Write when a batch is full, or when nothing more is waiting (a slow stream stays live for followers).
-      if (batched >= WRITE_BATCH || batch.length >= 256 || body.readableLength === 0) await flush();
-    }
-    await flush();
-    if (toSkip > 0) throw new OperationError(`the server sent fewer bytes than the ${skip} already downloaded`);
-  } catch (err) {
-    body.destroy();
-    // Bytes that arrived before a dropped connection are good: keep them so the retry resumes after them.
-    await flush().catch(() => {});
-    throw err;
-  } finally {
-    await fh.close();
+      this.#onWritten?.(n);
+    });
+    this.#chain = p;
+    return p;
+  }
+
+  /** Waits for every write so far. */
+  drain(): Promise<void> {
+    return this.#chain;
   }
 }
 
@@ -112,6 +126,162 @@ function dropFront(bufs: Buffer[], n: number): Buffer[] {
     n = 0;
   }
   return out;
+}
+
+async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number, n: number): Promise<void> {
+  let rest = bufs;
+  for (let left = n, at = position; left > 0; ) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    left -= bytesWritten;
+    at += bytesWritten;
+    if (left > 0) rest = dropFront(rest, bytesWritten);
+  }
+}
+
+/**
+ * Streams `body` into `file` from byte `start` on: the first `skip` bytes are
+ * dropped (a server that ignored our Range resends what we already have),
+ * each further chunk is seen by `onChunk` (hash, count; it may throw to stop),
+ * then written (to the file and the sink) and reported to `onWritten`. Bytes
+ * that arrived before an error are written before it is thrown, so a retry
+ * resumes after them. Memory per blob is bounded: a few batch buffers.
+ */
+async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, onWritten?: (n: number) => void, sink?: BlobSink): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await openFile(file, start > 0 ? 'r+' : 'w');
+  } catch (err) {
+    body.destroy(); // nobody will read it: free the connection
+    throw err;
+  }
+  const writer = new BatchWriter(fh, start, sink, onWritten);
+  try {
+    if (body instanceof FastBody) await readFast(body, writer, skip, onChunk);
+    else await readStream(body, writer, skip, onChunk);
+    await writer.drain();
+  } catch (err) {
+    await writer.drain().catch(() => undefined);
+    // A failed write ends the fetch for good; a network error is retried.
+    throw writer.failed ? new OperationError(`cannot write ${file}: ${writer.failed.message}`, { cause: writer.failed.cause }) : err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * One write per network chunk cost about a quarter of a second of main-thread
+ * time per 150 MB in dispatch alone: chunks are gathered up to WRITE_BATCH
+ * bytes and written with one writev before more is read, so back-pressure
+ * reaches the socket and at most one batch per blob sits in memory.
+ */
+const WRITE_BATCH = 256 << 10;
+
+async function readStream(body: Readable, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
+  let toSkip = skip;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async () => {
+    if (batched === 0) return;
+    const bufs = batch;
+    const n = batched;
+    batch = [];
+    batched = 0;
+    await writer.write(bufs, n);
+  };
+  try {
+    for await (const raw of body as AsyncIterable<Buffer>) {
+      let chunk = raw;
+      if (toSkip > 0) {
+        const drop = Math.min(toSkip, chunk.length);
+        toSkip -= drop;
+        chunk = chunk.subarray(drop);
+        if (chunk.length === 0) continue;
+      }
+      onChunk(chunk, true);
+      batch.push(chunk);
+      batched += chunk.length;
+      // Write when a batch is full, or when nothing more is waiting (a slow stream stays live for followers).
+      if (batched >= WRITE_BATCH || batch.length >= 256 || body.readableLength === 0) await flush();
+    }
+    await flush();
+    if (toSkip > 0) throw new OperationError(`the server sent fewer bytes than the ${skip} already downloaded`);
+  } catch (err) {
+    body.destroy();
+    // Bytes that arrived before a dropped connection are good: keep them so the retry resumes after them.
+    await flush().catch(() => {});
+    throw err;
+  }
+}
+
+/** Batch buffers for fast bodies, reused across blobs (memory stays flat). */
+const FAST_BATCH = 1 << 20;
+const FAST_BUFFERS_PER_BLOB = 3;
+const freeBatches: Buffer[] = [];
+
+/** A fast-get body: the socket reads straight into batch buffers, which are written as they fill. */
+async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
+  let toSkip = skip;
+  const free: Buffer[] = [];
+  for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(freeBatches.pop() ?? Buffer.allocUnsafe(FAST_BATCH));
+  let cur: Buffer | undefined;
+  let fill = 0;
+  let writeError: unknown;
+  const giveBack = (b: Buffer) => {
+    free.push(b);
+  };
+  const submit = () => {
+    const b = cur!;
+    const n = fill;
+    cur = undefined;
+    fill = 0;
+    if (n === 0) return giveBack(b);
+    writer.write([b.subarray(0, n)], n).then(
+      () => {
+        giveBack(b);
+        body.resume();
+      },
+      (err) => {
+        writeError ??= err;
+        body.destroy();
+      },
+    );
+  };
+  try {
+    await body.consume({
+      region: () => {
+        if (writeError) return undefined;
+        if (!cur) {
+          cur = free.pop();
+          fill = 0;
+          if (!cur) return undefined;
+        }
+        return cur.subarray(fill);
+      },
+      filled: (n) => {
+        let at = fill;
+        if (toSkip > 0) {
+          const drop = Math.min(toSkip, n);
+          toSkip -= drop;
+          if (drop < n) cur!.copyWithin(at, at + drop, at + n);
+          n -= drop;
+          if (n === 0) return;
+        }
+        onChunk(cur!.subarray(at, at + n), false);
+        fill = at + n;
+        if (fill === cur!.length) submit();
+      },
+    });
+    if (cur) submit();
+    if (toSkip > 0) throw new OperationError(`the server sent fewer bytes than the ${skip} already downloaded`);
+  } catch (err) {
+    // Bytes that arrived before a dropped connection are good (hashed already): write them too.
+    if (cur) submit();
+    throw err;
+  } finally {
+    await writer.drain().catch(() => undefined);
+    for (const b of free.splice(0)) if (freeBatches.length < 32) freeBatches.push(b);
+  }
+  if (writeError) throw writeError;
 }
 
 /**
@@ -135,8 +305,25 @@ interface LiveRecord {
   waiters: Array<() => void>;
 }
 
-async function hashFile(path: string, hash: Hash): Promise<void> {
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+/** Hashes the first `size` bytes of `path`; bytes the sink lacks are written to it on the way. */
+async function hashFile(path: string, size: number, hash: Hash, sink?: BlobSink): Promise<void> {
+  const fh = await openFile(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(size, 1)));
+    for (let pos = 0; pos < size; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) throw new OperationError(`${path}: shorter than ${size} bytes`);
+      const chunk = buf.subarray(0, bytesRead);
+      hash.update(chunk);
+      if (sink && pos + bytesRead > sink.filled) {
+        const from = Math.max(sink.filled - pos, 0);
+        await sink.write([chunk.subarray(from)], pos + from, bytesRead - from);
+      }
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 export class ContentStore {
@@ -199,7 +386,7 @@ export class ContentStore {
     const hash = createHash('sha256');
     let size = 0;
     try {
-      await streamToFile(body, tmp, 'w', 0, (chunk) => {
+      await streamToFile(body, tmp, 0, 0, (chunk) => {
         hash.update(chunk);
         size += chunk.length;
       });
@@ -216,7 +403,7 @@ export class ContentStore {
    * Makes sure blob `digest` is in the store, downloading it through `open`
    * when it is not. Concurrent calls for one digest share one download.
    */
-  fetch(digest: string, size: number | undefined, open: BlobOpener, opts: { what?: string; onBytes?: (n: number) => void; attempts?: number } = {}): Promise<FetchResult> {
+  fetch(digest: string, size: number | undefined, open: BlobOpener, opts: FetchOptions = {}): Promise<FetchResult> {
     let p = this.#inflight.get(digest);
     if (!p) {
       p = this.#fetch(digest, size, open, opts).finally(() => this.#inflight.delete(digest));
@@ -225,7 +412,7 @@ export class ContentStore {
     return p;
   }
 
-  async #fetch(digest: string, size: number | undefined, open: BlobOpener, opts: { what?: string; onBytes?: (n: number) => void; attempts?: number }): Promise<FetchResult> {
+  async #fetch(digest: string, size: number | undefined, open: BlobOpener, opts: FetchOptions): Promise<FetchResult> {
     const what = opts.what ?? `blob ${digest}`;
     const final = this.path(digest);
     const have = this.sizeOf(digest);
@@ -245,7 +432,7 @@ export class ContentStore {
         // Partials only ever grow during a run, so a reader following one never sees bytes change.
         const hash = createHash('sha256');
         const offset = await stat(partial).then((st) => st.size, () => 0);
-        if (offset > 0) await hashFile(partial, hash);
+        if (offset > 0) await hashFile(partial, offset, hash, opts.sink);
         live.written = offset;
         if (attempt === 1) resumedFrom = offset;
         try {
@@ -256,19 +443,20 @@ export class ContentStore {
           await streamToFile(
             src.body,
             partial,
-            offset > 0 ? 'a' : 'w',
+            offset,
             skip,
-            (chunk) => {
+            (chunk, fresh) => {
               hash.update(chunk);
               got += chunk.length;
               transferred += chunk.length;
-              opts.onBytes?.(chunk.length);
+              opts.onBytes?.(chunk.length, fresh);
               if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
             },
             (n) => {
               live.written += n;
               wake();
             },
+            opts.sink,
           );
           return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
         } catch (err) {

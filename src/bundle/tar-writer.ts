@@ -94,6 +94,19 @@ export function tarHeader(h: TarHeader): Buffer {
   return buf;
 }
 
+function dropFront(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}
+
 export function paddingFor(size: number): number {
   const r = size % BLOCK;
   return r === 0 ? 0 : BLOCK - r;
@@ -258,6 +271,34 @@ export class TarLayout {
       if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
     }
     if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
+    this.#complete(i);
+  }
+
+  /**
+   * Writes part of entry `i`'s content at `pos` within it (bundle create tees
+   * a blob into the tar as it downloads). Writes to one entry come in order
+   * from 0, one at a time; the entry counts as complete only after complete(i).
+   */
+  async writeAt(i: number, bufs: Buffer[], pos: number, n: number): Promise<void> {
+    const { name, size } = this.#entries[i]!;
+    if (pos + n > size) throw new Error(`tar: ${name}: ${pos + n} bytes, more than its ${size}`);
+    let rest = bufs;
+    for (let left = n, at = this.#dataAt[i]! + pos; left > 0; ) {
+      const { bytesWritten } = await this.#fh.writev(rest, at);
+      left -= bytesWritten;
+      at += bytesWritten;
+      if (left > 0) rest = dropFront(rest, bytesWritten);
+    }
+    if (pos + n > this.#filled[i]!) {
+      this.#filled[i] = pos + n;
+      if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
+    }
+  }
+
+  /** Marks entry `i` complete after writeAt() filled all of it (and its content was verified). */
+  complete(i: number): void {
+    const { name, size } = this.#entries[i]!;
+    if (this.#filled[i] !== size) throw new Error(`tar: ${name} has ${this.#filled[i]} bytes, expected ${size}`);
     this.#complete(i);
   }
 

@@ -2,7 +2,7 @@
 // through node-tar's parser (only those two small entries are kept).
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { parse as parseYamlText } from 'yaml';
 import { OperationError } from '../../errors.ts';
 
@@ -27,6 +27,8 @@ export interface ChartArchive {
 export async function readChartArchive(file: string, what = file, range?: { start: number; end: number }): Promise<ChartArchive> {
   let chartYaml: string | undefined;
   let values = '';
+  // Loaded on use: a bundle of images only never needs it, and it costs start-up time.
+  const { Parser } = await import('tar');
   const parser = new Parser({
     onReadEntry(entry: ReadEntry) {
       // Only the top chart's files (one directory deep), not subcharts.

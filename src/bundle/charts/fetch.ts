@@ -26,7 +26,7 @@ export interface ChartContext {
   store: ContentStore;
   mtime: number;
   specFile: string;
-  onBytes?: (n: number) => void;
+  onBytes?: (n: number, fresh: boolean) => void;
 }
 
 export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<FetchedChart> {

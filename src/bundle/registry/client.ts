@@ -19,7 +19,8 @@ import type { RegistrySettings } from '../../schema/bundle-spec.ts';
 import { findCredentials, RegistryAuth, repositoryScope } from './auth.ts';
 import { formatReference, type ImageReference } from './reference.ts';
 import { DEFAULT_RETRY, isTransientError, isTransientStatus, retryDelay, type RetryPolicy } from './retry.ts';
-import { Transport } from './transport.ts';
+import { BODY_TIMEOUT, HEADERS_TIMEOUT, Transport } from './transport.ts';
+import { FastGet, type BlobBody, type FastResponse } from './fast-get.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const MEDIA = {
@@ -72,8 +73,11 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
   return Array.isArray(v) ? v[0] : v;
 }
 
+type AnyResponse = Dispatcher.ResponseData | FastResponse;
+
 export class RegistryClient {
   readonly transport: Transport;
+  readonly #fast: FastGet;
   readonly #env: NodeJS.ProcessEnv;
   readonly #retry: RetryPolicy;
   readonly #auth = new Map<string, RegistryAuth>();
@@ -84,6 +88,11 @@ export class RegistryClient {
     this.#env = opts.env ?? process.env;
     this.#retry = opts.retry ?? DEFAULT_RETRY;
     this.#onRetry = opts.onRetry;
+    this.#fast = new FastGet({
+      headersTimeoutMs: HEADERS_TIMEOUT,
+      bodyTimeoutMs: BODY_TIMEOUT,
+      eligible: (u) => !this.transport.proxied(u.host),
+    });
   }
 
   #authFor(registry: string, dispatcher: Dispatcher): RegistryAuth {
@@ -103,7 +112,12 @@ export class RegistryClient {
   }
 
   /** One authenticated, retried registry request (see the top of this file). */
-  async send(registry: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+  send(registry: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+    return this.#send(registry, opts, false) as Promise<Dispatcher.ResponseData>;
+  }
+
+  /** `fast`: a GET whose answer may come from fast-get.ts (blob downloads only). */
+  async #send(registry: string, opts: SendOptions, fast: boolean): Promise<AnyResponse> {
     const ep = await this.transport.endpoint(registry);
     const auth = this.#authFor(registry, ep.dispatcher);
     const scope = [repositoryScope(opts.repository, opts.scope ?? 'pull'), ...(opts.extraScopes ?? [])].join(' ');
@@ -114,12 +128,14 @@ export class RegistryClient {
     let authTried = false;
     let authorization = sameOrigin ? await auth.header(scope) : undefined;
     for (let attempt = 1; ; attempt++) {
-      let res: Dispatcher.ResponseData;
+      let res: AnyResponse | undefined;
       try {
-        res = await request(url, {
+        const headers = { 'user-agent': 'astrago-check', ...opts.headers, ...(authorization ? { authorization } : {}) };
+        if (fast && this.#fast.eligible(url)) res = await this.#fast.get(url, headers, this.transport.tlsOptions(ep.settings), opts.signal);
+        res ??= await request(url, {
           method: opts.method ?? 'GET',
           dispatcher: ep.dispatcher,
-          headers: { 'user-agent': 'astrago-check', ...opts.headers, ...(authorization ? { authorization } : {}) },
+          headers,
           body: opts.body,
           signal: opts.signal,
         });
@@ -151,7 +167,7 @@ export class RegistryClient {
   }
 
   /** Fails with the registry's own error text, e.g. MANIFEST_UNKNOWN. */
-  async #fail(what: string, res: Dispatcher.ResponseData): Promise<never> {
+  async #fail(what: string, res: AnyResponse): Promise<never> {
     let detail = '';
     try {
       const text = (await res.body.text()).slice(0, 2000);
@@ -206,9 +222,9 @@ export class RegistryClient {
    * whether the registry honoured the range (206); when it answered 200 the
    * stream starts at byte 0 and the caller must start over.
    */
-  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ body: Readable; partial: boolean; length: number | undefined }> {
+  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ body: BlobBody; partial: boolean; length: number | undefined }> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await this.send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, signal });
+    const res = await this.#send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, signal }, true);
     if (res.statusCode === 416 && offset > 0) {
       // Our partial is already as long as (or longer than) the blob: start over.
       await res.body.dump();
@@ -220,6 +236,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
+    this.#fast.close();
     await this.transport.close();
   }
 }

@@ -27,8 +27,8 @@ export interface TransportOptions {
   connections?: number;
 }
 
-const HEADERS_TIMEOUT = 60_000;
-const BODY_TIMEOUT = 120_000;
+export const HEADERS_TIMEOUT = 60_000;
+export const BODY_TIMEOUT = 120_000;
 
 function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
   return {
@@ -65,8 +65,8 @@ export class Transport {
     return this.#settings.find((s) => s.host === registry || (registry === 'docker.io' && s.host === 'registry-1.docker.io'));
   }
 
-  /** The dispatcher for a host (also for non-registry URLs such as Helm repos and file downloads). */
-  dispatcherFor(host: string, settings?: RegistrySettings): Dispatcher {
+  /** TLS options for a registry's connections (undici's and fast-get's alike). */
+  tlsOptions(settings?: RegistrySettings): { ca?: (string | Buffer)[]; rejectUnauthorized: boolean } {
     let ca: Buffer | undefined;
     if (settings?.caFile) {
       try {
@@ -77,10 +77,21 @@ export class Transport {
     }
     // A private CA adds to the system roots rather than replacing them (Node's `ca`
     // replaces), so a registry that redirects blobs to a public CDN still verifies.
-    const tls = { ...(ca ? { ca: [...rootCertificates, ca] } : {}), rejectUnauthorized: !settings?.insecure };
+    return { ...(ca ? { ca: [...rootCertificates, ca] } : {}), rejectUnauthorized: !settings?.insecure };
+  }
+
+  /** Whether requests to `host` go through a proxy (HTTP(S)_PROXY set; never for loopback). */
+  proxied(host: string): boolean {
+    const proxy = proxyEnv(this.#env);
+    return !isLoopbackHost(host) && !!(proxy.httpProxy || proxy.httpsProxy);
+  }
+
+  /** The dispatcher for a host (also for non-registry URLs such as Helm repos and file downloads). */
+  dispatcherFor(host: string, settings?: RegistrySettings): Dispatcher {
+    const tls = this.tlsOptions(settings);
     const base = { connections: this.#connections, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT, connect: tls };
     const proxy = proxyEnv(this.#env);
-    const useProxy = !isLoopbackHost(host) && (proxy.httpProxy || proxy.httpsProxy);
+    const useProxy = this.proxied(host);
     const agent: Dispatcher = useProxy ? new EnvHttpProxyAgent({ ...base, ...proxy, requestTls: tls }) : new Agent(base);
     this.#dispatchers.push(agent);
     return agent.compose(interceptors.redirect({ maxRedirections: 5 }));
