@@ -101,8 +101,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
   const nudge = gcNudger();
-  // Only bytes that came in fresh buffers (undici's streams) leave garbage for the nudge;
-  // fast-get reads into reused batch buffers.
+  // Bytes that came in fresh buffers (undici's socket reads, also for blob bodies copied
+  // into reused batch buffers) leave garbage for the nudge.
   const onBytes = (n: number, fresh = true) => {
     progress.addBytes(n);
     if (fresh) nudge(n);

@@ -7,8 +7,8 @@
 // with HTTP Range (when the server ignores the range, the bytes it resends
 // are skipped). A fetch may also hand every byte to a BlobSink as it is
 // written (bundle create: the blob's tar entry), and while a blob downloads a
-// reader may follow its .partial (live()). Bodies from fast-get are read into
-// a few reused 1 MiB batch buffers, undici's streams are batched the same way:
+// reader may follow its .partial (live()). Blob bodies (blob-get.ts) are copied
+// into a few reused 1 MiB batch buffers, undici's streams are batched the same way:
 // memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from '
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
-import { FastBody, type BlobBody } from './registry/fast-get.ts';
+import { DispatchBody, type BlobBody } from './registry/blob-get.ts';
 import { isTransientError, retryDelay } from './registry/retry.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -37,7 +37,7 @@ export interface FetchResult {
 
 export interface FetchOptions {
   what?: string;
-  /** bytes as they arrive; `fresh` when they came in newly allocated buffers (a Readable), not in reused ones */
+  /** bytes as they arrive; `fresh` when they came in newly allocated buffers (undici's socket reads), not in reused ones */
   onBytes?: (n: number, fresh: boolean) => void;
   attempts?: number;
   /** gets every byte of the blob too, as it is downloaded (or read back from a partial) */
@@ -156,7 +156,7 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
   }
   const writer = new BatchWriter(fh, start, sink, onWritten);
   try {
-    if (body instanceof FastBody) await readFast(body, writer, skip, onChunk);
+    if (body instanceof DispatchBody) await readDispatched(body, writer, skip, onChunk);
     else await readStream(body, writer, skip, onChunk);
     await writer.drain();
   } catch (err) {
@@ -213,13 +213,13 @@ async function readStream(body: Readable, writer: BatchWriter, skip: number, onC
   }
 }
 
-/** Batch buffers for fast bodies, reused across blobs (memory stays flat). */
+/** Batch buffers for dispatched bodies, reused across blobs (memory stays flat). */
 const FAST_BATCH = 1 << 20;
 const FAST_BUFFERS_PER_BLOB = 3;
 const freeBatches: Buffer[] = [];
 
-/** A fast-get body: the socket reads straight into batch buffers, which are written as they fill. */
-async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
+/** A dispatched body (blob-get.ts): undici's chunks are copied straight into batch buffers, which are written as they fill. */
+async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
   let toSkip = skip;
   const free: Buffer[] = [];
   for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(freeBatches.pop() ?? Buffer.allocUnsafe(FAST_BATCH));
@@ -266,7 +266,8 @@ async function readFast(body: FastBody, writer: BatchWriter, skip: number, onChu
           n -= drop;
           if (n === 0) return;
         }
-        onChunk(cur!.subarray(at, at + n), false);
+        // `fresh`: the batch buffer is reused, but undici read these bytes into a new socket buffer (garbage now).
+        onChunk(cur!.subarray(at, at + n), true);
         fill = at + n;
         if (fill === cur!.length) submit();
       },

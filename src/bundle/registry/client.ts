@@ -19,8 +19,8 @@ import type { RegistrySettings } from '../../schema/bundle-spec.ts';
 import { findCredentials, RegistryAuth, repositoryScope } from './auth.ts';
 import { formatReference, type ImageReference } from './reference.ts';
 import { DEFAULT_RETRY, isTransientError, isTransientStatus, retryDelay, type RetryPolicy } from './retry.ts';
-import { BODY_TIMEOUT, HEADERS_TIMEOUT, Transport } from './transport.ts';
-import { FastGet, type BlobBody, type FastResponse } from './fast-get.ts';
+import { Transport } from './transport.ts';
+import { blobGet, type BlobBody, type BlobResponse } from './blob-get.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const MEDIA = {
@@ -73,11 +73,10 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
   return Array.isArray(v) ? v[0] : v;
 }
 
-type AnyResponse = Dispatcher.ResponseData | FastResponse;
+type AnyResponse = Dispatcher.ResponseData | BlobResponse;
 
 export class RegistryClient {
   readonly transport: Transport;
-  readonly #fast: FastGet;
   readonly #env: NodeJS.ProcessEnv;
   readonly #retry: RetryPolicy;
   readonly #auth = new Map<string, RegistryAuth>();
@@ -88,11 +87,6 @@ export class RegistryClient {
     this.#env = opts.env ?? process.env;
     this.#retry = opts.retry ?? DEFAULT_RETRY;
     this.#onRetry = opts.onRetry;
-    this.#fast = new FastGet({
-      headersTimeoutMs: HEADERS_TIMEOUT,
-      bodyTimeoutMs: BODY_TIMEOUT,
-      eligible: (u) => !this.transport.proxied(u.host),
-    });
   }
 
   #authFor(registry: string, dispatcher: Dispatcher): RegistryAuth {
@@ -116,8 +110,8 @@ export class RegistryClient {
     return this.#send(registry, opts, false) as Promise<Dispatcher.ResponseData>;
   }
 
-  /** `fast`: a GET whose answer may come from fast-get.ts (blob downloads only). */
-  async #send(registry: string, opts: SendOptions, fast: boolean): Promise<AnyResponse> {
+  /** `blob`: a GET whose body is read into the caller's buffers (blob-get.ts; blob downloads only). */
+  async #send(registry: string, opts: SendOptions, blob: boolean): Promise<AnyResponse> {
     const ep = await this.transport.endpoint(registry);
     const auth = this.#authFor(registry, ep.dispatcher);
     const scope = [repositoryScope(opts.repository, opts.scope ?? 'pull'), ...(opts.extraScopes ?? [])].join(' ');
@@ -131,14 +125,15 @@ export class RegistryClient {
       let res: AnyResponse | undefined;
       try {
         const headers = { 'user-agent': 'astrago-check', ...opts.headers, ...(authorization ? { authorization } : {}) };
-        if (fast && this.#fast.eligible(url)) res = await this.#fast.get(url, headers, this.transport.tlsOptions(ep.settings), opts.signal);
-        res ??= await request(url, {
-          method: opts.method ?? 'GET',
-          dispatcher: ep.dispatcher,
-          headers,
-          body: opts.body,
-          signal: opts.signal,
-        });
+        res = blob
+          ? await blobGet(ep.dispatcher, url, headers, opts.signal)
+          : await request(url, {
+              method: opts.method ?? 'GET',
+              dispatcher: ep.dispatcher,
+              headers,
+              body: opts.body,
+              signal: opts.signal,
+            });
       } catch (err) {
         if (replayable && attempt < this.#retry.attempts && isTransientError(err) && !opts.signal?.aborted) {
           const delay = retryDelay(attempt, undefined, this.#retry);
@@ -236,7 +231,6 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    this.#fast.close();
     await this.transport.close();
   }
 }

@@ -65,7 +65,7 @@ export class Transport {
     return this.#settings.find((s) => s.host === registry || (registry === 'docker.io' && s.host === 'registry-1.docker.io'));
   }
 
-  /** TLS options for a registry's connections (undici's and fast-get's alike). */
+  /** TLS options for a registry's connections. */
   tlsOptions(settings?: RegistrySettings): { ca?: (string | Buffer)[]; rejectUnauthorized: boolean } {
     let ca: Buffer | undefined;
     if (settings?.caFile) {
