@@ -222,7 +222,8 @@ export class RegistryClient {
     const res = await this.#send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, signal }, true);
     if (res.statusCode === 416 && offset > 0) {
       // Our partial is already as long as (or longer than) the blob: start over.
-      await res.body.dump();
+      // The short error body is dropped with its connection (reading it through was not reliable).
+      res.body.destroy();
       return this.getBlob(registry, repository, digest, 0, signal);
     }
     if (res.statusCode !== 200 && res.statusCode !== 206) await this.#fail(`blob ${digest} of ${registry}/${repository}`, res);
