@@ -559,23 +559,7 @@ export class SshHost implements Host {
     opts: Pick<ExecOptions, 'signal' | 'timeoutMs' | 'input'> & { stdout(b: Buffer): void; stderr(b: Buffer): void; tooMuch?(): boolean },
   ): Promise<{ code: number | null; signal?: string; timedOut?: boolean }> {
     const { signal, timeoutMs } = opts;
-    if (signal?.aborted) throw abortError(signal);
-    const release = await this.#slots.take(signal);
-    let ch: ClientChannel;
-    let exit: { code: number | null; signal?: string };
-    try {
-      ({ ch, exit } = await this.#openSession(cmd, signal));
-    } catch (err) {
-      release();
-      throw err;
-    }
-    // The slot is free again only when sshd has closed the session too (a killed command's
-    // channel lingers a moment): releasing earlier would exceed MaxSessions.
-    const lingering = setTimeout(release, 5000);
-    ch.once('close', () => {
-      clearTimeout(lingering);
-      release();
-    });
+    const { ch, exit } = await this.#session(cmd, signal);
     return await new Promise((resolve, reject) => {
       let done = false;
       const finish = (fn: () => void) => {
@@ -625,6 +609,27 @@ export class SshHost implements Host {
       if (opts.input !== undefined) ch.end(opts.input);
       else ch.end();
     });
+  }
+
+  /** An exec channel within the session limit; its slot is freed when the channel closes. */
+  async #session(cmd: string, signal?: AbortSignal): Promise<{ ch: ClientChannel; exit: { code: number | null; signal?: string } }> {
+    if (signal?.aborted) throw abortError(signal);
+    const release = await this.#slots.take(signal);
+    let opened: { ch: ClientChannel; exit: { code: number | null; signal?: string } };
+    try {
+      opened = await this.#openSession(cmd, signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // The slot is free again only when sshd has closed the session too (a killed command's
+    // channel lingers a moment): releasing earlier would exceed MaxSessions.
+    const lingering = setTimeout(release, 5000);
+    opened.ch.once('close', () => {
+      clearTimeout(lingering);
+      release();
+    });
+    return opened;
   }
 
   /**
@@ -829,20 +834,7 @@ export class SshHost implements Host {
   async clockReadings(count: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<{ sentAt: number; receivedAt: number; text: string }[]> {
     const cmd = `exec env LC_ALL=C sh -c ${shQuote('while IFS= read -r _; do date +%s.%N; done')}`;
     const { signal } = opts;
-    if (signal?.aborted) throw abortError(signal);
-    const release = await this.#slots.take(signal);
-    let ch: ClientChannel;
-    try {
-      ({ ch } = await this.#openSession(cmd, signal));
-    } catch (err) {
-      release();
-      throw err;
-    }
-    const lingering = setTimeout(release, 5000);
-    ch.once('close', () => {
-      clearTimeout(lingering);
-      release();
-    });
+    const { ch } = await this.#session(cmd, signal);
     const now = () => performance.timeOrigin + performance.now();
     const readings: { sentAt: number; receivedAt: number; text: string }[] = [];
     try {
