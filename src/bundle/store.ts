@@ -16,6 +16,7 @@ import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from '
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
+import { writeAllv } from './write-all.ts';
 import { DispatchBody, type BlobBody } from './registry/blob-get.ts';
 import { isTransientError, retryDelay } from './registry/retry.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,30 +112,6 @@ class BatchWriter {
   /** Waits for every write so far. */
   drain(): Promise<void> {
     return this.#chain;
-  }
-}
-
-/** The buffers left after the first `n` bytes were written (a short writev). */
-function dropFront(bufs: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of bufs) {
-    if (n >= b.length) {
-      n -= b.length;
-      continue;
-    }
-    out.push(n > 0 ? b.subarray(n) : b);
-    n = 0;
-  }
-  return out;
-}
-
-async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number, n: number): Promise<void> {
-  let rest = bufs;
-  for (let left = n, at = position; left > 0; ) {
-    const { bytesWritten } = await fh.writev(rest, at);
-    left -= bytesWritten;
-    at += bytesWritten;
-    if (left > 0) rest = dropFront(rest, bytesWritten);
   }
 }
 

@@ -13,6 +13,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { writeAllv } from './write-all.ts';
 
 export const BLOCK = 512;
 
@@ -92,19 +93,6 @@ export function tarHeader(h: TarHeader): Buffer {
   buf[154] = 0;
   buf[155] = 0x20;
   return buf;
-}
-
-function dropFront(bufs: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of bufs) {
-    if (n >= b.length) {
-      n -= b.length;
-      continue;
-    }
-    out.push(n > 0 ? b.subarray(n) : b);
-    n = 0;
-  }
-  return out;
 }
 
 export function paddingFor(size: number): number {
@@ -282,13 +270,7 @@ export class TarLayout {
   async writeAt(i: number, bufs: Buffer[], pos: number, n: number): Promise<void> {
     const { name, size } = this.#entries[i]!;
     if (pos + n > size) throw new Error(`tar: ${name}: ${pos + n} bytes, more than its ${size}`);
-    let rest = bufs;
-    for (let left = n, at = this.#dataAt[i]! + pos; left > 0; ) {
-      const { bytesWritten } = await this.#fh.writev(rest, at);
-      left -= bytesWritten;
-      at += bytesWritten;
-      if (left > 0) rest = dropFront(rest, bytesWritten);
-    }
+    await writeAllv(this.#fh, bufs, this.#dataAt[i]! + pos, n);
     if (pos + n > this.#filled[i]!) {
       this.#filled[i] = pos + n;
       if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
