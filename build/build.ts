@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { EMBEDDED_ASSETS } from '../src/assets.ts';
 import { ssh2KeyObjects } from './ssh2-key-objects.ts';
+import { leanDeps } from './lean-deps.ts';
 
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -40,6 +41,7 @@ await build({
   legalComments: 'inline',
   plugins: [
     ssh2KeyObjects,
+    leanDeps,
     // `undici` is the subset in undici-lite.cjs (start-up time); its own deep requires resolve normally.
     { name: 'undici-lite', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: join(root, 'build', 'undici-lite.cjs') })) },
   ],

@@ -28,6 +28,7 @@ import { describeValuesImage, imagesInValues, missingImages } from './charts/val
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
 import { followHash, type FollowHash } from './follow-hash.ts';
 import { gcNudger } from './gc-nudge.ts';
+import { HeadFirst, type ReadTurn } from './head-first.ts';
 import { HttpSource } from './http-source.ts';
 import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
@@ -47,6 +48,8 @@ export interface CreateOptions {
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
   stderr: ProgressSink;
+  /** the pacing of parallel blob downloads (tests pass their own to watch it) */
+  pace?: HeadFirst;
 }
 
 export interface CreateResult {
@@ -186,10 +189,20 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     let fetched = 0;
     let cached = 0;
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
-    const startDownloads = (sinkFor: (digest: string) => BlobSink | undefined) => {
+    // When this process is the bottleneck, the blob earliest in the tar is read first (head-first.ts).
+    const pace = opts.pace ?? new HeadFirst();
+    const startDownloads = (sinkFor: (digest: string) => TarSink | undefined) => {
       for (const digest of [...layers.keys()].sort()) {
         const { image, d } = layers.get(digest)!;
-        const p = blobLimit(() => fetchImageBlob(pullCtx, image.source, image.name, d, sinkFor(digest))).then((r) => {
+        const sink = sinkFor(digest);
+        const p = blobLimit(async () => {
+          if (sink) sink.turn = pace.join(sink.rank);
+          try {
+            return await fetchImageBlob(pullCtx, image.source, image.name, d, sink);
+          } finally {
+            sink?.turn?.leave();
+          }
+        }).then((r) => {
           if (r.how === 'cached') cached++;
           else fetched++;
           progress.count('blobs');
@@ -318,6 +331,13 @@ function removeStaleTemps(out: string): void {
   }
 }
 
+/** A blob's tar entry as the sink of its download: `rank` is its place in the tar, `turn` its head-first pacing. */
+interface TarSink extends BlobSink {
+  filled: number;
+  readonly rank: number;
+  turn?: ReadTurn;
+}
+
 /** The temp name the tar is written under (beside the final one, with our pid). */
 export function tempTarName(out: string): string {
   return join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
@@ -328,7 +348,7 @@ async function writeTar(
   entries: { first: TarEntry[]; rest: TarEntry[] },
   store: ContentStore,
   mtime: number,
-  startDownloads: (sinkFor: (digest: string) => BlobSink | undefined) => Map<string, Promise<'fetched' | 'cached'>>,
+  startDownloads: (sinkFor: (digest: string) => TarSink | undefined) => Map<string, Promise<'fetched' | 'cached'>>,
   copiers: number,
   hasher: FollowHash,
 ): Promise<{ sha256: string; size: number }> {
@@ -347,10 +367,11 @@ async function writeTar(
   // A blob downloading in this run is teed into its (first) tar entry as it arrives:
   // one network read, two writes from the same buffers, no read-back.
   let stopped = false;
-  const sinks = new Map<string, { index: number; sink: BlobSink & { filled: number } }>();
+  const sinks = new Map<string, { index: number; sink: TarSink }>();
   for (const [i, e] of all.entries()) {
     if (!e.blob || sinks.has(e.blob)) continue;
-    const sink = {
+    const sink: TarSink = {
+      rank: i,
       filled: 0,
       async write(bufs: Buffer[], pos: number, n: number) {
         // After a failure the tar is gone; the download still finishes into the cache.

@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
 import { writeAllv } from './write-all.ts';
 import { DispatchBody, type BlobBody } from './registry/blob-get.ts';
+import type { ReadTurn } from './head-first.ts';
 import { isTransientError, retryDelay } from './registry/retry.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -65,6 +66,8 @@ function hexOf(digest: string): string {
 export interface BlobSink {
   readonly filled: number;
   write(bufs: Buffer[], pos: number, n: number): Promise<void>;
+  /** when set, a registry download takes bytes only while its turn allows (bundle create's head-first pacing) */
+  readonly turn?: ReadTurn;
 }
 
 /** A write that failed: the .partial and the sink may disagree now, so no retry. */
@@ -133,7 +136,7 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
   }
   const writer = new BatchWriter(fh, start, sink, onWritten);
   try {
-    if (body instanceof DispatchBody) await readDispatched(body, writer, skip, onChunk);
+    if (body instanceof DispatchBody) await readDispatched(body, writer, skip, onChunk, sink?.turn);
     else await readStream(body, writer, skip, onChunk);
     await writer.drain();
   } catch (err) {
@@ -195,8 +198,11 @@ const FAST_BATCH = 1 << 20;
 const FAST_BUFFERS_PER_BLOB = 3;
 const freeBatches: Buffer[] = [];
 
-/** A dispatched body (blob-get.ts): undici's chunks are copied straight into batch buffers, which are written as they fill. */
-async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void): Promise<void> {
+/**
+ * A dispatched body (blob-get.ts): undici's chunks are copied straight into batch buffers, which are written as they fill.
+ * With a `turn`, no region is handed out while it says no: the request pauses until the turn wakes it.
+ */
+async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, turn?: ReadTurn): Promise<void> {
   let toSkip = skip;
   const free: Buffer[] = [];
   for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(freeBatches.pop() ?? Buffer.allocUnsafe(FAST_BATCH));
@@ -223,10 +229,12 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
       },
     );
   };
+  turn?.onWake(() => body.resume());
   try {
     await body.consume({
       region: () => {
         if (writeError) return undefined;
+        if (turn && !turn.mayRead()) return undefined;
         if (!cur) {
           cur = free.pop();
           fill = 0;
@@ -235,6 +243,7 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
         return cur.subarray(fill);
       },
       filled: (n) => {
+        turn?.took(n);
         let at = fill;
         if (toSkip > 0) {
           const drop = Math.min(toSkip, n);
@@ -256,6 +265,7 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
     if (cur) submit();
     throw err;
   } finally {
+    turn?.onWake(undefined);
     await writer.drain().catch(() => undefined);
     for (const b of free.splice(0)) if (freeBatches.length < 32) freeBatches.push(b);
   }
