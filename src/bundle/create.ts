@@ -424,11 +424,11 @@ async function writeTar(
     });
   };
   try {
-    await tar.writeFrame();
-    for (const [i, e] of all.entries()) if (e.data) await tar.fill(i, e.data);
+    // Downloads first: their bytes go to their own offsets, so the headers and the small
+    // entries are written meanwhile instead of before the first request.
     downloads = startDownloads((digest) => sinks.get(digest)?.sink);
     // Every job is awaited together below; none may reject unobserved meanwhile.
-    const jobs = [...all.entries()].filter(([, e]) => !e.data).map(([i, e]) => copyBlob(i, e));
+    const jobs = [tar.writeFrame(), ...[...all.entries()].map(([i, e]) => (e.data ? tar.fill(i, e.data) : copyBlob(i, e)))];
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;

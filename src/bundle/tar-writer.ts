@@ -208,13 +208,16 @@ export class TarLayout {
 
   /** Headers, padding and the end blocks: everything but the entries' content. */
   async writeFrame(): Promise<void> {
+    // All at once (they never overlap each other or any content): one thread-pool round trip, not one per header.
+    const writes: Promise<void>[] = [];
     for (let i = 0; i < this.#entries.length; i++) {
       const e = this.#entries[i]!;
-      await this.#writeAt(tarHeader({ name: e.name, size: e.size, mode: e.mode, mtime: this.#mtime }), this.#dataAt[i]! - BLOCK);
+      writes.push(this.#writeAt(tarHeader({ name: e.name, size: e.size, mode: e.mode, mtime: this.#mtime }), this.#dataAt[i]! - BLOCK));
       const pad = paddingFor(e.size);
-      if (pad) await this.#writeAt(Buffer.alloc(pad), this.#dataAt[i]! + e.size);
+      if (pad) writes.push(this.#writeAt(Buffer.alloc(pad), this.#dataAt[i]! + e.size));
     }
-    await this.#writeAt(Buffer.alloc(2 * BLOCK), this.size - 2 * BLOCK);
+    writes.push(this.#writeAt(Buffer.alloc(2 * BLOCK), this.size - 2 * BLOCK));
+    await Promise.all(writes);
     this.#framed = true;
     this.#advance();
   }
