@@ -6,8 +6,7 @@
 // its .partial; the next run re-hashes what is there and asks for the rest
 // with HTTP Range (when the server ignores the range, the bytes it resends
 // are skipped). A fetch may also hand every byte to a BlobSink as it is
-// written (bundle create: the blob's tar entry), and while a blob downloads a
-// reader may follow its .partial (live()). Blob bodies (blob-get.ts) are copied
+// written (bundle create: the blob's tar entry). Blob bodies (blob-get.ts) are copied
 // into a few reused 1 MiB batch buffers, undici's streams are batched the same way:
 // memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
@@ -88,13 +87,11 @@ class BatchWriter {
   failed: WriteFailure | undefined;
   readonly #fh: FileHandle;
   readonly #sink: BlobSink | undefined;
-  readonly #onWritten: ((n: number) => void) | undefined;
 
-  constructor(fh: FileHandle, pos: number, sink: BlobSink | undefined, onWritten: ((n: number) => void) | undefined) {
+  constructor(fh: FileHandle, pos: number, sink: BlobSink | undefined) {
     this.#fh = fh;
     this.#pos = pos;
     this.#sink = sink;
-    this.#onWritten = onWritten;
   }
 
   write(bufs: Buffer[], n: number): Promise<void> {
@@ -106,7 +103,6 @@ class BatchWriter {
       } catch (err) {
         throw (this.failed ??= new WriteFailure(err));
       }
-      this.#onWritten?.(n);
     });
     this.#chain = p;
     return p;
@@ -122,11 +118,11 @@ class BatchWriter {
  * Streams `body` into `file` from byte `start` on: the first `skip` bytes are
  * dropped (a server that ignored our Range resends what we already have),
  * each further chunk is seen by `onChunk` (hash, count; it may throw to stop),
- * then written (to the file and the sink) and reported to `onWritten`. Bytes
+ * then written (to the file and the sink). Bytes
  * that arrived before an error are written before it is thrown, so a retry
  * resumes after them. Memory per blob is bounded: a few batch buffers.
  */
-async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, onWritten?: (n: number) => void, sink?: BlobSink): Promise<void> {
+async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, sink?: BlobSink): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await openFile(file, start > 0 ? 'r+' : 'w');
@@ -134,7 +130,7 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
     body.destroy(); // nobody will read it: free the connection
     throw err;
   }
-  const writer = new BatchWriter(fh, start, sink, onWritten);
+  const writer = new BatchWriter(fh, start, sink);
   try {
     if (body instanceof DispatchBody) await readDispatched(body, writer, skip, onChunk, sink?.turn);
     else await readStream(body, writer, skip, onChunk);
@@ -272,27 +268,6 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
   if (writeError) throw writeError;
 }
 
-/**
- * A blob being downloaded right now, which a reader may follow: bytes below
- * written() are in the file; the file is renamed (same inode, an open handle
- * stays valid) when verified. finished() with the fetch promise rejected
- * means the content must not be used.
- */
-export interface LiveBlob {
-  path: string;
-  written(): number;
-  finished(): boolean;
-  /** resolves on the next write or at the end */
-  next(): Promise<void>;
-}
-
-interface LiveRecord {
-  path: string;
-  written: number;
-  done: boolean;
-  waiters: Array<() => void>;
-}
-
 /** Hashes the first `size` bytes of `path`; bytes the sink lacks are written to it on the way. */
 async function hashFile(path: string, size: number, hash: Hash, sink?: BlobSink): Promise<void> {
   const fh = await openFile(path, 'r');
@@ -318,7 +293,6 @@ export class ContentStore {
   readonly root: string;
   readonly #blobs: string;
   readonly #inflight = new Map<string, Promise<FetchResult>>();
-  readonly #live = new Map<string, LiveRecord>();
 
   constructor(root: string) {
     this.root = root;
@@ -330,18 +304,6 @@ export class ContentStore {
 
   path(digest: string): string {
     return join(this.#blobs, hexOf(digest));
-  }
-
-  /** The download of `digest` in progress, if any (see LiveBlob). */
-  live(digest: string): LiveBlob | undefined {
-    const r = this.#live.get(digest);
-    if (!r) return undefined;
-    return {
-      path: r.path,
-      written: () => r.written,
-      finished: () => r.done,
-      next: () => (r.done ? Promise.resolve() : new Promise<void>((res) => r.waiters.push(res))),
-    };
   }
 
   /** Size of a verified blob, or undefined. */
@@ -411,55 +373,40 @@ export class ContentStore {
     let resumedFrom = 0;
     // A partial longer than the blob cannot be ours: start it over.
     if (size !== undefined && (await stat(partial).then((st) => st.size, () => 0)) > size) await rm(partial, { force: true });
-    const live: LiveRecord = { path: partial, written: 0, done: false, waiters: [] };
-    const wake = () => live.waiters.splice(0).forEach((w) => w());
-    this.#live.set(digest, live);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        // Re-hash what an earlier try (or run) left, then ask for the rest.
-        // Partials only ever grow during a run, so a reader following one never sees bytes change.
-        const hash = createHash('sha256');
-        const offset = await stat(partial).then((st) => st.size, () => 0);
-        if (offset > 0) await hashFile(partial, offset, hash, opts.sink);
-        live.written = offset;
-        if (attempt === 1) resumedFrom = offset;
-        try {
-          const src = await open(offset);
-          // A server that ignored the range sends from byte 0: skip what we have.
-          const skip = !src.partial && offset > 0 ? offset : 0;
-          let got = offset;
-          await streamToFile(
-            src.body,
-            partial,
-            offset,
-            skip,
-            (chunk, fresh) => {
-              hash.update(chunk);
-              got += chunk.length;
-              transferred += chunk.length;
-              opts.onBytes?.(chunk.length, fresh);
-              if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
-            },
-            (n) => {
-              live.written += n;
-              wake();
-            },
-            opts.sink,
-          );
-          return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
-        } catch (err) {
-          if (err instanceof DigestMismatchError) throw err;
-          if (attempt >= attempts || !isTransientError(err)) {
-            throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
-          }
-          // Keep the partial: the next try resumes from its end, after a backoff with jitter.
-          await sleep(retryDelay(attempt, undefined));
+    for (let attempt = 1; ; attempt++) {
+      // Re-hash what an earlier try (or run) left, then ask for the rest.
+      const hash = createHash('sha256');
+      const offset = await stat(partial).then((st) => st.size, () => 0);
+      if (offset > 0) await hashFile(partial, offset, hash, opts.sink);
+      if (attempt === 1) resumedFrom = offset;
+      try {
+        const src = await open(offset);
+        // A server that ignored the range sends from byte 0: skip what we have.
+        const skip = !src.partial && offset > 0 ? offset : 0;
+        let got = offset;
+        await streamToFile(
+          src.body,
+          partial,
+          offset,
+          skip,
+          (chunk, fresh) => {
+            hash.update(chunk);
+            got += chunk.length;
+            transferred += chunk.length;
+            opts.onBytes?.(chunk.length, fresh);
+            if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
+          },
+          opts.sink,
+        );
+        return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
+      } catch (err) {
+        if (err instanceof DigestMismatchError) throw err;
+        if (attempt >= attempts || !isTransientError(err)) {
+          throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
         }
+        // Keep the partial: the next try resumes from its end, after a backoff with jitter.
+        await sleep(retryDelay(attempt, undefined));
       }
-    } finally {
-      live.done = true;
-      this.#live.delete(digest);
-      wake();
     }
   }
 

@@ -233,10 +233,8 @@ export class TarLayout {
    * Completes entry `i` from an open file, reusing two buffers (the next read
    * overlaps the last write), so copying gigabytes allocates nothing and memory
    * stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
-   * `available(pos)`, for a file still being written, resolves to how many
-   * bytes can be read from `pos` now (waiting until there are some; 0 = no more).
    */
-  async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void, available?: (pos: number) => Promise<number>): Promise<void> {
+  async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void): Promise<void> {
     const { name, size } = this.#entries[i]!;
     const base = this.#dataAt[i]!;
     const len = Math.min(COPY_CHUNK, Math.max(size, 1));
@@ -245,8 +243,7 @@ export class TarLayout {
     let k = 0;
     const readInto = async (b: Buffer) => {
       if (pos >= size) return 0;
-      const can = available ? Math.min(await available(pos), size - pos) : size - pos;
-      return can > 0 ? (await src.read(b, 0, Math.min(b.length, can), pos)).bytesRead : 0;
+      return (await src.read(b, 0, Math.min(b.length, size - pos), pos)).bytesRead;
     };
     let n = await readInto(bufs[0]!);
     while (n > 0) {

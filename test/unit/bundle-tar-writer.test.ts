@@ -55,41 +55,33 @@ test('sizes beyond the octal limit use base-256; a wrong byte count is refused',
   await assert.rejects(t.addFile('short', 10, Buffer.from('abc')), /3 bytes, expected 10/);
 });
 
-test('TarLayout copies a file that is still growing; the worker that follows the finished prefix hashes the whole tar', async () => {
-  const { open, writeFile, appendFile } = await import('node:fs/promises');
+test('TarLayout filled as a download arrives (writeAt, in steps); the worker that follows the finished prefix hashes the whole tar', async () => {
+  const { open } = await import('node:fs/promises');
   const { createHash, randomBytes } = await import('node:crypto');
   const { followHash } = await import('../../src/bundle/follow-hash.ts');
   const { TarLayout } = await import('../../src/bundle/tar-writer.ts');
   const dir = tempDir('ac-tarw-');
   const content = randomBytes(3 << 20);
-  // The source grows in three steps while the tar copies it.
-  const srcPath = join(dir, 'growing');
-  await writeFile(srcPath, content.subarray(0, 1 << 20));
-  let have = 1 << 20;
-  const grow = (async () => {
-    for (const end of [2 << 20, 3 << 20]) {
-      await new Promise((r) => setTimeout(r, 30));
-      await appendFile(srcPath, content.subarray(have, end));
-      have = end;
-    }
-  })();
   const out = join(dir, 'out.tar');
   const fh = await open(out, 'w');
   const hasher = followHash(out);
   const t = new TarLayout(fh, [{ name: 'a.txt', size: 3 }, { name: 'blob', size: content.length }], { onProgress: (n) => hasher.progress(n) });
   await t.writeFrame();
-  const src = await open(srcPath, 'r');
-  const copying = t.copy(1, src, undefined, async (pos) => {
-    while (have <= pos) await new Promise((r) => setTimeout(r, 5));
-    return have - pos;
-  });
-  await t.fill(0, Buffer.from('abc'));
-  await copying;
-  await src.close();
-  await grow;
+  // The blob's bytes come in three steps, as a download tees them in; the small entry in between.
+  const seen: number[] = [];
+  for (const [from, to] of [[0, 1 << 20], [1 << 20, 2 << 20], [2 << 20, 3 << 20]] as const) {
+    await t.writeAt(1, [content.subarray(from, to)], from, to - from);
+    if (from === 0) await t.fill(0, Buffer.from('abc'));
+    seen.push(t.contiguous());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.complete(1);
   await fh.close();
   const hex = await hasher.finish();
   const bytes = readFileSync(out);
+  // The complete prefix grew with each step, into the blob's entry.
+  assert.deepEqual(seen, [1024 + 512 + (1 << 20), 1024 + 512 + (2 << 20), 1024 + 512 + (3 << 20)]);
+  assert.equal(t.contiguous(), t.size);
   assert.equal(hex, createHash('sha256').update(bytes).digest('hex'));
   assert.equal(bytes.length, t.size);
   execFileSync('tar', ['-xf', out, '-C', dir]);
