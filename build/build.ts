@@ -74,7 +74,12 @@ if (!existsSync(`${archive}.ok`)) {
 // #! line (it is compiled inside a function wrapper).
 const appPath = join(outDir, 'sea-app.cjs');
 const cachePath = join(outDir, 'sea-app.cache');
-writeFileSync(appPath, readFileSync(bundlePath, 'utf8').replace(/^#!.*\n/, ''));
+const appSource = readFileSync(bundlePath, 'utf8').replace(/^#!.*\n/, '');
+// The bundle runs in a vm.Script, where a dynamic import() left in it (esbuild keeps them for
+// built-in modules) fails at run time: use a static import there instead.
+const dynamicImports = appSource.split('\n').filter((l) => !/^\s*(\*|\/\/)/.test(l) && /(^|[^\w.])import\(\s*["'`]/.test(l));
+if (dynamicImports.length > 0) throw new Error(`the bundle has dynamic import()s, which the binary cannot run:\n${dynamicImports.join('\n')}`);
+writeFileSync(appPath, appSource);
 rmSync(cachePath, { force: true });
 try {
   execFileSync(baseNode, [join(root, 'build', 'code-cache-warm.cjs'), appPath, cachePath], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });

@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { InputError } from '../../errors.ts';
 import { TarWriter } from '../tar-writer.ts';
 import { parseChartYaml, type ChartMetadata } from './chart-archive.ts';
@@ -120,8 +121,6 @@ export async function packageChart(dir: string, opts: { expectName?: string; exp
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 
   const chunks: Buffer[] = [];
-  // Loaded on use: a bundle without local charts never needs zlib, and it costs start-up time.
-  const { createGzip } = await import('node:zlib');
   const gz = createGzip({ level: 9 });
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
