@@ -1,8 +1,8 @@
 // The single binary's entry: runs the bundled CLI (SEA asset astrago-check.cjs)
-// with a V8 code cache made by build/code-cache.ts after the CLI had run a few
+// with a V8 code cache made by build/code-cache-warm.cjs after the CLI had run a few
 // commands. Node's own SEA code cache (useCodeCache) only holds what V8 compiles
 // before anything runs: the top level, not the functions inside the modules, so
-// every start-up compiled the YAML parser, zod and undici's parts again (~25 ms
+// every start-up compiled the YAML parser, zod and undici's parts again (~20 ms
 // on bundle create). This cache holds every function those commands ran.
 // A cache V8 refuses (another V8 or other flags) only costs that time back;
 // ASTRAGO_DEBUG=1 says so on stderr (the build checks it).

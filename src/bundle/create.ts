@@ -367,7 +367,7 @@ async function writeTar(
   // A blob downloading in this run is teed into its (first) tar entry as it arrives:
   // one network read, two writes from the same buffers, no read-back.
   let stopped = false;
-  const sinks = new Map<string, { index: number; sink: TarSink }>();
+  const sinks = new Map<string, TarSink>();
   for (const [i, e] of all.entries()) {
     if (!e.blob || sinks.has(e.blob)) continue;
     const sink: TarSink = {
@@ -380,7 +380,7 @@ async function writeTar(
         sink.filled = Math.max(sink.filled, pos + n);
       },
     };
-    sinks.set(e.blob, { index: i, sink });
+    sinks.set(e.blob, sink);
   }
   const limit = pLimit(copiers);
   let downloads = new Map<string, Promise<'fetched' | 'cached'>>();
@@ -389,7 +389,7 @@ async function writeTar(
     if (wait) {
       const how = await wait;
       const teed = sinks.get(e.blob!);
-      if (how === 'fetched' && teed?.index === i && teed.sink.filled === e.size) {
+      if (how === 'fetched' && teed?.rank === i && teed.filled === e.size) {
         // Every byte went into the tar as it was written to the cache, and the blob verified.
         tar.complete(i);
         return;
@@ -426,7 +426,7 @@ async function writeTar(
   try {
     // Downloads first: their bytes go to their own offsets, so the headers and the small
     // entries are written meanwhile instead of before the first request.
-    downloads = startDownloads((digest) => sinks.get(digest)?.sink);
+    downloads = startDownloads((digest) => sinks.get(digest));
     // Every job is awaited together below; none may reject unobserved meanwhile.
     const jobs = [tar.writeFrame(), ...[...all.entries()].map(([i, e]) => (e.data ? tar.fill(i, e.data) : copyBlob(i, e)))];
     const results = await Promise.allSettled(jobs);
