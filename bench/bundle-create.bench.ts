@@ -8,7 +8,8 @@
 // same unique blobs, discarded, no hashing. bundle create runs the built binary under
 // /usr/bin/time -v (peak RSS) with a fresh cache, and also writes the tar, which skopeo does not.
 // Targets: >= 1x skopeo on set B, >= 1.5x skopeo on set A, peak RSS < 200 MB.
-// BENCH_LAYER_MB changes the layer size, BENCH_ROUNDS the repetitions (default 3). Each peer is
+// BENCH_LAYER_MB changes the layer size, BENCH_ROUNDS the repetitions (default 3), BENCH_CPU=1
+// prints each bundle create's user and system CPU. Each peer is
 // reported by its best and its median round; the ratios by both (this shared 2-core machine's
 // neighbours move single runs by +-20%, more for a tool that keeps both cores busy).
 import { execFile, spawn } from 'node:child_process';
@@ -50,6 +51,8 @@ async function runCreate(spec: string, out: string, cache: string): Promise<{ ms
   const ms = performance.now() - t;
   if (code !== 0) throw new Error(`bundle create failed:\n${err}`);
   const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
+  const cpu = (what: string) => Number(new RegExp(`${what} time \\(seconds\\): ([\\d.]+)`).exec(err)?.[1] ?? NaN);
+  if (process.env.BENCH_CPU) console.log(`    bundle create ${(ms / 1000).toFixed(2)} s: ${cpu('User')} s user, ${cpu('System')} s sys`);
   return { ms, rssMb: m ? Number(m[1]) / 1024 : NaN };
 }
 

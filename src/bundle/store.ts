@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { OperationError } from '../errors.ts';
 import { writeAllv } from './write-all.ts';
 import { DispatchBody, type BlobBody } from './registry/blob-get.ts';
+import { AlignedBatchPool, directWritable, disableDirectIo, isDirectRefusal, openDirect } from './direct-io.ts';
 import type { ReadTurn } from './head-first.ts';
 import { isTransientError, retryDelay } from './registry/retry.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +35,8 @@ export interface FetchResult {
   transferred: number;
   /** bytes reused from a .partial left by an earlier run */
   resumedFrom: number;
+  /** of the bytes transferred, those written to the cache with direct I/O (direct-io.ts) */
+  direct?: number;
 }
 
 export interface FetchOptions {
@@ -79,33 +82,55 @@ class WriteFailure extends Error {
 /**
  * Writes batches in order at increasing positions, to the file and (the same
  * buffers, in parallel) to the sink; one batch in flight at a time, so the
- * file grows contiguously and never has holes.
+ * file grows contiguously and never has holes. A batch from the aligned pool
+ * goes to the file with direct I/O where it can (direct-io.ts).
  */
 class BatchWriter {
   #chain: Promise<void> = Promise.resolve();
   #pos: number;
   failed: WriteFailure | undefined;
   readonly #fh: FileHandle;
+  #direct: FileHandle | undefined;
   readonly #sink: BlobSink | undefined;
+  /** bytes that went to the file with direct I/O */
+  directBytes = 0;
 
-  constructor(fh: FileHandle, pos: number, sink: BlobSink | undefined) {
+  constructor(fh: FileHandle, pos: number, sink: BlobSink | undefined, direct?: FileHandle) {
     this.#fh = fh;
     this.#pos = pos;
     this.#sink = sink;
+    this.#direct = direct;
   }
 
-  write(bufs: Buffer[], n: number): Promise<void> {
+  /** `aligned`: the one buffer in `bufs` starts at a page-aligned address. */
+  write(bufs: Buffer[], n: number, aligned = false): Promise<void> {
     const at = this.#pos;
     this.#pos += n;
     const p = this.#chain.then(async () => {
       try {
-        await Promise.all([writeAllv(this.#fh, bufs, at, n), this.#sink?.write(bufs, at, n)]);
+        await Promise.all([this.#toFile(bufs, at, n, aligned), this.#sink?.write(bufs, at, n)]);
       } catch (err) {
         throw (this.failed ??= new WriteFailure(err));
       }
     });
     this.#chain = p;
     return p;
+  }
+
+  async #toFile(bufs: Buffer[], at: number, n: number, aligned: boolean): Promise<void> {
+    if (this.#direct && aligned && bufs.length === 1 && directWritable(at, n)) {
+      try {
+        await writeAllv(this.#direct, bufs, at, n);
+        this.directBytes += n;
+        return;
+      } catch (err) {
+        if (!isDirectRefusal(err)) throw err;
+        // This filesystem cannot: the page cache from now on (the bytes are written again below).
+        disableDirectIo();
+        this.#direct = undefined;
+      }
+    }
+    await writeAllv(this.#fh, bufs, at, n);
   }
 
   /** Waits for every write so far. */
@@ -122,7 +147,7 @@ class BatchWriter {
  * that arrived before an error are written before it is thrown, so a retry
  * resumes after them. Memory per blob is bounded: a few batch buffers.
  */
-async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, sink?: BlobSink): Promise<void> {
+async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, sink?: BlobSink): Promise<number> {
   let fh: FileHandle;
   try {
     fh = await openFile(file, start > 0 ? 'r+' : 'w');
@@ -130,7 +155,16 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
     body.destroy(); // nobody will read it: free the connection
     throw err;
   }
-  const writer = new BatchWriter(fh, start, sink);
+  let direct: FileHandle | undefined;
+  try {
+    // Only dispatched bodies fill aligned batches; the tar copy (sink) stays in the page cache.
+    if (body instanceof DispatchBody) direct = await openDirect(file);
+  } catch (err) {
+    await fh.close();
+    body.destroy();
+    throw err;
+  }
+  const writer = new BatchWriter(fh, start, sink, direct);
   try {
     if (body instanceof DispatchBody) await readDispatched(body, writer, skip, onChunk, sink?.turn);
     else await readStream(body, writer, skip, onChunk);
@@ -140,8 +174,10 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
     // A failed write ends the fetch for good; a network error is retried.
     throw writer.failed ? new OperationError(`cannot write ${file}: ${writer.failed.message}`, { cause: writer.failed.cause }) : err;
   } finally {
+    await direct?.close();
     await fh.close();
   }
+  return writer.directBytes;
 }
 
 /**
@@ -189,10 +225,10 @@ async function readStream(body: Readable, writer: BatchWriter, skip: number, onC
   }
 }
 
-/** Batch buffers for dispatched bodies, reused across blobs (memory stays flat). */
+/** Batch buffers for dispatched bodies, page-aligned for direct I/O and reused across blobs (memory stays flat). */
 const FAST_BATCH = 1 << 20;
 const FAST_BUFFERS_PER_BLOB = 3;
-const freeBatches: Buffer[] = [];
+const batches = new AlignedBatchPool(FAST_BATCH);
 
 /**
  * A dispatched body (blob-get.ts): undici's chunks are copied straight into batch buffers, which are written as they fill.
@@ -201,7 +237,7 @@ const freeBatches: Buffer[] = [];
 async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, turn?: ReadTurn): Promise<void> {
   let toSkip = skip;
   const free: Buffer[] = [];
-  for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(freeBatches.pop() ?? Buffer.allocUnsafe(FAST_BATCH));
+  for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(batches.take());
   let cur: Buffer | undefined;
   let fill = 0;
   let writeError: unknown;
@@ -214,7 +250,7 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
     cur = undefined;
     fill = 0;
     if (n === 0) return giveBack(b);
-    writer.write([b.subarray(0, n)], n).then(
+    writer.write([b.subarray(0, n)], n, true).then(
       () => {
         giveBack(b);
         body.resume();
@@ -263,7 +299,7 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
   } finally {
     turn?.onWake(undefined);
     await writer.drain().catch(() => undefined);
-    for (const b of free.splice(0)) if (freeBatches.length < 32) freeBatches.push(b);
+    for (const b of free.splice(0)) batches.give(b);
   }
   if (writeError) throw writeError;
 }
@@ -371,6 +407,7 @@ export class ContentStore {
     const attempts = opts.attempts ?? 5;
     let transferred = 0;
     let resumedFrom = 0;
+    let direct = 0;
     // A partial longer than the blob cannot be ours: start it over.
     if (size !== undefined && (await stat(partial).then((st) => st.size, () => 0)) > size) await rm(partial, { force: true });
     for (let attempt = 1; ; attempt++) {
@@ -384,7 +421,7 @@ export class ContentStore {
         // A server that ignored the range sends from byte 0: skip what we have.
         const skip = !src.partial && offset > 0 ? offset : 0;
         let got = offset;
-        await streamToFile(
+        direct += await streamToFile(
           src.body,
           partial,
           offset,
@@ -398,7 +435,7 @@ export class ContentStore {
           },
           opts.sink,
         );
-        return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
+        return { ...(await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom)), direct };
       } catch (err) {
         if (err instanceof DigestMismatchError) throw err;
         if (attempt >= attempts || !isTransientError(err)) {
