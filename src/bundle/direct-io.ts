@@ -42,27 +42,42 @@ export function isDirectRefusal(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'EINVAL';
 }
 
+/** Page-aligned memory of `bytes` (a multiple of 64 KiB). */
+function wasmSlab(bytes: number): ArrayBuffer {
+  const pages = bytes / WASM_PAGE;
+  return new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
+}
+
 /**
  * Batch buffers of `size` bytes (a multiple of 64 KiB) at page-aligned addresses,
  * handed out and taken back; the memory is kept for reuse, so the peak
- * number of batches in use bounds it.
+ * number of batches in use bounds it. Where V8 cannot reserve a
+ * WebAssembly.Memory (a `ulimit -v` can forbid the address space it wants),
+ * direct I/O is turned off and plain buffers are handed out.
  */
 export class AlignedBatchPool {
   readonly size: number;
   readonly #free: Buffer[] = [];
+  readonly #slab: (bytes: number) => ArrayBuffer;
 
-  constructor(size: number) {
+  /** `slab` is for tests: where the aligned memory comes from */
+  constructor(size: number, slab: (bytes: number) => ArrayBuffer = wasmSlab) {
     if (size % WASM_PAGE !== 0) throw new Error(`batch size ${size} is not a multiple of ${WASM_PAGE}`);
     this.size = size;
+    this.#slab = slab;
   }
 
   take(): Buffer {
-    if (this.#free.length === 0) {
-      const pages = (this.size / WASM_PAGE) * BATCHES_PER_SLAB;
-      const slab = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
-      for (let i = BATCHES_PER_SLAB - 1; i >= 0; i--) this.#free.push(Buffer.from(slab, i * this.size, this.size));
+    if (this.#free.length > 0) return this.#free.pop()!;
+    let slab: ArrayBuffer;
+    try {
+      slab = this.#slab(this.size * BATCHES_PER_SLAB);
+    } catch {
+      disableDirectIo();
+      return Buffer.allocUnsafeSlow(this.size);
     }
-    return this.#free.pop()!;
+    for (let i = BATCHES_PER_SLAB - 1; i > 0; i--) this.#free.push(Buffer.from(slab, i * this.size, this.size));
+    return Buffer.from(slab, 0, this.size);
   }
 
   give(b: Buffer): void {

@@ -101,3 +101,12 @@ test('pool batches are aligned for O_DIRECT and a heap buffer is not: the kernel
   assert.equal(f.length, MiB + DIRECT_ALIGN);
   assert.ok(f.subarray(0, MiB).every((x) => x === 1) && f.subarray(MiB).every((x) => x === 2));
 });
+
+test('where no aligned memory can be had, plain buffers are handed out and direct I/O is off for the rest of the process', () => {
+  const pool = new AlignedBatchPool(MiB, () => {
+    throw new RangeError('WebAssembly.Memory(): could not allocate memory');
+  });
+  const b = pool.take();
+  assert.equal(b.length, MiB);
+  assert.equal(directIoEnabled(), false);
+});
