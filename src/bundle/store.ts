@@ -7,7 +7,8 @@
 // with HTTP Range (when the server ignores the range, the bytes it resends
 // are skipped). A fetch may also hand every byte to a BlobSink as it is
 // written (bundle create: the blob's tar entry). Blob bodies (blob-get.ts) are copied
-// into a few reused 1 MiB batch buffers, undici's streams are batched the same way:
+// into a few reused, page-aligned 1 MiB batch buffers, which go to the .partial with
+// direct I/O (direct-io.ts); undici's streams are batched the same way:
 // memory stays flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -174,8 +175,7 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
     // A failed write ends the fetch for good; a network error is retried.
     throw writer.failed ? new OperationError(`cannot write ${file}: ${writer.failed.message}`, { cause: writer.failed.cause }) : err;
   } finally {
-    await direct?.close();
-    await fh.close();
+    await Promise.all([direct?.close(), fh.close()]);
   }
   return writer.directBytes;
 }
