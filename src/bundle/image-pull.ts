@@ -77,7 +77,8 @@ export async function planImage(ref: ImageReference, name: string, ctx: PullCont
   };
   const planManifest = async (desc: Descriptor, doc: ManifestDoc): Promise<void> => {
     if (!doc.config || !Array.isArray(doc.layers)) throw new OperationError(`image ${name}: manifest ${desc.digest} has no config or layers (media type ${desc.mediaType})`);
-    await fetchConfig(doc.config);
+    // A single-platform image's config was fetched already, to read its platform.
+    if (!blobs.has(doc.config.digest)) await fetchConfig(doc.config);
     for (const l of doc.layers) {
       if (typeof l.digest !== 'string' || typeof l.size !== 'number') throw new OperationError(`image ${name}: manifest ${desc.digest} has a layer without digest or size`);
       blobs.set(l.digest, l.size);
