@@ -4,9 +4,8 @@
 // download starts, and all problems are reported at once.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import { InputError, InputErrors } from '../errors.ts';
-import { loadYamlFile } from '../schema/load.ts';
+import { fieldPath, loadYamlFileLocated } from '../schema/load.ts';
 import { bundleSpecSchema, type BundleSpec, type ChartSource, type RegistrySettings } from '../schema/bundle-spec.ts';
 import { formatReference, parseReference, type ImageReference } from './registry/reference.ts';
 
@@ -34,18 +33,6 @@ export interface LoadedSpec {
   registries: RegistrySettings[];
 }
 
-/** Line of a YAML path in `text` (1-based), for errors about values the schema accepted. */
-function lineOf(text: string, path: (string | number)[]): number | undefined {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  // A missing field points at its parent.
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
-  }
-  return undefined;
-}
-
 /** Parses an image list: one reference per line, `#` comments, blank lines ignored. */
 export function parseImageList(text: string, file: string): { images: SpecImage[]; errors: InputError[] } {
   const images: SpecImage[] = [];
@@ -69,12 +56,11 @@ export function parseImageList(text: string, file: string): { images: SpecImage[
  * (exit 2) before any download; their values are never kept or shown.
  */
 export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpec {
-  const spec = loadYamlFile(file, bundleSpecSchema);
-  const text = readFileSync(file, 'utf8');
+  const { value: spec, lineOf } = loadYamlFileLocated(file, bundleSpecSchema);
   const dir = dirname(resolve(file));
   const errors: InputError[] = [];
   const at = (path: (string | number)[], expected: string) =>
-    errors.push(new InputError({ file, line: lineOf(text, path), field: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join(''), expected }));
+    errors.push(new InputError({ file, line: lineOf(path), field: fieldPath(path), expected }));
 
   const seen = new Map<string, SpecImage>();
   const add = (img: SpecImage) => {
@@ -82,7 +68,7 @@ export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpe
   };
   spec.images.forEach((s, i) => {
     const ref = parseReference(s); // the schema already checked it
-    add({ ref, name: formatReference(ref), origin: `${file}:${lineOf(text, ['images', i]) ?? '?'}` });
+    add({ ref, name: formatReference(ref), origin: `${file}:${lineOf(['images', i]) ?? '?'}` });
   });
   spec.imageLists.forEach((p, i) => {
     const listFile = resolve(dir, p);

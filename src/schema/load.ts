@@ -14,8 +14,20 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** A validated YAML file, with the line of any path in it (for errors about values the schema accepted). */
+export interface LocatedYaml<T> {
+  value: T;
+  /** 1-based line of `path`, or of its nearest parent that exists */
+  lineOf(path: readonly PropertyKey[]): number | undefined;
+}
+
 /** Parses YAML text and validates it; throws InputErrors naming file/line/field. */
 export function parseYaml<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
+  return parseYamlLocated(text, file, schema).value;
+}
+
+/** parseYaml, keeping the parsed document for later line lookups (one parse, however many lookups). */
+export function parseYamlLocated<S extends z.ZodType>(text: string, file: string, schema: S): LocatedYaml<z.output<S>> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -34,7 +46,7 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
     throw new InputError({ file, line: firstAliasLine(doc, lineCounter), expected: `invalid YAML: ${errorMessage(err)}` });
   }
   const result = schema.safeParse(data);
-  if (result.success) return result.data;
+  if (result.success) return { value: result.data, lineOf: (path) => lineOf(doc, path, lineCounter) };
   const errors = result.error.issues.map((issue) => {
     const line = lineOf(doc, issue.path, lineCounter);
     const field = fieldPath(issue.path);
@@ -45,6 +57,11 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
 }
 
 export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  return loadYamlFileLocated(file, schema).value;
+}
+
+/** loadYamlFile, with line lookups into the same parse. */
+export function loadYamlFileLocated<S extends z.ZodType>(file: string, schema: S): LocatedYaml<z.output<S>> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -52,7 +69,7 @@ export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): z.ou
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})` });
   }
-  return parseYaml(text, file, schema);
+  return parseYamlLocated(text, file, schema);
 }
 
 function lineOf(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[], lc: LineCounter): number | undefined {
