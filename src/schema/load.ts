@@ -27,7 +27,7 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
 }
 
 /** parseYaml, keeping the parsed document for later line lookups (one parse, however many lookups). */
-export function parseYamlLocated<S extends z.ZodType>(text: string, file: string, schema: S): LocatedYaml<z.output<S>> {
+function parseYamlLocated<S extends z.ZodType>(text: string, file: string, schema: S): LocatedYaml<z.output<S>> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
