@@ -53,7 +53,7 @@ function wasmSlab(bytes: number): ArrayBuffer {
  * handed out and taken back; the memory is kept for reuse, so the peak
  * number of batches in use bounds it. Where V8 cannot reserve a
  * WebAssembly.Memory (a `ulimit -v` can forbid the address space it wants),
- * direct I/O is turned off and plain buffers are handed out.
+ * direct I/O is turned off; while it is off, plain buffers are handed out.
  */
 export class AlignedBatchPool {
   readonly size: number;
@@ -69,6 +69,8 @@ export class AlignedBatchPool {
 
   take(): Buffer {
     if (this.#free.length > 0) return this.#free.pop()!;
+    // Direct I/O off (by hand, or after a refusal or a failed slab): no slab to reserve or retry.
+    if (disabled) return Buffer.allocUnsafeSlow(this.size);
     let slab: ArrayBuffer;
     try {
       slab = this.#slab(this.size * BATCHES_PER_SLAB);
