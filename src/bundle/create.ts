@@ -26,7 +26,7 @@ import { fetchChart, type FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
-import { followHash, type FollowHash } from './follow-hash.ts';
+import { followHash, type FollowHash, type Span } from './follow-hash.ts';
 import { gcNudger } from './gc-nudge.ts';
 import { HeadFirst, type ReadTurn } from './head-first.ts';
 import { HttpSource } from './http-source.ts';
@@ -34,7 +34,7 @@ import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
-import { ContentStore, DigestMismatchError, type BlobSink } from './store.ts';
+import { ContentStore, DigestMismatchError, SinkClosedError, type BlobSink } from './store.ts';
 import { TarLayout } from './tar-writer.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -196,6 +196,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         const { image, d } = layers.get(digest)!;
         const sink = sinkFor(digest);
         const p = blobLimit(async () => {
+          if (sink?.closed) throw new SinkClosedError(image.name);
           if (sink) sink.turn = pace.join(sink.rank);
           try {
             return await fetchImageBlob(pullCtx, image.source, image.name, d, sink);
@@ -220,7 +221,9 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       written = await writeTar(out, entries, store, mtime, startDownloads, Math.min(concurrency, 3), hasher);
     } catch (err) {
       const settled = await Promise.allSettled(downloads.values());
-      const reasons = [...new Set(settled.filter((r) => r.status === 'rejected').map((r) => errorMessage((r as PromiseRejectedResult).reason)))];
+      // (downloads stopped by the failure are not reasons)
+      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof SinkClosedError));
+      const reasons = [...new Set(failed.map((r) => errorMessage(r.reason)))];
       progress.stop();
       if (reasons.length) throw new OperationError(`bundle not written; ${reasons.length} blob(s) could not be fetched:\n  ${reasons.join('\n  ')}`);
       throw err;
@@ -336,6 +339,8 @@ interface TarSink extends BlobSink {
   filled: number;
   readonly rank: number;
   turn?: ReadTurn;
+  /** the bundle failed: no more downloads into the tar */
+  readonly closed: boolean;
 }
 
 /** The temp name the tar is written under (beside the final one, with our pid). */
@@ -358,30 +363,55 @@ async function writeTar(
   const sidecarTmp = `${tmp}.sha256`;
   const all = [...entries.first, ...entries.rest];
   const fh = await open(tmp, 'w');
+  // For the cache copies of the blobs downloaded into the tar (store.ts, CacheTrail).
+  const readFh = await open(tmp, 'r');
   // The whole-tar sha256 is computed by a worker following the file's complete prefix.
   const tar = new TarLayout(
     fh,
     all.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
     { mtime, onProgress: (n) => hasher.progress(n) },
   );
-  // A blob downloading in this run is teed into its (first) tar entry as it arrives:
-  // one network read, two writes from the same buffers, no read-back.
+  // A blob downloading in this run goes into its tar entry as it arrives; the
+  // same worker hashes the entry's span (the blob's digest is checked against
+  // the bytes in the tar), and the store copies it from there into its cache.
   let stopped = false;
   const sinks = new Map<string, TarSink>();
+  const spans: Span[] = [];
   for (const [i, e] of all.entries()) {
     if (!e.blob || sinks.has(e.blob)) continue;
+    const start = tar.dataOffset(i);
+    const k = spans.length;
+    if (e.size > 0) spans.push({ start, end: start + e.size });
     const sink: TarSink = {
       rank: i,
       filled: 0,
+      get closed() {
+        return stopped;
+      },
       async write(bufs: Buffer[], pos: number, n: number) {
-        // After a failure the tar is gone; the download still finishes into the cache.
-        if (stopped) return;
+        // After a failure the tar is not written: the download stops (what it has goes to the cache).
+        if (stopped) throw new SinkClosedError(e.path);
         await tar.writeAt(i, bufs, pos, n);
         sink.filled = Math.max(sink.filled, pos + n);
+      },
+      async digest() {
+        try {
+          return await hasher.span(k);
+        } catch (err) {
+          throw stopped ? new SinkClosedError(e.path) : err;
+        }
+      },
+      async readBack(buf: Buffer, pos: number) {
+        for (let off = 0; off < buf.length; ) {
+          const { bytesRead } = await readFh.read(buf, off, buf.length - off, start + pos + off);
+          if (bytesRead === 0) throw new Error(`tar: ${e.path} is shorter than written`);
+          off += bytesRead;
+        }
       },
     };
     sinks.set(e.blob, sink);
   }
+  hasher.begin(spans);
   const limit = pLimit(copiers);
   let downloads = new Map<string, Promise<'fetched' | 'cached'>>();
   const copyBlob = async (i: number, e: TarEntry): Promise<void> => {
@@ -389,11 +419,8 @@ async function writeTar(
     if (wait) {
       const how = await wait;
       const teed = sinks.get(e.blob!);
-      if (how === 'fetched' && teed?.rank === i && teed.filled === e.size) {
-        // Every byte went into the tar as it was written to the cache, and the blob verified.
-        tar.complete(i);
-        return;
-      }
+      // Every byte went into the tar as it was downloaded, and the blob verified there.
+      if (how === 'fetched' && teed?.rank === i && teed.filled === e.size) return;
       if (how === 'fetched') {
         // Downloaded and verified by this run a moment ago (another entry had the tee): no second hash.
         await limit(async () => {
@@ -427,8 +454,15 @@ async function writeTar(
     // Downloads first: their bytes go to their own offsets, so the headers and the small
     // entries are written meanwhile instead of before the first request.
     downloads = startDownloads((digest) => sinks.get(digest));
+    // The first failure stops the rest: a blob verified by the tar-hash worker would
+    // wait forever for a prefix that cannot complete.
+    const stop = (err: unknown) => {
+      stopped = true;
+      hasher.cancel();
+      throw err;
+    };
     // Every job is awaited together below; none may reject unobserved meanwhile.
-    const jobs = [tar.writeFrame(), ...[...all.entries()].map(([i, e]) => (e.data ? tar.fill(i, e.data) : copyBlob(i, e)))];
+    const jobs = [tar.writeFrame(), ...[...all.entries()].map(([i, e]) => (e.data ? tar.fill(i, e.data) : copyBlob(i, e)))].map((p) => p.catch(stop));
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -442,9 +476,13 @@ async function writeTar(
     stopped = true;
     hasher.cancel();
     limit.clearQueue();
+    // The downloads end soon (closed sinks); their cache copies read the tar until then.
+    await Promise.allSettled(downloads.values());
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     await rm(sidecarTmp, { force: true });
     throw err;
+  } finally {
+    await readFh.close().catch(() => undefined);
   }
 }

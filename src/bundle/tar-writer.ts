@@ -265,7 +265,9 @@ export class TarLayout {
   /**
    * Writes part of entry `i`'s content at `pos` within it (bundle create tees
    * a blob into the tar as it downloads). Writes to one entry come in order
-   * from 0, one at a time; the entry counts as complete only after complete(i).
+   * from 0, one at a time; the entry is complete with its last byte (a blob
+   * teed in is verified from there: the tar is only renamed into place once
+   * every blob in it verified).
    */
   async writeAt(i: number, bufs: Buffer[], pos: number, n: number): Promise<void> {
     const { name, size } = this.#entries[i]!;
@@ -273,15 +275,9 @@ export class TarLayout {
     await writeAllv(this.#fh, bufs, this.#dataAt[i]! + pos, n);
     if (pos + n > this.#filled[i]!) {
       this.#filled[i] = pos + n;
-      if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
+      if (pos + n === size) this.#complete(i);
+      else if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
     }
-  }
-
-  /** Marks entry `i` complete after writeAt() filled all of it (and its content was verified). */
-  complete(i: number): void {
-    const { name, size } = this.#entries[i]!;
-    if (this.#filled[i] !== size) throw new Error(`tar: ${name} has ${this.#filled[i]} bytes, expected ${size}`);
-    this.#complete(i);
   }
 
   #complete(i: number): void {
@@ -292,6 +288,11 @@ export class TarLayout {
   #advance(): void {
     while (this.#prefixEntry < this.#entries.length && this.#done[this.#prefixEntry]) this.#prefixEntry++;
     if (this.#framed) this.#onProgress?.(this.contiguous());
+  }
+
+  /** Where entry `i`'s content starts in the file. */
+  dataOffset(i: number): number {
+    return this.#dataAt[i]!;
   }
 
   /** Bytes from the start of the file that are final (headers are, once writeFrame is done). */

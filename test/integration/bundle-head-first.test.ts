@@ -34,7 +34,9 @@ class Watched extends HeadFirst {
   readonly ended: number[] = [];
   override join(rank: number): ReadTurn {
     const turn = super.join(rank);
-    return { ...turn, leave: () => (this.ended.push(rank), turn.leave()) };
+    let left = false;
+    // (leave() may be called again: by the store when the body is in, by create when the blob is sealed)
+    return { ...turn, leave: () => (left || this.ended.push(rank), (left = true), turn.leave()) };
   }
 }
 
