@@ -5,12 +5,14 @@
 //    the files (all small but files); any failure: each named, exit 1, no tar
 // 3. the manifest and the tar layout follow (every size is known now)
 // 4. phase 2: each layer downloads once (--concurrency across all images, in
-//    tar order) into the store while the tar is written at precomputed
-//    offsets: the store writes every batch of a blob to its .partial and, the
-//    same buffers, to its tar entry (a BlobSink), and the entry counts only
-//    once the blob verified; blobs from an earlier run's cache are re-hashed as
-//    they are copied. A worker (started with the command) hashes the finished
-//    prefix of the tar for FILE.tar.sha256. Temp names, renamed at the end.
+//    tar order) straight into its tar entry at its precomputed offset (a
+//    BlobSink). A worker (started with the command) hashes the finished prefix
+//    of the tar for FILE.tar.sha256 and, on the same read, each downloaded
+//    blob's entry, which verifies the blob against its digest; the store
+//    copies the entry into its cache behind the download and seals it there.
+//    Blobs from an earlier run's cache are re-hashed as they are copied. The
+//    first failure stops the rest (each keeps what it has in the cache).
+//    Temp names, renamed at the end.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';

@@ -7,7 +7,9 @@
 // cost about 1.5 s of CPU per 550 MB in the bench. The cache copy is written
 // once and read rarely (a resumed or repeated run), so it goes straight to the
 // disk from our reused batch buffers; the tar, which is hashed right after it
-// is written, stays in the page cache.
+// is written, stays in the page cache. (bundle create copies the cache from
+// the tar behind the download, and sends only part of it direct: store.ts,
+// CacheTrail and DIRECT_WRITES.)
 //
 // O_DIRECT wants the buffer's address, the file offset and the length aligned
 // to the device's block size. Node gives no aligned allocator, but V8 backs a

@@ -6,10 +6,13 @@
 // its .partial; the next run re-hashes what is there and asks for the rest
 // with HTTP Range (when the server ignores the range, the bytes it resends
 // are skipped). A fetch may also hand every byte to a BlobSink as it is
-// written (bundle create: the blob's tar entry). Blob bodies (blob-get.ts) are copied
-// into a few reused, page-aligned 1 MiB batch buffers, which go to the .partial with
-// direct I/O (direct-io.ts); undici's streams are batched the same way:
-// memory stays flat whatever the blob size.
+// written (bundle create: the blob's tar entry). A sink that verifies and reads
+// back (tee mode, #fetchTee) gets the bytes alone: it supplies the digest (the
+// tar-hash worker's), and a CacheTrail copies its bytes into the .partial
+// behind the download. Blob bodies (blob-get.ts) are copied into a few reused,
+// page-aligned 1 MiB batch buffers, which go to the .partial with direct I/O
+// (direct-io.ts); undici's streams are batched the same way: memory stays
+// flat whatever the blob size.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
