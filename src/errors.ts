@@ -48,6 +48,16 @@ export class OperationError extends Error {
   }
 }
 
+/** The run was stopped by a signal (SIGINT, SIGTERM): exit 128 + its number, as a shell reports it. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals, message: string) {
+    super(message);
+    this.name = 'InterruptedError';
+    this.exitCode = 128 + (signal === 'SIGTERM' ? 15 : 2);
+  }
+}
+
 export function exitCodeOf(err: unknown): number {
   if (err && typeof err === 'object' && 'exitCode' in err && typeof err.exitCode === 'number') {
     return err.exitCode;

@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { stringify } from 'yaml';
-import { errorMessage, OperationError } from '../errors.ts';
+import { errorMessage, InterruptedError, OperationError } from '../errors.ts';
 import { API_VERSION } from '../schema/common.ts';
 import type { BundleManifest } from '../schema/bundle-manifest.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
@@ -28,6 +28,7 @@ import { fetchChart, type FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
+import { writebackThreshold } from './direct-io.ts';
 import { followHash, type FollowHash, type Span } from './follow-hash.ts';
 import { gcNudger } from './gc-nudge.ts';
 import { HeadFirst, type ReadTurn } from './head-first.ts';
@@ -52,6 +53,8 @@ export interface CreateOptions {
   stderr: ProgressSink;
   /** the pacing of parallel blob downloads (tests pass their own to watch it) */
   pace?: HeadFirst;
+  /** aborted (with the signal's name) to stop: downloads stop, what they have stays in the cache, no tar */
+  signal?: AbortSignal;
 }
 
 export interface CreateResult {
@@ -131,7 +134,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       local.set(c, r);
     }
     // Phase 1: manifests and configs of every image, charts and files (all small but files).
-    const pullCtx = { client, store, platforms, onBytes };
+    const pullCtx = { client, store, platforms, onBytes, signal: opts.signal };
     const [images, charts, files] = await Promise.all([
       Promise.all(
         loaded.images.map((img) =>
@@ -164,6 +167,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       progress.stop();
       throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
     }
+    if (opts.signal?.aborted) throw interrupted(opts.signal, store);
     const okImages = images as PulledImage[];
     const okCharts = charts as FetchedChart[];
     const okFiles = files as FetchedFile[];
@@ -186,6 +190,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
 
     // Phase 2: every layer once, in tar order, while the tar is written: each
     // download is teed into its tar entry as it arrives (see writeTar).
+    // The cache's copies may go partly through the page cache while they and the tar fit in
+    // what the kernel keeps dirty before writing back (store.ts, CacheTrail): then they cost
+    // no disk time during the run.
+    store.pageCacheBudget = writebackThreshold() - [...entries.first, ...entries.rest].reduce((n, e) => n + e.size, 0);
     const layers = new Map<string, { image: PulledImage; d: (typeof okImages)[number]['layers'][number] }>();
     for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest)) layers.set(d.digest, { image, d });
     let fetched = 0;
@@ -193,6 +201,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
     // When this process is the bottleneck, the blob earliest in the tar is read first (head-first.ts).
     const pace = opts.pace ?? new HeadFirst();
+    opts.signal?.addEventListener('abort', () => pace.release(), { once: true });
     const startDownloads = (sinkFor: (digest: string) => TarSink | undefined) => {
       for (const digest of [...layers.keys()].sort()) {
         const { image, d } = layers.get(digest)!;
@@ -220,9 +229,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const out = resolve(opts.output);
     let written: { sha256: string; size: number };
     try {
-      written = await writeTar(out, entries, store, mtime, startDownloads, Math.min(concurrency, 3), hasher);
+      written = await writeTar(out, entries, store, mtime, startDownloads, Math.min(concurrency, 3), hasher, opts.signal);
     } catch (err) {
       const settled = await Promise.allSettled(downloads.values());
+      if (opts.signal?.aborted) {
+        progress.stop();
+        throw interrupted(opts.signal, store);
+      }
       // (downloads stopped by the failure are not reasons)
       const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof SinkClosedError));
       const reasons = [...new Set(failed.map((r) => errorMessage(r.reason)))];
@@ -358,6 +371,7 @@ async function writeTar(
   startDownloads: (sinkFor: (digest: string) => TarSink | undefined) => Map<string, Promise<'fetched' | 'cached'>>,
   copiers: number,
   hasher: FollowHash,
+  signal: AbortSignal | undefined,
 ): Promise<{ sha256: string; size: number }> {
   mkdirSync(dirname(out), { recursive: true });
   removeStaleTemps(out);
@@ -388,11 +402,12 @@ async function writeTar(
       rank: i,
       filled: 0,
       get closed() {
-        return stopped;
+        return stopped || !!signal?.aborted;
       },
       async write(bufs: Buffer[], pos: number, n: number) {
         // After a failure the tar is not written: the download stops (what it has goes to the cache).
-        if (stopped) throw new SinkClosedError(e.path);
+        // Interrupted, the requests are aborted instead, and what arrived is still taken (and cached).
+        if (stopped && !signal?.aborted) throw new SinkClosedError(e.path);
         await tar.writeAt(i, bufs, pos, n);
         sink.filled = Math.max(sink.filled, pos + n);
       },
@@ -414,6 +429,9 @@ async function writeTar(
     sinks.set(e.blob, sink);
   }
   hasher.begin(spans);
+  // Interrupted: the downloads' requests are aborted (image-pull.ts); no blob is sealed now.
+  const halt = () => hasher.cancel();
+  signal?.addEventListener('abort', halt, { once: true });
   const limit = pLimit(copiers);
   let downloads = new Map<string, Promise<'fetched' | 'cached'>>();
   const copyBlob = async (i: number, e: TarEntry): Promise<void> => {
@@ -485,6 +503,12 @@ async function writeTar(
     await rm(sidecarTmp, { force: true });
     throw err;
   } finally {
+    signal?.removeEventListener('abort', halt);
     await readFh.close().catch(() => undefined);
   }
+}
+
+function interrupted(signal: AbortSignal, store: ContentStore): InterruptedError {
+  const name = (typeof signal.reason === 'string' ? signal.reason : 'SIGINT') as NodeJS.Signals;
+  return new InterruptedError(name, `bundle not written: stopped by ${name}; what was downloaded is kept in the cache (${store.root}), and the next run resumes from it`);
 }

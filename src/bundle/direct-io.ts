@@ -17,7 +17,8 @@
 // Anything unaligned (a blob's tail, a resume from an odd offset) is written
 // through the page cache, and a filesystem that refuses O_DIRECT (EINVAL)
 // turns it off for the rest of the run.
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Offsets and lengths of direct writes are multiples of this (4 KiB covers 512- and 4096-byte devices). */
@@ -104,4 +105,23 @@ export async function openDirect(file: string): Promise<FileHandle | undefined> 
 /** A write of `n` bytes at `at` from an aligned batch can go direct. */
 export function directWritable(at: number, n: number): boolean {
   return at % DIRECT_ALIGN === 0 && n % DIRECT_ALIGN === 0 && n > 0;
+}
+
+/**
+ * About how many dirty page-cache bytes the kernel holds before its flusher
+ * starts writing them to the disk (vm.dirty_background_bytes, else
+ * vm.dirty_background_ratio of the available memory; 10 % where unreadable).
+ */
+export function writebackThreshold(): number {
+  const read = (name: string) => {
+    try {
+      return Number(readFileSync(`/proc/sys/vm/${name}`, 'utf8').trim());
+    } catch {
+      return NaN;
+    }
+  };
+  const bytes = read('dirty_background_bytes');
+  if (bytes > 0) return bytes;
+  const ratio = read('dirty_background_ratio');
+  return (freemem() * (ratio >= 0 ? ratio : 10)) / 100;
 }

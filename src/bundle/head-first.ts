@@ -111,7 +111,7 @@ export class HeadFirst {
   /** Takes a utilisation sample now (the timer calls this; tests may too). */
   sample(): void {
     const u = this.#utilisation();
-    if (!this.#serial && u >= this.#high && this.#active.length > 1) {
+    if (!this.#serial && !this.#released && u >= this.#high && this.#active.length > 1) {
       this.#serial = true;
       this.serialSpells++;
     } else if (this.#serial && u < this.#low) {
@@ -119,6 +119,15 @@ export class HeadFirst {
       for (const a of [...this.#active]) a.wake?.();
     }
   }
+
+  /** Every download may read from now on (bundle create is stopping: each finds out at its next write). */
+  release(): void {
+    this.#released = true;
+    this.#serial = false;
+    for (const a of [...this.#active]) a.wake?.();
+  }
+
+  #released = false;
 
   #mayRead(me: Active): boolean {
     return !this.#serial || this.#active[0] === me;

@@ -44,6 +44,8 @@ export interface PullContext {
   store: ContentStore;
   platforms: readonly string[];
   onBytes?: (n: number, fresh: boolean) => void;
+  /** aborts blob downloads (bundle create interrupted) */
+  signal?: AbortSignal;
 }
 
 function parse(bytes: Buffer, what: string): ManifestDoc {
@@ -56,7 +58,7 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 
 /** Downloads one blob of `ref` into the store (resuming a partial one). */
 export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, sink?: BlobSink) {
-  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes, sink });
+  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset, ctx.signal), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes, sink });
 }
 
 export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {

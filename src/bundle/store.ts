@@ -120,6 +120,11 @@ class BatchWriter {
   /** after each batch is written: the end of what is written from `pos` on */
   onWritten: ((end: number) => void) | undefined;
 
+  /** the batches go to the sink only (their cache copy trails them) */
+  get teeOnly(): boolean {
+    return !this.#fh;
+  }
+
   /** No `fh`: the batches go to the sink only (tee mode). */
   constructor(fh: FileHandle | undefined, pos: number, sink: BlobSink | undefined, direct?: FileHandle) {
     this.#fh = fh;
@@ -284,14 +289,34 @@ const trailLanes = pLimit(3);
 
 /**
  * Of those copies' writes, this many at a time go with direct I/O, the rest
- * through the page cache. The disk takes direct writes only so fast (on the
- * bench VM about 400 MB/s, the same at any queue depth), and a page-cache write
- * costs CPU instead (fresh pages, about 1 ms per MB there): the cache is
- * written with both at once. Measured on the bench's five images (550 MB):
- * all direct, 0.2-0.4 s slower; all buffered, 0.3 s slower.
+ * through the page cache while the store's page-cache budget lasts
+ * (ContentStore.pageCacheBudget). The disk takes direct writes only so fast
+ * (on the bench VM about 400 MB/s, the same at any queue depth), and a
+ * page-cache write costs CPU instead (fresh pages, about 1 ms per MB there):
+ * the cache is written with both at once. Measured on the bench's five images
+ * (550 MB): all direct, 0.2-0.4 s slower; all buffered, 0.3 s slower.
  */
 const DIRECT_WRITES = 1;
 let directWrites = 0;
+
+/**
+ * Bytes in sinks not yet in the cache, over all blobs; downloads pause at
+ * BACKLOG_LIMIT until the copies catch up. This bounds what a killed run
+ * (kill -9) loses, and how far the tar's page cache runs ahead of a slow disk.
+ * Measured on the bench's 2.2 GB set (disk-bound): 512 MiB costs nothing
+ * against no limit, 128-256 MiB made the run up to 1 s slower.
+ */
+const BACKLOG_LIMIT = 512 << 20;
+const backlog = { bytes: 0, waiting: new Set<() => void>() };
+
+function addBacklog(n: number): void {
+  backlog.bytes += n;
+  if (n < 0 && backlog.bytes < BACKLOG_LIMIT && backlog.waiting.size > 0) {
+    const wake = [...backlog.waiting];
+    backlog.waiting.clear();
+    for (const w of wake) w();
+  }
+}
 
 /**
  * Copies a blob's bytes from its sink (bundle create: its tar entry, in the
@@ -306,7 +331,9 @@ class CacheTrail {
   readonly #fh: FileHandle;
   readonly #direct: FileHandle | undefined;
   readonly #readBack: (buf: Buffer, pos: number) => Promise<void>;
+  /** bytes handed to a copy so far, and bytes copied */
   #copied: number;
+  #done: number;
   #target: number;
   #closing = false;
   #running: Promise<void> | undefined;
@@ -314,10 +341,15 @@ class CacheTrail {
   directBytes = 0;
 
   /** `from`: the .partial's bytes so far (they are in the sink too) */
-  constructor(fh: FileHandle, direct: FileHandle | undefined, from: number, readBack: (buf: Buffer, pos: number) => Promise<void>) {
+  readonly #budget: { bytes: number };
+
+  /** `budget`: page-cache bytes the store's copies may still write (shared, counted down) */
+  constructor(fh: FileHandle, direct: FileHandle | undefined, from: number, readBack: (buf: Buffer, pos: number) => Promise<void>, budget: { bytes: number }) {
+    this.#budget = budget;
     this.#fh = fh;
     this.#direct = direct;
     this.#copied = from;
+    this.#done = from;
     this.#target = from;
     this.#readBack = readBack;
   }
@@ -325,6 +357,7 @@ class CacheTrail {
   /** The sink holds bytes [0, `filled`). */
   advance(filled: number): void {
     if (filled <= this.#target) return;
+    addBacklog(filled - this.#target);
     this.#target = filled;
     this.#pump();
   }
@@ -334,6 +367,9 @@ class CacheTrail {
     this.#closing = true;
     this.#pump();
     while (this.#running) await this.#running;
+    // (after a failed copy, what is left is no longer waited for)
+    addBacklog(this.#done - this.#target);
+    this.#target = this.#done;
     if (this.#error) throw this.#error;
   }
 
@@ -386,14 +422,19 @@ class CacheTrail {
   async #write(buf: Buffer, at: number, n: number): Promise<void> {
     try {
       // (pool buffers are page-aligned while direct I/O is on)
-      if (directWrites < DIRECT_WRITES) {
+      if (directWrites < DIRECT_WRITES || this.#budget.bytes < n) {
         directWrites++;
         try {
           if (await writeMaybeDirect(this.#fh, this.#direct, [buf.subarray(0, n)], at, n, true)) this.directBytes += n;
         } finally {
           directWrites--;
         }
-      } else await writeAllv(this.#fh, [buf.subarray(0, n)], at, n);
+      } else {
+        this.#budget.bytes -= n;
+        await writeAllv(this.#fh, [buf.subarray(0, n)], at, n);
+      }
+      this.#done = at + n;
+      addBacklog(-n);
     } finally {
       batches.give(buf);
     }
@@ -405,6 +446,7 @@ class CacheTrail {
  * With a `turn`, no region is handed out while it says no: the request pauses until the turn wakes it.
  */
 async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, turn?: ReadTurn): Promise<void> {
+  const wake = () => body.resume();
   let toSkip = skip;
   const free: Buffer[] = [];
   for (let i = 0; i < FAST_BUFFERS_PER_BLOB; i++) free.push(batches.take());
@@ -437,6 +479,10 @@ async function readDispatched(body: DispatchBody, writer: BatchWriter, skip: num
       region: () => {
         if (writeError) return undefined;
         if (turn && !turn.mayRead()) return undefined;
+        if (writer.teeOnly && backlog.bytes >= BACKLOG_LIMIT) {
+          backlog.waiting.add(wake);
+          return undefined;
+        }
         if (!cur) {
           cur = free.pop();
           fill = 0;
@@ -499,6 +545,19 @@ export class ContentStore {
   readonly root: string;
   readonly #blobs: string;
   readonly #inflight = new Map<string, Promise<FetchResult>>();
+  readonly #pageCache = { bytes: 0 };
+
+  /**
+   * Bytes of tee-mode cache copies that may still go through the page cache
+   * (CacheTrail); the rest go direct. 0 (the default): all direct. Written
+   * pages cost only CPU while the kernel keeps them dirty in memory, but
+   * once dirty memory passes its writeback threshold they go to the disk
+   * during the run as well, beside the direct writes: bundle create sets
+   * what fits under that threshold beside the tar.
+   */
+  set pageCacheBudget(bytes: number) {
+    this.#pageCache.bytes = Math.max(0, bytes);
+  }
 
   constructor(root: string) {
     this.root = root;
@@ -646,7 +705,7 @@ export class ContentStore {
       await fh.close();
       throw err;
     }
-    const trail = new CacheTrail(fh, direct, resumedFrom, (buf, pos) => sink.readBack!(buf, pos));
+    const trail = new CacheTrail(fh, direct, resumedFrom, (buf, pos) => sink.readBack!(buf, pos), this.#pageCache);
     let transferred = 0;
     let ok = false;
     let refused = false;

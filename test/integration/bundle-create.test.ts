@@ -366,4 +366,41 @@ describe('bundle create resume', () => {
     assert.equal(sha(readFileSync(out)), sha(readFileSync(join(work, 'resume', 'clean.tar'))));
     assert.equal(sha(readFileSync(out)), sha(readFileSync(join(work, 'resume', 'again.tar'))));
   });
+
+  test('SIGINT mid-download: exit 130, no tar or temp file left, what arrived stays in the cache; the next run resumes it with Range', async () => {
+    proxy.setBytesPerSecond(3 << 20);
+    const spec = writeSpec('big-int.yaml', specText({ images: [`${proxy.host}/team/big:1`], charts: '  []', files: '  []' }));
+    const cache = join(work, 'cache-int');
+    const dir = join(work, 'int');
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, 'big.tar');
+    const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, '--concurrency', '2'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const blobsDir = join(cache, 'blobs', 'sha256');
+    const partials = () => (existsSync(blobsDir) ? readdirSync(blobsDir).filter((f) => f.endsWith('.partial') && statSync(join(blobsDir, f)).size > 1 << 20) : []);
+    for (let i = 0; i < 400 && partials().length === 0; i++) await sleep(50);
+    assert.ok(partials().length > 0, 'a download was under way');
+    child.kill('SIGINT');
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+    assert.deepEqual([code, signal], [130, null], stderr);
+    assert.match(stderr, /SIGINT: stopping/);
+    assert.match(stderr, /bundle not written: stopped by SIGINT; what was downloaded is kept in the cache/);
+    assert.deepEqual(readdirSync(dir), [], 'no tar, no temp tar, no sidecar');
+    const kept = new Map(readdirSync(blobsDir).filter((f) => f.endsWith('.partial')).map((f) => [f.replace('.partial', ''), statSync(join(blobsDir, f)).size]));
+    assert.ok([...kept.values()].some((n) => n > 1 << 20), `partials kept: ${[...kept]}`);
+
+    proxy.requests.length = 0;
+    proxy.setBytesPerSecond(undefined);
+    const r = await create(spec, out, cache);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [hex, size] of kept) {
+      const gets = proxy.blobGets(`sha256:${hex}`);
+      assert.deepEqual(gets.map((g) => [g.range, g.status]), [[`bytes=${size}-`, 206]], `blob ${hex} resumed after its ${size} bytes`);
+    }
+    // The resumed bundle is the one a clean run makes.
+    const clean = await create(spec, join(dir, 'clean.tar'), join(work, 'cache-int-clean'));
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(sha(readFileSync(out)), sha(readFileSync(join(dir, 'clean.tar'))));
+  });
 });

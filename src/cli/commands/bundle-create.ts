@@ -36,16 +36,33 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     for (const p of platforms) {
       if (p !== 'all' && !PLATFORM_RE.test(p)) throw new UsageError(`bundle create: --platform expects os/arch[/variant] like linux/amd64, or 'all' (got '${p}')`);
     }
-    await createBundle({
-      // As typed when relative to the process cwd, so errors name the file the way the user wrote it.
-      specFile: io.cwd === process.cwd() ? spec : resolve(io.cwd, spec),
-      output: resolve(io.cwd, output),
-      platforms,
-      cacheDir: values['cache-dir'] ? resolve(io.cwd, values['cache-dir'] as string) : undefined,
-      concurrency: positiveInt('bundle create', 'concurrency', values.concurrency, 256),
-      env: io.env,
-      stderr: io.stderr,
-    });
+    // The first SIGINT or SIGTERM stops the run cleanly (the cache keeps what was downloaded, the
+    // temp tar is removed); a second one finds no handler and ends the process at once.
+    const stop = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      io.stderr.write(`${sig}: stopping; what was downloaded stays in the cache (${sig} again to quit at once)\n`);
+      stop.abort(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await createBundle({
+        // As typed when relative to the process cwd, so errors name the file the way the user wrote it.
+        specFile: io.cwd === process.cwd() ? spec : resolve(io.cwd, spec),
+        output: resolve(io.cwd, output),
+        platforms,
+        cacheDir: values['cache-dir'] ? resolve(io.cwd, values['cache-dir'] as string) : undefined,
+        concurrency: positiveInt('bundle create', 'concurrency', values.concurrency, 256),
+        env: io.env,
+        stderr: io.stderr,
+        signal: stop.signal,
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     return 0;
   },
 };
