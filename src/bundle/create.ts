@@ -397,7 +397,10 @@ async function writeTar(
     if (!e.blob || sinks.has(e.blob)) continue;
     const start = tar.dataOffset(i);
     const k = spans.length;
-    if (e.size > 0) spans.push({ start, end: start + e.size });
+    // Only blobs to download get a span: one from the cache is re-hashed as it is copied
+    // (below), on the main thread, which a copy leaves idle, while the worker hashes the tar.
+    const tee = e.size > 0 && store.sizeOf(e.blob) !== e.size;
+    if (tee) spans.push({ start, end: start + e.size });
     const sink: TarSink = {
       rank: i,
       filled: 0,
@@ -411,21 +414,23 @@ async function writeTar(
         await tar.writeAt(i, bufs, pos, n);
         sink.filled = Math.max(sink.filled, pos + n);
       },
-      async digest() {
+    };
+    if (tee) {
+      sink.digest = async () => {
         try {
           return await hasher.span(k);
         } catch (err) {
           throw stopped ? new SinkClosedError(e.path) : err;
         }
-      },
-      async readBack(buf: Buffer, pos: number) {
+      };
+      sink.readBack = async (buf: Buffer, pos: number) => {
         for (let off = 0; off < buf.length; ) {
           const { bytesRead } = await readFh.read(buf, off, buf.length - off, start + pos + off);
           if (bytesRead === 0) throw new Error(`tar: ${e.path} is shorter than written`);
           off += bytesRead;
         }
-      },
-    };
+      };
+    }
     sinks.set(e.blob, sink);
   }
   hasher.begin(spans);
