@@ -111,6 +111,9 @@ void main(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
 }).then((code) => {
-  // exitCode, not exit(): lets a large report piped to a file drain first.
   process.exitCode = code;
+  // With everything written, exit now: a natural exit first tears down V8's heap and the
+  // worker threads (~30-45 ms after bundle create, measured), which only the user waits for.
+  // Output still queued (a pipe that was full) drains first: then the natural exit.
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
 });
