@@ -229,7 +229,6 @@ async function streamThrough(body: BlobBody, writer: BatchWriter, skip: number, 
   }
 }
 
-
 /**
  * One write per network chunk cost about a quarter of a second of main-thread
  * time per 150 MB in dispatch alone: chunks are gathered up to WRITE_BATCH
@@ -338,12 +337,11 @@ class CacheTrail {
   #closing = false;
   #running: Promise<void> | undefined;
   #error: unknown;
+  /** page-cache bytes the store's copies may still write (shared, counted down) */
+  readonly #budget: { bytes: number };
   directBytes = 0;
 
   /** `from`: the .partial's bytes so far (they are in the sink too) */
-  readonly #budget: { bytes: number };
-
-  /** `budget`: page-cache bytes the store's copies may still write (shared, counted down) */
   constructor(fh: FileHandle, direct: FileHandle | undefined, from: number, readBack: (buf: Buffer, pos: number) => Promise<void>, budget: { bytes: number }) {
     this.#budget = budget;
     this.#fh = fh;
