@@ -156,18 +156,22 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       ),
       Promise.all(
         spec.files.map((f) =>
-          itemLimit(() => fetchFile(f, http, store, onBytes)).then((r) => {
+          itemLimit(() => fetchFile(f, http, store, onBytes, opts.signal)).then((r) => {
             progress.item('files', `file ${r.name} ${r.digest}`);
             return r;
           }, fail),
         ),
       ),
     ]);
+    // (interrupted: the files' downloads were aborted, which is not their failure)
+    if (opts.signal?.aborted) {
+      progress.stop();
+      throw interrupted(opts.signal, store);
+    }
     if (failures.length) {
       progress.stop();
       throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
     }
-    if (opts.signal?.aborted) throw interrupted(opts.signal, store);
     const okImages = images as PulledImage[];
     const okCharts = charts as FetchedChart[];
     const okFiles = files as FetchedFile[];

@@ -27,13 +27,13 @@ export class HttpSource {
   }
 
   /** GET `url` from byte `offset` (Range); `partial` false means the body starts at 0. */
-  async open(url: string, offset = 0, what = url): Promise<{ body: Readable; partial: boolean; length?: number }> {
+  async open(url: string, offset = 0, what = url, signal?: AbortSignal): Promise<{ body: Readable; partial: boolean; length?: number }> {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OperationError(`${what}: unsupported URL scheme ${u.protocol}`);
     for (let attempt = 1; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(u, { dispatcher: this.#dispatcher(u), headers: { 'user-agent': 'astrago-check', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) } });
+        res = await request(u, { dispatcher: this.#dispatcher(u), signal, headers: { 'user-agent': 'astrago-check', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) } });
       } catch (err) {
         if (attempt < DEFAULT_RETRY.attempts && isTransientError(err)) {
           await sleep(retryDelay(attempt, undefined));
@@ -49,7 +49,7 @@ export class HttpSource {
       }
       if (res.statusCode === 416 && offset > 0) {
         await res.body.dump();
-        return this.open(url, 0, what);
+        return this.open(url, 0, what, signal);
       }
       if (res.statusCode !== 200 && res.statusCode !== 206) {
         await res.body.dump();

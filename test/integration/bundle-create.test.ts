@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -402,5 +402,41 @@ describe('bundle create resume', () => {
     const clean = await create(spec, join(dir, 'clean.tar'), join(work, 'cache-int-clean'));
     assert.equal(clean.code, 0, clean.stderr);
     assert.equal(sha(readFileSync(out)), sha(readFileSync(join(dir, 'clean.tar'))));
+  });
+
+  test('SIGINT while a spec file downloads (before any image blob): the download is aborted, not finished, and resumes next time', async () => {
+    const big = randomBytes(6 << 20);
+    writeFileSync(join(work, 'files', 'big.bin'), big);
+    const slow = await startCountingProxy(web.url, { bytesPerSecond: 1 << 20 });
+    try {
+      const spec = writeSpec('file-int.yaml', specText({ images: [`${plain.host}/team/app:1.0`], charts: '  []', files: `  - {name: big, url: ${slow.url}/files/big.bin, sha256: ${sha(big)}}` }));
+      const cache = join(work, 'cache-file-int');
+      const dir = join(work, 'file-int');
+      mkdirSync(dir, { recursive: true });
+      const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', join(dir, 'b.tar'), '--cache-dir', cache], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const partial = join(cache, 'blobs', 'sha256', `${sha(big)}.partial`);
+      for (let i = 0; i < 400 && !(existsSync(partial) && statSync(partial).size > 256 << 10); i++) await sleep(25);
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      assert.equal(code, 130, stderr);
+      assert.match(stderr, /bundle not written: stopped by SIGINT/);
+      assert.doesNotMatch(stderr, /could not be fetched/, 'the aborted download is not reported as a failure');
+      // Stopped part-way: at 1 MiB/s the 6 MiB file was far from done.
+      const kept = statSync(partial).size;
+      assert.ok(kept > 0 && kept < big.length, `partial of ${kept} bytes`);
+      assert.ok(!existsSync(join(cache, 'blobs', 'sha256', sha(big))));
+      assert.deepEqual(readdirSync(dir), []);
+
+      slow.setBytesPerSecond(undefined);
+      const r = await create(spec, join(dir, 'b.tar'), cache);
+      assert.equal(r.code, 0, r.stderr);
+      const gets = slow.requests.filter((q) => q.path === '/files/big.bin');
+      assert.equal(gets.at(-1)!.range, `bytes=${kept}-`, 'the next run asks for the rest only');
+      assert.ok(readFileSync(join(cache, 'blobs', 'sha256', sha(big))).equals(big));
+    } finally {
+      await slow.stop();
+    }
   });
 });
