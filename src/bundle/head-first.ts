@@ -64,6 +64,8 @@ export class HeadFirst {
   readonly #high: number;
   readonly #low: number;
   #serial = false;
+  /** stopping: every download reads, and the pacing never goes head-first again */
+  #released = false;
   #timer: NodeJS.Timeout | undefined;
   /** bytes taken by downloads that were not allowed to read (0 unless the readers ignore their turn) */
   outOfTurnBytes = 0;
@@ -126,8 +128,6 @@ export class HeadFirst {
     this.#serial = false;
     for (const a of [...this.#active]) a.wake?.();
   }
-
-  #released = false;
 
   #mayRead(me: Active): boolean {
     return !this.#serial || this.#active[0] === me;

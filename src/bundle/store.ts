@@ -190,19 +190,12 @@ async function writeMaybeDirect(fh: FileHandle, direct: FileHandle | undefined, 
  */
 async function streamToFile(body: BlobBody, file: string, start: number, skip: number, onChunk: (chunk: Buffer, fresh: boolean) => void, sink?: BlobSink): Promise<number> {
   let fh: FileHandle;
-  try {
-    fh = await openFile(file, start > 0 ? 'r+' : 'w');
-  } catch (err) {
-    body.destroy(); // nobody will read it: free the connection
-    throw err;
-  }
   let direct: FileHandle | undefined;
   try {
     // Only dispatched bodies fill aligned batches; the tar copy (sink) stays in the page cache.
-    if (body instanceof DispatchBody) direct = await openDirect(file);
+    ({ fh, direct } = await openPartial(file, start, body instanceof DispatchBody));
   } catch (err) {
-    await fh.close();
-    body.destroy();
+    body.destroy(); // nobody will read it: free the connection
     throw err;
   }
   const writer = new BatchWriter(fh, start, sink, direct);
@@ -212,6 +205,17 @@ async function streamToFile(body: BlobBody, file: string, start: number, skip: n
     await Promise.all([direct?.close(), fh.close()]);
   }
   return writer.directBytes;
+}
+
+/** Opens `file` to write from byte `start` (kept), and with direct I/O too when `wantDirect` and it is on. */
+async function openPartial(file: string, start: number, wantDirect: boolean): Promise<{ fh: FileHandle; direct: FileHandle | undefined }> {
+  const fh = await openFile(file, start > 0 ? 'r+' : 'w');
+  try {
+    return { fh, direct: wantDirect ? await openDirect(file) : undefined };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
 }
 
 /** Reads `body` into `writer` (see streamToFile); `target` names what a failed write was for. */
@@ -695,14 +699,7 @@ export class ContentStore {
       await rm(partial, { force: true });
       resumedFrom = 0;
     }
-    const fh = await openFile(partial, resumedFrom > 0 ? 'r+' : 'w');
-    let direct: FileHandle | undefined;
-    try {
-      direct = await openDirect(partial);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
+    const { fh, direct } = await openPartial(partial, resumedFrom, true);
     const trail = new CacheTrail(fh, direct, resumedFrom, (buf, pos) => sink.readBack!(buf, pos), this.#pageCache);
     let transferred = 0;
     let ok = false;
@@ -746,7 +743,6 @@ export class ContentStore {
       }
       // Every byte is in the sink: other downloads may read now, while the copy and the digest finish.
       sink.turn?.leave();
-      trail.advance(size);
       const [hex] = await Promise.all([sink.digest!(), trail.finish()]);
       if (hex !== hexOf(digest)) {
         refused = true;
