@@ -19,6 +19,7 @@ import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { extractEntry, type TarEntry } from './tar-reader.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
+import type { SignerPolicy } from './sign/bundle-signature.ts';
 
 export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   file: string;
@@ -26,6 +27,8 @@ export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   dryRun?: boolean;
   chartsDir?: string;
   concurrency?: number;
+  /** require a good signature by one of these signers before anything changes */
+  signers?: SignerPolicy;
   cwd: string;
   /** one line of output (plan, summary) */
   log(line: string): void;
@@ -78,13 +81,14 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
 
   // 1. Verify before anything changes.
   opts.log(`Verifying ${opts.file} ...`);
-  const verified = await verifyBundle(opts.file, { onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
+  const verified = await verifyBundle(opts.file, { ...(opts.signers ? { signers: opts.signers } : {}), onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
   opts.status?.('');
   if (verified.problems.length || !verified.manifest) {
     const list = verified.problems.slice(0, 50).map((p) => `  - ${p.path}: ${p.message}`);
     if (verified.problems.length > 50) list.push(`  ... and ${verified.problems.length - 50} more`);
     throw new OperationError(`${opts.file}: verification failed (${verified.problems.length} problem${verified.problems.length === 1 ? '' : 's'}); nothing was pushed or written:\n${list.join('\n')}`);
   }
+  if (verified.signature) opts.log(`Signature: ${verified.signature.message}`);
   opts.log(`Verified: ${verified.counts.entries} entries, ${verified.counts.images} images, ${verified.counts.charts} charts, ${verified.counts.files} files.`);
 
   // 2. Plan.

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { errorMessage, InputError, OperationError } from '../errors.ts';
-import { sha256FileInWorker } from './verify-hash.ts';
+import { hashFilesInWorker } from './verify-hash.ts';
+import { judgeSignature, readSignature, signatureFileFor, type SignerPolicy } from './sign/bundle-signature.ts';
 import { parseReference } from './registry/reference.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
@@ -46,6 +47,8 @@ export interface VerifyResult {
   file: string;
   tarSize: number;
   sidecar: { status: 'ok' | 'mismatch' | 'absent' | 'unreadable'; expected?: string; actual?: string };
+  /** present when a signature was required (--allowed-signers) */
+  signature?: { file: string; ok: boolean; message: string };
   manifest?: BundleManifestView;
   records: Map<string, EntryRecord>;
   /** small JSON blobs by digest (manifests, indexes, configs) */
@@ -57,6 +60,8 @@ export interface VerifyResult {
 
 export interface VerifyOptions {
   onProgress?(bytes: number, total: number): void;
+  /** require a good signature (FILE.tar.sig) by a key this policy allows */
+  signers?: SignerPolicy;
 }
 
 export async function verifyBundle(file: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
@@ -97,8 +102,12 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       problem(sidecarFile, `cannot read (${errorMessage(err)})`);
     }
   }
+  const sigFile = signatureFileFor(file);
+  const sigRead = opts.signers ? await readSignature(sigFile) : undefined;
+  const sigAlg = sigRead && 'sig' in sigRead ? sigRead.sig.hashAlgorithm : undefined;
+  const algorithms = [...new Set([...(sidecarHex ? ['sha256'] : []), ...(sigAlg ? [sigAlg] : [])])];
   // Started now, runs beside the walk; errors surface when awaited.
-  const whole = sidecarHex ? sha256FileInWorker(file) : undefined;
+  const whole = algorithms.length ? hashFilesInWorker([file], algorithms) : undefined;
 
   const keepAll = new Set([MANIFEST_ENTRY, SUMS_ENTRY, INDEX_ENTRY, LAYOUT_ENTRY]);
   let walked: TarEntry[] = [];
@@ -161,13 +170,21 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   }
   result.counts.entries = records.size;
 
-  if (whole && sidecarHex) {
-    let actual: string;
+  let digests: Record<string, string> = {};
+  if (whole) {
     try {
-      actual = await whole.result;
+      digests = (await whole.result).digests;
     } catch (err) {
       throw new OperationError(`${file}: cannot hash the whole file (${errorMessage(err)})`);
     }
+  }
+  if (sigRead && opts.signers) {
+    const verdict = 'sig' in sigRead ? judgeSignature(sigRead.sig, digests[sigRead.sig.hashAlgorithm]!, opts.signers) : { ok: false, message: sigRead.problem };
+    result.signature = { file: sigFile, ok: verdict.ok, message: verdict.message };
+    if (!verdict.ok) problem(sigFile, verdict.message);
+  }
+  if (sidecarHex) {
+    const actual = digests.sha256!;
     result.sidecar = { status: actual === sidecarHex ? 'ok' : 'mismatch', expected: sidecarHex, actual };
     if (actual !== sidecarHex) sidecarMismatch = `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`;
   }

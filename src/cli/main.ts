@@ -15,6 +15,7 @@ const BUNDLE: Record<string, CommandEntry> = {
   create: { name: 'bundle create', summary: 'download charts, images and files into one offline tarball', load: async () => (await import('./commands/bundle-create.ts')).bundleCreateCommand },
   verify: { name: 'bundle verify', summary: 'verify every entry and blob of a bundle', load: async () => (await import('./commands/bundle-verify.ts')).bundleVerifyCommand },
   inspect: { name: 'bundle inspect', summary: 'show what a bundle holds', load: async () => (await import('./commands/bundle-inspect.ts')).bundleInspectCommand },
+  sign: { name: 'bundle sign', summary: 'sign a bundle with an SSH key (FILE.tar.sig)', load: async () => (await import('./commands/bundle-sign.ts')).bundleSignCommand },
   install: { name: 'bundle install', summary: 'push a bundle into the site registry', load: async () => (await import('./commands/bundle-install.ts')).bundleInstallCommand },
 };
 
@@ -41,6 +42,7 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} bundle verify FILE.tar`,
     `  ${TOOL_NAME} bundle inspect FILE.tar [--format tty|json|yaml]`,
     `  ${TOOL_NAME} bundle install FILE.tar --registry HOST[:PORT][/PREFIX]`,
+    `  ${TOOL_NAME} bundle sign FILE.tar --key KEYFILE`,
     `  ${TOOL_NAME} schema [site|bundle-spec|report|bundle-manifest|profile]`,
     `  ${TOOL_NAME} --version | --help | COMMAND --help`,
     '',
@@ -61,7 +63,7 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
   if (first === 'bundle') {
     if (second === undefined || second === '--help' || second === '-h') return 'help';
     const cmd = BUNDLE[second];
-    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, verify, inspect or install)`);
+    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, verify, inspect, install or sign)`);
     return { cmd, rest: argv.slice(2) };
   }
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };

@@ -6,6 +6,7 @@ import { InputError, UsageError } from '../../errors.ts';
 import { loadYamlFile } from '../../schema/load.ts';
 import { siteSchema } from '../../schema/site.ts';
 import { positiveInt, type Command } from '../args.ts';
+import { SIGNER_USAGE, signerOptions, signerPolicyFrom } from './signer-flags.ts';
 
 export const bundleInstallCommand: Command = {
   name: 'bundle install',
@@ -29,6 +30,7 @@ Options:
   --concurrency N       parallel uploads (default 8)
   --site FILE           take the registry's username, passwordEnv/passwordFile,
                         caFile and insecure from the site file's 'registry'
+${SIGNER_USAGE}
   -h, --help            this help
 
 Credentials: the site file's registry secret reference (--site), else
@@ -42,15 +44,18 @@ or 'skopeo login'; never on the command line.`,
     'charts-dir': { type: 'string' },
     concurrency: { type: 'string' },
     site: { type: 'string' },
+    ...signerOptions,
   },
   positionals: [1, 1],
   async run(values, positionals, io) {
     if (typeof values.registry !== 'string' || !values.registry) throw new UsageError('bundle install: --registry HOST[:PORT][/PREFIX] is required');
     const concurrency = positiveInt('bundle install', 'concurrency', values.concurrency, 64) ?? 8;
     const fromSite = typeof values.site === 'string' ? siteRegistry(resolve(io.cwd, values.site), values.registry) : {};
+    const signers = await signerPolicyFrom('bundle install', values, io.cwd);
     const progress = progressLine(io.stderr);
     const summary = await installBundle({
       file: positionals[0]!,
+      ...(signers ? { signers } : {}),
       registry: values.registry,
       ...fromSite,
       ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),

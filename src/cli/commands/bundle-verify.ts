@@ -1,21 +1,27 @@
 import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
 import { verifyBundle, type VerifyResult } from '../../bundle/verify.ts';
 import type { Command } from '../args.ts';
+import { SIGNER_USAGE, signerOptions, signerPolicyFrom } from './signer-flags.ts';
 
 export const bundleVerifyCommand: Command = {
   name: 'bundle verify',
   summary: 'verify every entry and blob of a bundle',
-  usage: `Usage: astrago-check bundle verify FILE.tar
+  usage: `Usage: astrago-check bundle verify FILE.tar [--allowed-signers FILE [--identity ID]]
 
 Checks FILE.tar.sha256 (when present), every entry against SHA256SUMS and
 bundle.yaml, every blob against its digest, and that every manifest's blobs are present.
-Exit 0 when intact, 1 when anything is wrong (each problem is named).`,
-  options: {},
+Exit 0 when intact, 1 when anything is wrong (each problem is named).
+
+Options:
+${SIGNER_USAGE}`,
+  options: { ...signerOptions },
   positionals: [1, 1],
-  async run(_values, positionals, io) {
+  async run(values, positionals, io) {
     const file = positionals[0]!;
+    const signers = await signerPolicyFrom('bundle verify', values, io.cwd);
     const progress = progressLine(io.stderr);
     const result = await verifyBundle(file, {
+      ...(signers ? { signers } : {}),
       onProgress: (b, t) => progress.update(`verifying ${file}: ${formatBytes(b)} / ${formatBytes(t)} (${t ? Math.floor((b / t) * 100) : 100}%)`),
     });
     progress.done();
@@ -30,6 +36,7 @@ export function renderVerify(r: VerifyResult): string {
   lines.push(`bundle ${r.file} (${formatBytes(r.tarSize)})${m ? `: ${m.metadata.name} ${m.metadata.version}${m.metadata.createdBy ? `, made by ${m.metadata.createdBy}` : ''}` : ''}`);
   const sidecar = { ok: 'matches', mismatch: 'DOES NOT MATCH', absent: 'absent (not checked)', unreadable: 'unreadable' }[r.sidecar.status];
   lines.push(`  ${'tar sha256 sidecar'.padEnd(20)} ${sidecar}`);
+  if (r.signature) lines.push(`  ${'signature'.padEnd(20)} ${r.signature.ok ? r.signature.message : 'FAILED (see below)'}`);
   lines.push(`  ${'entries'.padEnd(20)} ${r.counts.entries} hashed`);
   lines.push(`  ${'charts'.padEnd(20)} ${r.counts.charts}`);
   lines.push(`  ${'images'.padEnd(20)} ${r.counts.images} (${r.counts.manifests} manifests, ${r.counts.blobs} blobs)`);
