@@ -26,6 +26,9 @@ import { checkIdMatches, DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts'
 import type { CheckDef, Host, SiteCheckDef } from './types.ts';
 
 export const DEFAULT_LOCAL_ROLES: Role[] = ['control-plane'];
+/** SSH handshakes at once (--ssh-concurrency): each costs this machine a few ms of CPU for the
+ *  key exchange; hundreds at once starve one another past their timeouts. */
+export const DEFAULT_SSH_CONCURRENCY = 32;
 
 export interface RemoteHostOptions {
   siteDir: string;
@@ -57,6 +60,8 @@ export interface PreflightOptions {
   skip?: string[];
   timeoutMs: number;
   concurrency: number;
+  /** SSH connections being opened at once (default DEFAULT_SSH_CONCURRENCY). */
+  sshConcurrency?: number;
   lang: Lang;
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -141,9 +146,10 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
     // connect timeout, so an unreachable node costs its timeout and delays no other.
     const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
     const progress = new FleetProgress(progressOut, remote.length + (checkLocal ? 1 : 0), remote.length);
-    // Connecting costs little but time: a wide limit, so that dead nodes (each waiting out its
-    // timeout) hold up no wave of others.
-    const connectLimit = pLimit(Math.max(128, o.concurrency));
+    // Handshakes cost CPU here: a bounded number at once, each timed from its own start (the
+    // connect timeout does not run while a node waits for its turn).
+    const sshConcurrency = Math.max(1, o.sshConcurrency ?? DEFAULT_SSH_CONCURRENCY);
+    const connectLimit = pLimit(sshConcurrency);
     // Each node's checks start as soon as its own connection is up (the engine awaits per node).
     remote.forEach((n) =>
       nodes.push({
@@ -158,7 +164,8 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
 
     // Overall deadline: connecting, every wave of checks on a node and the site checks each
     // get one timeout; whatever still runs then is reported as `error`, never waited for.
-    const waves = Math.ceil(checks.length / Math.max(1, o.concurrency));
+    // Connections open in waves of sshConcurrency: each wave may take up to one timeout.
+    const waves = Math.ceil(checks.length / Math.max(1, o.concurrency)) + Math.ceil(remote.length / sshConcurrency);
     const deadlineMs = o.timeoutMs * (waves + 3);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);

@@ -59,6 +59,12 @@ export interface Host {
    */
   tcpProbe?(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult>;
   /**
+   * Optional (SSH hosts have it): many tcpProbe's at once, dialled by the node itself in one
+   * batch (`workers` at a time, each dial bounded by probeTimeoutMs). One result per target,
+   * undefined where none came before the end; null when the node cannot run the batch (no bash).
+   */
+  tcpSweep?(targets: { host: string; port: number }[], opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number }): Promise<(TcpProbeResult | undefined)[] | null>;
+  /**
    * Optional (SSH hosts have it): start reading these facts now, all in one round trip;
    * later calls for them are answered from that read. Anything it cannot answer (or a
    * failed batch) falls through to the normal call, so it never changes a fact. Never throws.
@@ -105,8 +111,8 @@ export interface TcpProbeResult {
   state: 'open' | 'refused' | 'filtered' | 'dns' | 'unreachable' | 'error';
   error?: string;
   ms: number;
-  /** local socket, SSH direct-tcpip channel, or the shell fallback on the node. */
-  via: 'local' | 'ssh-forward' | 'ssh-shell';
+  /** local socket, SSH direct-tcpip channel, the shell fallback on the node, or the node's own batch of dials (tcpSweep). */
+  via: 'local' | 'ssh-forward' | 'ssh-shell' | 'ssh-batch';
 }
 
 export interface NodeInfo {

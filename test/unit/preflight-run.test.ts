@@ -78,3 +78,25 @@ test('usage and input errors', async () => {
   writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: astrago.io/v1\nkind: Site\nmetadata: {name: x}\nnodes:\n  - {name: a, address: b, roles: [boss]}\n');
   await assert.rejects(runPreflight(base({ sitePath: 'bad.yaml' })), (e: Error) => e instanceof InputErrors && /bad\.yaml:5: field 'nodes\[0\]\.roles\[0\]'/.test(e.message));
 });
+
+test('--ssh-concurrency: no more connections are being opened at once than asked', async () => {
+  const nodes = Array.from({ length: 9 }, (_, i) => `  - {name: n${i}, address: 127.0.0.1, roles: [worker]}`);
+  writeFileSync(join(dir, 'nine.yaml'), ['apiVersion: astrago.io/v1', 'kind: Site', 'metadata: {name: nine}', 'nodes:', ...nodes, ''].join('\n'));
+  const measure = async (sshConcurrency?: number) => {
+    let open = 0;
+    let peak = 0;
+    const factory = async (n: { name: string }) => {
+      peak = Math.max(peak, ++open);
+      await new Promise((r) => setTimeout(r, 30)); // a handshake takes a while
+      open--;
+      const h = createLocalHost({ name: n.name });
+      return { ...h, kind: 'ssh' as const, exec: h.exec.bind(h), readFile: h.readFile.bind(h), readDir: h.readDir.bind(h), statFs: h.statFs.bind(h), connectTcp: h.connectTcp.bind(h), uid: h.uid.bind(h), close: h.close.bind(h) };
+    };
+    const r = await runPreflight(base({ sitePath: 'nine.yaml', remoteHostFactory: factory, sshConcurrency }));
+    assert.equal(r.nodes.length, 9);
+    return peak;
+  };
+  assert.equal(await measure(2), 2);
+  assert.equal(await measure(1), 1);
+  assert.equal(await measure(), 9, 'the default allows more than nine at once');
+});

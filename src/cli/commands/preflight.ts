@@ -53,6 +53,7 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
     skip: listOption(values.skip),
     timeoutMs,
     concurrency,
+    sshConcurrency: positiveInt(CMD, 'ssh-concurrency', values['ssh-concurrency']),
     lang,
     env: io.env,
     cwd: io.cwd,
@@ -104,6 +105,7 @@ Options:
   --lang LANG               en | ko (default en)
   --timeout DUR             per-check timeout, e.g. 5s, 500ms (default 5s)
   --concurrency N           checks run at once on each node (default 16)
+  --ssh-concurrency N       SSH connections opened at once (default 32)
   --strict                  warnings also fail (exit 1)
   -h, --help                this help
 
@@ -122,6 +124,7 @@ Exit codes: 0 nothing failed, 1 a check failed, 2 bad usage or invalid input.`,
     lang: { type: 'string' },
     timeout: { type: 'string' },
     concurrency: { type: 'string' },
+    'ssh-concurrency': { type: 'string' },
     strict: { type: 'boolean' },
   },
   run: (values, _positionals, io) => run(values, io),

@@ -10,7 +10,6 @@
 // the ssh.* checks can say which one failed; the facts of each phase are kept in
 // `SshConnectFacts`, also for a node that never answered (UnreachableHost).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { userInfo } from 'node:os';
@@ -24,8 +23,14 @@ import { KnownHostsFile, defaultKnownHostsFile, expandHome, fingerprint, keyType
 import { createLocalHost } from './local.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
 import { shQuote } from './quote.ts';
+import { abortError } from './ssh/abort.ts';
+import { authMethods, type AuthMethod } from './ssh/auth.ts';
+import { Slots } from './ssh/slots.ts';
+import { classifyTcpError } from './ssh/tcp-error.ts';
+import { runSweep, sweepCommand, type SweepTarget } from './ssh/tcp-sweep.ts';
+export type { SweepTarget };
 
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 
 /** Output kept per stream, as for the local host. */
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -101,12 +106,7 @@ export class ForwardingDeniedError extends Error {
   }
 }
 
-export { shQuote };
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(String(r ?? 'aborted'));
-}
+export { shQuote, authMethods, classifyTcpError };
 
 /** Connection failures in words a field engineer acts on. */
 function describeSocketError(err: NodeJS.ErrnoException): { state: SshConnectFacts['tcp']['state']; error: string } {
@@ -123,96 +123,6 @@ function describeSocketError(err: NodeJS.ErrnoException): { state: SshConnectFac
       return { state: 'timeout', error: `no answer within the timeout (${err.message}): filtered, or the node is down` };
     default:
       return { state: 'error', error: err.message };
-  }
-}
-
-type AuthMethod =
-  | { type: 'publickey'; username: string; key: Buffer; passphrase?: string; label: string }
-  | { type: 'agent'; username: string; agent: string; label: string }
-  | { type: 'password'; username: string; password: string; label: string };
-
-/**
- * The authentication methods to try, in OpenSSH's order: the configured key (or the
- * default ~/.ssh/id_* keys), the agent, then a password. Secrets come only from the
- * named env var / file; errors name the reference, never the value.
- */
-export function authMethods(t: SshTarget, user: string, env: NodeJS.ProcessEnv, home: string, resolvePath: (p: string) => string): { methods: AuthMethod[]; problems: string[] } {
-  const methods: AuthMethod[] = [];
-  const problems: string[] = [];
-  const passphrase = t.passphraseEnv ? env[t.passphraseEnv] : undefined;
-  if (t.passphraseEnv && passphrase === undefined) problems.push(`ssh.passphraseEnv names ${t.passphraseEnv}, which is not set`);
-  const keyFiles = t.keyFile
-    ? [resolvePath(expandHome(t.keyFile, home))]
-    : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => `${home}/.ssh/${f}`);
-  for (const file of keyFiles) {
-    let data: Buffer;
-    try {
-      data = readFileSync(file);
-    } catch (err) {
-      if (t.keyFile) problems.push(`key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-      continue;
-    }
-    const parsed = utils.parseKey(data, passphrase);
-    if (parsed instanceof Error) {
-      const encrypted = /encrypted|passphrase/i.test(parsed.message);
-      problems.push(
-        encrypted
-          ? `key file ${file} is encrypted: ${passphrase === undefined ? 'name the variable holding its passphrase in ssh.passphraseEnv' : `the passphrase in ${t.passphraseEnv} does not decrypt it`}`
-          : `key file ${file} is not a private key ssh2 can read`,
-      );
-      continue;
-    }
-    methods.push({ type: 'publickey', username: user, key: data, ...(passphrase !== undefined ? { passphrase } : {}), label: `publickey ${file}` });
-  }
-  if (env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: user, agent: env.SSH_AUTH_SOCK, label: 'agent' });
-  let password: string | undefined;
-  if (t.passwordEnv) {
-    password = env[t.passwordEnv];
-    if (password === undefined) problems.push(`ssh.passwordEnv names ${t.passwordEnv}, which is not set`);
-  } else if (t.passwordFile) {
-    const file = resolvePath(expandHome(t.passwordFile, home));
-    try {
-      password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      problems.push(`ssh.passwordFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  }
-  if (password !== undefined) methods.push({ type: 'password', username: user, password, label: 'password' });
-  return { methods, problems };
-}
-
-/** A semaphore for session channels (sshd limits them per connection). */
-class Slots {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async take(signal?: AbortSignal): Promise<() => void> {
-    if (this.#free > 0) {
-      this.#free--;
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const w = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          this.#waiters = this.#waiters.filter((x) => x !== w);
-          reject(abortError(signal!));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#waiters.push(w);
-      });
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
-    };
   }
 }
 
@@ -827,6 +737,12 @@ export class SshHost implements Host {
     return { state: r.code === 125 ? 'error' : classifyTcpError(new Error(err || `exit ${r.code}`)), error: err || `exit ${r.code}`, ms: ms(), via: 'ssh-shell' };
   }
 
+  /** Many reachability probes dialled by the node itself over one exec channel (ssh/tcp-sweep.ts); null: no bash there. */
+  async tcpSweep(targets: SweepTarget[], opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number }): Promise<(TcpProbeResult | undefined)[] | null> {
+    const { ch } = await this.#session(sweepCommand(opts.workers, shQuote), opts.signal);
+    return await runSweep(ch, targets, opts).finally(() => ch.close());
+  }
+
   /**
    * Clock readings over one exec channel: a shell reads a line, runs `date +%s.%N` (the
    * clock the node's own tools see), reads the next line, and so on.
@@ -908,14 +824,4 @@ export class SshHost implements Host {
       this.#client.end();
     });
   }
-}
-
-/** open | refused | filtered | dns | unreachable | error, from a connect error's words. */
-export function classifyTcpError(err: Error): TcpProbeResult['state'] {
-  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
-  if (/ECONNREFUSED|refused/i.test(text)) return 'refused';
-  if (/ETIMEDOUT|timed out|no answer/i.test(text)) return 'filtered';
-  if (/EHOSTUNREACH|ENETUNREACH|no route|unreachable/i.test(text)) return 'unreachable';
-  if (/ENOTFOUND|EAI_|resolve|Name or service not known|unknown host/i.test(text)) return 'dns';
-  return 'error';
 }

@@ -125,8 +125,66 @@ export async function probeFrom(host: Host, address: string, port: number, opts:
   }
 }
 
-/** Probes running at once from one source node (direct-tcpip channels on its connection). */
+/** Probes running at once from one source node probed one by one (direct-tcpip channels on its connection). */
 const PER_SOURCE = 32;
+/** Dials at once on a node that sweeps its peers itself (Host.tcpSweep). */
+const SWEEP_WORKERS = 16;
+/** Source nodes sweeping at once: each sweep is a few processes on its node and one channel here. */
+const SWEEPS_AT_ONCE = 128;
+
+type PlannedProbe = ReturnType<typeof planPortMatrix>[number];
+
+/** Is anything listening on each target? A refused port then means a firewall, not "not installed yet". */
+async function listeningOn(targets: string[], hosts: Map<string, Host>, signal: AbortSignal): Promise<Record<string, number[] | null>> {
+  const listening: Record<string, number[] | null> = {};
+  await Promise.all(
+    targets.map(async (t) => {
+      const h = hosts.get(t);
+      listening[t] = null;
+      if (!h) return;
+      try {
+        const text = [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
+        if (text) listening[t] = listeningPorts(text);
+      } catch {
+        // not readable: refused ports are then judged as "nothing listens"
+      }
+    }),
+  );
+  return listening;
+}
+
+/** One source's probes one by one (a channel each), PER_SOURCE at a time: this machine, or a node without bash. */
+async function probeEach(host: Host, probes: PlannedProbe[], address: Map<string, string | undefined>, signal: AbortSignal, perProbe: number): Promise<PortMatrixCell[]> {
+  const limit = pLimit(PER_SOURCE);
+  return Promise.all(
+    probes.map((p) =>
+      limit(async (): Promise<PortMatrixCell> => {
+        if (signal.aborted) return { ...p, state: 'untested', error: 'time budget used up' };
+        try {
+          return { ...p, ...(await probeFrom(host, address.get(p.to)!, p.port, { signal, timeoutMs: perProbe })) };
+        } catch (err) {
+          return { ...p, state: 'untested', error: signal.aborted ? 'time budget used up' : errText(err) };
+        }
+      }),
+    ),
+  );
+}
+
+/** One source's probes as one batch dialled on the node (O(1) channels per source); null when it cannot. */
+async function sweepFrom(host: Host, probes: PlannedProbe[], address: Map<string, string | undefined>, signal: AbortSignal, perProbe: number): Promise<PortMatrixCell[] | null> {
+  let results: Awaited<ReturnType<NonNullable<Host['tcpSweep']>>>;
+  try {
+    results = await host.tcpSweep!(probes.map((p) => ({ host: address.get(p.to)!, port: p.port })), { signal, probeTimeoutMs: perProbe, workers: SWEEP_WORKERS });
+  } catch (err) {
+    if (signal.aborted) return probes.map((p) => ({ ...p, state: 'untested', error: 'time budget used up' }));
+    return probes.map((p) => ({ ...p, state: 'untested', error: errText(err) }));
+  }
+  if (!results) return null;
+  return probes.map((p, i) => {
+    const r = results![i];
+    return r ? { ...p, ...r } : { ...p, state: 'untested', error: signal.aborted ? 'time budget used up' : 'no answer from the probe batch' };
+  });
+}
 
 export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
   id: 'site.port-matrix',
@@ -137,43 +195,23 @@ export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
     const plan = planPortMatrix(ctx.profile, ctx.nodes.map((n) => n.info));
     const hosts = new Map(reached(ctx).map((r) => [r.name, r.host]));
     const address = new Map(ctx.nodes.map((n) => [n.info.name, n.info.address]));
-    // Is anything listening on the target? A refused port then means a firewall, not "not installed yet".
-    const targets = [...new Set(plan.map((p) => p.to))];
-    const listening: Record<string, number[] | null> = {};
-    await Promise.all(
-      targets.map(async (t) => {
-        const h = hosts.get(t);
-        listening[t] = null;
-        if (!h) return;
-        try {
-          const text = [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
-          if (text) listening[t] = listeningPorts(text);
-        } catch {
-          // not readable: refused ports are then judged as "nothing listens"
-        }
-      }),
-    );
+    const listening = await listeningOn([...new Set(plan.map((p) => p.to))], hosts, signal);
     // A filtered port costs its whole timeout: keep each probe to a fraction of the budget.
     const perProbe = Math.max(300, Math.min(2000, Math.floor(ms / 3)));
-    const limits = new Map<string, ReturnType<typeof pLimit>>();
+    const bySource = new Map<string, PlannedProbe[]>();
+    for (const p of plan) bySource.set(p.from, [...(bySource.get(p.from) ?? []), p]);
+    const sweeps = pLimit(SWEEPS_AT_ONCE);
     const cells = await Promise.all(
-      plan.map(async (p): Promise<PortMatrixCell> => {
-        const host = hosts.get(p.from);
-        if (!host) return { ...p, state: 'untested', error: 'source node unreachable' };
-        let limit = limits.get(p.from);
-        if (!limit) limits.set(p.from, (limit = pLimit(PER_SOURCE)));
-        return await limit(async (): Promise<PortMatrixCell> => {
-          if (signal.aborted) return { ...p, state: 'untested', error: 'time budget used up' };
-          try {
-            const r = await probeFrom(host, address.get(p.to)!, p.port, { signal, timeoutMs: perProbe });
-            return { ...p, ...r };
-          } catch (err) {
-            return { ...p, state: 'untested', error: signal.aborted ? 'time budget used up' : errText(err) };
-          }
-        });
+      [...bySource].map(async ([from, probes]): Promise<PortMatrixCell[]> => {
+        const host = hosts.get(from);
+        if (!host) return probes.map((p) => ({ ...p, state: 'untested', error: 'source node unreachable' }));
+        const swept = host.tcpSweep ? await sweeps(() => sweepFrom(host, probes, address, signal, perProbe)) : null;
+        return swept ?? (await probeEach(host, probes, address, signal, perProbe));
       }),
     );
-    return { cells, listening };
+    // Plan order: results do not depend on which source answered first.
+    const rank = new Map(plan.map((p, i) => [`${p.from}\u0000${p.to}\u0000${p.port}`, i]));
+    return { cells: cells.flat().sort((a, b) => rank.get(`${a.from}\u0000${a.to}\u0000${a.port}`)! - rank.get(`${b.from}\u0000${b.to}\u0000${b.port}`)!), listening };
   },
   judge: (f) => judgePortMatrix(f),
 });

@@ -1,0 +1,12 @@
+// Connect errors in the words of the TCP probe states.
+import type { TcpProbeResult } from '../../types.ts';
+
+/** open | refused | filtered | dns | unreachable | error, from a connect error's words. */
+export function classifyTcpError(err: Error): TcpProbeResult['state'] {
+  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
+  if (/ECONNREFUSED|refused/i.test(text)) return 'refused';
+  if (/ETIMEDOUT|timed out|no answer/i.test(text)) return 'filtered';
+  if (/EHOSTUNREACH|ENETUNREACH|no route|unreachable/i.test(text)) return 'unreachable';
+  if (/ENOTFOUND|EAI_|resolve|Name or service not known|unknown host/i.test(text)) return 'dns';
+  return 'error';
+}
