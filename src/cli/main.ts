@@ -36,7 +36,7 @@ export function mainHelp(): string {
     `${TOOL_NAME} ${TOOL_VERSION}: preflight checks and air-gap bundles for the Astrago GPU platform`,
     '',
     'Usage:',
-    `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown] ...`,
+    `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown|html] ...`,
     `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown]`,
     `  ${TOOL_NAME} bundle create --spec FILE.yaml --output FILE.tar`,
     `  ${TOOL_NAME} bundle verify FILE.tar`,

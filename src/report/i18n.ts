@@ -30,6 +30,16 @@ export interface Labels {
   checklistTitle: string;
   checklistIntro: string;
   verifiedBy: string;
+  /** Node × checklist-item matrix and grouped findings (html, markdown). */
+  matrix: string;
+  notChecked: string;
+  legend: string;
+  findings: string;
+  noFindings: string;
+  /** "on 3 nodes" */
+  onNodes: (n: number) => string;
+  nodeDetails: string;
+  facts: string;
 }
 
 const en: Labels = {
@@ -66,6 +76,14 @@ const en: Labels = {
   checklistTitle: 'Astrago customer information checklist',
   checklistIntro: 'Please fill in the answer column and return this form (secrets: name where they are kept, never the value).',
   verifiedBy: 'verified by',
+  matrix: 'Nodes × checklist items',
+  notChecked: 'not checked',
+  legend: 'Legend',
+  findings: 'Findings',
+  noFindings: 'Every check passed.',
+  onNodes: (n) => (n === 1 ? 'on 1 node' : `on ${n} nodes`),
+  nodeDetails: 'Results per node',
+  facts: 'facts',
 };
 
 const ko: Labels = {
@@ -102,6 +120,14 @@ const ko: Labels = {
   checklistTitle: 'Astrago 고객 정보 체크리스트',
   checklistIntro: '답변 열을 채워 회신해 주십시오 (비밀번호 등 비밀 값은 값이 아니라 보관 위치만 적어 주십시오).',
   verifiedBy: '점검 항목',
+  matrix: '노드 × 체크리스트 항목',
+  notChecked: '점검 안 함',
+  legend: '범례',
+  findings: '발견 사항',
+  noFindings: '모든 점검을 통과했습니다.',
+  onNodes: (n) => `노드 ${n}대`,
+  nodeDetails: '노드별 결과',
+  facts: '수집 정보',
 };
 
 export const LABELS: Record<Lang, Labels> = { en, ko };

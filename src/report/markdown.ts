@@ -6,6 +6,7 @@ import type { Report } from '../schema/report.ts';
 import { groupByCategory } from './checklist-map.ts';
 import { headerFields, summaryLine, total, verdict } from './header.ts';
 import { labels } from './i18n.ts';
+import { buildMatrix } from './matrix.ts';
 import type { RenderOptions } from './render.ts';
 import { STATUSES } from './build.ts';
 
@@ -39,6 +40,7 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
   out.push(`|${'---:|'.repeat(STATUSES.length + 1)}`);
   out.push(`| ${STATUSES.map((s) => String(report.summary[s])).join(' | ')} | ${total(report.summary)} |`);
   out.push('', `**${verdict(report.summary, opts.lang)}** ${summaryLine(report.summary, opts.lang)}`, '');
+  out.push(...matrixTable(report, opts));
 
   for (const { category, items } of groupByCategory(report.results, opts.profile, opts.lang)) {
     out.push(`## ${L.category[category]}`, '');
@@ -62,4 +64,17 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
     }
   }
   return out.join('\n');
+}
+
+/** The node × checklist-item matrix, for a site of several nodes: the whole site at a glance before the details. */
+function matrixTable(report: Report, opts: RenderOptions): string[] {
+  const m = buildMatrix(report, opts.profile, opts.lang);
+  if (m.rows.length < 2) return [];
+  const L = labels(opts.lang);
+  const out = [`## ${L.matrix}`, ''];
+  out.push(`| ${L.node} | ${m.columns.map((c) => (c.id === '-' ? cell(L.unmapped) : c.id)).join(' | ')} |`);
+  out.push(`|---|${':-:|'.repeat(m.columns.length)}`);
+  for (const row of m.rows) out.push(`| ${cell(row.node)} | ${row.cells.map((c) => (c.status ? ICON[c.status] : '·')).join(' | ')} |`);
+  out.push('', `${L.legend}: ${STATUSES.map((s) => `${ICON[s]} ${L.status_[s]}`).join(', ')}, · ${L.notChecked}`, '');
+  return out;
 }

@@ -2,13 +2,14 @@
 import type { Lang } from '../schema/common.ts';
 import type { Profile } from '../schema/profile.ts';
 import type { Report } from '../schema/report.ts';
+import { renderHtml } from './html/page.ts';
 import { renderJson } from './json.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderTty } from './tty.ts';
 import { renderYaml } from './yaml.ts';
 
-export const REPORT_FORMATS = ['tty', 'json', 'yaml', 'junit', 'markdown'] as const;
+export const REPORT_FORMATS = ['tty', 'json', 'yaml', 'junit', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface RenderOptions {
@@ -30,6 +31,8 @@ export function renderReport(report: Report, format: ReportFormat, opts: RenderO
       return renderJunit(report, opts);
     case 'markdown':
       return renderMarkdown(report, opts);
+    case 'html':
+      return renderHtml(report, opts);
   }
 }
 

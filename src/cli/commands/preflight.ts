@@ -100,7 +100,7 @@ Options:
   --profile FILE            check profile (default: the built-in checks/default.yaml)
   --only ID,...             run only these checks (ids or id prefixes, e.g. disk.)
   --skip ID,...             skip these checks
-  --format FMT              tty | json | yaml | junit | markdown (default tty)
+  --format FMT              tty | json | yaml | junit | markdown | html (default tty)
   --output FILE             write the report to FILE instead of stdout
   --lang LANG               en | ko (default en)
   --timeout DUR             per-check timeout, e.g. 5s, 500ms (default 5s)
