@@ -4,8 +4,9 @@
 //   - zod's 40-odd locales: `z` is a namespace object, so esbuild keeps `z.locales`
 //     and all it imports. zod's default locale is English, which stays.
 //   - zod's fromJSONSchema (we write JSON Schema, never read it).
-//   - undici's HTTP/2 client, which loads node:http2. Our dispatchers never set
-//     allowH2, so no connection negotiates h2 and connectH2 is never called.
+//   - undici's HTTP/2 client, which loads node:http2. Every dispatcher of ours sets
+//     allowH2: false (undici 8 defaults to true), so no connection negotiates h2 and
+//     connectH2 is never called.
 // Each stub throws if it is ever reached, so a future use fails loudly instead of
 // silently misbehaving. Tests that run the sources use the packages unchanged.
 import { existsSync } from 'node:fs';

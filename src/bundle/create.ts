@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { stringify } from 'yaml';
 import { errorMessage, InterruptedError, OperationError } from '../errors.ts';
+import { inFlight, onFatalExit } from '../in-flight.ts';
 import { API_VERSION } from '../schema/common.ts';
 import type { BundleManifest } from '../schema/bundle-manifest.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
@@ -138,7 +139,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const [images, charts, files] = await Promise.all([
       Promise.all(
         loaded.images.map((img) =>
-          itemLimit(() => planImage(img.ref, img.name, pullCtx)).then((p) => {
+          itemLimit(() => inFlight(`fetching image ${img.name}`, () => planImage(img.ref, img.name, pullCtx))).then((p) => {
             progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
             return p;
           }, fail),
@@ -148,7 +149,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         loaded.charts.map((c) =>
           local.has(c)
             ? local.get(c)
-            : itemLimit(() => fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes })).then((r) => {
+            : itemLimit(() => inFlight(`fetching chart ${c.name}`, () => fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes }))).then((r) => {
                 progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest}`);
                 return r;
               }, fail),
@@ -156,7 +157,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       ),
       Promise.all(
         spec.files.map((f) =>
-          itemLimit(() => fetchFile(f, http, store, onBytes, opts.signal)).then((r) => {
+          itemLimit(() => inFlight(`fetching file ${f.name} (${f.url})`, () => fetchFile(f, http, store, onBytes, opts.signal))).then((r) => {
             progress.item('files', `file ${r.name} ${r.digest}`);
             return r;
           }, fail),
@@ -214,7 +215,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
           if (sink?.closed) throw new SinkClosedError(image.name);
           if (sink) sink.turn = pace.join(sink.rank);
           try {
-            return await fetchImageBlob(pullCtx, image.source, image.name, d, sink);
+            return await inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(pullCtx, image.source, image.name, d, sink));
           } finally {
             sink?.turn?.leave();
           }
@@ -383,6 +384,10 @@ async function writeTar(
   const sidecarTmp = `${tmp}.sha256`;
   const all = [...entries.first, ...entries.rest];
   const fh = await open(tmp, 'w');
+  const forget = onFatalExit(() => {
+    rmSync(tmp, { force: true });
+    rmSync(sidecarTmp, { force: true });
+  });
   // For the cache copies of the blobs downloaded into the tar (store.ts, CacheTrail).
   const readFh = await open(tmp, 'r');
   // The whole-tar sha256 is computed by a worker following the file's complete prefix.
@@ -512,6 +517,7 @@ async function writeTar(
     await rm(sidecarTmp, { force: true });
     throw err;
   } finally {
+    forget();
     signal?.removeEventListener('abort', halt);
     await readFh.close().catch(() => undefined);
   }

@@ -89,6 +89,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
       (await import('../bundle/follow-hash.ts')).prestartHashWorker();
     }
     const cmd = await picked.cmd.load();
+    (await import('./fatal.ts')).installFatalHandlers(io);
     const { values, positionals } = parseCommand(cmd, picked.rest);
     if (values.help) {
       io.stdout.write(cmd.usage + '\n');

@@ -89,7 +89,8 @@ export class Transport {
   /** The dispatcher for a host (also for non-registry URLs such as Helm repos and file downloads). */
   dispatcherFor(host: string, settings?: RegistrySettings): Dispatcher {
     const tls = this.tlsOptions(settings);
-    const base = { connections: this.#connections, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT, connect: tls };
+    // HTTP/1.1 only (undici 8 would negotiate h2 by ALPN): one connection per parallel blob, as Docker and skopeo do.
+    const base = { connections: this.#connections, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT, connect: tls, allowH2: false };
     const proxy = proxyEnv(this.#env);
     const useProxy = this.proxied(host);
     const agent: Dispatcher = useProxy ? new EnvHttpProxyAgent({ ...base, ...proxy, requestTls: tls }) : new Agent(base);

@@ -32,6 +32,7 @@ export async function httpOverStream(stream: Duplex, url: URL, req: HttpRequest)
     headersTimeout: req.timeoutMs,
     bodyTimeout: req.timeoutMs,
     pipelining: 1,
+    allowH2: false,
   });
   try {
     const res = await client.request({
