@@ -3,23 +3,31 @@
 // resolved against the spec's directory. Everything is checked before any
 // download starts, and all problems are reported at once.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
 import { dirname, resolve } from 'node:path';
 import { InputError, InputErrors } from '../errors.ts';
 import { fieldPath, loadYamlFileLocated } from '../schema/load.ts';
 import { bundleSpecSchema, type BundleSpec, type ChartSource, type RegistrySettings } from '../schema/bundle-spec.ts';
 import { formatReference, parseReference, type ImageReference } from './registry/reference.ts';
+import { isMap, parseValuesPath, setPath, type PathPart, type Values } from './charts/values-merge.ts';
 
 export interface SpecImage {
   ref: ImageReference;
   /** canonical text, e.g. docker.io/library/nginx:1.25 */
   name: string;
-  /** where it was listed, for messages */
+  /** where it was listed, for messages: FILE:LINE */
   origin: string;
+  /** the same, as data: an image list's line, or the spec's `images` entry */
+  source: { type: 'list' | 'spec'; file: string; line?: number };
 }
 
 export interface SpecChart extends ChartSource {
   /** absolute directory of a local chart */
   dir?: string;
+  /** the chart's values files, absolute, parsed (in order) */
+  valuesData?: Array<{ file: string; values: Values }>;
+  /** `set`, as paths with the spec line of each */
+  setPaths?: Array<{ key: string; parts: PathPart[]; value: unknown; line?: number }>;
 }
 
 export interface LoadedSpec {
@@ -42,7 +50,7 @@ export function parseImageList(text: string, file: string): { images: SpecImage[
     if (!line) return;
     try {
       const ref = parseReference(line);
-      images.push({ ref, name: formatReference(ref), origin: `${file}:${i + 1}` });
+      images.push({ ref, name: formatReference(ref), origin: `${file}:${i + 1}`, source: { type: 'list', file, line: i + 1 } });
     } catch (err) {
       errors.push(new InputError({ file, line: i + 1, field: 'image', expected: (err as Error).message }));
     }
@@ -68,7 +76,8 @@ export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpe
   };
   spec.images.forEach((s, i) => {
     const ref = parseReference(s); // the schema already checked it
-    add({ ref, name: formatReference(ref), origin: `${file}:${lineOf(['images', i]) ?? '?'}` });
+    const line = lineOf(['images', i]);
+    add({ ref, name: formatReference(ref), origin: `${file}:${line ?? '?'}`, source: { type: 'spec', file, line } });
   });
   spec.imageLists.forEach((p, i) => {
     const listFile = resolve(dir, p);
@@ -86,12 +95,13 @@ export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpe
   });
 
   const charts: SpecChart[] = spec.charts.map((c, i) => {
-    if (c.path === undefined) return { ...c };
+    const out: SpecChart = { ...c, ...chartValues(c, i, dir, file, lineOf, errors) };
+    if (c.path === undefined) return out;
     const chartDir = resolve(dir, c.path);
     if (!existsSync(resolve(chartDir, 'Chart.yaml'))) {
       at(['charts', i, 'path'], `expected a chart directory with a Chart.yaml (${chartDir})`);
     }
-    return { ...c, dir: chartDir };
+    return { ...out, dir: chartDir };
   });
   const names = new Map<string, number>();
   charts.forEach((c, i) => {
@@ -127,4 +137,47 @@ export function loadBundleSpec(file: string, env?: NodeJS.ProcessEnv): LoadedSpe
   });
   if (errors.length) throw new InputErrors(errors);
   return { file, dir, spec, images: [...seen.values()], charts, registries };
+}
+
+/** A chart's `values` files (read and parsed) and `set` paths (checked), each problem an InputError. */
+function chartValues(c: ChartSource, i: number, dir: string, file: string, lineOf: (p: (string | number)[]) => number | undefined, errors: InputError[]): Pick<SpecChart, 'valuesData' | 'setPaths'> {
+  const valuesData: Array<{ file: string; values: Values }> = [];
+  (c.values ?? []).forEach((p, j) => {
+    const vf = resolve(dir, p);
+    const where = { file, line: lineOf(['charts', i, 'values', j]), field: `charts[${i}].values[${j}]` };
+    let text: string;
+    try {
+      text = readFileSync(vf, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      errors.push(new InputError({ ...where, expected: `values file ${vf}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${code})`}` }));
+      return;
+    }
+    const doc = parseDocument(text, { lineCounter: new LineCounter(), prettyErrors: true });
+    if (doc.errors.length) {
+      const e = doc.errors[0]!;
+      errors.push(new InputError({ file: vf, line: e.linePos?.[0]?.line, expected: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` }));
+      return;
+    }
+    const values: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (values !== null && values !== undefined && !isMap(values)) {
+      errors.push(new InputError({ file: vf, line: 1, expected: 'a values file is a mapping (key: value) at the top' }));
+      return;
+    }
+    valuesData.push({ file: vf, values: (values as Values | null) ?? {} });
+  });
+  const setPaths: NonNullable<SpecChart['setPaths']> = [];
+  const probe: Values = {};
+  for (const [key, value] of Object.entries(c.set ?? {})) {
+    const line = lineOf(['charts', i, 'set', key]);
+    const field = `charts[${i}].set.${key}`;
+    try {
+      const parts = parseValuesPath(key);
+      setPath(probe, parts, value);
+      setPaths.push({ key, parts, value, line });
+    } catch (err) {
+      errors.push(new InputError({ file, line, field, expected: `a values path like image.tag or env[0].value (${(err as Error).message})` }));
+    }
+  }
+  return { valuesData, setPaths };
 }

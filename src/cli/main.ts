@@ -14,6 +14,7 @@ interface CommandEntry {
 const BUNDLE: Record<string, CommandEntry> = {
   create: { name: 'bundle create', summary: 'download charts, images and files into one offline tarball', load: async () => (await import('./commands/bundle-create.ts')).bundleCreateCommand },
   verify: { name: 'bundle verify', summary: 'verify every entry and blob of a bundle', load: async () => (await import('./commands/bundle-verify.ts')).bundleVerifyCommand },
+  images: { name: 'bundle images', summary: 'list every image a bundle of a spec carries, and where each comes from', load: async () => (await import('./commands/bundle-images.ts')).bundleImagesCommand },
   inspect: { name: 'bundle inspect', summary: 'show what a bundle holds', load: async () => (await import('./commands/bundle-inspect.ts')).bundleInspectCommand },
   sign: { name: 'bundle sign', summary: 'sign a bundle with an SSH key (FILE.tar.sig)', load: async () => (await import('./commands/bundle-sign.ts')).bundleSignCommand },
   install: { name: 'bundle install', summary: 'push a bundle into the site registry', load: async () => (await import('./commands/bundle-install.ts')).bundleInstallCommand },
@@ -39,6 +40,7 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown|html] ...`,
     `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown]`,
     `  ${TOOL_NAME} bundle create --spec FILE.yaml --output FILE.tar`,
+    `  ${TOOL_NAME} bundle images --spec FILE.yaml [--format text|yaml|json] [--why REF] [--all]`,
     `  ${TOOL_NAME} bundle verify FILE.tar`,
     `  ${TOOL_NAME} bundle inspect FILE.tar [--format tty|json|yaml]`,
     `  ${TOOL_NAME} bundle install FILE.tar --registry HOST[:PORT][/PREFIX]`,
@@ -63,7 +65,7 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
   if (first === 'bundle') {
     if (second === undefined || second === '--help' || second === '-h') return 'help';
     const cmd = BUNDLE[second];
-    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, verify, inspect, install or sign)`);
+    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, images, verify, inspect, install or sign)`);
     return { cmd, rest: argv.slice(2) };
   }
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };

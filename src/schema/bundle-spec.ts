@@ -29,6 +29,9 @@ export const chartSourceSchema = z
     repo: z.url({ protocol: /^https?$/ }).optional().describe('Helm HTTP repository URL (index.yaml beside it)'),
     oci: z.string().regex(/^oci:\/\/[^\s]+$/, 'expected oci://REGISTRY/PATH').optional().describe('oci:// chart reference without the version'),
     path: z.string().min(1).optional().describe('local chart directory, relative to the spec file'),
+    values: z.array(z.string().min(1)).default([]).describe('values files for this chart (relative to the spec file), in order, as helm --values; used to find its images'),
+    set: z.record(z.string(), z.unknown()).default({}).describe('values set by path, as helm --set: {"grafana.enabled": false, "image.tag": "1.2"}; applied after the values files'),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional().describe('namespace the chart is rendered for (default: default)'),
   })
   .superRefine((c, ctx) => {
     const sources = (['repo', 'oci', 'path'] as const).filter((k) => c[k] !== undefined);
@@ -72,6 +75,9 @@ export const bundleSpecSchema = z.strictObject({
   images: z.array(imageRefSchema).default([]).describe('image references'),
   imageLists: z.array(z.string().min(1)).default([]).describe('files with one image reference per line (# comments), relative to the spec file'),
   files: z.array(fileSourceSchema).default([]),
+  discoverImages: z.boolean().default(true).describe('carry the images the charts deploy (found by rendering them), besides images and imageLists'),
+  kubeVersion: z.string().regex(/^v?\d+\.\d+(\.\d+)?$/, 'expected a Kubernetes version like 1.29 or v1.29.8').optional().describe("the site's Kubernetes version, for charts' kubeVersion constraints and .Capabilities when rendering"),
+  nodeOS: z.array(z.string().regex(/^[a-z][a-z0-9]*\d+(\.\d+)*$/, 'expected an OS as <ID><VERSION_ID> of /etc/os-release, like ubuntu22.04 or rhel9.4')).default([]).describe("the GPU nodes' OS: completes image tags an operator finishes at run time (GPU Operator's driver: 570.148.08 -> 570.148.08-ubuntu22.04), one image per OS"),
   registries: z.array(registrySettingsSchema).default([]),
 });
 export type BundleSpec = z.infer<typeof bundleSpecSchema>;

@@ -62,3 +62,31 @@ export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<Fetch
   if (c.version && md.version.replace(/^v/, '') !== c.version.replace(/^v/, '')) throw new OperationError(`${what}: the archive's Chart.yaml has version ${md.version}`);
   return { metadata: md, fileName: `${md.name}-${md.version}.tgz`, digest, size: ctx.store.sizeOf(digest)!, source, values: archive.values };
 }
+
+/**
+ * Every chart of a spec, in spec order: local charts first (packaging is quick, and a bad
+ * Chart.yaml is an input error before any download), then the others in parallel.
+ * Fetch failures are collected in `failures` (the slot stays undefined), not thrown.
+ */
+export async function fetchSpecCharts(
+  charts: SpecChart[],
+  ctx: ChartContext,
+  o: { limit: <T>(fn: () => Promise<T>) => Promise<T>; onChart?: (c: SpecChart, r: FetchedChart) => void; failures: string[] },
+): Promise<Array<FetchedChart | undefined>> {
+  const out: Array<FetchedChart | undefined> = new Array(charts.length);
+  for (const [i, c] of charts.entries()) if (c.dir) out[i] = await fetchChart(c, ctx).then((r) => (o.onChart?.(c, r), r));
+  await Promise.all(
+    charts.map((c, i) =>
+      c.dir
+        ? undefined
+        : o.limit(() => fetchChart(c, ctx)).then(
+            (r) => {
+              o.onChart?.(c, r);
+              out[i] = r;
+            },
+            (err: unknown) => void o.failures.push((err as Error).message),
+          ),
+    ),
+  );
+  return out;
+}
