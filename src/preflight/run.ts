@@ -79,6 +79,8 @@ export interface PreflightNode {
   address?: string;
   roles: Role[];
   reachable?: boolean;
+  /** From the run's start to the node's last result. */
+  durationMs?: number;
 }
 
 export interface PreflightRun {
@@ -168,6 +170,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
     const waves = Math.ceil(checks.length / Math.max(1, o.concurrency)) + Math.ceil(remote.length / sshConcurrency);
     const deadlineMs = o.timeoutMs * (waves + 3);
     const deadline = new AbortController();
+    const lastResultAt = new Map<string, number>();
     const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);
     timer.unref();
     const results = await runChecks({
@@ -185,6 +188,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       siteDir,
       signal: deadline.signal,
       onResult: (r) => {
+        lastResultAt.set(r.node, performance.now() - t0);
         progress.onResult(r);
         o.onResult?.(r);
       },
@@ -198,7 +202,8 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       nodes: await Promise.all(
         nodes.map(async (n) => {
           const h = await n.host;
-          return { ...n.info, reachable: h?.kind === 'local' ? true : !(h instanceof UnreachableHost) };
+          const ms = lastResultAt.get(n.info.name);
+          return { ...n.info, reachable: h?.kind === 'local' ? true : !(h instanceof UnreachableHost), ...(ms === undefined ? {} : { durationMs: Math.round(ms) }) };
         }),
       ),
       host: me,

@@ -10,6 +10,7 @@ export interface ReportNode {
   address?: string;
   roles: string[];
   reachable?: boolean;
+  durationMs?: number;
 }
 
 export interface BuildReportInput {

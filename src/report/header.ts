@@ -28,9 +28,10 @@ export function summaryLine(summary: Summary, lang: Lang): string {
   return `${STATUSES.map((s) => `${summary[s]} ${L.status_[s]}`).join(', ')} (${total(summary)} ${L.total})`;
 }
 
-export function verdict(summary: Summary, lang: Lang): string {
+/** The closing line; with --strict a warning fails the run (exit 1), so the verdict says so too. */
+export function verdict(summary: Summary, lang: Lang, strict = false): string {
   const L = labels(lang);
   if (summary.fail > 0 || summary.error > 0) return L.result.failed;
-  if (summary.warn > 0) return L.result.warnings;
+  if (summary.warn > 0) return strict ? L.result.strictWarnings : L.result.warnings;
   return L.result.ok;
 }

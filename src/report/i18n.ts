@@ -24,7 +24,7 @@ export interface Labels {
   unmapped: string;
   status_: Record<Status, string>;
   category: Record<Category, string>;
-  result: { ok: string; failed: string; warnings: string };
+  result: { ok: string; failed: string; warnings: string; strictWarnings: string };
   /** Checklist form (markdown checklist). */
   answer: string;
   checklistTitle: string;
@@ -71,7 +71,7 @@ const en: Labels = {
     storage: 'Storage',
     os: 'Operating system',
   },
-  result: { ok: 'Ready: no check failed.', failed: 'Not ready: some checks failed.', warnings: 'Ready with warnings.' },
+  result: { ok: 'Ready: no check failed.', failed: 'Not ready: some checks failed.', warnings: 'Ready with warnings.', strictWarnings: 'Not ready: warnings fail with --strict.' },
   answer: 'Answer',
   checklistTitle: 'Astrago customer information checklist',
   checklistIntro: 'Please fill in the answer column and return this form (secrets: name where they are kept, never the value).',
@@ -115,7 +115,7 @@ const ko: Labels = {
     storage: '스토리지',
     os: '운영체제',
   },
-  result: { ok: '준비 완료: 실패한 점검이 없습니다.', failed: '준비 안 됨: 실패한 점검이 있습니다.', warnings: '준비 완료 (경고 있음).' },
+  result: { ok: '준비 완료: 실패한 점검이 없습니다.', failed: '준비 안 됨: 실패한 점검이 있습니다.', warnings: '준비 완료 (경고 있음).', strictWarnings: '준비 안 됨: --strict 에서는 경고도 실패로 처리됩니다.' },
   answer: '답변',
   checklistTitle: 'Astrago 고객 정보 체크리스트',
   checklistIntro: '답변 열을 채워 회신해 주십시오 (비밀번호 등 비밀 값은 값이 아니라 보관 위치만 적어 주십시오).',

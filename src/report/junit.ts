@@ -1,6 +1,6 @@
 // JUnit XML for CI (Jenkins, GitLab): a testsuite per node, a testcase per
 // result. fail -> <failure>, error -> <error>, skip -> <skipped>; a warning
-// passes, with its message in <system-out>.
+// passes, with its message in <system-out> (with --strict it is a <failure>).
 import type { Report } from '../schema/report.ts';
 import { groupBy, itemTitle } from './checklist-map.ts';
 import { labels } from './i18n.ts';
@@ -29,10 +29,21 @@ function attrs(a: Record<string, string | number | undefined>): string {
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
+/**
+ * A node's wall time: its checks run in parallel, so the sum of their durations can exceed
+ * the whole run. The node's measured span when the report has it, else the sum capped at the run.
+ */
+function suiteMs(results: Report['results'], measured: number | undefined, runMs: number): number {
+  return Math.min(measured ?? results.reduce((n, r) => n + r.durationMs, 0), runMs);
+}
+
 export function renderJunit(report: Report, opts: RenderOptions): string {
   const L = labels(opts.lang);
-  const count = (rs: Report['results'], s: string) => rs.filter((r) => r.status === s).length;
+  // --strict fails the run on warnings: CI shows them as failures too.
+  const strict = opts.strict === true;
+  const count = (rs: Report['results'], s: string) => rs.filter((r) => r.status === s || (strict && s === 'fail' && r.status === 'warn')).length;
   const all = report.results;
+  const runMs = report.durationMs ?? all.reduce((n, r) => n + r.durationMs, 0);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(
     `<testsuites${attrs({
@@ -41,10 +52,11 @@ export function renderJunit(report: Report, opts: RenderOptions): string {
       failures: count(all, 'fail'),
       errors: count(all, 'error'),
       skipped: count(all, 'skip'),
-      time: seconds(report.durationMs ?? all.reduce((n, r) => n + r.durationMs, 0)),
+      time: seconds(runMs),
       timestamp: report.createdAt,
     })}>`,
   );
+  const nodeMs = new Map((report.nodes ?? []).map((n) => [n.name, n.durationMs]));
   for (const [node, results] of groupBy(all, (r) => r.node)) {
     out.push(
       `  <testsuite${attrs({
@@ -53,7 +65,7 @@ export function renderJunit(report: Report, opts: RenderOptions): string {
         failures: count(results, 'fail'),
         errors: count(results, 'error'),
         skipped: count(results, 'skip'),
-        time: seconds(results.reduce((n, r) => n + r.durationMs, 0)),
+        time: seconds(suiteMs(results, nodeMs.get(node), runMs)),
         timestamp: report.createdAt,
         hostname: report.host,
       })}>`,
@@ -72,7 +84,7 @@ export function renderJunit(report: Report, opts: RenderOptions): string {
       // classname category.ITEM gives CI UIs a package per category, a class per checklist item.
       out.push(`    <testcase${attrs({ name: r.id, classname: r.checklist === '-' ? r.category : `${r.category}.${r.checklist}`, time: seconds(r.durationMs) })}>`);
       const detail = r.remediation ? `${r.message}\n${L.remediation}: ${r.remediation}` : r.message;
-      if (r.status === 'fail') out.push(`      <failure${attrs({ message: r.message, type: 'fail' })}>${xmlEscape(detail)}</failure>`);
+      if (r.status === 'fail' || (strict && r.status === 'warn')) out.push(`      <failure${attrs({ message: r.message, type: r.status })}>${xmlEscape(detail)}</failure>`);
       else if (r.status === 'error') out.push(`      <error${attrs({ message: r.message, type: 'error' })}>${xmlEscape(detail)}</error>`);
       else if (r.status === 'skip') out.push(`      <skipped${attrs({ message: r.message })}/>`);
       const sysout = [

@@ -22,9 +22,20 @@ export function cell(s: string): string {
     .replace(/\r?\n/g, '<br>');
 }
 
-/** Text safe in a paragraph or list item (remediations keep their line breaks). */
+/** Text safe in a heading or paragraph: no raw HTML. */
 function inline(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * A list item whose remediation is a fenced code block inside it: commands (heredocs,
+ * redirections) are copied as written, neither HTML-escaped nor joined into one line.
+ * The fence is longer than any run of backticks in the text.
+ */
+export function remediationItem(node: string, id: string, remediation: string): string[] {
+  const text = remediation.replace(/\r/g, '').trimEnd();
+  const fence = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+  return [`- **${inline(node)}** \`${id}\``, '', `  ${fence}`, ...text.split('\n').map((l) => (l ? `  ${l}` : '')), `  ${fence}`];
 }
 
 export function renderMarkdown(report: Report, opts: RenderOptions): string {
@@ -39,7 +50,7 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
   out.push(`| ${STATUSES.map((s) => `${ICON[s]} ${L.status_[s]}`).join(' | ')} | ${L.total} |`);
   out.push(`|${'---:|'.repeat(STATUSES.length + 1)}`);
   out.push(`| ${STATUSES.map((s) => String(report.summary[s])).join(' | ')} | ${total(report.summary)} |`);
-  out.push('', `**${verdict(report.summary, opts.lang)}** ${summaryLine(report.summary, opts.lang)}`, '');
+  out.push('', `**${verdict(report.summary, opts.lang, opts.strict)}** ${summaryLine(report.summary, opts.lang)}`, '');
   out.push(...matrixTable(report, opts));
 
   for (const { category, items } of groupByCategory(report.results, opts.profile, opts.lang)) {
@@ -54,11 +65,7 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
       const fixes = item.results.filter((r) => r.status !== 'pass' && r.remediation);
       if (fixes.length) {
         out.push(`**${L.remediation}**`, '');
-        for (const r of fixes) {
-          const [first, ...rest] = inline(r.remediation!.trimEnd()).split('\n');
-          out.push(`- **${inline(r.node)}** \`${r.id}\`: ${first}`);
-          for (const line of rest) out.push(`  ${line}`);
-        }
+        for (const r of fixes) out.push(...remediationItem(r.node, r.id, r.remediation!));
         out.push('');
       }
     }

@@ -17,6 +17,8 @@ export interface RenderOptions {
   /** ANSI colours (tty only); see shouldColor. */
   color: boolean;
   profile: Profile;
+  /** --strict: warnings fail the run, and the verdict says so. */
+  strict?: boolean;
 }
 
 export function renderReport(report: Report, format: ReportFormat, opts: RenderOptions): string {

@@ -45,8 +45,8 @@ export function renderTty(report: Report, opts: RenderOptions): string {
 
   out.push('');
   out.push(`${bold(L.summary)}: ${summaryLine(report.summary, opts.lang)}`);
-  const failed = report.summary.fail + report.summary.error > 0;
-  out.push(paint(failed ? '31;1' : report.summary.warn > 0 ? '33;1' : '32;1', verdict(report.summary, opts.lang)));
+  const failed = report.summary.fail + report.summary.error > 0 || (opts.strict === true && report.summary.warn > 0);
+  out.push(paint(failed ? '31;1' : report.summary.warn > 0 ? '33;1' : '32;1', verdict(report.summary, opts.lang, opts.strict)));
   return out.join('\n') + '\n';
 }
 

@@ -36,7 +36,13 @@ export const reportSchema = z.strictObject({
   profile: z.string().optional(),
   durationMs: z.number().optional(),
   nodes: z
-    .array(z.strictObject({ name: z.string(), address: z.string().optional(), roles: z.array(z.string()), reachable: z.boolean().optional() }))
+    .array(z.strictObject({
+        name: z.string(),
+        address: z.string().optional(),
+        roles: z.array(z.string()),
+        reachable: z.boolean().optional(),
+        durationMs: z.number().optional().describe("from the run's start to the node's last result (its checks run in parallel: not the sum of their durations)"),
+      }),)
     .optional(),
   summary: summarySchema,
   results: z.array(resultSchema),

@@ -37,6 +37,11 @@ test('--help lists every command and the exit codes, exit 0', async () => {
   assert.match(r.stdout, /Exit codes: 0 .*1 .*2 /);
 });
 
+test('preflight --help says what a bare --timeout number means', async () => {
+  const r = await runBinary(['preflight', '--help']);
+  assert.match(r.stdout, /--timeout DUR\s+per-check timeout: 5s, 500ms, 2m; a bare number is\s+seconds/);
+});
+
 const COMMANDS: [string[], RegExp][] = [
   [['preflight'], /Usage: astrago-check \[preflight\]/],
   [['checklist'], /Usage: astrago-check checklist/],

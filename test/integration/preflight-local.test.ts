@@ -4,7 +4,7 @@
 // run as the unprivileged user nobody, where root-only checks say skip + command.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYamlText, stringify } from 'yaml';
@@ -165,10 +165,22 @@ test('--output writes the report to a file, never half-written', async () => {
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /report written to .*report\.json/);
   parseReport(readFileSync(out, 'utf8'));
-  const bad = await runBinary(['--profile', passProfile, '--only', 'os', '--output', join(dir, 'no-such-dir', 'r.json')], { env, cwd: dir });
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--output .*no-such-dir\/r\.json: cannot write the report \(ENOENT\)/);
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+});
+
+test('--output into a missing directory creates it; one that cannot be written is refused before any check runs', async () => {
+  const nested = join(dir, 'no-such-dir', 'deeper', 'r.md');
+  const r = await runBinary(['--profile', passProfile, '--only', 'os', '--format', 'markdown', '--output', nested], { env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(nested, 'utf8'), /^# Astrago preflight report/);
+  const locked = join(dir, 'locked');
+  mkdirSync(locked, { mode: 0o755 }); // owned by root: user nobody cannot write in it
+  chmodSync(dir, 0o755);
+  const bad = await runBinary(['--profile', passProfile, '--only', 'os', '--output', join(locked, 'sub', 'r.json')], { env, cwd: '/', wrap: NOBODY });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--output .*locked\/sub\/r\.json: cannot write there \(EACCES/);
+  assert.doesNotMatch(bad.stderr, /report written/);
+  assert.equal(bad.stdout, '');
 });
 
 test('exit 2 for a bad profile or site file, naming file:line and the field', async () => {

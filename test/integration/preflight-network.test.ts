@@ -117,6 +117,15 @@ test('dns.resolvers: the namespace resolver answers; a site DNS server that does
   assert.match(r.message, new RegExp(`do not answer.*${dead.replace(/\./g, '\\.')}`));
 });
 
+test('dns.resolvers: a resolver without a route says so, not ECONNREFUSED', async () => {
+  // Off the namespace's subnet: its unreachable default route answers, nothing is sent.
+  const noRoute = `10.204.${(process.pid % 200) + 20}.9`;
+  const r = byId((await preflight(['--site', site('dns-noroute', { network: { dns: ['127.0.0.1', noRoute] } }), '--only', 'dns.resolvers'])).results)['dns.resolvers']!;
+  assert.equal(r.status, 'fail', r.message);
+  assert.match(r.message, new RegExp(`${noRoute.replace(/\./g, '\\.')} \\(E(HOST|NET)UNREACH: (host|network) is unreachable\\)`));
+  assert.doesNotMatch(r.message, /ECONNREFUSED/);
+});
+
 test('dns.nodes: node addresses resolve through the test DNS; an unknown one fails, an unresolvable node name warns', async () => {
   const oneNode = site('nodes-ok', { nodes: [{ name: 'node-a', address: 'node-a.test', roles: ['worker'], ssh: { port: 1 } }] });
   const ok = byId((await preflight(['--site', oneNode, '--local', '--only', 'dns.nodes'])).results)['dns.nodes']!;

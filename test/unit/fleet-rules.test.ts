@@ -1,7 +1,12 @@
 // Fleet judgements on recorded facts: SSH phases, hostnames, clock skew, port matrix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadProfile } from '../../src/preflight/profile.ts';
+import { authMethods } from '../../src/preflight/hosts/ssh.ts';
 import type { SshConnectFacts } from '../../src/preflight/hosts/ssh.ts';
 import {
   cellVerdict,
@@ -61,6 +66,24 @@ test('unknown vs added host key; auth failure', () => {
   assert.match(added.message, /recorded/);
   const a = judgeAuth({ ...base, auth: { ok: false, tried: ['agent'], error: 'authentication failed' } });
   assert.equal(a.status, 'fail');
+  assert.match(a.remediation!, /authorized_keys/);
+});
+
+test('auth: an unset passphrase variable is fixed on this side, not in authorized_keys', () => {
+  const home = mkdtempSync(join(tmpdir(), 'ac-fleet-auth-'));
+  try {
+    mkdirSync(join(home, '.ssh'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pass-phrase-1', '-f', join(home, '.ssh', 'id_ed25519')]);
+    const { problems, fixes } = authMethods({ name: 'n', address: 'a', passphraseEnv: 'NODE_KEY_PASS' }, 'astrago', {}, home, (p) => p);
+    const error = `authentication failed for astrago@a: no key, agent or password to try; ${problems.join('; ')}`;
+    const r = judgeAuth({ ...base, auth: { ok: false, tried: [], error, problems: fixes } });
+    assert.equal(r.status, 'fail');
+    assert.match(r.message, /ssh\.passphraseEnv names NODE_KEY_PASS, which is not set/);
+    assert.match(r.remediation!, /set NODE_KEY_PASS to the key's passphrase in the environment of astrago-check/);
+    assert.doesNotMatch(r.remediation!, /authorized_keys/, 'nothing was offered to the server: its authorized_keys is not the problem');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('sudo: root passes, passwordless sudo passes, a password prompt fails', () => {
@@ -70,6 +93,11 @@ test('sudo: root passes, passwordless sudo passes, a password prompt fails', () 
   assert.equal(r.status, 'fail');
   assert.match(r.message, /password is required/);
   assert.equal(judgeSudo({ sudoConfigured: true, unreachable: 'x' }, 'u').status, 'skip');
+});
+
+test('hostnames: one node reads "1 hostname unique", not "1 hostnames"', () => {
+  assert.equal(judgeHostnames([{ node: 'a', hostname: 'a' }])[0]!.message, '1 hostname unique');
+  assert.equal(judgeHostnames([{ node: 'a', hostname: 'a' }, { node: 'b', hostname: 'b' }])[0]!.message, '2 hostnames, all unique');
 });
 
 test('hostnames: case-insensitive duplicates fail, one result per duplicate', () => {

@@ -369,6 +369,10 @@ test('dns parsers: resolv.conf, dig, nslookup', () => {
   assert.deepEqual(parseResolvConf('# x\nnameserver 203.0.113.2\nsearch a\nnameserver fd00::53\n'), ['203.0.113.2', 'fd00::53']);
   assert.deepEqual(parseDig(';; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1'), { state: 'answered', rcode: 'NXDOMAIN' });
   assert.equal(parseDig(';; connection timed out; no servers could be reached').state, 'silent');
+  // dig 9.18 / nslookup when the datagram cannot leave: the kernel's reason, not a generic line.
+  const unreachable = ';; UDP setup with 10.204.9.9#53(10.204.9.9) for x.test failed: network unreachable.\n;; no servers could be reached\n';
+  assert.deepEqual(parseDig(unreachable), { state: 'silent', detail: 'network unreachable' });
+  assert.deepEqual(parseNslookup(unreachable, 1), { state: 'silent', detail: 'network unreachable' });
   assert.equal(parseNslookup(';; connection timed out; no servers could be reached', 1).state, 'silent');
   assert.deepEqual(parseNslookup("** server can't find x: NXDOMAIN", 1), { state: 'answered', rcode: 'NXDOMAIN' });
 });

@@ -83,7 +83,7 @@ test('markdown groups by checklist category in checklist order, with item titles
   assert.match(osSection, /### OS-01 Supported operating system/);
   assert.match(osSection, /### OS-03 Kernel modules/);
   assert.match(osSection, /\| worker-1 \| `kernel.modules` \| ❌ fail \| br_netfilter is not loaded \|/);
-  assert.match(osSection, /- \*\*worker-1\*\* `kernel.modules`: modprobe br_netfilter\n {2}echo br_netfilter &gt; \/etc\/modules-load.d\/k8s.conf/);
+  assert.match(osSection, /- \*\*worker-1\*\* `kernel.modules`\n\n {2}```\n {2}modprobe br_netfilter\n {2}echo br_netfilter > \/etc\/modules-load.d\/k8s.conf\n {2}```/);
   // Header table: site, host, time, tool version.
   assert.match(md, /\| Site \| acme-lab \|/);
   assert.match(md, /\| Host \| jump-1 \|/);
@@ -144,4 +144,56 @@ test('tty colours only when asked; shouldColor needs a terminal and honours NO_C
 test('Hangul counts two terminal columns', () => {
   assert.equal(displayWidth('요약'), 4);
   assert.equal(displayWidth('ok'), 2);
+});
+
+/** HTML of a Markdown text as CommonMark's reference renderer (cmark) produces it. */
+function commonmark(md: string): string {
+  return execFileSync('cmark', ['--to', 'html'], { input: md, encoding: 'utf8' });
+}
+
+test('markdown remediations are code blocks: a heredoc renders line by line, nothing double-escaped', () => {
+  const report = sampleReport();
+  const heredoc = "cat > /etc/sysctl.d/99-kubernetes.conf <<'EOF'\nnet.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nEOF\nsysctl --system";
+  report.results.push({ ...report.results[0]!, id: 'kernel.sysctl', status: 'fail', message: 'ip_forward is 0', remediation: heredoc });
+  report.results.push({ ...report.results[0]!, id: 'kernel.swap', status: 'fail', message: 'swap on', remediation: 'run ```swapoff -a``` now' });
+  const html = commonmark(renderReport(report, 'markdown', en));
+  // The text a browser shows inside <pre><code> is the command as written.
+  const blocks = [...html.matchAll(/<pre><code>([\s\S]*?)<\/code><\/pre>/g)].map((m) => m[1]!.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&quot;/g, '"').replace(/&amp;/g, '&'));
+  assert.ok(blocks.includes(heredoc + '\n'), `heredoc block kept as written: ${JSON.stringify(blocks)}`);
+  assert.ok(blocks.includes('run ```swapoff -a``` now\n'), 'backticks inside do not end the block');
+  assert.ok(blocks.includes('modprobe br_netfilter\necho br_netfilter > /etc/modules-load.d/k8s.conf\n'));
+  assert.doesNotMatch(html, /&amp;gt;|&amp;lt;/, 'no double escaping');
+  // Each block belongs to its node's list item.
+  assert.match(html, /<li>\s*<p><strong>master-1<\/strong> <code>kernel.sysctl<\/code><\/p>\s*<pre><code>cat &gt;/);
+});
+
+test('--strict: warnings make the verdict "not ready" in tty and markdown, and JUnit failures', () => {
+  const report = sampleReport();
+  report.results = report.results.filter((r) => r.status !== 'fail' && r.status !== 'error');
+  report.summary = { ...report.summary, fail: 0, error: 0 };
+  assert.match(renderReport(report, 'tty', en), /Ready with warnings\./);
+  const strict = { ...en, strict: true };
+  const tty = renderReport(report, 'tty', strict);
+  assert.doesNotMatch(tty, /Ready with warnings/);
+  assert.match(tty, /Not ready: warnings fail with --strict\./);
+  assert.match(renderReport(report, 'markdown', strict), /\*\*Not ready: warnings fail with --strict\.\*\*/);
+  assert.match(renderReport(report, 'tty', { ...ko, strict: true }), /준비 안 됨/);
+  const root = parseXml(renderReport(report, 'junit', strict));
+  assert.equal(root.attrs.failures, '1');
+  const warnCase = root.children.flatMap((s) => s.children).find((c) => c.attrs.name === 'disk.free[/var/lib/etcd]')!;
+  assert.deepEqual(warnCase.children.map((c) => c.tag), ['failure', 'system-out']);
+  assert.equal(parseXml(renderReport(report, 'junit', en)).attrs.failures, '0');
+});
+
+test("junit: no node's testsuite takes longer than the whole run", () => {
+  const report = sampleReport();
+  // Checks run in parallel: their durations add up to more than the run took.
+  for (const r of report.results) r.durationMs = 900;
+  report.durationMs = 1000;
+  report.nodes![0]!.durationMs = 640;
+  const root = parseXml(renderReport(report, 'junit', en));
+  assert.equal(root.attrs.time, '1.000');
+  const time = (name: string) => Number(root.children.find((s) => s.attrs.name === name)!.attrs.time);
+  assert.equal(time('master-1'), 0.64, 'the measured span of the node');
+  assert.ok(time('worker-1') <= 1, `worker-1 ${time('worker-1')} s`);
 });

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authMethods, classifyTcpError, shQuote } from '../../src/preflight/hosts/ssh.ts';
+import { authMethods, classifyTcpError, connectSsh, shQuote, UnreachableHost } from '../../src/preflight/hosts/ssh.ts';
+import { freePort } from '../support/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-sshauth-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,4 +51,11 @@ test('connect errors classified: refused, filtered, unreachable, dns', () => {
   assert.equal(classifyTcpError(Object.assign(new Error('x'), { code: 'ETIMEDOUT' })), 'filtered');
   assert.equal(classifyTcpError(new Error('bash: connect: No route to host')), 'unreachable');
   assert.equal(classifyTcpError(new Error('bash: node-9: Name or service not known')), 'dns');
+});
+
+test('paths from the site file are shown normalised (no /./ or ../ in reports)', async () => {
+  const port = await freePort(); // nothing listens: the connection is refused at once
+  const h = await connectSsh({ name: 'n', address: '127.0.0.1', port, knownHostsFile: './sub/../known_hosts', keyFile: './id' }, { connectTimeoutMs: 2000, baseDir: `${dir}/.`, env: {} });
+  assert.ok(h instanceof UnreachableHost);
+  assert.equal(h.connectFacts.hostKey.file, join(dir, 'known_hosts'));
 });

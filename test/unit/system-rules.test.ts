@@ -71,6 +71,12 @@ test('os.hostname: RFC 1123, lowercase, length', () => {
   assert.match(hostnameProblems('a..b').join(), /empty label/);
   assert.equal(suggestHostname('My_Host.Example.COM'), 'my-host.example.com');
   assert.equal(judgeHostname({ hostname: 'localhost' }).status, 'warn');
+  assert.equal(judgeHostname({ hostname: 'master-1' }, 'master-1').status, 'pass');
+  const differs = judgeHostname({ hostname: 'vm' }, 'master-1');
+  assert.equal(differs.status, 'warn');
+  assert.match(differs.message, /hostname 'vm' differs from the node name 'master-1' in the site file/);
+  assert.equal(differs.remediation, "sudo hostnamectl set-hostname master-1 on the node, or name it 'vm' in the site file");
+  assert.equal(judgeHostname({ hostname: 'vm' }, 'Master_1').remediation, "name the node 'vm' in the site file");
 });
 
 test('role requirements: the strictest role wins, disks merge by path', () => {

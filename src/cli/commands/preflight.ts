@@ -1,7 +1,7 @@
 // The preflight command: flags -> runPreflight -> report (redacted) -> stdout or --output FILE.
 import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { ROLES, type Role } from '../../schema/common.ts';
 import { listOption, oneOf, parseDuration, positiveInt, type Command, type CommandIO } from '../args.ts';
@@ -9,6 +9,23 @@ import { listOption, oneOf, parseDuration, positiveInt, type Command, type Comma
 const CMD = 'preflight';
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_CONCURRENCY = 16;
+
+const WRITE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS', 'ENOSPC', 'EEXIST']);
+
+/**
+ * Before any check runs: the report's directory exists (created as `bundle create --output`
+ * does) and can be written, so a long run never ends in a report that cannot be saved.
+ */
+function prepareOutput(file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    accessSync(dirname(file), constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && WRITE_ERRORS.has(code)) throw new UsageError(`preflight: --output ${file}: cannot write there (${code}: ${(err as Error).message})`);
+    throw err;
+  }
+}
 
 /** Writes next to the target and renames, so a failure never leaves a half-written report under the final name. */
 function writeAtomically(file: string, text: string): void {
@@ -18,12 +35,24 @@ function writeAtomically(file: string, text: string): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    // A directory that does not exist or cannot be written is a bad --output value.
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EROFS') {
-      throw new UsageError(`preflight: --output ${file}: cannot write the report (${code})`);
-    }
     throw err;
+  }
+}
+
+/**
+ * Saves the report; when that still fails (disk full, the directory removed meanwhile), the
+ * results are not thrown away: the report goes to stdout and the error to stderr (exit 2).
+ */
+function saveReport(file: string, text: string, io: CommandIO): boolean {
+  try {
+    writeAtomically(file, text);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code || !WRITE_ERRORS.has(code)) throw err;
+    io.stdout.write(text);
+    io.stderr.write(`astrago-check: preflight: --output ${file}: cannot write the report (${code}); it was printed to stdout instead\n`);
+    return false;
   }
 }
 
@@ -41,6 +70,7 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
   const concurrency = positiveInt(CMD, 'concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY;
   const roles: Role[] = listOption(values.role).map((r) => oneOf(CMD, 'role', r, ROLES)!);
   const output = typeof values.output === 'string' ? resolve(io.cwd, values.output) : undefined;
+  if (output) prepareOutput(output);
 
   const pf = await runPreflight({
     sitePath: values.site as string | undefined,
@@ -71,9 +101,9 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
   });
   const safe = redactReport(report, collectSecrets(pf.site, io.env, pf.siteDir));
   const color = format === 'tty' && !output && shouldColor(io.stdout, io.env);
-  const text = renderReport(safe, format, { lang, color, profile: pf.profile });
+  const text = renderReport(safe, format, { lang, color, profile: pf.profile, strict: values.strict === true });
   if (output) {
-    writeAtomically(output, text.endsWith('\n') ? text : text + '\n');
+    if (!saveReport(output, text.endsWith('\n') ? text : text + '\n', io)) return 2;
     const s = safe.summary;
     io.stderr.write(`report written to ${output}: ${s.pass} pass, ${s.warn} warn, ${s.fail} fail, ${s.skip} skip, ${s.error} error\n`);
   } else {
@@ -101,9 +131,11 @@ Options:
   --only ID,...             run only these checks (ids or id prefixes, e.g. disk.)
   --skip ID,...             skip these checks
   --format FMT              tty | json | yaml | junit | markdown | html (default tty)
-  --output FILE             write the report to FILE instead of stdout
+  --output FILE             write the report to FILE instead of stdout (missing
+                            directories are created)
   --lang LANG               en | ko (default en)
-  --timeout DUR             per-check timeout, e.g. 5s, 500ms (default 5s)
+  --timeout DUR             per-check timeout: 5s, 500ms, 2m; a bare number is
+                            seconds (default 5s)
   --concurrency N           checks run at once on each node (default 16)
   --ssh-concurrency N       SSH connections opened at once (default 32)
   --strict                  warnings also fail (exit 1)

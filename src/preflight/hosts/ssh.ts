@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { userInfo } from 'node:os';
+import { isAbsolute, normalize, resolve as resolveFrom } from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
@@ -84,7 +85,14 @@ export interface SshConnectFacts {
     expected?: KnownKey[];
     error?: string;
   };
-  auth: { ok: boolean; method?: string; tried: string[]; error?: string };
+  auth: {
+    ok: boolean;
+    method?: string;
+    tried: string[];
+    error?: string;
+    /** What is wrong with the site's credential references (unset variable, unreadable key), and the fix of each. */
+    problems?: { problem: string; fix: string }[];
+  };
   durationMs: number;
 }
 
@@ -135,7 +143,8 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
   const t0 = performance.now();
   const env = opts.env ?? process.env;
   const home = opts.home ?? env.HOME ?? userInfo().homedir;
-  const resolvePath = (p: string) => (p.startsWith('/') || !opts.baseDir ? p : `${opts.baseDir}/${p}`);
+  // Normalised, so reports show /site/known_hosts, not /site/./known_hosts.
+  const resolvePath = (p: string) => (isAbsolute(p) || !opts.baseDir ? normalize(p) : resolveFrom(opts.baseDir, p));
   const port = t.port ?? 22;
   const user = t.user ?? userInfo().username;
   const khPath = t.knownHostsFile ? resolvePath(expandHome(t.knownHostsFile, home)) : defaultKnownHostsFile(home);
@@ -179,7 +188,8 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
   }
 
   // Phase 2+3: handshake (host key verified inside it), then authentication.
-  const { methods, problems } = authMethods(t, user, env, home, resolvePath);
+  const { methods, problems, fixes } = authMethods(t, user, env, home, resolvePath);
+  if (fixes.length) facts.auth.problems = fixes;
   const client = new Client();
   const tHs = performance.now();
   let current: AuthMethod | undefined;

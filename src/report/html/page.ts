@@ -38,7 +38,7 @@ ${iconDefs()}
 </header>
 <section id="summary"><h2>${L.summary}</h2>
 ${summary(report)}
-<p class="verdict">${verdict(report.summary, opts.lang)}</p>
+<p class="verdict">${verdict(report.summary, opts.lang, opts.strict)}</p>
 <p>${summaryLine(report.summary, opts.lang)}</p>
 </section>
 <section id="matrix"><h2>${L.matrix}</h2>

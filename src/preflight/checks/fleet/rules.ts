@@ -79,9 +79,20 @@ export function judgeAuth(f: SshConnectFacts): Judgement {
   return {
     status: 'fail',
     message: f.auth.error ?? `authentication as ${f.user} failed`,
-    remediation: `add the public key to ~${f.user}/.ssh/authorized_keys on the node, or set ssh.keyFile / ssh.passwordEnv in the site file`,
+    remediation: authRemediation(f),
     facts: { auth: f.auth, user: f.user },
   };
+}
+
+/**
+ * The site's own references first (an unset variable, an unreadable key): those are fixed
+ * here, not on the node. authorized_keys only when the server refused what was offered.
+ */
+function authRemediation(f: SshConnectFacts): string {
+  const own = (f.auth.problems ?? []).map((p) => p.fix);
+  const node = `add the public key to ~${f.user}/.ssh/authorized_keys on the node, or set ssh.keyFile / ssh.passwordEnv in the site file`;
+  if (own.length === 0) return node;
+  return f.auth.tried.length > 0 ? [...own, `then, if the server still refuses: ${node}`].join('\n') : own.join('\n');
 }
 
 export interface SudoFacts {
@@ -139,7 +150,7 @@ export function judgeHostnames(samples: HostnameSample[]): Judgement[] {
     return [
       {
         status: byName.size === 0 ? 'skip' : 'pass',
-        message: byName.size === 0 ? `no hostname could be read${note}` : `${byName.size} hostnames, all unique${note}`,
+        message: byName.size === 0 ? `no hostname could be read${note}` : `${byName.size} ${byName.size === 1 ? 'hostname' : 'hostnames, all'} unique${note}`,
         facts,
       },
     ];

@@ -1,7 +1,9 @@
 // dns.resolvers (the node's nameservers and the site's DNS servers answer
 // queries) and dns.nodes (site node names and addresses resolve on the node).
 import { Resolver } from 'node:dns/promises';
+import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { getSystemErrorMessage } from 'node:util';
 import { defineCheck, type Judgement, type ProbeContext } from '../../types.ts';
 import { resolveOnHost, type Resolution } from '../../net/resolve.ts';
 import { read, run, shq } from '../kernel/host-io.ts';
@@ -31,16 +33,25 @@ export function parseResolvConf(text: string): string[] {
     .filter((x): x is string => !!x);
 }
 
-/** `dig +time=N +tries=1 @server name`: the status line, or a timeout. */
+/** dig/nslookup's reason when the query could not be sent: ";; UDP setup with S#53(S) for N failed: network unreachable." */
+function sendFailure(text: string): string | undefined {
+  return /(?:UDP|TCP) setup with \S+ for \S+ failed: ([^\n]+?)\.?$/m.exec(text)?.[1];
+}
+
+/** `dig +time=N +tries=1 @server name`: the status line, or why nothing came back. */
 export function parseDig(text: string): Pick<ResolverAnswer, 'state' | 'rcode' | 'detail'> {
   const m = /status:\s*([A-Z]+)/.exec(text);
   if (m) return { state: 'answered', rcode: m[1] };
+  const failed = sendFailure(text);
+  if (failed) return { state: 'silent', detail: failed };
   if (/timed out|no servers could be reached|connection refused/i.test(text)) return { state: 'silent', detail: text.trim().split('\n').pop() };
   return { state: 'unknown', detail: text.trim().split('\n')[0] };
 }
 
 /** `nslookup name server`. */
 export function parseNslookup(text: string, code: number | null): Pick<ResolverAnswer, 'state' | 'rcode' | 'detail'> {
+  const failed = sendFailure(text);
+  if (failed) return { state: 'silent', detail: failed };
   if (/timed out|no servers could be reached|connection refused/i.test(text)) return { state: 'silent', detail: text.trim().split('\n').find((l) => /timed out|no servers|refused/i.test(l)) };
   if (/NXDOMAIN/.test(text)) return { state: 'answered', rcode: 'NXDOMAIN' };
   if (/SERVFAIL/.test(text)) return { state: 'answered', rcode: 'SERVFAIL' };
@@ -75,10 +86,39 @@ async function askLocal(server: string, name: string, timeoutMs: number): Promis
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const rcodes: Record<string, string> = { ENOTFOUND: 'NXDOMAIN', ENODATA: 'NOERROR (no A record)', ESERVFAIL: 'SERVFAIL', EREFUSED: 'REFUSED', ENOTIMP: 'NOTIMP', EFORMERR: 'FORMERR' };
     if (rcodes[code]) return { state: 'answered', rcode: rcodes[code] };
+    // c-ares reports every failed send as ECONNREFUSED: ask the kernel why (no route, ...).
+    if (code === 'ECONNREFUSED') return { state: 'silent', detail: (await udpSendFailure(server)) ?? 'ECONNREFUSED: nothing answers on UDP 53' };
     return { state: 'silent', detail: code || (err as Error).message };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Why a UDP datagram to server:53 cannot leave this machine, e.g. "ENETUNREACH: Network is
+ * unreachable" (connect() on a UDP socket only consults the routing table: nothing is sent);
+ * undefined when the route exists.
+ */
+export async function udpSendFailure(server: string, port = 53): Promise<string | undefined> {
+  const sock = createSocket(isIP(server) === 6 ? 'udp6' : 'udp4');
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      sock.once('error', (err: NodeJS.ErrnoException) => resolve(describeErrno(err)));
+      sock.connect(port, server, (err?: NodeJS.ErrnoException) => resolve(err ? describeErrno(err) : undefined));
+    });
+  } finally {
+    sock.close();
+  }
+}
+
+function describeErrno(err: NodeJS.ErrnoException): string {
+  let text = err.message;
+  try {
+    if (typeof err.errno === 'number') text = getSystemErrorMessage(err.errno);
+  } catch {
+    // an errno libuv does not know: keep the message
+  }
+  return err.code ? `${err.code}: ${text}` : text;
 }
 
 export const dnsResolvers = defineCheck<ResolversFacts>({

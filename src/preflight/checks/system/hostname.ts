@@ -34,7 +34,12 @@ export function suggestHostname(name: string): string {
   return s || 'node-1';
 }
 
-export function judgeHostname(f: HostnameFacts): Judgement {
+/**
+ * `nodeName`: the node's name in the site file. The skeleton says a node's name is its
+ * hostname; kubelet registers the node under the hostname, so a difference means the
+ * cluster will not know the node by the name the site file (and this report) use.
+ */
+export function judgeHostname(f: HostnameFacts, nodeName?: string): Judgement {
   const problems = hostnameProblems(f.hostname);
   if (problems.length > 0) {
     return {
@@ -52,7 +57,18 @@ export function judgeHostname(f: HostnameFacts): Judgement {
       remediation: 'sudo hostnamectl set-hostname <node-name-from-the-site-file>',
     };
   }
-  return { status: 'pass', message: `hostname '${f.hostname}' is a valid node name`, facts: { ...f } };
+  if (nodeName !== undefined && nodeName !== f.hostname) {
+    const valid = hostnameProblems(nodeName).length === 0;
+    return {
+      status: 'warn',
+      message: `hostname '${f.hostname}' differs from the node name '${nodeName}' in the site file: Kubernetes will register this node as '${f.hostname}'`,
+      facts: { ...f, nodeName },
+      remediation: valid
+        ? `sudo hostnamectl set-hostname ${nodeName} on the node, or name it '${f.hostname}' in the site file`
+        : `name the node '${f.hostname}' in the site file`,
+    };
+  }
+  return { status: 'pass', message: `hostname '${f.hostname}' is a valid node name${nodeName !== undefined ? ' and matches the site file' : ''}`, facts: { ...f } };
 }
 
 export const hostnameCheck = defineCheck<HostnameFacts>({
@@ -67,5 +83,6 @@ export const hostnameCheck = defineCheck<HostnameFacts>({
     if (r.code !== 0) throw new Error(`cannot read the hostname: ${r.stderr.trim() || `hostname exited ${r.code}`}`);
     return { hostname: r.stdout.trim() };
   },
-  judge: (f) => judgeHostname(f),
+  // A node of the site file is held to its name there; this machine without a site entry is not.
+  judge: (f, ctx) => judgeHostname(f, ctx.site?.nodes?.some((n) => n.name === ctx.node.name) ? ctx.node.name : undefined),
 });
