@@ -296,7 +296,10 @@ test('secrets by reference: password from passwordEnv, key passphrase from passp
 
   // No passphrase variable at all: the error says what to set.
   const none = await runBinary(args, { env: env() });
-  assert.match(one(parseReport(none.stdout), 'ssh.auth', 'cp').message, /encrypted.*AC_KEY_PASS.*not set|AC_KEY_PASS, which is not set/);
+  const unset = one(parseReport(none.stdout), 'ssh.auth', 'cp');
+  assert.match(unset.message, /encrypted.*AC_KEY_PASS.*not set|AC_KEY_PASS, which is not set/);
+  // The fix is here (export the variable), not in the node's authorized_keys.
+  assert.match(unset.remediation ?? '', /set AC_KEY_PASS to the key's passphrase in the environment of astrago-check/);
 });
 
 test('--local adds this machine: checked locally, a source in the port matrix, listed among the nodes', async () => {
