@@ -6,6 +6,9 @@ import { stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
 import { HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE } from './charts/oci-chart.ts';
 import { MEDIA } from './registry/client.ts';
+import { registryMirrorPath, targetBase, type TargetLayout } from './install-targets.ts';
+
+export { targetBase };
 
 export { HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE };
 /** Charts land in REGISTRY[/PREFIX]/charts/NAME:VERSION. */
@@ -42,22 +45,9 @@ export function parseRegistryTarget(value: string): RegistryTarget {
   return { host, prefix };
 }
 
-/** REGISTRY[/PREFIX] as one string. */
-export function targetBase(t: RegistryTarget): string {
-  return t.prefix ? `${t.host}/${t.prefix}` : t.host;
-}
-
-/**
- * The repository an image lands in: the original's registry host is dropped
- * and its path kept, under the prefix
- * (docker.io/library/nginx -> PREFIX/library/nginx).
- */
-export function targetRepository(t: RegistryTarget, originalRepositoryPath: string): string {
-  return t.prefix ? `${t.prefix}/${originalRepositoryPath}` : originalRepositoryPath;
-}
-
+/** Charts land in REGISTRY[/PREFIX]/charts/NAME (images: install-targets.ts). */
 export function chartRepository(t: RegistryTarget, chartName: string): string {
-  return targetRepository(t, `${CHARTS_REPOSITORY}/${chartName}`);
+  return t.prefix ? `${t.prefix}/${CHARTS_REPOSITORY}/${chartName}` : `${CHARTS_REPOSITORY}/${chartName}`;
 }
 
 /** A reference as the site will use it: HOST/REPO:TAG@DIGEST (tag and digest when known). */
@@ -80,18 +70,30 @@ export interface ImageMapping {
   digest: string;
 }
 
+/** Where an image landed: HOST/REPO:TAG, or HOST/REPO@DIGEST for a by-digest reference. */
+export function mappingRef(m: ImageMapping): string {
+  return `${m.registry}/${m.repository}${m.tag ? `:${m.tag}` : `@${m.digest}`}`;
+}
+
 /**
  * The values override for helm/helmfile: global.imageRegistry for charts
- * that honour it (REGISTRY/PREFIX + the original repository path is exactly
- * where install put each image), and the full original -> site map for
- * templating (helmfile) or for reading.
+ * that honour it, and the full original -> site map for templating
+ * (helmfile) or for reading. global.imageRegistry replaces a chart's source
+ * registry and keeps its repository path, so it is right only where every
+ * source registry lands on one path: always with the flat layout, with the
+ * by-registry layout only when the bundle's images come from one registry
+ * (else it is left out: values/<chart>.yaml and the runtime mirrors serve).
  */
-export function valuesOverride(t: RegistryTarget, images: ImageMapping[], charts: Array<{ name: string; version: string }>): string {
+export function valuesOverride(t: RegistryTarget, images: ImageMapping[], charts: Array<{ name: string; version: string }>, layout: TargetLayout = 'by-registry'): string {
   const base = targetBase(t);
+  const sources = [...new Set(images.map((i) => i.originalRegistry))].sort();
+  const imageRegistry = layout === 'flat' ? base : sources.length === 1 ? registryMirrorPath(t, sources[0]!, layout) : undefined;
   const doc = {
-    global: { imageRegistry: base },
+    ...(imageRegistry ? { global: { imageRegistry } } : {}),
     astrago: {
       registry: base,
+      layout,
+      registries: Object.fromEntries(sources.map((s) => [s, registryMirrorPath(t, s, layout)])),
       chartRepository: `oci://${base}/${CHARTS_REPOSITORY}`,
       charts: Object.fromEntries(charts.map((c) => [c.name, { ref: `oci://${base}/${CHARTS_REPOSITORY}/${c.name}`, version: c.version }])),
       images: Object.fromEntries(
@@ -104,7 +106,7 @@ export function valuesOverride(t: RegistryTarget, images: ImageMapping[], charts
               repository: i.repository,
               ...(i.tag ? { tag: i.tag } : {}),
               digest: i.digest,
-              ref: `${i.registry}/${i.repository}${i.tag ? `:${i.tag}` : `@${i.digest}`}`,
+              ref: mappingRef(i),
             },
           ]),
       ),
@@ -113,8 +115,10 @@ export function valuesOverride(t: RegistryTarget, images: ImageMapping[], charts
   const head = [
     '# Written by astrago-check bundle install: points Helm charts at the site registry.',
     '# Use with: helm install ... -f registry-values.yaml   (or helmfile: values: [registry-values.yaml])',
-    '# global.imageRegistry serves charts that honour it; astrago.images maps each original image to its site copy.',
+    '# global.imageRegistry serves charts that honour it; astrago.images maps each original image to its site copy;',
+    '# values/<chart>.yaml sets each chart\'s own image values; containerd/ and registries.yaml make nodes pull the originals from the site.',
   ];
+  if (!imageRegistry) head.push(`# No global.imageRegistry: the images come from ${sources.length} registries, each on its own path (astrago.registries).`);
   return head.join('\n') + '\n' + stringify(doc, { lineWidth: 0 });
 }
 

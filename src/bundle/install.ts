@@ -2,7 +2,7 @@
 // image and chart into the site registry. Blobs stream straight out of the
 // tar (a blob's bytes sit contiguously in it), so nothing is extracted to
 // disk but the charts directory; the registry re-checks every digest.
-import { statfs, mkdir, writeFile, rename, rm } from 'node:fs/promises';
+import { statfs, mkdir, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,8 +10,11 @@ import pLimit from 'p-limit';
 import { OperationError, errorMessage } from '../errors.ts';
 import { formatBytes } from './inspect-format.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
-import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, targetRepository, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
+import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
+import { imageRepository, refuseCollisions, type TargetLayout } from './install-targets.ts';
 import { openPushSession, type SessionOptions } from './install-session.ts';
+import { writeTextFiles } from './install-files.ts';
+import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles } from './runtime-mirrors.ts';
 import { parseReference } from './registry/reference.ts';
 import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
@@ -25,6 +28,8 @@ export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   file: string;
   registry: string;
   dryRun?: boolean;
+  /** drop the source registry from image targets (the layout before by-registry) */
+  flat?: boolean;
   chartsDir?: string;
   concurrency?: number;
   /** require a good signature by one of these signers before anything changes */
@@ -47,6 +52,7 @@ export interface InstallCounts {
 
 export interface InstallSummary extends InstallCounts {
   registry: string;
+  layout: TargetLayout;
   images: ImageMapping[];
   charts: Array<{ name: string; version: string; ref: string }>;
   chartsDir: string;
@@ -77,6 +83,7 @@ const DISK_MARGIN = 1 << 20;
 
 export async function installBundle(opts: InstallOptions): Promise<InstallSummary> {
   const target = parseRegistryTarget(opts.registry);
+  const layout: TargetLayout = opts.flat ? 'flat' : 'by-registry';
   const chartsDir = resolve(opts.cwd, opts.chartsDir ?? DEFAULT_CHARTS_DIR);
 
   // 1. Verify before anything changes.
@@ -92,10 +99,11 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   opts.log(`Verified: ${verified.counts.entries} entries, ${verified.counts.images} images, ${verified.counts.charts} charts, ${verified.counts.files} files.`);
 
   // 2. Plan.
-  const images = planImages(target, verified);
+  const images = planImages(target, verified, layout);
   const charts = await planCharts(target, verified);
+  refuseCollisions(target, [...images.map((i) => ({ what: `image ${i.mapping.original}`, repository: i.mapping.repository, reference: i.mapping.tag ?? i.mapping.digest, digest: i.mapping.digest })), ...charts.map((c) => ({ what: `chart ${c.name} ${c.version}`, repository: c.repository, reference: c.tag, digest: c.artifact.manifestDigest }))], layout);
   const mappings = images.map((i) => i.mapping);
-  const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })));
+  const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })), layout);
   const indexEntry = verified.records.get('charts/index.yaml')?.entry;
   const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + DISK_MARGIN;
   const free = await freeBytes(chartsDir);
@@ -104,14 +112,17 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   for (const c of charts) uniqueBlobs.set(c.tgz.digest, c.tgz.size);
   const pushBytes = [...uniqueBlobs.values()].reduce((a, b) => a + b, 0);
 
-  opts.log(`Target: ${targetBase(target)} (${images.length} images, ${charts.length} charts, ${uniqueBlobs.size} unique blobs, ${formatBytes(pushBytes)} at most to upload)`);
+  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${images.length} images, ${charts.length} charts, ${uniqueBlobs.size} unique blobs, ${formatBytes(pushBytes)} at most to upload)`);
   opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
   for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
   for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
   opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE})`);
+  const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
+  if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
 
   const summary: InstallSummary = {
     registry: targetBase(target),
+    layout,
     images: mappings,
     charts: charts.map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
     chartsDir,
@@ -139,16 +150,22 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   const session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
   try {
     await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+    // Written once the images are there: nodes that pick these up pull from the site at once.
+    if (sources.length) {
+      const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
+      const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
+      await writeTextFiles(chartsDir, runtimeMirrorFiles({ target, layout, sources, scheme, ca, skipVerify: opts.insecure === true }));
+    }
   } finally {
     await session.close();
   }
   return summary;
 }
 
-function planImages(target: RegistryTarget, v: VerifyResult): ImagePlan[] {
+function planImages(target: RegistryTarget, v: VerifyResult, layout: TargetLayout): ImagePlan[] {
   return v.images.map(({ ref, tree }) => {
     const r = parseReference(ref);
-    const repository = targetRepository(target, r.repository);
+    const repository = imageRepository(target, r.registry, r.repository, layout);
     const mapping: ImageMapping = { original: ref, originalRegistry: r.registry, originalRepository: r.repository, registry: target.host, repository, tag: r.tag, digest: tree.root.digest };
     const pushRefs = tree.manifests.map((node) => ({ node, reference: node.descriptor.digest === tree.root.digest && r.tag ? r.tag : node.descriptor.digest }));
     return { mapping, tree, pushRefs };
@@ -188,14 +205,7 @@ export async function writeChartsDir(file: string, dir: string, charts: TarEntry
     await mkdir(dir, { recursive: true });
     for (const c of charts) await extractEntry(file, c, dir, c.path.replace(/^charts\//, ''), verified?.get(c.path)?.sha256);
     if (indexEntry) await extractEntry(file, indexEntry, dir, 'index.yaml', verified?.get(indexEntry.path)?.sha256);
-    const tmp = join(dir, `.${VALUES_FILE}.tmp-${process.pid}`);
-    try {
-      await writeFile(tmp, values);
-      await rename(tmp, join(dir, VALUES_FILE));
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await writeTextFiles(dir, [{ path: VALUES_FILE, content: values }]);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new OperationError(`disk full while writing the charts directory ${dir}: nothing was pushed; the files already complete are kept, no partial file is left. Free some space or choose another --charts-dir.`);
@@ -294,9 +304,9 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
         if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
         await limit(() => pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest));
       }
-      opts.log(`  done: ${target(img.mapping)}`);
+      opts.log(`  done: ${mappingRef(img.mapping)}`);
     } catch (err) {
-      throw new OperationError(`image ${img.mapping.original} -> ${target(img.mapping)}: ${errorMessage(err)}`);
+      throw new OperationError(`image ${img.mapping.original} -> ${mappingRef(img.mapping)}: ${errorMessage(err)}`);
     }
   });
   const chartJobs = charts.map(async (c) => {
@@ -317,10 +327,6 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
   if (failures.length) {
     throw new OperationError(`${failures.length} push${failures.length === 1 ? '' : 'es'} failed (${summary.blobsPushed} blobs pushed, ${summary.blobsSkipped} skipped before the failure; running install again resumes):\n${failures.map((f) => `  - ${errorMessage(f.reason)}`).join('\n')}`);
   }
-}
-
-function target(m: ImageMapping): string {
-  return `${m.registry}/${m.repository}${m.tag ? `:${m.tag}` : `@${m.digest}`}`;
 }
 
 /** Counts bytes as the consumer pulls them (a 'data' listener would start the flow too early). */

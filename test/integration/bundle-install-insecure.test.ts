@@ -55,7 +55,7 @@ test('a plain-HTTP registry off loopback is refused without --insecure, used wit
 
   const ok = await runBinary(['bundle', 'install', bundle.file, '--registry', `${host}/lab`, '--insecure', '--charts-dir', join(dir, 'c2')], { env });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-  assert.deepEqual(await catalog(), ['lab/library/app']);
-  const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/lab/library/app:1.0`]);
+  assert.deepEqual(await catalog(), ['lab/docker.io/library/app']);
+  const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/lab/docker.io/library/app:1.0`]);
   assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, appDigest);
 });

@@ -166,13 +166,14 @@ test('a bundle made by bundle create installs with its digests and tags; a secon
   assert.doesNotMatch(r1.stdout + r1.stderr, new RegExp(reg.password!), 'the password is never printed');
   assert.match(r1.stdout, /blobs\s+\d+ pushed .*, [1-9]\d* mounted, 0 skipped/);
 
-  // Same digests, tags kept, the original host dropped and its path kept under the prefix.
-  assert.equal(rawDigest(reg, 'site/astrago/library/app:1.0'), appDigest);
-  assert.equal(rawDigest(reg, 'site/astrago/team/multi:2.0'), multiDigest);
-  assert.equal(rawDigest(reg, `site/astrago/pause@${pinnedDigest}`), pinnedDigest, 'a by-digest reference resolves after the push');
+  // Same digests, tags kept, the source host (':PORT' as '_PORT') and the path kept under the prefix.
+  const src = `site/astrago/${source.host.replace(':', '_')}`;
+  assert.equal(rawDigest(reg, `${src}/library/app:1.0`), appDigest);
+  assert.equal(rawDigest(reg, `${src}/team/multi:2.0`), multiDigest);
+  assert.equal(rawDigest(reg, `${src}/pause@${pinnedDigest}`), pinnedDigest, 'a by-digest reference resolves after the push');
   // Pull by digest works (an index, with all its platforms).
   const pulled = join(dir, 'pulled');
-  execFileSync('skopeo', ['copy', '--all', '--quiet', '--src-creds', `${reg.username}:${reg.password}`, '--src-tls-verify=false', `docker://${reg.host}/site/astrago/team/multi@${multiDigest}`, `oci:${pulled}:m`]);
+  execFileSync('skopeo', ['copy', '--all', '--quiet', '--src-creds', `${reg.username}:${reg.password}`, '--src-tls-verify=false', `docker://${reg.host}/${src}/team/multi@${multiDigest}`, `oci:${pulled}:m`]);
   const pulledIndex = JSON.parse(readFileSync(join(pulled, 'index.json'), 'utf8'));
   assert.equal(pulledIndex.manifests[0].digest, multiDigest);
 
@@ -181,14 +182,17 @@ test('a bundle made by bundle create installs with its digests and tags; a secon
   assert.equal(chartManifest.config.mediaType, 'application/vnd.cncf.helm.config.v1+json');
   assert.equal(chartManifest.layers[0].mediaType, 'application/vnd.cncf.helm.chart.content.v1.tar+gzip');
   assert.equal(`sha256:${createHash('sha256').update(readFileSync(join(chartsDir, 'demo-0.1.0.tgz'))).digest('hex')}`, chartManifest.layers[0].digest);
-  assert.deepEqual((await catalog(reg)).sort(), ['site/astrago/charts/demo', 'site/astrago/library/app', 'site/astrago/pause', 'site/astrago/team/multi']);
+  assert.deepEqual((await catalog(reg)).sort(), [`${src}/library/app`, `${src}/pause`, `${src}/team/multi`, 'site/astrago/charts/demo']);
+  assert.match(r1.stdout, new RegExp(`${source.host}/team/multi:2\\.0 -> ${reg.host}/${src}/team/multi:2\\.0`), 'the summary shows each target');
 
-  // The charts directory: charts, the Helm repo index, and the values override.
-  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'registry-values.yaml']);
+  // The charts directory: charts, the Helm repo index, the values override, the runtime mirrors.
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'registries.yaml', 'registry-values.yaml']);
+  assert.deepEqual(readdirSync(join(chartsDir, 'containerd', 'certs.d', source.host)).sort(), ['ca.crt', 'hosts.toml']);
+  assert.equal(readFileSync(join(chartsDir, 'containerd', 'certs.d', source.host, 'ca.crt'), 'utf8'), readFileSync(reg.caFile!, 'utf8'));
   const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
-  assert.equal(values.global.imageRegistry, `${reg.host}/site/astrago`);
+  assert.equal(values.global.imageRegistry, `${reg.host}/${src}`, 'one source registry: global.imageRegistry is its site path');
   const app = values.astrago.images[`${source.host}/library/app:1.0`];
-  assert.equal(app.ref, `${reg.host}/site/astrago/library/app:1.0`);
+  assert.equal(app.ref, `${reg.host}/${src}/library/app:1.0`);
   assert.equal(app.digest, appDigest);
 
   // Second run: everything is already there; neither the tool nor the registry's storage sees a write.
@@ -205,13 +209,23 @@ test('the test fixture bundle (docker.io, quay.io, a + in a chart version) insta
   const chartsDir = join(dir, 'charts-fixture');
   const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/fx`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir], { env: env(reg) });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.equal(rawDigest(reg, 'fx/library/app:1.0'), appDigest);
-  assert.equal(rawDigest(reg, 'fx/library/app:latest'), appDigest);
-  assert.equal(rawDigest(reg, 'fx/team/multi:2.0'), multiDigest);
-  assert.equal(rawDigest(reg, `fx/pause@${pinnedDigest}`), pinnedDigest);
+  assert.equal(rawDigest(reg, 'fx/docker.io/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'fx/docker.io/library/app:latest'), appDigest);
+  assert.equal(rawDigest(reg, 'fx/quay.io/team/multi:2.0'), multiDigest);
+  assert.equal(rawDigest(reg, `fx/registry.k8s.io/pause@${pinnedDigest}`), pinnedDigest);
   assert.ok(rawDigest(reg, 'fx/charts/other:1.2.3_meta').startsWith('sha256:'), "'+' in a chart version becomes '_' in its tag, as helm does");
-  assert.deepEqual(readdirSync(chartsDir).sort(), ['demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registry-values.yaml']);
-  assert.equal(parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8')).astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/fx/library/app:1.0`);
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registries.yaml', 'registry-values.yaml']);
+  assert.deepEqual(readdirSync(join(chartsDir, 'containerd', 'certs.d')).sort(), ['docker.io', 'quay.io', 'registry.k8s.io']);
+  const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
+  assert.equal(values.astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/fx/docker.io/library/app:1.0`);
+  assert.equal(values.global, undefined, 'three source registries: no single global.imageRegistry');
+
+  // --flat: the old mapping (this bundle has no two images on one target).
+  const flat = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/flat`, '--flat', '--ca-file', reg.caFile!, '--charts-dir', join(dir, 'charts-flat')], { env: env(reg) });
+  assert.equal(flat.code, 0, flat.stdout + flat.stderr);
+  assert.equal(rawDigest(reg, 'flat/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'flat/team/multi:2.0'), multiDigest);
+  assert.equal(parse(readFileSync(join(dir, 'charts-flat', 'registry-values.yaml'), 'utf8')).global.imageRegistry, `${reg.host}/flat`);
 });
 
 test('a dry run prints the plan and pushes and writes nothing', async () => {
@@ -219,9 +233,10 @@ test('a dry run prints the plan and pushes and writes nothing', async () => {
   const chartsDir = join(dir, 'charts-dry');
   const r = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/p`, '--ca-file', reg.caFile!, '--charts-dir', chartsDir, '--dry-run'], { env: env(reg) });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`image docker\\.io/library/app:1\\.0 -> ${reg.host}/p/library/app:1\\.0@${appDigest}`));
+  assert.match(r.stdout, new RegExp(`image docker\\.io/library/app:1\\.0 -> ${reg.host}/p/docker\\.io/library/app:1\\.0@${appDigest}`));
   assert.match(r.stdout, new RegExp(`chart demo 0\\.1\\.0 -> oci://${reg.host}/p/charts/demo:0\\.1\\.0`));
   assert.match(r.stdout, /Disk needed: .* in /);
+  assert.match(r.stdout, /runtime mirrors containerd\/certs\.d\/docker\.io\/hosts\.toml, containerd\/certs\.d\/quay\.io\/hosts\.toml, .*registries\.yaml/);
   assert.match(r.stdout, /Dry run: nothing was pushed or written/);
   assert.deepEqual(await catalog(reg), []);
   assert.equal(existsSync(chartsDir), false);
@@ -304,7 +319,7 @@ test('credentials by reference from the site file (passwordEnv), and a bearer-to
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(!(r.stdout + r.stderr).includes(reg.password!), 'the password is never printed');
-  assert.equal(rawDigest(reg, 'viasite/library/app:1.0'), appDigest);
+  assert.equal(rawDigest(reg, 'viasite/docker.io/library/app:1.0'), appDigest);
   const wrong = await runBinary(['bundle', 'install', bundle.file, '--registry', '127.0.0.2:5000', '--site', site], { env: { PATH: process.env.PATH, HOME: dir } });
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /site\.yaml: field 'registry\.url': the --registry host 127\.0\.0\.2:5000/);

@@ -5,8 +5,8 @@
 // fault proxy standing between the tool and the real registry.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createLayout, singlePlatformImage, type Layout } from '../support/images.ts';
 import { buildBundle, makeChart, type BuiltBundle } from '../support/bundle-fixture.ts';
@@ -30,7 +30,7 @@ describe('bundle install killed at random moments', () => {
   let bundle: BuiltBundle;
   let target: TestRegistry;
   let proxy: FaultProxy;
-  const images = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/crash/app-${i}:2.${i}`, repo: `crash/app-${i}`, tag: `2.${i}`, digest: '', blobs: [] as string[] }));
+  const images = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/crash/app-${i}:2.${i}`, repo: `docker.io/crash/app-${i}`, tag: `2.${i}`, digest: '', blobs: [] as string[] }));
 
   before(async () => {
     dir = scratchDir('crash-install');
@@ -87,7 +87,7 @@ describe('bundle install killed at random moments', () => {
       const uploadedBeforeKill = completedBlobUploads(proxy.records);
       const held = new Map(images.map((img) => [img.repo, repositoryBlobs(target, `${prefix}/${img.repo}`)]));
       const charts = join(dir, `charts-${prefix}`);
-      const afterKill = new Map(existsSync(charts) ? readdirSync(charts).filter((f) => !/\.tmp-\d+$/.test(f)).map((f) => [f, readFileSync(join(charts, f))]) : []);
+      const afterKill = new Map(existsSync(charts) ? filesBelow(charts).map((f) => relative(charts, f)).filter((f) => !/\.tmp-\d+$/.test(f)).map((f) => [f, readFileSync(join(charts, f))]) : []);
 
       proxy.resetCounters();
       const second = await install(prefix);
@@ -111,7 +111,7 @@ describe('bundle install killed at random moments', () => {
       }
       // After the kill, the charts directory held only whole files under their final names.
       for (const [f, bytes] of afterKill) assert.ok(bytes.equals(readFileSync(join(charts, f))), `trial ${trial}: ${f} was whole after the kill`);
-      assert.deepEqual(readdirSync(charts).filter((f) => !/\.tmp-\d+$/.test(f)).sort(), readdirSync(join(dir, 'charts-clean')).filter((f) => !/\.tmp-\d+$/.test(f)).sort());
+      assert.deepEqual(filesBelow(charts).map((f) => relative(charts, f)).filter((f) => !/\.tmp-\d+$/.test(f)).sort(), filesBelow(join(dir, 'charts-clean')).map((f) => relative(join(dir, 'charts-clean'), f)).filter((f) => !/\.tmp-\d+$/.test(f)).sort());
     }
     t.diagnostic(`clean run ${Math.round(duration)} ms; ${interrupted} of ${trial} runs killed, ${midPush} of them mid-push`);
     assert.ok(midPush >= 2, `some kills landed mid-push (got ${midPush})`);

@@ -24,7 +24,7 @@ describe('bundle install through faults', () => {
   let target: TestRegistry;
   let proxy: FaultProxy;
   /** image name in the layout -> the reference the bundle gives it */
-  const refs = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/hard/app-${i}:1.${i}`, repo: `hard/app-${i}`, tag: `1.${i}` }));
+  const refs = [0, 1, 2].map((i) => ({ name: `img-${i}`, ref: `docker.io/hard/app-${i}:1.${i}`, repo: `docker.io/hard/app-${i}`, tag: `1.${i}` }));
   const rootDigests = new Map<string, string>();
 
   before(async () => {

@@ -38,6 +38,8 @@ export interface TestRegistry {
   url: string;
   host: string;
   port: number;
+  /** the registry process (kill -STOP it to make the registry unreachable) */
+  pid: number;
   caFile?: string;
   username?: string;
   password?: string;
@@ -100,6 +102,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     url: `${opts.tls ? 'https' : 'http'}://${host}`,
     host,
     port,
+    pid: proc.child.pid!,
     caFile: opts.tls?.caCert,
     username,
     password,

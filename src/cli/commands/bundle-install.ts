@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
-import { parseRegistryTarget } from '../../bundle/install-plan.ts';
+import { mappingRef, parseRegistryTarget } from '../../bundle/install-plan.ts';
 import { installBundle, type InstallSummary } from '../../bundle/install.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { loadYamlFile } from '../../schema/load.ts';
@@ -14,9 +14,12 @@ export const bundleInstallCommand: Command = {
   usage: `Usage: astrago-check bundle install FILE.tar --registry HOST[:PORT][/PREFIX] [options]
 
 Verifies the bundle first (nothing changes when it fails), writes the charts
-directory, then pushes every image to REGISTRY[/PREFIX]/<original repository path>
-(docker.io/library/nginx:1.25 -> REGISTRY/PREFIX/library/nginx:1.25; tags and
-digests kept) and every chart as an OCI Helm chart to REGISTRY[/PREFIX]/charts/NAME:VERSION.
+directory, then pushes every image to REGISTRY[/PREFIX]/<source host>/<path>
+(docker.io/library/nginx:1.25 -> REGISTRY/PREFIX/docker.io/library/nginx:1.25;
+a host's ':PORT' becomes '_PORT'; tags and digests kept) and every chart as an
+OCI Helm chart to REGISTRY[/PREFIX]/charts/NAME:VERSION. The charts directory
+gets the runtime mirrors (containerd/certs.d/<host>/hosts.toml, registries.yaml
+for RKE2/k3s) so nodes pull the original references from the site registry.
 Blobs the registry already has are skipped, blobs shared between repositories are
 mounted, so a second run uploads nothing.
 
@@ -25,6 +28,8 @@ Options:
   --ca-file FILE        CA bundle (PEM) for the registry's TLS certificate
   --insecure            plain HTTP / no TLS verification for the registry
   --dry-run             print the plan, change nothing (the registry is not contacted)
+  --flat                REGISTRY[/PREFIX]/<path>, the source host dropped; refused
+                        (before anything is pushed) where two images would share a target
   --charts-dir DIR      write the charts, index.yaml and registry-values.yaml here
                         (default ./astrago-charts)
   --concurrency N       parallel uploads (default 8)
@@ -41,6 +46,7 @@ or 'skopeo login'; never on the command line.`,
     'ca-file': { type: 'string' },
     insecure: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
+    flat: { type: 'boolean' },
     'charts-dir': { type: 'string' },
     concurrency: { type: 'string' },
     site: { type: 'string' },
@@ -61,6 +67,7 @@ or 'skopeo login'; never on the command line.`,
       ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),
       ...(values.insecure === true ? { insecure: true } : {}),
       dryRun: values['dry-run'] === true,
+      flat: values.flat === true,
       chartsDir: values['charts-dir'] as string | undefined,
       concurrency,
       env: io.env,
@@ -84,6 +91,7 @@ export function renderSummary(s: InstallSummary): string {
     `  blobs      ${s.blobsPushed} pushed (${formatBytes(s.bytesPushed)}), ${s.blobsMounted} mounted, ${s.blobsSkipped} skipped (already there)`,
     `  manifests  ${s.manifestsPushed} pushed, ${s.manifestsSkipped} skipped (already there)`,
     `  images     ${s.images.length}, charts ${s.charts.length}`,
+    ...s.images.map((i) => `    ${i.original} -> ${mappingRef(i)}`),
     `  charts dir ${s.chartsDir}`,
     `  values     ${s.valuesFile} (helm -f / helmfile values: points the charts at ${s.registry})`,
   ];
