@@ -58,6 +58,7 @@ const SECTIONS: Line[] = [
   ['  passwordEnv: HARBOR_PASSWORD', { en: 'environment variable holding the password', ko: '비밀번호를 담은 환경 변수' }],
   ['  passwordFile: ./harbor-password.txt', { en: '... or a file holding it (keep one of the two)', ko: '... 또는 비밀번호 파일 (둘 중 하나만 남기십시오)' }],
   ['  insecure: false', { en: 'true only for a registry without TLS', ko: 'TLS 없는 레지스트리일 때만 true' }],
+  ['  mirrors: [docker.io, quay.io, nvcr.io, registry.k8s.io]', { en: 'registries the nodes pull from this one (containerd hosts.toml)', ko: '노드가 이 레지스트리를 통해 받는 원본 레지스트리 (containerd hosts.toml)' }],
   { blank: true },
   { comment: { en: '--- Storage', ko: '--- 스토리지' } },
   { items: ['storage'] },

@@ -1,7 +1,7 @@
 // Reads a YAML file a user wrote and validates it with a zod schema, so every
 // rejection names the file, the line and the field.
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, visit, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, InputError, InputErrors } from '../errors.ts';
 
@@ -47,7 +47,11 @@ function parseYamlLocated<S extends z.ZodType>(text: string, file: string, schem
   }
   const result = schema.safeParse(data);
   if (result.success) return { value: result.data, lineOf: (path) => lineOf(doc, path, lineCounter) };
-  const errors = result.error.issues.map((issue) => {
+  const errors = result.error.issues.flatMap((issue) => {
+    // An unknown key is reported where it is written, not at its parent mapping.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => new InputError({ file, line: keyLine(doc, issue.path, k, lineCounter) ?? lineOf(doc, issue.path, lineCounter), field: fieldPath([...issue.path, k]), expected: `unknown field '${k}'` }));
+    }
     const line = lineOf(doc, issue.path, lineCounter);
     const field = fieldPath(issue.path);
     const missing = issue.code === 'invalid_type' && !hasPath(data, issue.path);
@@ -84,6 +88,15 @@ function lineOf(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKe
   return undefined;
 }
 
+/** 1-based line of the key `key` in the mapping at `path`. */
+function keyLine(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[], key: string, lc: LineCounter): number | undefined {
+  const node: unknown = path.length === 0 ? doc.contents : doc.getIn(path as (string | number)[], true);
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  const range = isNode(pair?.key) ? (pair.key as YamlNode).range : undefined;
+  return range ? lc.linePos(range[0]).line : undefined;
+}
+
 function firstAliasLine(doc: ReturnType<typeof parseDocument>, lc: LineCounter): number | undefined {
   let line: number | undefined;
   visit(doc, {
@@ -106,8 +119,6 @@ function hasPath(data: unknown, path: readonly PropertyKey[]): boolean {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
     case 'invalid_type':
       return `expected ${issue.expected}`;
     default:

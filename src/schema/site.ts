@@ -52,6 +52,10 @@ export const siteSchema = z.strictObject({
       passwordEnv: envVarName.optional(),
       passwordFile: z.string().optional(),
       insecure: z.boolean().optional(),
+      mirrors: z
+        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/, 'expected a registry host[:port], e.g. docker.io'))
+        .optional()
+        .describe('source registries (docker.io, quay.io, …) the nodes\' containerd must pull from this registry (preflight registry.mirror)'),
     })
     .optional(),
   storage: z

@@ -58,7 +58,7 @@ test('schema errors name file, line and field', () => {
   assert.match(text, /b\.yaml:8: field 'charts\[2\]\.version': expected string/);
   assert.match(text, /b\.yaml:11: field 'images\[1\]': invalid image reference 'UPPER:1'/);
   assert.match(text, /b\.yaml:13: field 'files\[0\]\.sha256': expected 64 lowercase hex/);
-  assert.match(text, /unknown field\(s\) 'bogus'/);
+  assert.match(text, /b\.yaml:14: field 'bogus': unknown field 'bogus'/);
 });
 
 test('missing image list and missing local chart point at the spec line', () => {

@@ -37,13 +37,22 @@ export function pickFromIndex(indexText: string, repoUrl: string, name: string, 
   if (!urls[0]) throw new OperationError(`chart ${name} ${version}: index.yaml entry has no urls`);
   const base = repoUrl.endsWith('/') ? repoUrl : `${repoUrl}/`;
   const url = new URL(urls[0], base).toString();
-  let digest: string | undefined;
-  if (typeof entry.digest === 'string' && entry.digest) {
-    const hex = entry.digest.replace(/^sha256:/, '');
-    if (!/^[a-f0-9]{64}$/.test(hex)) throw new OperationError(`chart ${name} ${version}: index.yaml digest '${entry.digest}' is not a sha256`);
-    digest = `sha256:${hex}`;
-  }
-  return { name, version: String(entry.version), url, digest };
+  return { name, version: String(entry.version), url, digest: indexDigest(entry.digest, `chart ${name} ${version}: the digest in ${repoUrl}/index.yaml`) };
+}
+
+/**
+ * An index entry's `digest`, which the download must then match: absent, or
+ * a sha256 as a string. Anything else is an error rather than a skipped
+ * check, a number above all: YAML reads an unquoted all-digit hex as one
+ * (helm itself writes such a digest quoted).
+ */
+function indexDigest(value: unknown, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' || typeof value === 'bigint') throw new OperationError(`${what} is a number, not a string (YAML reads an unquoted all-digit value as a number); expected a sha256 (64 lowercase hex), quoted`);
+  if (typeof value !== 'string') throw new OperationError(`${what} is ${value === null ? 'empty' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`}; expected a sha256 (64 lowercase hex)`);
+  const hex = value.replace(/^sha256:/, '');
+  if (!/^[a-f0-9]{64}$/.test(hex)) throw new OperationError(`${what} '${value.slice(0, 80)}' is not a sha256 (expected 64 lowercase hex)`);
+  return `sha256:${hex}`;
 }
 
 export async function resolveRepoChart(http: HttpSource, repoUrl: string, name: string, version: string): Promise<RepoChartEntry> {

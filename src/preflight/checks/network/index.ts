@@ -5,6 +5,7 @@ import { networkTargets, storageNfs } from './targets.ts';
 import { firewallRules, firewallStatus } from './firewall.ts';
 import { proxyContainerd, proxyEnv, proxyNoProxy, proxyReach } from './proxy.ts';
 import { registryApi, registryAuth, registryDns, registryTcp, registryTls } from './registry.ts';
+import { registryMirror } from './registry-mirror.ts';
 import { timeSync } from './time.ts';
 import { dnsNodes, dnsResolvers } from './dns.ts';
 
@@ -23,6 +24,7 @@ export const networkChecks: CheckDef[] = [
   registryTls,
   registryApi,
   registryAuth,
+  registryMirror,
   timeSync,
   dnsResolvers,
   dnsNodes,
