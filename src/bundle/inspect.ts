@@ -3,7 +3,8 @@
 // manifests and configs). Layers are never read, so a multi-gigabyte bundle
 // is inspected in a moment. Nothing is verified here: that is `bundle verify`.
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
-import { InputError, OperationError } from '../errors.ts';
+import { OperationError } from '../errors.ts';
+import { openBundleSource, type BundleSource } from './bundle-source.ts';
 import { blobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION } from './inspect-layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
 import { listTar, readEntry, type TarEntry } from './tar-reader.ts';
@@ -12,6 +13,8 @@ export interface BundleInspection {
   apiVersion: 'astrago.io/v1';
   kind: 'BundleInspection';
   file: string;
+  /** a split bundle: its parts, in order */
+  parts?: Array<{ file: string; size: number }>;
   /** the bundle, and the tool (version) that made it */
   bundle: { name: string; version: string; createdBy?: string; tool?: { name: string; version: string } };
   /** the astrago-check that inspected it */
@@ -25,31 +28,28 @@ export interface BundleInspection {
 }
 
 /** Reads the tar's entry index, bundle.yaml and images/index.json (shared with install). */
-export async function openBundle(file: string): Promise<{ entries: Map<string, TarEntry>; tarSize: number; manifest: BundleManifestView; read(path: string): Promise<Buffer | undefined> }> {
-  let listing;
-  try {
-    listing = await listTar(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /cannot open \(ENOENT\)/.test(String(err))) throw new InputError({ file, expected: 'file not found' });
-    throw err;
-  }
+export async function openBundle(given: string): Promise<{ source: BundleSource; entries: Map<string, TarEntry>; tarSize: number; manifest: BundleManifestView; read(path: string): Promise<Buffer | undefined> }> {
+  const source = await openBundleSource(given);
+  const file = source.tarName;
+  const listing = await listTar(source);
   const entries = new Map(listing.entries.filter((e) => e.type === 'file').map((e) => [e.path, e]));
   const read = async (path: string) => {
     const e = entries.get(path);
-    return e ? await readEntry(file, e) : undefined;
+    return e ? await readEntry(source, e) : undefined;
   };
   const yaml = await read('bundle.yaml');
   if (!yaml) throw new OperationError(`${file}: no bundle.yaml inside: not an astrago-check bundle`);
-  return { entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), read };
+  return { source, entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), read };
 }
 
-export async function inspectBundle(file: string): Promise<BundleInspection> {
-  const b = await openBundle(file);
+export async function inspectBundle(given: string): Promise<BundleInspection> {
+  const b = await openBundle(given);
+  const file = b.source.tarName;
   const m = b.manifest;
   const readBlob = async (digest: string) => {
     const e = b.entries.get(blobPath(digest));
     // Manifests and configs are small; anything large is a layer and not read here.
-    return e && e.size <= 4 << 20 ? await readEntry(file, e) : undefined;
+    return e && e.size <= 4 << 20 ? await readEntry(b.source, e) : undefined;
   };
   const indexText = await b.read('images/index.json');
   const roots = indexText ? parseIndexJson(indexText, 'images/index.json').manifests : [];
@@ -79,6 +79,7 @@ export async function inspectBundle(file: string): Promise<BundleInspection> {
     apiVersion: 'astrago.io/v1',
     kind: 'BundleInspection',
     file,
+    ...(b.source.split ? { parts: b.source.parts.map((p) => ({ file: p.file, size: p.size })) } : {}),
     bundle: { ...m.metadata, ...(m.tool ? { tool: m.tool } : {}) },
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     platforms: m.platforms,

@@ -3,7 +3,6 @@
 // tar (a blob's bytes sit contiguously in it), so nothing is extracted to
 // disk but the charts directory; the registry re-checks every digest.
 import { statfs, mkdir, readFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -19,7 +18,8 @@ import { parseReference } from './registry/reference.ts';
 import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
-import { extractEntry, type TarEntry } from './tar-reader.ts';
+import { entryStream, extractEntry, type TarEntry } from './tar-reader.ts';
+import { sourceStream, type BundleSource } from './bundle-source.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 import type { SignerPolicy } from './sign/bundle-signature.ts';
@@ -144,7 +144,7 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
 
   // 3. The charts directory (local, fast: a full disk stops us before the registry is touched).
-  await writeChartsDir(opts.file, chartsDir, charts.map((c) => c.entry), indexEntry, values, verified.records);
+  await writeChartsDir(verified.source, chartsDir, charts.map((c) => c.entry), indexEntry, values, verified.records);
 
   // 4. Push.
   const session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
@@ -176,7 +176,7 @@ async function planCharts(target: RegistryTarget, v: VerifyResult): Promise<Char
   const out: ChartPlan[] = [];
   for (const c of v.manifest!.charts) {
     const rec = v.records.get(c.file)!;
-    const { metadata: chartYaml } = await readChartArchive(v.file, `${v.file}: ${c.file}`, { start: rec.entry.dataOffset, end: rec.entry.dataOffset + rec.entry.size - 1 });
+    const { metadata: chartYaml } = await readChartArchive(entryStream(v.source, rec.entry), `${v.file}: ${c.file}`);
     const tgz: Descriptor = { mediaType: HELM_CHART_MEDIA_TYPE, digest: c.digest, size: c.size };
     out.push({ name: c.name, version: c.version, entry: rec.entry, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
   }
@@ -200,7 +200,7 @@ async function freeBytes(dir: string): Promise<number | undefined> {
  * `dir`, each through a temp name: a full disk (ENOSPC) stops with a clear
  * message and leaves no partial file under a final name.
  */
-export async function writeChartsDir(file: string, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string, verified?: VerifyResult['records']): Promise<void> {
+export async function writeChartsDir(file: string | BundleSource, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string, verified?: VerifyResult['records']): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
     for (const c of charts) await extractEntry(file, c, dir, c.path.replace(/^charts\//, ''), verified?.get(c.path)?.sha256);
@@ -233,7 +233,7 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
     const base = rec.entry.dataOffset;
     return {
       size: rec.size,
-      open: (start, end) => counting(createReadStream(opts.file, { start: base + start, end: base + end - 1, highWaterMark: 1 << 20 }), (n) => {
+      open: (start, end) => counting(sourceStream(v.source, base + start, base + end - 1), (n) => {
         sentBytes += n;
         status();
       }),

@@ -11,13 +11,14 @@
 // FIFOs, garbled headers and truncated data are refused with an error naming
 // the entry and its offset. Extraction writes only below its directory.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
 import { OperationError } from '../errors.ts';
+import { fileSource, SourceReader, sourceStream, whereInParts, type BundleSource } from './bundle-source.ts';
 
 export const BLOCK = 512;
 /** Longest path accepted in an entry (after pax/GNU long names). */
@@ -115,32 +116,41 @@ function padded(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
 }
 
+/** A tar file's path, or a bundle source (a tar, or the parts of a split one). */
+export type TarInput = string | BundleSource;
+
+export async function sourceOf(input: TarInput): Promise<BundleSource> {
+  if (typeof input !== 'string') return input;
+  try {
+    return fileSource(input, (await stat(input)).size);
+  } catch (err) {
+    throw new OperationError(`${input}: cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
 /**
- * Walks every entry of `file` once, in order. Entries are safety-checked
+ * Walks every entry of `input` once, in order. Entries are safety-checked
  * before onEntry sees them; the first unsafe, garbled or truncated entry
  * throws a TarFormatError.
  */
-export async function walkTar(file: string, opts: WalkOptions = {}): Promise<WalkResult> {
-  let fh: FileHandle;
+export async function walkTar(input: TarInput, opts: WalkOptions = {}): Promise<WalkResult> {
+  const src = await sourceOf(input);
+  const file = src.tarName;
+  const fh = new SourceReader(src);
   try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    throw new OperationError(`${file}: cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    const total = (await fh.stat()).size;
+    const total = src.size;
     const scratch = Buffer.allocUnsafe(CHUNK);
     const readAll = opts.onBytes !== undefined;
     let pos = 0;
     const entries: TarEntry[] = [];
     const fail = (offset: number, entry: string | undefined, reason: string): never => {
-      throw new TarFormatError(file, offset, entry, reason);
+      throw new TarFormatError(file, offset, entry, reason + whereInParts(src, offset));
     };
 
     /** Fills `buf` from the file at pos (pos itself does not move). */
     const fill = async (buf: Buffer, entry: string | undefined): Promise<void> => {
       for (let got = 0; got < buf.length; ) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
+        const bytesRead = await fh.read(buf, got, buf.length - got, pos + got);
         if (bytesRead === 0) fail(pos, entry, 'truncated archive: file shrank while reading');
         got += bytesRead;
       }
@@ -256,25 +266,27 @@ export async function walkTar(file: string, opts: WalkOptions = {}): Promise<Wal
 }
 
 /** Scans headers only (no data read): the entry list with offsets. */
-export async function listTar(file: string): Promise<WalkResult> {
-  return await walkTar(file);
+export async function listTar(input: TarInput): Promise<WalkResult> {
+  return await walkTar(input);
 }
 
-/** A stream of one entry's data. */
-export function entryStream(file: string, entry: TarEntry, opts: { highWaterMark?: number } = {}): Readable {
-  if (entry.size === 0) return createReadStream(file, { start: 1, end: 0 });
-  return createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: opts.highWaterMark ?? CHUNK });
+/** A stream of one entry's data (across parts for a split bundle). */
+export function entryStream(src: BundleSource, entry: TarEntry, opts: { highWaterMark?: number } = {}): Readable {
+  if (entry.size === 0) return Readable.from([], { objectMode: false });
+  return sourceStream(src, entry.dataOffset, entry.dataOffset + entry.size - 1, opts.highWaterMark ?? CHUNK);
 }
 
 /** Reads one (small) entry into memory; refuses entries above maxBytes. */
-export async function readEntry(file: string, entry: TarEntry, maxBytes = 16 << 20): Promise<Buffer> {
+export async function readEntry(input: TarInput, entry: TarEntry, maxBytes = 16 << 20): Promise<Buffer> {
+  const src = await sourceOf(input);
+  const file = src.tarName;
   if (entry.size > maxBytes) throw new OperationError(`${file}: entry '${entry.path}' is ${entry.size} bytes, more than the ${maxBytes} expected`);
-  const fh = await open(file, 'r');
+  const fh = new SourceReader(src);
   try {
     const buf = Buffer.alloc(entry.size);
     let got = 0;
     while (got < entry.size) {
-      const { bytesRead } = await fh.read(buf, got, entry.size - got, entry.dataOffset + got);
+      const bytesRead = await fh.read(buf, got, entry.size - got, entry.dataOffset + got);
       if (bytesRead === 0) throw new TarFormatError(file, entry.dataOffset, entry.path, 'truncated archive');
       got += bytesRead;
     }
@@ -309,7 +321,9 @@ export async function safeDestination(destDir: string, entryPath: string): Promi
  * name, renamed only when complete: a failure (ENOSPC…) leaves nothing under
  * the final name.
  */
-export async function extractEntry(file: string, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
+export async function extractEntry(input: TarInput, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
+  const src = await sourceOf(input);
+  const file = src.tarName;
   if (entry.type !== 'file') throw new OperationError(`refusing to extract '${entry.path}': not a regular file`);
   const dest = await safeDestination(destDir, asPath);
   const tmp = `${dest}.tmp-${process.pid}`;
@@ -322,7 +336,7 @@ export async function extractEntry(file: string, entry: TarEntry, destDir: strin
         done(null, chunk);
       },
     });
-    await pipeline(entryStream(file, entry), hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    await pipeline(entryStream(src, entry), hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     // The tar may have changed since it was verified: check again before the final name.
     const got = hash.digest('hex');
     if (expectSha256 && got !== expectSha256) throw new OperationError(`${file}: entry '${entry.path}' changed since it was verified (sha256 ${got}, expected ${expectSha256})`);

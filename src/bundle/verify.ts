@@ -1,19 +1,20 @@
-// bundle verify: one streaming pass over the tar. Every entry is hashed as it
-// goes by; small JSON blobs (manifests, indexes, configs) are kept to walk the
-// image trees afterwards. When a FILE.sha256 sidecar is there, the whole file
-// is hashed at the same time on a worker thread. Memory stays flat: layers are
-// hashed, never held.
+// bundle verify: one streaming pass over the tar (one file, or the parts of a
+// split bundle read as one). Every entry is hashed as it goes by; small JSON
+// blobs (manifests, indexes, configs) are kept to walk the image trees
+// afterwards. The whole tar's checks (sidecar, parts, signature) run at the
+// same time on a worker thread (verify-whole.ts). Memory stays flat: layers
+// are hashed, never held.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { errorMessage, InputError, OperationError } from '../errors.ts';
-import { hashFilesInWorker } from './verify-hash.ts';
-import { judgeSignature, readSignature, signatureFileFor, type SignerPolicy } from './sign/bundle-signature.ts';
+import { errorMessage } from '../errors.ts';
+import type { SignerPolicy } from './sign/bundle-signature.ts';
 import { parseReference } from './registry/reference.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
-import { TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
-import { parseSha256Sums, parseSidecar } from './verify-sums.ts';
+import { entryStream, TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
+import { BundleSourceError, fileSource, inParts, openBundleSource, type BundleSource } from './bundle-source.ts';
+import { startWholeChecks } from './verify-whole.ts';
+import { parseSha256Sums } from './verify-sums.ts';
 
 export const MANIFEST_ENTRY = 'bundle.yaml';
 export const SUMS_ENTRY = 'SHA256SUMS';
@@ -44,7 +45,10 @@ export interface VerifiedImage {
 }
 
 export interface VerifyResult {
+  /** the tar's name (NAME.tar for a split bundle) */
   file: string;
+  /** where its bytes are (one file, or the parts) */
+  source: BundleSource;
   tarSize: number;
   sidecar: { status: 'ok' | 'mismatch' | 'absent' | 'unreadable'; expected?: string; actual?: string };
   /** present when a signature was required (--allowed-signers) */
@@ -64,13 +68,14 @@ export interface VerifyOptions {
   signers?: SignerPolicy;
 }
 
-export async function verifyBundle(file: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyBundle(input: string | BundleSource, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const problems: VerifyProblem[] = [];
   const problem = (path: string, message: string) => problems.push({ path, message });
   const records = new Map<string, EntryRecord>();
   const kept = new Map<string, Buffer>(); // entry path -> bytes (bundle.yaml, SHA256SUMS, index.json, JSON blobs)
   const result: VerifyResult = {
-    file,
+    file: typeof input === 'string' ? input : input.tarName,
+    source: typeof input === 'string' ? fileSource(input, 0) : input,
     tarSize: 0,
     sidecar: { status: 'absent' },
     records,
@@ -80,43 +85,26 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
     problems,
   };
 
+  let src: BundleSource;
   try {
-    result.tarSize = (await stat(file)).size;
+    src = typeof input === 'string' ? await openBundleSource(input) : input;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError({ file, expected: code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(err)})` });
+    if (!(err instanceof BundleSourceError)) throw err;
+    problems.push(...err.problems);
+    return result;
   }
-
-  let sidecarHex: string | undefined;
-  const sidecarFile = `${file}.sha256`;
-  try {
-    const text = await readFile(sidecarFile, 'utf8');
-    sidecarHex = parseSidecar(text);
-    if (!sidecarHex) {
-      result.sidecar = { status: 'unreadable' };
-      problem(sidecarFile, 'holds no sha256 digest');
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      result.sidecar = { status: 'unreadable' };
-      problem(sidecarFile, `cannot read (${errorMessage(err)})`);
-    }
-  }
-  const sigFile = signatureFileFor(file);
-  const sigRead = opts.signers ? await readSignature(sigFile) : undefined;
-  const sigAlg = sigRead && 'sig' in sigRead ? sigRead.sig.hashAlgorithm : undefined;
-  const algorithms = [...new Set([...(sidecarHex ? ['sha256'] : []), ...(sigAlg ? [sigAlg] : [])])];
-  // Started now, runs beside the walk; errors surface when awaited.
-  const whole = algorithms.length ? hashFilesInWorker([file], algorithms) : undefined;
+  result.file = src.tarName;
+  result.source = src;
+  result.tarSize = src.size;
+  const whole = await startWholeChecks(src, opts.signers, problem);
 
   const keepAll = new Set([MANIFEST_ENTRY, SUMS_ENTRY, INDEX_ENTRY, LAYOUT_ENTRY]);
   let walked: TarEntry[] = [];
-  let sidecarMismatch: string | undefined;
   let sumsCoverManifest = false;
   let keptBytes = 0;
   let keepOverflow = false;
   try {
-    const walk = await walkTar(file, {
+    const walk = await walkTar(src, {
       onProgress: opts.onProgress,
       onEntry(entry) {
         if (entry.type !== 'file') return undefined;
@@ -165,29 +153,15 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       problem('(tar)', errorMessage(err));
     }
     result.counts.entries = records.size;
-    whole?.cancel();
+    whole.cancel();
     return result;
   }
   result.counts.entries = records.size;
 
-  let digests: Record<string, string> = {};
-  if (whole) {
-    try {
-      digests = (await whole.result).digests;
-    } catch (err) {
-      throw new OperationError(`${file}: cannot hash the whole file (${errorMessage(err)})`);
-    }
-  }
-  if (sigRead && opts.signers) {
-    const verdict = 'sig' in sigRead ? judgeSignature(sigRead.sig, digests[sigRead.sig.hashAlgorithm]!, opts.signers) : { ok: false, message: sigRead.problem };
-    result.signature = { file: sigFile, ok: verdict.ok, message: verdict.message };
-    if (!verdict.ok) problem(sigFile, verdict.message);
-  }
-  if (sidecarHex) {
-    const actual = digests.sha256!;
-    result.sidecar = { status: actual === sidecarHex ? 'ok' : 'mismatch', expected: sidecarHex, actual };
-    if (actual !== sidecarHex) sidecarMismatch = `the tar's sha256 is ${actual}, the sidecar says ${sidecarHex}`;
-  }
+  const wholeResult = await whole.finish(problem);
+  result.sidecar = wholeResult.sidecar;
+  if (wholeResult.signature) result.signature = wholeResult.signature;
+  const sidecarMismatch = wholeResult.sidecarMismatch;
 
   // bundle.yaml: the first entry, and valid.
   const firstFile = walked.find((e) => e.type === 'file');
@@ -215,7 +189,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       else if (rec.sha256 !== hex) {
         // A blob whose content still matches its name means the SHA256SUMS line is what changed.
         if (digestOfBlobPath(path) === `sha256:${rec.sha256}`) problem(SUMS_ENTRY, `the line for ${path} says ${hex}, but that blob's content matches its name (sha256:${rec.sha256}): SHA256SUMS is damaged`);
-        else problem(path, `sha256 mismatch: SHA256SUMS says ${hex}, the content is ${rec.sha256} (${rec.size} bytes)`);
+        else problem(path, `sha256 mismatch: SHA256SUMS says ${hex}, the content is ${rec.sha256} (${rec.size} bytes)${inParts(src, rec.entry.dataOffset, rec.size)}`);
       }
     }
     for (const path of records.keys()) {
@@ -282,7 +256,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
       // Install names the OCI chart after bundle.yaml: it must be what the chart says it is.
       const e = records.get(c.file)!.entry;
       try {
-        const { metadata } = await readChartArchive(file, c.file, { start: e.dataOffset, end: e.dataOffset + e.size - 1 });
+        const { metadata } = await readChartArchive(entryStream(src, e), c.file);
         if (metadata.name !== c.name || metadata.version !== c.version) problem(c.file, `${what}: bundle.yaml says ${c.name} ${c.version}, its Chart.yaml says ${metadata.name} ${metadata.version}`);
       } catch (err) {
         problem(c.file, `${what}: ${errorMessage(err).replace(`${c.file}: `, '')}`);
@@ -317,7 +291,7 @@ export async function verifyBundle(file: string, opts: VerifyOptions = {}): Prom
   if (sidecarMismatch) {
     // Say where the change can be when every entry SHA256SUMS covers checked out.
     const where = problems.length === 0 ? `; every entry SHA256SUMS lists matches, so the change is in ${sumsCoverManifest ? 'a tar header or padding' : 'bundle.yaml (not listed in SHA256SUMS), a tar header or padding'}` : '';
-    problem(sidecarFile, sidecarMismatch + where);
+    problem(sidecarMismatch.path, sidecarMismatch.message + where);
   }
   return result;
 }

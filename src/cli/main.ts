@@ -16,6 +16,8 @@ const BUNDLE: Record<string, CommandEntry> = {
   verify: { name: 'bundle verify', summary: 'verify every entry and blob of a bundle', load: async () => (await import('./commands/bundle-verify.ts')).bundleVerifyCommand },
   images: { name: 'bundle images', summary: 'list every image a bundle of a spec carries, and where each comes from', load: async () => (await import('./commands/bundle-images.ts')).bundleImagesCommand },
   inspect: { name: 'bundle inspect', summary: 'show what a bundle holds', load: async () => (await import('./commands/bundle-inspect.ts')).bundleInspectCommand },
+  split: { name: 'bundle split', summary: 'split a bundle tar into parts for removable media', load: async () => (await import('./commands/bundle-split.ts')).bundleSplitCommand },
+  join: { name: 'bundle join', summary: 'join the parts of a split bundle into one tar', load: async () => (await import('./commands/bundle-split.ts')).bundleJoinCommand },
   sign: { name: 'bundle sign', summary: 'sign a bundle with an SSH key (FILE.tar.sig)', load: async () => (await import('./commands/bundle-sign.ts')).bundleSignCommand },
   install: { name: 'bundle install', summary: 'push a bundle into the site registry', load: async () => (await import('./commands/bundle-install.ts')).bundleInstallCommand },
 };
@@ -45,7 +47,8 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} bundle inspect FILE.tar [--format tty|json|yaml]`,
     `  ${TOOL_NAME} bundle install FILE.tar --registry HOST[:PORT][/PREFIX]`,
     `  ${TOOL_NAME} bundle sign FILE.tar --key KEYFILE`,
-    `  ${TOOL_NAME} schema [site|bundle-spec|report|bundle-manifest|profile]`,
+    `  ${TOOL_NAME} bundle split FILE.tar --size 4GiB | bundle join FILE.tar.000`,
+    `  ${TOOL_NAME} schema [site|bundle-spec|report|bundle-manifest|bundle-parts|profile]`,
     `  ${TOOL_NAME} --version | --help | COMMAND --help`,
     '',
     'Commands:',
@@ -65,7 +68,7 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
   if (first === 'bundle') {
     if (second === undefined || second === '--help' || second === '-h') return 'help';
     const cmd = BUNDLE[second];
-    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, images, verify, inspect, install or sign)`);
+    if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, images, verify, inspect, install, sign, split or join)`);
     return { cmd, rest: argv.slice(2) };
   }
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };

@@ -6,6 +6,7 @@ import { reportSchema } from './report.ts';
 import { siteSchema } from './site.ts';
 import { bundleSpecSchema } from './bundle-spec.ts';
 import { bundleManifestSchema } from './bundle-manifest.ts';
+import { bundlePartsSchema } from './bundle-parts.ts';
 
 export interface SchemaEntry {
   schema: z.ZodType;
@@ -20,6 +21,7 @@ export const SCHEMAS = {
   report: { schema: reportSchema, title: 'astrago-check preflight report (kind PreflightReport)', io: 'output' },
   'bundle-spec': { schema: bundleSpecSchema, title: 'astrago-check bundle spec (kind BundleSpec)', io: 'input' },
   'bundle-manifest': { schema: bundleManifestSchema, title: 'astrago-check bundle manifest (bundle.yaml, kind BundleManifest)', io: 'output' },
+  'bundle-parts': { schema: bundlePartsSchema, title: 'astrago-check split bundle sidecar (NAME.tar.parts.json, kind BundleParts)', io: 'output' },
 } satisfies Record<string, SchemaEntry>;
 
 export type SchemaKind = keyof typeof SCHEMAS;

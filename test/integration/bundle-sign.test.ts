@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLayout, singlePlatformImage } from '../support/images.ts';
@@ -157,4 +157,20 @@ test('a bad allowed_signers line is an input error naming file and line (exit 2)
   const r = await runBinary(['bundle', 'verify', good.file, '--allowed-signers', bad]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bad_signers:2: field 'ssh-ed25519': a ssh-ed25519 public key in base64/);
+});
+
+test('a split bundle is signed as its whole tar: ssh-keygen verifies the joined bytes, verify reads the parts', async () => {
+  const d = join(dir, 'split');
+  const tar = join(d, 'good.tar');
+  mkdirSync(d);
+  copyFileSync(good.file, tar);
+  const s = await runBinary(['bundle', 'split', tar, '--size', '32KiB']);
+  assert.equal(s.code, 0, s.stderr);
+  rmSync(tar);
+  await sign(`${tar}.000`, ec.key);
+  const ok = sshKeygen(['-Y', 'verify', '-f', signers, '-I', 'ops@example.com', '-n', 'astrago-bundle', '-s', `${tar}.sig`], readFileSync(good.file));
+  assert.equal(ok.code, 0, ok.out);
+  const v = await verify(`${tar}.000`, ['--identity', 'ops@example.com']);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  assert.match(v.stdout, /signature\s+good signature by ops@example.com/);
 });

@@ -1,6 +1,7 @@
 // Reading a packaged chart (.tgz): its Chart.yaml and values.yaml, streamed
 // through node-tar's parser (only those two small entries are kept).
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
 import { parse as parseYamlText } from 'yaml';
@@ -21,10 +22,10 @@ export interface ChartArchive {
 }
 
 /**
- * Reads NAME/Chart.yaml and NAME/values.yaml of a chart archive; `range`
- * (inclusive byte offsets) reads one that sits inside a bundle tar.
+ * Reads NAME/Chart.yaml and NAME/values.yaml of a chart archive: a file, or
+ * a stream of one (an entry of a bundle tar).
  */
-export async function readChartArchive(file: string, what = file, range?: { start: number; end: number }): Promise<ChartArchive> {
+export async function readChartArchive(file: string | Readable, what = typeof file === 'string' ? file : 'chart archive'): Promise<ChartArchive> {
   let chartYaml: string | undefined;
   let values = '';
   // Loaded on use: a bundle of images only never needs it, and it costs start-up time.
@@ -47,7 +48,7 @@ export async function readChartArchive(file: string, what = file, range?: { star
     },
   });
   try {
-    await pipeline(createReadStream(file, range), parser);
+    await pipeline(typeof file === 'string' ? createReadStream(file) : file, parser);
   } catch (err) {
     throw new OperationError(`${what}: not a readable chart archive (${(err as Error).message})`);
   }

@@ -2,6 +2,10 @@ import { resolve } from 'node:path';
 import { listOption, positiveInt, type Command } from '../args.ts';
 import { UsageError } from '../../errors.ts';
 import { createBundle } from '../../bundle/create.ts';
+import { formatBytes } from '../../bundle/inspect-format.ts';
+import { parseSize } from '../../bundle/parts/parts-file.ts';
+import { splitInPlace } from '../../bundle/parts/split.ts';
+import { renderParts } from './bundle-split.ts';
 import { PLATFORM_RE } from '../../schema/bundle-spec.ts';
 
 export const bundleCreateCommand: Command = {
@@ -16,6 +20,8 @@ Options:
   --cache-dir DIR       content-addressed cache; a repeated or interrupted run resumes from it
                         (default $XDG_CACHE_HOME/astrago-check or ~/.cache/astrago-check)
   --concurrency N       parallel downloads (default 8)
+  --split SIZE          write FILE.tar.000, .001, ... of SIZE each (e.g. 4GiB) and FILE.tar.parts.json
+                        instead of one FILE.tar (the parts, concatenated, are that tar)
   -h, --help            this help
 
 Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.docker/config.json
@@ -26,12 +32,14 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     platform: { type: 'string', multiple: true },
     'cache-dir': { type: 'string' },
     concurrency: { type: 'string' },
+    split: { type: 'string' },
   },
   async run(values, _positionals, io) {
     const spec = values.spec as string | undefined;
     const output = values.output as string | undefined;
     if (!spec) throw new UsageError('bundle create: --spec FILE.yaml is required');
     if (!output) throw new UsageError('bundle create: --output FILE.tar is required');
+    const split = values.split === undefined ? undefined : parseSize('bundle create', 'split', values.split);
     const platforms = listOption(values.platform);
     for (const p of platforms) {
       if (p !== 'all' && !PLATFORM_RE.test(p)) throw new UsageError(`bundle create: --platform expects os/arch[/variant] like linux/amd64, or 'all' (got '${p}')`);
@@ -48,7 +56,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      await createBundle({
+      const made = await createBundle({
         // As typed when relative to the process cwd, so errors name the file the way the user wrote it.
         specFile: io.cwd === process.cwd() ? spec : resolve(io.cwd, spec),
         output: resolve(io.cwd, output),
@@ -59,6 +67,11 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
         stderr: io.stderr,
         signal: stop.signal,
       });
+      if (split !== undefined) {
+        // Split where the tar was written: the parts peel off its end, so the disk never holds two tars.
+        const r = await splitInPlace(made.file, split);
+        io.stderr.write(`split into ${r.parts.length} parts of at most ${formatBytes(split)}: ${r.partsFile}\n${renderParts(r.parts)}`);
+      }
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { stringify } from 'yaml';
 import { formatBytes, shortDigest } from '../../bundle/inspect-format.ts';
 import { inspectBundle, type BundleInspection } from '../../bundle/inspect.ts';
@@ -8,7 +9,7 @@ const FORMATS = ['tty', 'json', 'yaml'] as const;
 export const bundleInspectCommand: Command = {
   name: 'bundle inspect',
   summary: 'show what a bundle holds',
-  usage: `Usage: astrago-check bundle inspect FILE.tar [--format tty|json|yaml]
+  usage: `Usage: astrago-check bundle inspect FILE.tar|FILE.tar.000 [--format tty|json|yaml]
 
 Lists the charts, images (platforms, digests, sizes), files and totals of a
 bundle, and the spec it was made from, reading only its headers and manifests.
@@ -35,6 +36,7 @@ export function renderInspection(r: BundleInspection): string {
   const madeBy = r.bundle.tool ? `${r.bundle.tool.name} ${r.bundle.tool.version}` : r.bundle.createdBy;
   out.push(`Bundle ${r.bundle.name} ${r.bundle.version}${madeBy ? ` (made by ${madeBy})` : ''}`);
   out.push(`File: ${r.file} (${formatBytes(r.totals.tarSize)})`);
+  if (r.parts) out.push(`Parts: ${r.parts.length} (${r.parts.map((p) => `${basename(p.file)} ${formatBytes(p.size)}`).join(', ')})`);
   out.push(`Platforms: ${r.platforms.join(', ') || '-'}`);
   out.push('', `Charts (${r.charts.length})`);
   if (r.charts.length) out.push(...table([['NAME', 'VERSION', 'SIZE', 'DIGEST'], ...r.charts.map((c) => [c.name, c.version, formatBytes(c.size), shortDigest(c.digest)])]));

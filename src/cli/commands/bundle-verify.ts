@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
 import { verifyBundle, type VerifyResult } from '../../bundle/verify.ts';
 import type { Command } from '../args.ts';
@@ -6,10 +7,12 @@ import { SIGNER_USAGE, signerOptions, signerPolicyFrom } from './signer-flags.ts
 export const bundleVerifyCommand: Command = {
   name: 'bundle verify',
   summary: 'verify every entry and blob of a bundle',
-  usage: `Usage: astrago-check bundle verify FILE.tar [--allowed-signers FILE [--identity ID]]
+  usage: `Usage: astrago-check bundle verify FILE.tar|FILE.tar.000 [--allowed-signers FILE [--identity ID]]
 
 Checks FILE.tar.sha256 (when present), every entry against SHA256SUMS and
 bundle.yaml, every blob against its digest, and that every manifest's blobs are present.
+A split bundle is read across its parts (FILE.tar.000 ... or FILE.tar.parts.json);
+each part is checked against FILE.tar.parts.json, and a missing or extra part is named.
 Exit 0 when intact, 1 when anything is wrong (each problem is named).
 
 Options:
@@ -34,6 +37,7 @@ export function renderVerify(r: VerifyResult): string {
   const lines: string[] = [];
   const m = r.manifest;
   lines.push(`bundle ${r.file} (${formatBytes(r.tarSize)})${m ? `: ${m.metadata.name} ${m.metadata.version}${m.metadata.createdBy ? `, made by ${m.metadata.createdBy}` : ''}` : ''}`);
+  if (r.source.split) lines.push(`  ${'parts'.padEnd(20)} ${r.source.parts.length}${r.source.partsFile ? `, each checked against ${basename(r.source.partsFile)}` : ` (no ${basename(r.file)}.parts.json: parts not checked one by one)`}`);
   const sidecar = { ok: 'matches', mismatch: 'DOES NOT MATCH', absent: 'absent (not checked)', unreadable: 'unreadable' }[r.sidecar.status];
   lines.push(`  ${'tar sha256 sidecar'.padEnd(20)} ${sidecar}`);
   if (r.signature) lines.push(`  ${'signature'.padEnd(20)} ${r.signature.ok ? r.signature.message : 'FAILED (see below)'}`);
