@@ -161,7 +161,7 @@ test('bundle create --split writes parts in place of the tar; install pushes fro
     assert.equal(JSON.parse(readFileSync(`${out}.parts.json`, 'utf8')).parts.length, parts.length);
     assert.deepEqual(readdirSync(d).filter((f) => f.includes('tmp')), []);
 
-    const i = await runBinary(['bundle', 'install', join(d, parts[0]!), '--registry', `${site.host}/site`, '--charts-dir', join(d, 'charts')], { env: { PATH: process.env.PATH, HOME: d } });
+    const i = await runBinary(['bundle', 'install', join(d, parts[0]!), '--registry', `${site.host}/site`, '--flat', '--charts-dir', join(d, 'charts')], { env: { PATH: process.env.PATH, HOME: d } });
     assert.equal(i.code, 0, i.stdout + i.stderr);
     assert.equal(await registryDigest(site, 'site/team/big:1.0'), digest, 'the image arrived intact, from the parts');
   } finally {
