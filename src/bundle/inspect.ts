@@ -2,6 +2,7 @@
 // few small entries that describe it (bundle.yaml, images/index.json, the
 // manifests and configs). Layers are never read, so a multi-gigabyte bundle
 // is inspected in a moment. Nothing is verified here: that is `bundle verify`.
+import { createHash } from 'node:crypto';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 import { OperationError } from '../errors.ts';
 import { openBundleSource, type BundleSource } from './bundle-source.ts';
@@ -15,6 +16,8 @@ export interface BundleInspection {
   file: string;
   /** a split bundle: its parts, in order */
   parts?: Array<{ file: string; size: number }>;
+  /** sha256 of bundle.yaml: what a delta bundle names as its base */
+  manifestDigest: string;
   /** the bundle, and the tool (version) that made it */
   bundle: { name: string; version: string; createdBy?: string; tool?: { name: string; version: string } };
   /** the astrago-check that inspected it */
@@ -28,7 +31,7 @@ export interface BundleInspection {
 }
 
 /** Reads the tar's entry index, bundle.yaml and images/index.json (shared with install). */
-export async function openBundle(given: string): Promise<{ source: BundleSource; entries: Map<string, TarEntry>; tarSize: number; manifest: BundleManifestView; read(path: string): Promise<Buffer | undefined> }> {
+export async function openBundle(given: string): Promise<{ source: BundleSource; entries: Map<string, TarEntry>; tarSize: number; manifest: BundleManifestView; manifestDigest: string; read(path: string): Promise<Buffer | undefined> }> {
   const source = await openBundleSource(given);
   const file = source.tarName;
   const listing = await listTar(source);
@@ -39,7 +42,7 @@ export async function openBundle(given: string): Promise<{ source: BundleSource;
   };
   const yaml = await read('bundle.yaml');
   if (!yaml) throw new OperationError(`${file}: no bundle.yaml inside: not an astrago-check bundle`);
-  return { source, entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), read };
+  return { source, entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), manifestDigest: `sha256:${createHash('sha256').update(yaml).digest('hex')}`, read };
 }
 
 export async function inspectBundle(given: string): Promise<BundleInspection> {
@@ -79,6 +82,7 @@ export async function inspectBundle(given: string): Promise<BundleInspection> {
     apiVersion: 'astrago.io/v1',
     kind: 'BundleInspection',
     file,
+    manifestDigest: b.manifestDigest,
     ...(b.source.split ? { parts: b.source.parts.map((p) => ({ file: p.file, size: p.size })) } : {}),
     bundle: { ...m.metadata, ...(m.tool ? { tool: m.tool } : {}) },
     tool: { name: TOOL_NAME, version: TOOL_VERSION },

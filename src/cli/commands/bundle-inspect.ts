@@ -1,30 +1,46 @@
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { cyclonedxOf } from '../../bundle/inspect-cyclonedx.ts';
+import { parseSidecar } from '../../bundle/verify-sums.ts';
 import { stringify } from 'yaml';
 import { formatBytes, shortDigest } from '../../bundle/inspect-format.ts';
 import { inspectBundle, type BundleInspection } from '../../bundle/inspect.ts';
 import { oneOf, type Command } from '../args.ts';
 
-const FORMATS = ['tty', 'json', 'yaml'] as const;
+const FORMATS = ['tty', 'json', 'yaml', 'cyclonedx'] as const;
 
 export const bundleInspectCommand: Command = {
   name: 'bundle inspect',
   summary: 'show what a bundle holds',
-  usage: `Usage: astrago-check bundle inspect FILE.tar|FILE.tar.000 [--format tty|json|yaml]
+  usage: `Usage: astrago-check bundle inspect FILE.tar|FILE.tar.000 [--format tty|json|yaml|cyclonedx]
 
 Lists the charts, images (platforms, digests, sizes), files and totals of a
 bundle, and the spec it was made from, reading only its headers and manifests.
-It does not verify content: run 'bundle verify' for that.`,
+It does not verify content: run 'bundle verify' for that.
+--format cyclonedx prints a CycloneDX 1.6 JSON BOM of the bundle (images as
+pkg:oci/NAME@sha256:... with their original repository, charts, files, SHA-256s).`,
   options: { format: { type: 'string' } },
   positionals: [1, 1],
   async run(values, positionals, io) {
     const format = oneOf('bundle inspect', 'format', values.format, FORMATS) ?? 'tty';
     const r = await inspectBundle(positionals[0]!);
-    if (format === 'json') io.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    if (format === 'cyclonedx') io.stdout.write(JSON.stringify(cyclonedxOf(r, await tarDigest(r.file)), null, 2) + '\n');
+    else if (format === 'json') io.stdout.write(JSON.stringify(r, null, 2) + '\n');
     else if (format === 'yaml') io.stdout.write(stringify(r));
     else io.stdout.write(renderInspection(r));
     return 0;
   },
 };
+
+/** The tar's sha256 from FILE.tar.sha256 when it is there (inspect reads no layer to compute it). */
+async function tarDigest(file: string): Promise<{ tarSha256?: string }> {
+  try {
+    const hex = parseSidecar(await readFile(`${file}.sha256`, 'utf8'));
+    return hex ? { tarSha256: hex } : {};
+  } catch {
+    return {};
+  }
+}
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
