@@ -61,9 +61,13 @@ export interface Host {
   /**
    * Optional (SSH hosts have it): many tcpProbe's at once, dialled by the node itself in one
    * batch (`workers` at a time, each dial bounded by probeTimeoutMs). One result per target,
-   * undefined where none came before the end; null when the node cannot run the batch (no bash).
+   * undefined where none came before the end, and the TCP ports the node itself listens on
+   * (null: unknown); null when the node cannot run the batch (no bash).
    */
-  tcpSweep?(targets: { host: string; port: number }[], opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number }): Promise<(TcpProbeResult | undefined)[] | null>;
+  tcpSweep?(
+    targets: { host: string; port: number }[],
+    opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number },
+  ): Promise<{ results: (TcpProbeResult | undefined)[]; listening: number[] | null } | null>;
   /**
    * Optional (SSH hosts have it): start reading these facts now, all in one round trip;
    * later calls for them are answered from that read. Anything it cannot answer (or a

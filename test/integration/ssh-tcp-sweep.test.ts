@@ -84,10 +84,14 @@ test('one channel dials every target on the node: open, refused, filtered, unrea
     const t0 = performance.now();
     // Two workers (0: targets 0 2 4 6, 1: 1 3 5 7), three stuck dials: a stuck worker is
     // replaced at the probe timeout and the rest still answer.
-    const r = await host.tcpSweep(targets, { probeTimeoutMs: 800, workers: 2 });
+    const swept = await host.tcpSweep(targets, { probeTimeoutMs: 800, workers: 2 });
     const wall = performance.now() - t0;
     assert.equal(sessions.length - before, 1, `one exec channel for ${targets.length} probes: ${sessions.slice(before).join(' | ')}`);
-    assert.ok(r, 'bash is there');
+    assert.ok(swept, 'bash is there');
+    const r = swept.results;
+    // The node's own listening ports come with the batch: sshd's among them, the refused one not.
+    assert.ok(swept.listening?.includes(port), `listening: ${swept.listening}`);
+    assert.ok(!swept.listening?.includes(refusedPort));
     assert.deepEqual(
       r.map((x) => x?.state),
       ['open', 'refused', 'filtered', 'unreachable', 'open', 'filtered', 'filtered', 'refused'],
@@ -108,7 +112,7 @@ test('many targets, few workers: every result present and in target order', asyn
   try {
     const refusedPort = await freePort();
     const targets = Array.from({ length: 300 }, (_, i) => ({ host: '127.0.0.1', port: i % 3 === 0 ? port : refusedPort }));
-    const r = await host.tcpSweep(targets, { probeTimeoutMs: 2000, workers: 4 });
+    const r = (await host.tcpSweep(targets, { probeTimeoutMs: 2000, workers: 4 }))?.results;
     assert.ok(r);
     assert.equal(r.length, 300);
     r.forEach((x, i) => assert.equal(x?.state, i % 3 === 0 ? 'open' : 'refused', `target ${i}`));
@@ -121,7 +125,7 @@ test('an abort returns what came back so far; a node without bash answers null',
   const host = await connect(port);
   try {
     const targets = [{ host: '127.0.0.1', port }, ...Array.from({ length: 4 }, () => ({ host: ns.address, port: 9 }))];
-    const r = await host.tcpSweep(targets, { probeTimeoutMs: 30_000, workers: 8, signal: AbortSignal.timeout(1000) });
+    const r = (await host.tcpSweep(targets, { probeTimeoutMs: 30_000, workers: 8, signal: AbortSignal.timeout(1000) }))?.results;
     assert.ok(r);
     assert.equal(r[0]?.state, 'open');
     assert.deepEqual(r.slice(1), [undefined, undefined, undefined, undefined], 'stuck dials are not guessed');

@@ -93,9 +93,26 @@ export function hashedName(name: string, salt = randomBytes(20)): string {
   return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
 }
 
+const globs = new Map<string, RegExp>();
+
 function globMatch(pattern: string, text: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i').test(text);
+  // Most patterns name one host: a plain comparison (a site of hundreds of nodes looks up each
+  // of them in a file of hundreds of entries).
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === text.toLowerCase();
+  let re = globs.get(pattern);
+  if (!re) globs.set(pattern, (re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')));
+  return re.test(text);
+}
+
+/** Per parsed file, the entries naming each host token (lookups repeat: algorithms, then verify). */
+const matchMemo = new WeakMap<KnownHostEntry[], Map<string, KnownHostEntry[]>>();
+
+function entriesFor(entries: KnownHostEntry[], token: string): KnownHostEntry[] {
+  let memo = matchMemo.get(entries);
+  if (!memo) matchMemo.set(entries, (memo = new Map()));
+  let found = memo.get(token);
+  if (!found) memo.set(token, (found = entries.filter((e) => entryMatches(e, token))));
+  return found;
 }
 
 /** Does the entry name this host token? Negated patterns (`!pat`) veto a match. */
@@ -116,7 +133,7 @@ export function entryMatches(entry: KnownHostEntry, token: string): boolean {
 /** Judges a presented host key against parsed entries (certificate authorities are not used). */
 export function verifyHostKey(entries: KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyVerdict {
   const token = hostToken(host, port);
-  const matching = entries.filter((e) => e.marker !== 'cert-authority' && entryMatches(e, token));
+  const matching = entriesFor(entries, token).filter((e) => e.marker !== 'cert-authority');
   const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key));
   if (revoked) return { status: 'revoked', line: revoked.line };
   const plain = matching.filter((e) => !e.marker);
@@ -144,7 +161,7 @@ const DEFAULT_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp38
  */
 export function hostKeyAlgorithmsFor(entries: KnownHostEntry[], host: string, port: number): string[] {
   const token = hostToken(host, port);
-  const known = entries.filter((e) => !e.marker && entryMatches(e, token)).flatMap((e) => ALGOS_FOR_TYPE[e.keyType] ?? []);
+  const known = entriesFor(entries, token).filter((e) => !e.marker).flatMap((e) => ALGOS_FOR_TYPE[e.keyType] ?? []);
   return [...new Set([...known, ...DEFAULT_ORDER])];
 }
 
@@ -164,15 +181,25 @@ export class KnownHostsFile {
     return new KnownHostsFile(path, []);
   }
 
+  /** Parsed files of this process, by path, while unchanged on disk (every node of a site reads the same one). */
+  private static parsed = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
+
   /** Loads the file; a missing file is an empty one. */
   static load(path: string): KnownHostsFile {
     let text = '';
+    let stamp = 'missing';
     try {
+      const st = statSync(path);
+      stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const hit = KnownHostsFile.parsed.get(path);
+      if (hit?.stamp === stamp) return new KnownHostsFile(path, hit.entries);
       text = readFileSync(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    return new KnownHostsFile(path, parseKnownHosts(text));
+    const entries = parseKnownHosts(text);
+    KnownHostsFile.parsed.set(path, { stamp, entries });
+    return new KnownHostsFile(path, entries);
   }
 
   verify(host: string, port: number, key: Buffer): HostKeyVerdict {

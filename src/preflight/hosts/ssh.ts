@@ -28,8 +28,8 @@ import { abortError } from './ssh/abort.ts';
 import { authMethods, type AuthMethod } from './ssh/auth.ts';
 import { Slots } from './ssh/slots.ts';
 import { classifyTcpError } from './ssh/tcp-error.ts';
-import { runSweep, sweepCommand, type SweepTarget } from './ssh/tcp-sweep.ts';
-export type { SweepTarget };
+import { runSweep, sweepCommand, type SweepResult, type SweepTarget } from './ssh/tcp-sweep.ts';
+export type { SweepResult, SweepTarget };
 
 const { Client } = ssh2;
 
@@ -748,7 +748,7 @@ export class SshHost implements Host {
   }
 
   /** Many reachability probes dialled by the node itself over one exec channel (ssh/tcp-sweep.ts); null: no bash there. */
-  async tcpSweep(targets: SweepTarget[], opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number }): Promise<(TcpProbeResult | undefined)[] | null> {
+  async tcpSweep(targets: SweepTarget[], opts: { signal?: AbortSignal; probeTimeoutMs: number; workers: number }): Promise<SweepResult | null> {
     const { ch } = await this.#session(sweepCommand(opts.workers, shQuote), opts.signal);
     return await runSweep(ch, targets, opts).finally(() => ch.close());
   }

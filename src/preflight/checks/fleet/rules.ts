@@ -304,7 +304,9 @@ export function judgePortMatrix(f: PortMatrixFacts): Judgement[] {
   const groups = new Map<string, PortMatrixCell[]>();
   for (const c of f.cells) {
     const k = `${c.to}\u0000${c.port}`;
-    groups.set(k, [...(groups.get(k) ?? []), c]);
+    const g = groups.get(k);
+    if (g) g.push(c);
+    else groups.set(k, [c]);
   }
   if (groups.size === 0) return [{ status: 'skip', message: 'no node-to-node ports to test (fewer than two nodes with peer ports, or no addresses)', facts: { cells: 0 } }];
   const out: Judgement[] = [];

@@ -143,8 +143,15 @@ async function listeningOn(targets: string[], hosts: Map<string, Host>, signal: 
       listening[t] = null;
       if (!h) return;
       try {
-        const text = [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
-        if (text) listening[t] = listeningPorts(text);
+        // Only the LISTEN lines (st 0A) travel: the files list every socket of the node.
+        const r = await h.exec(['grep', '-h', ' 0A ', '/proc/net/tcp', '/proc/net/tcp6'], { signal, sudo: false });
+        const text =
+          r.code === 0 || (r.code === 2 && r.stdout)
+            ? r.stdout
+            : r.code === 1
+              ? ''
+              : [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
+        listening[t] = text || r.code === 1 ? listeningPorts(text) : null;
       } catch {
         // not readable: refused ports are then judged as "nothing listens"
       }
@@ -171,19 +178,27 @@ async function probeEach(host: Host, probes: PlannedProbe[], address: Map<string
 }
 
 /** One source's probes as one batch dialled on the node (O(1) channels per source); null when it cannot. */
-async function sweepFrom(host: Host, probes: PlannedProbe[], address: Map<string, string | undefined>, signal: AbortSignal, perProbe: number): Promise<PortMatrixCell[] | null> {
-  let results: Awaited<ReturnType<NonNullable<Host['tcpSweep']>>>;
+async function sweepFrom(
+  host: Host,
+  probes: PlannedProbe[],
+  address: Map<string, string | undefined>,
+  signal: AbortSignal,
+  perProbe: number,
+): Promise<{ cells: PortMatrixCell[]; listening: number[] | null } | null> {
+  let swept: Awaited<ReturnType<NonNullable<Host['tcpSweep']>>>;
   try {
-    results = await host.tcpSweep!(probes.map((p) => ({ host: address.get(p.to)!, port: p.port })), { signal, probeTimeoutMs: perProbe, workers: SWEEP_WORKERS });
+    swept = await host.tcpSweep!(probes.map((p) => ({ host: address.get(p.to)!, port: p.port })), { signal, probeTimeoutMs: perProbe, workers: SWEEP_WORKERS });
   } catch (err) {
-    if (signal.aborted) return probes.map((p) => ({ ...p, state: 'untested', error: 'time budget used up' }));
-    return probes.map((p) => ({ ...p, state: 'untested', error: errText(err) }));
+    const error = signal.aborted ? 'time budget used up' : errText(err);
+    return { cells: probes.map((p) => ({ ...p, state: 'untested', error })), listening: null };
   }
-  if (!results) return null;
-  return probes.map((p, i) => {
-    const r = results![i];
+  if (!swept) return null;
+  const { results } = swept;
+  const cells = probes.map((p, i): PortMatrixCell => {
+    const r = results[i];
     return r ? { ...p, ...r } : { ...p, state: 'untested', error: signal.aborted ? 'time budget used up' : 'no answer from the probe batch' };
   });
+  return { cells, listening: swept.listening };
 }
 
 export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
@@ -195,23 +210,42 @@ export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
     const plan = planPortMatrix(ctx.profile, ctx.nodes.map((n) => n.info));
     const hosts = new Map(reached(ctx).map((r) => [r.name, r.host]));
     const address = new Map(ctx.nodes.map((n) => [n.info.name, n.info.address]));
-    const listening = await listeningOn([...new Set(plan.map((p) => p.to))], hosts, signal);
     // A filtered port costs its whole timeout: keep each probe to a fraction of the budget.
     const perProbe = Math.max(300, Math.min(2000, Math.floor(ms / 3)));
-    const bySource = new Map<string, PlannedProbe[]>();
-    for (const p of plan) bySource.set(p.from, [...(bySource.get(p.from) ?? []), p]);
+    // Plan indexes per source, so that cells come back in plan order whoever answers first.
+    const bySource = new Map<string, number[]>();
+    plan.forEach((p, i) => {
+      const list = bySource.get(p.from);
+      if (list) list.push(i);
+      else bySource.set(p.from, [i]);
+    });
+    const cells = new Array<PortMatrixCell>(plan.length);
+    // A sweeping node reports its own listening ports; the other targets are asked apart.
+    const listenedBySweep: Record<string, number[] | null> = {};
     const sweeps = pLimit(SWEEPS_AT_ONCE);
-    const cells = await Promise.all(
-      [...bySource].map(async ([from, probes]): Promise<PortMatrixCell[]> => {
+    await Promise.all(
+      [...bySource].map(async ([from, idx]) => {
+        const probes = idx.map((i) => plan[i]!);
         const host = hosts.get(from);
-        if (!host) return probes.map((p) => ({ ...p, state: 'untested', error: 'source node unreachable' }));
-        const swept = host.tcpSweep ? await sweeps(() => sweepFrom(host, probes, address, signal, perProbe)) : null;
-        return swept ?? (await probeEach(host, probes, address, signal, perProbe));
+        let out: PortMatrixCell[];
+        if (!host) {
+          out = probes.map((p) => ({ ...p, state: 'untested', error: 'source node unreachable' }));
+        } else {
+          const swept = host.tcpSweep ? await sweeps(() => sweepFrom(host, probes, address, signal, perProbe)) : null;
+          if (swept) listenedBySweep[from] = swept.listening;
+          out = swept?.cells ?? (await probeEach(host, probes, address, signal, perProbe));
+        }
+        idx.forEach((planIndex, k) => (cells[planIndex] = out[k]!));
       }),
     );
-    // Plan order: results do not depend on which source answered first.
-    const rank = new Map(plan.map((p, i) => [`${p.from}\u0000${p.to}\u0000${p.port}`, i]));
-    return { cells: cells.flat().sort((a, b) => rank.get(`${a.from}\u0000${a.to}\u0000${a.port}`)! - rank.get(`${b.from}\u0000${b.to}\u0000${b.port}`)!), listening };
+    const targets = [...new Set(plan.map((p) => p.to))];
+    const listening = await listeningOn(
+      targets.filter((t) => !listenedBySweep[t]),
+      hosts,
+      signal,
+    );
+    for (const t of targets) if (listenedBySweep[t]) listening[t] = listenedBySweep[t]!;
+    return { cells, listening };
   },
   judge: (f) => judgePortMatrix(f),
 });

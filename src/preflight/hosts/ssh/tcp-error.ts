@@ -3,7 +3,11 @@ import type { TcpProbeResult } from '../../types.ts';
 
 /** open | refused | filtered | dns | unreachable | error, from a connect error's words. */
 export function classifyTcpError(err: Error): TcpProbeResult['state'] {
-  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
+  return classifyTcpText(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`);
+}
+
+/** The same from the words alone (a shell's message): no Error to build per probe. */
+export function classifyTcpText(text: string): TcpProbeResult['state'] {
   if (/ECONNREFUSED|refused/i.test(text)) return 'refused';
   if (/ETIMEDOUT|timed out|no answer/i.test(text)) return 'filtered';
   if (/EHOSTUNREACH|ENETUNREACH|no route|unreachable/i.test(text)) return 'unreachable';

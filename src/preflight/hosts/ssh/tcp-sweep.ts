@@ -5,7 +5,8 @@
 //
 // Protocol (all lines):
 //   tool -> node  stdin: "HOST PORT" per target, then ".", then control lines "K I"
-//   node -> tool  stdout: "S" once every worker started, "R I open" or "R I fail TEXT" per target
+//   node -> tool  stdout: "L PORT…" (its own listening TCP ports, "L?" when unknown), "S" once
+//                 every worker started, "R I open" or "R I fail TEXT" per target
 // Worker w dials targets w, w+K, w+2K, … one after the other. A dial to a filtered port
 // hangs: the tool, which knows since when each worker waits (its last answer), declares
 // that target filtered after the per-probe timeout and writes "K I": the script kills
@@ -13,7 +14,7 @@
 // workers). Error words come from bash ("Connection refused", "No route to host", …);
 // each worker's output passes through its own line reader, so lines never interleave.
 import type { TcpProbeResult } from '../../types.ts';
-import { classifyTcpError } from './tcp-error.ts';
+import { classifyTcpText } from './tcp-error.ts';
 
 export interface SweepTarget {
   host: string;
@@ -52,6 +53,10 @@ rd() {
     case $l in "R "*" fail") echo "$l \${e#*: }"; e= ;; "R "*) echo "$l" ;; *) [ -n "$e" ] || e=\${l#*: } ;; esac
   done
 }
+# The node's own listening TCP ports (st 0A in /proc/net/tcp*), for the peers' verdicts.
+if L=$(grep -h ' 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null) || [ $? = 1 ]; then
+  o=L; while read -r _ la _ st _; do [ "$st" = 0A ] && o+=" $(( 16#\${la##*:} ))"; done <<< "$L"; echo "$o"
+else echo 'L?'; fi
 declare -a pid
 spawn() { work "$1" > >(rd) 2>&1 & pid[$(( $1 % K ))]=$!; }
 for (( w = 0; w < K && w < N; w++ )); do spawn $w; done
@@ -78,12 +83,15 @@ export interface SweepOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Runs the sweep on an open channel. Resolves with one result per target (undefined where
- * none came back before the channel closed or `signal` fired), or null when the node has no
- * bash.
- */
-export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptions): Promise<(TcpProbeResult | undefined)[] | null> {
+export interface SweepResult {
+  /** One per target; undefined where none came back before the channel closed or the signal fired. */
+  results: (TcpProbeResult | undefined)[];
+  /** TCP ports something listens on at the sweeping node itself; null when it could not tell. */
+  listening: number[] | null;
+}
+
+/** Runs the sweep on an open channel; null when the node has no bash. */
+export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptions): Promise<SweepResult | null> {
   const results: (TcpProbeResult | undefined)[] = Array.from({ length: targets.length }, () => undefined);
   const n = targets.length;
   const k = Math.max(1, Math.min(o.workers, n));
@@ -93,6 +101,7 @@ export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptio
   let started = false;
   let got = 0;
   let noBash = false;
+  let listening: number[] | null = null;
   let buf = '';
   return new Promise((resolve) => {
     let finished = false;
@@ -106,7 +115,7 @@ export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptio
       } catch {
         // channel already gone
       }
-      resolve(noBash ? null : results);
+      resolve(noBash ? null : { results, listening });
     };
     const record = (i: number, r: TcpProbeResult) => {
       if (i < 0 || i >= n || results[i]) return;
@@ -118,19 +127,26 @@ export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptio
         noBash = true;
         return;
       }
+      if (line.startsWith('L')) {
+        if (line !== 'L?') listening = [...new Set(line.slice(1).trim().split(' ').filter(Boolean).map(Number))].sort((a, b) => a - b);
+        return;
+      }
       if (line === 'S') {
         started = true;
         since.fill(performance.now());
         return;
       }
-      const m = /^R (\d+) (open|fail)(?: (.*))?$/.exec(line);
-      if (!m) return;
-      const i = Number(m[1]);
+      // "R I open" | "R I fail TEXT" (split by hand: hundreds of thousands of lines on a large site)
+      if (!line.startsWith('R ')) return;
+      const sp = line.indexOf(' ', 2);
+      const i = Number(line.slice(2, sp));
+      if (sp < 0 || !Number.isInteger(i)) return;
+      const open = line.startsWith('open', sp + 1);
       const w = i % k;
       const t = performance.now();
       const ms = Math.round(t - since[w]!);
-      const text = m[3]?.trim() || 'connect failed';
-      record(i, m[2] === 'open' ? { state: 'open', ms, via: 'ssh-batch' } : { state: classifyTcpError(new Error(text)), error: text, ms, via: 'ssh-batch' });
+      const text = line.slice(sp + 6).trim() || 'connect failed';
+      record(i, open ? { state: 'open', ms, via: 'ssh-batch' } : { state: classifyTcpText(text), error: text, ms, via: 'ssh-batch' });
       if (i >= cur[w]!) {
         cur[w] = i + k;
         since[w] = t;
