@@ -36,6 +36,7 @@ import { HeadFirst, type ReadTurn } from './head-first.ts';
 import { HttpSource } from './http-source.ts';
 import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
+import { plural } from './inspect-format.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
 import { ContentStore, DigestMismatchError, SinkClosedError, type BlobSink } from './store.ts';
@@ -119,7 +120,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);
   progress.total('files', spec.files.length);
-  progress.log(`bundle ${spec.metadata.name} ${spec.metadata.version}: ${loaded.images.length} images, ${loaded.charts.length} charts, ${spec.files.length} files; platforms ${platforms.join(', ')}; cache ${store.root}`);
+  progress.log(`bundle ${spec.metadata.name} ${spec.metadata.version}: ${plural(loaded.images.length, 'image')}, ${plural(loaded.charts.length, 'chart')}, ${plural(spec.files.length, 'file')}; platforms ${platforms.join(', ')}; cache ${store.root}`);
 
   const failures: string[] = [];
   const fail = (err: unknown) => {
@@ -203,6 +204,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest)) layers.set(d.digest, { image, d });
     let fetched = 0;
     let cached = 0;
+    const resumed = { blobs: 0, bytes: 0 };
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
     // When this process is the bottleneck, the blob earliest in the tar is read first (head-first.ts).
     const pace = opts.pace ?? new HeadFirst();
@@ -222,6 +224,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         }).then((r) => {
           if (r.how === 'cached') cached++;
           else fetched++;
+          if (r.resumedFrom > 0) {
+            resumed.blobs++;
+            resumed.bytes += r.resumedFrom;
+          }
           progress.count('blobs');
           return r.how;
         });
@@ -248,7 +254,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       if (reasons.length) throw new OperationError(`bundle not written; ${reasons.length} blob(s) could not be fetched:\n  ${reasons.join('\n  ')}`);
       throw err;
     }
-    progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${layers.size} layers: ${fetched} downloaded, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
+    const resumedText = resumed.blobs ? ` (${resumed.blobs === 1 ? '1 of them' : `${resumed.blobs} of them`} resumed where an interrupted run stopped: ${formatBytes(resumed.bytes)} not downloaded again)` : '';
+    progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${plural(layers.size, 'layer')}: ${fetched} downloaded${resumedText}, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
     return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
   } finally {
     hasher.cancel();

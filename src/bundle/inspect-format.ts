@@ -28,3 +28,13 @@ export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }
     },
   };
 }
+
+/** '1 file', '3 files'; `many` for irregular plurals ('entries'). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A file mode as octal digits: 493 (0o755) -> '0755'. */
+export function formatMode(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+}

@@ -25,7 +25,8 @@ export interface BundleInspection {
   platforms: string[];
   charts: Array<{ name: string; version: string; file: string; size: number; digest: string }>;
   images: Array<{ ref: string; digest: string; mediaType: string; platforms: string[]; size: number; blobs: number; problems?: string[] }>;
-  files: Array<{ name: string; file: string; size: number; digest: string }>;
+  /** `mode`: the permission bits of the file's tar entry */
+  files: Array<{ name: string; file: string; size: number; digest: string; mode: number }>;
   totals: { charts: number; images: number; files: number; blobs: number; uniqueBlobBytes: number; tarSize: number };
   spec?: unknown;
 }
@@ -89,7 +90,7 @@ export async function inspectBundle(given: string): Promise<BundleInspection> {
     platforms: m.platforms,
     charts: m.charts.map(({ name, version, file: f, size, digest }) => ({ name, version, file: f, size, digest })),
     images,
-    files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest })),
+    files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest, mode: b.entries.get(f)?.mode ?? 0o644 })),
     totals: { charts: m.charts.length, images: images.length, files: m.files.length, blobs, uniqueBlobBytes, tarSize: b.tarSize },
     ...(m.spec !== undefined ? { spec: m.spec } : {}),
   };

@@ -3,7 +3,6 @@
 // --insecure or a loopback host; auth: docker config or site-file secret
 // references, Basic or Bearer per repository scope; retries of replayable
 // requests), seen through the small PushSession interface push.ts needs.
-import { request } from 'undici';
 import { OperationError, errorMessage } from '../errors.ts';
 import type { RegistrySettings } from '../schema/bundle-spec.ts';
 import { repositoryScope } from './registry/auth.ts';
@@ -24,6 +23,8 @@ export interface SessionOptions {
   connections?: number;
 }
 
+const CREDENTIALS_HINT = "check the credentials (~/.docker/config.json as written by docker/skopeo login, or the site file's registry username and passwordEnv/passwordFile)";
+
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
@@ -41,7 +42,7 @@ function explain(host: string, err: unknown): OperationError {
   return new OperationError(`cannot reach registry ${host}: ${msg}${hint}`, { cause: err });
 }
 
-export async function openPushSession(opts: SessionOptions): Promise<PushSession & { close(): Promise<void> }> {
+export async function openPushSession(opts: SessionOptions): Promise<PushSession & { user: string | undefined; close(): Promise<void> }> {
   const host = opts.target.host;
   const settings: RegistrySettings = {
     host,
@@ -53,11 +54,16 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
   };
   const client = new RegistryClient({ registries: [settings], env: opts.env, connections: opts.connections ?? 16 });
   let baseUrl: string;
+  let user: string | undefined;
   try {
-    // One reachability and TLS check up front, so a bad CA is one clear error, not one per blob.
+    // One reachability, TLS and credentials check up front (GET /v2/ through the auth flow,
+    // as `docker login` does), so a typo or a bad CA is one clear error before anything else.
     const ep = await client.transport.endpoint(host);
-    const res = await request(`${ep.baseUrl}/v2/`, { dispatcher: ep.dispatcher, headersTimeout: 30_000 });
+    const res = await client.send(host, { path: '/v2/' });
     await res.body.dump();
+    user = client.userFor(host);
+    if (res.statusCode === 401 || res.statusCode === 403) throw new OperationError(`registry ${host} refused the credentials${user ? ` of ${user}` : ' (none were found)'} (HTTP ${res.statusCode}): ${CREDENTIALS_HINT}; nothing was pushed or written`);
+    if (res.statusCode !== 200) throw new OperationError(`registry ${host} answered GET /v2/ with HTTP ${res.statusCode}: is it a container registry (Registry HTTP API v2)? Nothing was pushed or written`);
     baseUrl = ep.baseUrl;
   } catch (err) {
     await client.close();
@@ -66,6 +72,7 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
   }
   return {
     baseUrl,
+    user,
     async request(req: PushRequest): Promise<PushResponse> {
       const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : req.body();
       const res = await client.send(host, {
@@ -79,7 +86,7 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
       });
       if (res.statusCode === 401 || res.statusCode === 403) {
         await res.body.dump();
-        throw new OperationError(`registry ${host} refused ${req.method} for ${req.repository} (HTTP ${res.statusCode}): check the credentials (~/.docker/config.json as written by docker/skopeo login, or the site file's registry username and passwordEnv/passwordFile) and that the user may push there`);
+        throw new OperationError(`registry ${host} refused ${req.method} for ${req.repository} (HTTP ${res.statusCode}): ${CREDENTIALS_HINT}, and that the user may push there`);
       }
       return { status: res.statusCode, headers: flatHeaders(res.headers), text: () => res.body.text() };
     },

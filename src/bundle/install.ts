@@ -1,25 +1,26 @@
-// bundle install: verify, then write the charts directory, then push every
-// image and chart into the site registry. Blobs stream straight out of the
-// tar (a blob's bytes sit contiguously in it), so nothing is extracted to
-// disk but the charts directory; the registry re-checks every digest.
-import { statfs, mkdir, readFile } from 'node:fs/promises';
+// bundle install: check that the site registry answers and takes the
+// credentials, verify the bundle, push every image and chart, then write the
+// charts and files directories (install-output.ts). Blobs stream straight out
+// of the tar (a blob's bytes sit contiguously in it), so nothing is extracted
+// to disk but those two directories; the registry re-checks every digest.
+import { statfs, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { OperationError, errorMessage } from '../errors.ts';
-import { formatBytes } from './inspect-format.ts';
+import { formatBytes, formatMode, plural } from './inspect-format.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
 import { imageRepository, refuseCollisions, type TargetLayout } from './install-targets.ts';
 import { openPushSession, type SessionOptions } from './install-session.ts';
-import { writeTextFiles } from './install-files.ts';
 import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles } from './runtime-mirrors.ts';
 import { parseReference } from './registry/reference.ts';
 import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
-import { entryStream, extractEntry, type TarEntry } from './tar-reader.ts';
-import { sourceStream, type BundleSource } from './bundle-source.ts';
+import { entryStream, type TarEntry } from './tar-reader.ts';
+import { sourceStream } from './bundle-source.ts';
+import { defaultFilesDir, writeInstallOutputs } from './install-output.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 import type { SignerPolicy } from './sign/bundle-signature.ts';
@@ -31,6 +32,8 @@ export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   /** drop the source registry from image targets (the layout before by-registry) */
   flat?: boolean;
   chartsDir?: string;
+  /** where the bundle's files/ go (default: astrago-files beside the charts directory) */
+  filesDir?: string;
   concurrency?: number;
   /** require a good signature by one of these signers before anything changes */
   signers?: SignerPolicy;
@@ -57,6 +60,8 @@ export interface InstallSummary extends InstallCounts {
   charts: Array<{ name: string; version: string; ref: string }>;
   chartsDir: string;
   valuesFile: string;
+  filesDir: string;
+  files: string[];
   dryRun: boolean;
 }
 
@@ -85,40 +90,59 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   const target = parseRegistryTarget(opts.registry);
   const layout: TargetLayout = opts.flat ? 'flat' : 'by-registry';
   const chartsDir = resolve(opts.cwd, opts.chartsDir ?? DEFAULT_CHARTS_DIR);
+  const filesDir = opts.filesDir ? resolve(opts.cwd, opts.filesDir) : defaultFilesDir(chartsDir);
 
-  // 1. Verify before anything changes.
+  // 1. The registry answers and takes the credentials (seconds), before the verification (minutes on a large bundle).
+  let session: Awaited<ReturnType<typeof openPushSession>> | undefined;
+  if (!opts.dryRun) {
+    opts.log(`Registry: ${target.host} ...`);
+    session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
+    opts.log(`Registry: ${target.host} answers${session.user ? ` and accepts the credentials of ${session.user}` : ''}.`);
+  }
+  try {
+    return await verifyAndInstall(opts, target, layout, chartsDir, filesDir, session);
+  } finally {
+    await session?.close();
+  }
+}
+
+async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, chartsDir: string, filesDir: string, session: PushSession | undefined): Promise<InstallSummary> {
+  // 2. Verify before anything changes.
   opts.log(`Verifying ${opts.file} ...`);
   const verified = await verifyBundle(opts.file, { ...(opts.signers ? { signers: opts.signers } : {}), onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
   opts.status?.('');
   if (verified.problems.length || !verified.manifest) {
     const list = verified.problems.slice(0, 50).map((p) => `  - ${p.path}: ${p.message}`);
     if (verified.problems.length > 50) list.push(`  ... and ${verified.problems.length - 50} more`);
-    throw new OperationError(`${opts.file}: verification failed (${verified.problems.length} problem${verified.problems.length === 1 ? '' : 's'}); nothing was pushed or written:\n${list.join('\n')}`);
+    throw new OperationError(`${opts.file}: verification failed (${plural(verified.problems.length, 'problem')}); nothing was pushed or written:\n${list.join('\n')}`);
   }
   if (verified.signature) opts.log(`Signature: ${verified.signature.message}`);
-  opts.log(`Verified: ${verified.counts.entries} entries, ${verified.counts.images} images, ${verified.counts.charts} charts, ${verified.counts.files} files.`);
+  const n = verified.counts;
+  opts.log(`Verified: ${plural(n.entries, 'entry', 'entries')}, ${plural(n.images, 'image')}, ${plural(n.charts, 'chart')}, ${plural(n.files, 'file')}.`);
 
-  // 2. Plan.
+  // 3. Plan.
   const images = planImages(target, verified, layout);
   const charts = await planCharts(target, verified);
   refuseCollisions(target, [...images.map((i) => ({ what: `image ${i.mapping.original}`, repository: i.mapping.repository, reference: i.mapping.tag ?? i.mapping.digest, digest: i.mapping.digest })), ...charts.map((c) => ({ what: `chart ${c.name} ${c.version}`, repository: c.repository, reference: c.tag, digest: c.artifact.manifestDigest }))], layout);
   const mappings = images.map((i) => i.mapping);
   const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })), layout);
   const indexEntry = verified.records.get('charts/index.yaml')?.entry;
-  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + DISK_MARGIN;
+  const files = verified.manifest.files.map((f) => verified.records.get(f.file)!.entry);
+  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + files.reduce((s, f) => s + f.size, 0) + DISK_MARGIN;
   const free = await freeBytes(chartsDir);
   const uniqueBlobs = new Map<string, number>();
   for (const i of images) for (const b of i.tree.blobs) uniqueBlobs.set(b.digest, b.size);
   for (const c of charts) uniqueBlobs.set(c.tgz.digest, c.tgz.size);
   const pushBytes = [...uniqueBlobs.values()].reduce((a, b) => a + b, 0);
 
-  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${images.length} images, ${charts.length} charts, ${uniqueBlobs.size} unique blobs, ${formatBytes(pushBytes)} at most to upload)`);
-  opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
+  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${plural(images.length, 'image')}, ${plural(charts.length, 'chart')}, ${plural(uniqueBlobs.size, 'unique blob')}, ${formatBytes(pushBytes)} at most to upload)`);
+  opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir}${files.length ? ` and ${filesDir}` : ''} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
   for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
   for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
-  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE})`);
+  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}), written once every push succeeded`);
   const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
   if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
+  for (const f of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
 
   const summary: InstallSummary = {
     registry: targetBase(target),
@@ -127,6 +151,8 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
     charts: charts.map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
     chartsDir,
     valuesFile: join(chartsDir, VALUES_FILE),
+    filesDir,
+    files: files.map((f) => join(filesDir, f.path.replace(/^files\//, ''))),
     dryRun: !!opts.dryRun,
     blobsPushed: 0,
     bytesPushed: 0,
@@ -136,29 +162,29 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
     manifestsSkipped: 0,
   };
   const noSpace = free !== undefined && free < need ? `not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free` : undefined;
-  if (opts.dryRun) {
+  if (opts.dryRun || !session) {
     if (noSpace) opts.log(`Warning: ${noSpace}; the install would stop here.`);
     opts.log('Dry run: nothing was pushed or written.');
     return summary;
   }
+  // (a full disk stops the install before the registry is changed)
   if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
 
-  // 3. The charts directory (local, fast: a full disk stops us before the registry is touched).
-  await writeChartsDir(verified.source, chartsDir, charts.map((c) => c.entry), indexEntry, values, verified.records);
-
-  // 4. Push.
-  const session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
-  try {
-    await pushAll(session, opts, images, charts, verified, summary, pushBytes);
-    // Written once the images are there: nodes that pick these up pull from the site at once.
-    if (sources.length) {
-      const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
-      const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
-      await writeTextFiles(chartsDir, runtimeMirrorFiles({ target, layout, sources, scheme, ca, skipVerify: opts.insecure === true }));
-    }
-  } finally {
-    await session.close();
-  }
+  // 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
+  // push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
+  await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+  const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
+  const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
+  const mirrors = sources.length ? runtimeMirrorFiles({ target, layout, sources, scheme, ca, skipVerify: opts.insecure === true }) : [];
+  await writeInstallOutputs(verified.source, {
+    chartsDir,
+    charts: charts.map((c) => c.entry),
+    ...(indexEntry ? { index: indexEntry } : {}),
+    texts: [{ path: VALUES_FILE, content: values }, ...mirrors],
+    filesDir,
+    files,
+    sha256: (p) => verified.records.get(p)?.sha256,
+  });
   return summary;
 }
 
@@ -192,25 +218,6 @@ async function freeBytes(dir: string): Promise<number | undefined> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) return undefined;
     }
-  }
-}
-
-/**
- * Writes the chart .tgz entries, index.yaml and the values override into
- * `dir`, each through a temp name: a full disk (ENOSPC) stops with a clear
- * message and leaves no partial file under a final name.
- */
-export async function writeChartsDir(file: string | BundleSource, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string, verified?: VerifyResult['records']): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    for (const c of charts) await extractEntry(file, c, dir, c.path.replace(/^charts\//, ''), verified?.get(c.path)?.sha256);
-    if (indexEntry) await extractEntry(file, indexEntry, dir, 'index.yaml', verified?.get(indexEntry.path)?.sha256);
-    await writeTextFiles(dir, [{ path: VALUES_FILE, content: values }]);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
-      throw new OperationError(`disk full while writing the charts directory ${dir}: nothing was pushed; the files already complete are kept, no partial file is left. Free some space or choose another --charts-dir.`);
-    }
-    throw err;
   }
 }
 

@@ -12,7 +12,7 @@
 // the entry and its offset. Extraction writes only below its directory.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
@@ -50,6 +50,8 @@ export interface TarEntry {
   headerOffset: number;
   /** Offset of the entry's first data byte. */
   dataOffset: number;
+  /** Permission bits from the header (0o644 when it has none). */
+  mode: number;
 }
 
 /**
@@ -251,7 +253,7 @@ export async function walkTar(input: TarInput, opts: WalkOptions = {}): Promise<
       const path = (checked as { path: string }).path;
       const type = typeCode === '5' ? 'directory' : 'file';
       if (type === 'file' && path === '') fail(headerOffset, shown, 'file entry without a name');
-      const entry: TarEntry = { path, type, size: type === 'file' ? sz : 0, headerOffset: entryStart, dataOffset: pos };
+      const entry: TarEntry = { path, type, size: type === 'file' ? sz : 0, headerOffset: entryStart, dataOffset: pos , mode: (h.mode ?? 0o644) & 0o777 };
       entries.push(entry);
       previous = path;
       const sink = opts.onEntry?.(entry) ?? undefined;
@@ -316,12 +318,20 @@ export async function safeDestination(destDir: string, entryPath: string): Promi
   return join(parent, basename(target));
 }
 
+/** An entry copied to a temp name beside its destination: `commit()` renames it there, `discard()` removes it. */
+export interface StagedEntry {
+  dest: string;
+  tmp: string;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
 /**
- * Copies one entry to destDir/asPath (default: its own path) through a temp
- * name, renamed only when complete: a failure (ENOSPC…) leaves nothing under
- * the final name.
+ * Copies one entry to a temp name beside destDir/asPath (default: its own
+ * path), checking its sha256 on the way when `expectSha256` is given; the
+ * final name is untouched until commit(). `mode`: the file's permission bits.
  */
-export async function extractEntry(input: TarInput, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
+export async function stageEntry(input: TarInput, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string, mode = 0o644): Promise<StagedEntry> {
   const src = await sourceOf(input);
   const file = src.tarName;
   if (entry.type !== 'file') throw new OperationError(`refusing to extract '${entry.path}': not a regular file`);
@@ -336,14 +346,31 @@ export async function extractEntry(input: TarInput, entry: TarEntry, destDir: st
         done(null, chunk);
       },
     });
-    await pipeline(entryStream(src, entry), hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    await pipeline(entryStream(src, entry), hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
     // The tar may have changed since it was verified: check again before the final name.
     const got = hash.digest('hex');
     if (expectSha256 && got !== expectSha256) throw new OperationError(`${file}: entry '${entry.path}' changed since it was verified (sha256 ${got}, expected ${expectSha256})`);
-    await rename(tmp, dest);
+    // (explicitly: the umask does not apply to chmod, so an executable stays executable)
+    await chmod(tmp, mode);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  return dest;
+  return { dest, tmp, commit: () => rename(tmp, dest), discard: () => rm(tmp, { force: true }) };
+}
+
+/**
+ * Copies one entry to destDir/asPath (default: its own path) through a temp
+ * name, renamed only when complete: a failure (ENOSPC…) leaves nothing under
+ * the final name.
+ */
+export async function extractEntry(input: TarInput, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
+  const staged = await stageEntry(input, entry, destDir, asPath, expectSha256);
+  try {
+    await staged.commit();
+  } catch (err) {
+    await staged.discard();
+    throw err;
+  }
+  return staged.dest;
 }

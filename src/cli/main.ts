@@ -61,12 +61,26 @@ export function mainHelp(): string {
   return lines.join('\n');
 }
 
-function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 'version' {
+/** `astrago-check bundle --help`: the four bundle commands. */
+export function bundleHelp(): string {
+  return [
+    `Usage: ${TOOL_NAME} bundle COMMAND [options]`,
+    '',
+    'Commands:',
+    ...Object.values(BUNDLE).map((c) => `  ${c.name.replace(/^bundle /, '').padEnd(10)} ${c.summary}`),
+    '',
+    `Run '${TOOL_NAME} bundle COMMAND --help' for a command's options.`,
+  ].join('\n');
+}
+
+function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 'version' | 'bundle-help' {
   const [first, second] = argv;
   if (first === '--version' || first === '-v' || first === 'version') return 'version';
   if (first === '--help' || first === '-h' || first === 'help') return 'help';
   if (first === 'bundle') {
-    if (second === undefined || second === '--help' || second === '-h') return 'help';
+    if (second === '--help' || second === '-h') return 'bundle-help';
+    // No command: the bundle help, as a usage error (exit 2).
+    if (second === undefined) throw new UsageError(`bundle: a command is required\n${bundleHelp()}`);
     const cmd = BUNDLE[second];
     if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, images, verify, inspect, install, sign, split or join)`);
     return { cmd, rest: argv.slice(2) };
@@ -87,6 +101,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     }
     if (picked === 'help') {
       io.stdout.write(mainHelp() + '\n');
+      return 0;
+    }
+    if (picked === 'bundle-help') {
+      io.stdout.write(bundleHelp() + '\n');
       return 0;
     }
     if (picked.cmd === BUNDLE.create && !picked.rest.some((a) => a === '--help' || a === '-h')) {

@@ -43,11 +43,31 @@ export const chartSourceSchema = z
   });
 export type ChartSource = z.infer<typeof chartSourceSchema>;
 
+/**
+ * A file mode: an integer up to 0o777 (YAML's 0o755 reads as 493), or octal
+ * digits in a string ("0755", "755", "0o755"). YAML reads `mode: 755` and
+ * `mode: 0755` as the decimal 755: refused with the octal spelling to use,
+ * rather than taken as a mode nobody meant.
+ */
+const fileModeSchema = z.union([z.number(), z.string()]).transform((v, ctx): number => {
+  if (typeof v === 'string') {
+    const m = /^(?:0o?)?([0-7]{3})$/.exec(v.trim());
+    if (m) return parseInt(m[1]!, 8);
+    ctx.addIssue({ code: 'custom', message: `expected octal digits like "0755" (got "${v}")` });
+    return z.NEVER;
+  }
+  if (Number.isInteger(v) && v >= 0 && v <= 0o777) return v;
+  const digits = String(v);
+  const hint = /^[0-7]{3}$/.test(digits) ? `write it in octal: 0o${digits} or "0${digits}" (YAML reads ${digits} as a decimal number)` : 'expected a mode from 0 to 0o777, e.g. 0o755 or "0755"';
+  ctx.addIssue({ code: 'custom', message: `mode ${digits}: ${hint}` });
+  return z.NEVER;
+}).pipe(z.number().int().min(0).max(0o777));
+
 export const fileSourceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a plain file name (letters, digits, . _ -)'),
   url: z.url({ protocol: /^https?$/ }).describe('where to download it'),
   sha256: z.string().regex(/^[a-f0-9]{64}$/, 'expected 64 lowercase hex digits').describe('expected sha256 of the download'),
-  mode: z.number().int().min(0).max(0o777).optional().describe('file mode in the bundle, e.g. 0o755 (493) for binaries'),
+  mode: fileModeSchema.optional().describe('file mode in the bundle, in octal: 0o755 or "0755" for binaries (default 0o644); a plain integer is taken as written (493 = 0o755)'),
 });
 export type FileSource = z.infer<typeof fileSourceSchema>;
 

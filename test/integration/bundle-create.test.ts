@@ -353,6 +353,7 @@ describe('bundle create resume', () => {
     assert.equal(resumed.length, 1);
     assert.equal(resumed[0]!.range, `bytes=${partialSize}-`);
     assert.equal(resumed[0]!.status, 206);
+    assert.match(r.stderr, new RegExp(`1 of them resumed where an interrupted run stopped: [\\d.]+ [KM]iB not downloaded again\\), ${verified.length} from the cache`));
 
     // A third run with the same cache fetches no blob at all.
     proxy.requests.length = 0;

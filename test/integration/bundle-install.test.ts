@@ -19,7 +19,7 @@ import { createLayout, multiPlatformImage, pushImage, singlePlatformImage, type 
 import { makeChartDir, startStaticServer, writeHelmIndex, type StaticServer } from '../support/helm-repo.ts';
 import { packageChart } from '../../src/bundle/charts/package.ts';
 import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
-import { writeChartsDir } from '../../src/bundle/install.ts';
+import { writeChartsDir } from '../../src/bundle/install-output.ts';
 import { walkTar } from '../../src/bundle/tar-reader.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { freePort } from '../support/process.ts';
@@ -322,7 +322,7 @@ test('credentials by reference from the site file (passwordEnv), and a bearer-to
   assert.equal(rawDigest(reg, 'viasite/docker.io/library/app:1.0'), appDigest);
   const wrong = await runBinary(['bundle', 'install', bundle.file, '--registry', '127.0.0.2:5000', '--site', site], { env: { PATH: process.env.PATH, HOME: dir } });
   assert.equal(wrong.code, 2);
-  assert.match(wrong.stderr, /site\.yaml: field 'registry\.url': the --registry host 127\.0\.0\.2:5000/);
+  assert.match(wrong.stderr, /site\.yaml: field 'registry\.url': names the registry 127\.0\.0\.1:\d+, but --registry names 127\.0\.0\.2:5000: give --registry 127\.0\.0\.1:\d+\[\/PREFIX\], or correct registry\.url/);
 
   // Bearer tokens: a mount needs pull on the source repository in the same token.
   const tok = await startRegistry({ auth: 'token' });
@@ -339,7 +339,7 @@ test('a disk that fills up while the charts directory is written: clear stop, no
     const tar = join(dir, 'charts-only.tar');
     writeFileSync(tar, rawTar([{ path: 'charts/a-1.tgz', data: randomBytes(100_000) }, { path: 'charts/b-1.tgz', data: randomBytes(200_000) }]));
     const { entries } = await walkTar(tar);
-    await assert.rejects(writeChartsDir(tar, join(mnt, 'out'), entries, undefined, 'global: {}\n'), /disk full while writing the charts directory .*no partial file is left/);
-    assert.deepEqual(readdirSync(join(mnt, 'out')), ['a-1.tgz'], 'only the complete file, no temp file, nothing under the final name of the failed one');
+    await assert.rejects(writeChartsDir(tar, join(mnt, 'out'), entries, undefined, 'global: {}\n'), /disk full while writing the charts directory .*no file there was changed, no partial file is left/);
+    assert.deepEqual(readdirSync(join(mnt, 'out')), [], 'all or nothing: no temp file, nothing under a final name');
   });
 });

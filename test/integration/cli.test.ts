@@ -63,6 +63,17 @@ for (const [cmd, usage] of COMMANDS) {
   });
 }
 
+test('bundle alone prints the bundle help as a usage error (exit 2); bundle --help prints it, exit 0', async () => {
+  const r = await runBinary(['bundle']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /bundle: a command is required\nUsage: astrago-check bundle COMMAND/);
+  for (const cmd of ['create', 'verify', 'inspect', 'install']) assert.match(r.stderr, new RegExp(`^  ${cmd}\\s`, 'm'), cmd);
+  const help = await runBinary(['bundle', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: astrago-check bundle COMMAND/);
+});
+
 const BAD: [args: string[], message: RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['bundle', 'frob'], /unknown bundle command 'frob'/],

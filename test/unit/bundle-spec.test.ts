@@ -83,3 +83,18 @@ test('registry secrets are checked (set, readable) without being read into messa
   assert.ok(!errs.join('\n').includes('secret-value'));
   assert.equal(errorsOf(() => loadBundleSpec(file)).length, 1, 'without env only the shape is checked');
 });
+
+test('files[].mode: octal as 0o755 or "0755"; a plain 755 (YAML reads it as decimal) is refused with the octal spelling', () => {
+  const sha = 'a'.repeat(64);
+  const file = (mode: string) => workspace(`${HEAD}files:\n  - {name: helm, url: "https://x/helm", sha256: ${sha}, mode: ${mode}}\n`);
+  for (const [written, mode] of [['0o755', 0o755], ['"0755"', 0o755], ["'755'", 0o755], ['"0o640"', 0o640], ['493', 0o755], ['0o644', 0o644]] as const) {
+    assert.equal(loadBundleSpec(file(written)).spec.files[0]!.mode, mode, written);
+  }
+  for (const written of ['755', '0755', '644']) {
+    const errs = errorsOf(() => loadBundleSpec(file(written)));
+    const digits = written.replace(/^0/, '');
+    assert.match(errs.join('\n'), new RegExp(`b\\.yaml:5: field 'files\\[0\\]\\.mode': mode ${digits}: write it in octal: 0o${digits} or "0${digits}"`), written);
+  }
+  assert.match(errorsOf(() => loadBundleSpec(file('"rwxr-xr-x"'))).join('\n'), /field 'files\[0\]\.mode': expected octal digits like "0755"/);
+  assert.match(errorsOf(() => loadBundleSpec(file('4096'))).join('\n'), /mode 4096: expected a mode from 0 to 0o777/);
+});

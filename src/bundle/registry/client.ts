@@ -42,8 +42,8 @@ export interface SendOptions {
   method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** '/v2/…' or an absolute URL */
   path: string;
-  /** repository the request acts on (auth scope) */
-  repository: string;
+  /** repository the request acts on (auth scope); none for GET /v2/ (a token without scope, as `docker login` asks) */
+  repository?: string;
   /** token scope actions, default 'pull' */
   scope?: string;
   /** more token scopes the request needs, e.g. 'repository:FROM:pull' for a cross-repository mount (push.ts) */
@@ -98,6 +98,11 @@ export class RegistryClient {
     return a;
   }
 
+  /** The user name of the credentials found for `registry`, if any (never the secret). */
+  userFor(registry: string): string | undefined {
+    return findCredentials(registry, this.transport.settingsFor(registry), this.#env)?.username;
+  }
+
   /** Token requests made so far (all registries). */
   tokenFetches(): number {
     let n = 0;
@@ -114,7 +119,7 @@ export class RegistryClient {
   async #send(registry: string, opts: SendOptions, blob: boolean): Promise<AnyResponse> {
     const ep = await this.transport.endpoint(registry);
     const auth = this.#authFor(registry, ep.dispatcher);
-    const scope = [repositoryScope(opts.repository, opts.scope ?? 'pull'), ...(opts.extraScopes ?? [])].join(' ');
+    const scope = [...(opts.repository !== undefined ? [repositoryScope(opts.repository, opts.scope ?? 'pull')] : []), ...(opts.extraScopes ?? [])].join(' ');
     const url = /^https?:\/\//.test(opts.path) ? opts.path : `${ep.baseUrl}${opts.path}`;
     const sameOrigin = new URL(url).origin === new URL(ep.baseUrl).origin;
     const replayable = opts.body === undefined || Buffer.isBuffer(opts.body);

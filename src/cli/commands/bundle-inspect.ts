@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { cyclonedxOf } from '../../bundle/inspect-cyclonedx.ts';
 import { parseSidecar } from '../../bundle/verify-sums.ts';
 import { stringify } from 'yaml';
-import { formatBytes, shortDigest } from '../../bundle/inspect-format.ts';
+import { formatBytes, formatMode, plural, shortDigest } from '../../bundle/inspect-format.ts';
 import { inspectBundle, type BundleInspection } from '../../bundle/inspect.ts';
 import { oneOf, type Command } from '../args.ts';
 
@@ -47,6 +47,13 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+/** The spec with its files' modes as the octal strings a spec may hold ("0755"), as people read them. */
+function withOctalModes(spec: unknown): unknown {
+  const files = (spec as { files?: Array<{ mode?: unknown }> } | null)?.files;
+  if (!Array.isArray(files)) return spec;
+  return { ...(spec as object), files: files.map((f) => (typeof f.mode === 'number' ? { ...f, mode: formatMode(f.mode) } : f)) };
+}
+
 export function renderInspection(r: BundleInspection): string {
   const out: string[] = [];
   const madeBy = r.bundle.tool ? `${r.bundle.tool.name} ${r.bundle.tool.version}` : r.bundle.createdBy;
@@ -62,12 +69,12 @@ export function renderInspection(r: BundleInspection): string {
     for (const i of r.images) for (const p of i.problems ?? []) out.push(`  ! ${i.ref}: ${p}`);
   }
   out.push('', `Files (${r.files.length})`);
-  if (r.files.length) out.push(...table([['NAME', 'FILE', 'SIZE', 'DIGEST'], ...r.files.map((f) => [f.name, f.file, formatBytes(f.size), shortDigest(f.digest)])]));
+  if (r.files.length) out.push(...table([['NAME', 'FILE', 'MODE', 'SIZE', 'DIGEST'], ...r.files.map((f) => [f.name, f.file, formatMode(f.mode), formatBytes(f.size), shortDigest(f.digest)])]));
   const t = r.totals;
-  out.push('', `Totals: ${t.charts} charts, ${t.images} images, ${t.files} files; ${t.blobs} unique blobs (${formatBytes(t.uniqueBlobBytes)}); tar ${formatBytes(t.tarSize)}`);
+  out.push('', `Totals: ${plural(t.charts, 'chart')}, ${plural(t.images, 'image')}, ${plural(t.files, 'file')}; ${plural(t.blobs, 'unique blob')} (${formatBytes(t.uniqueBlobBytes)}); tar ${formatBytes(t.tarSize)}`);
   if (r.spec !== undefined) {
     out.push('', 'Made from this spec:');
-    out.push(...stringify(r.spec).trimEnd().split('\n').map((l) => `  ${l}`));
+    out.push(...stringify(withOctalModes(r.spec)).trimEnd().split('\n').map((l) => `  ${l}`));
   }
   return out.join('\n') + '\n';
 }

@@ -1,8 +1,9 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
 import { mappingRef, parseRegistryTarget } from '../../bundle/install-plan.ts';
 import { installBundle, type InstallSummary } from '../../bundle/install.ts';
 import { InputError, UsageError } from '../../errors.ts';
+import { runFatalCleanups } from '../../in-flight.ts';
 import { loadYamlFile } from '../../schema/load.ts';
 import { siteSchema } from '../../schema/site.ts';
 import { positiveInt, type Command } from '../args.ts';
@@ -13,15 +14,17 @@ export const bundleInstallCommand: Command = {
   summary: 'push a bundle into the site registry',
   usage: `Usage: astrago-check bundle install FILE.tar --registry HOST[:PORT][/PREFIX] [options]
 
-Verifies the bundle first (nothing changes when it fails), writes the charts
-directory, then pushes every image to REGISTRY[/PREFIX]/<source host>/<path>
-(docker.io/library/nginx:1.25 -> REGISTRY/PREFIX/docker.io/library/nginx:1.25;
-a host's ':PORT' becomes '_PORT'; tags and digests kept) and every chart as an
-OCI Helm chart to REGISTRY[/PREFIX]/charts/NAME:VERSION. The charts directory
-gets the runtime mirrors (containerd/certs.d/<host>/hosts.toml, registries.yaml
-for RKE2/k3s) so nodes pull the original references from the site registry.
-Blobs the registry already has are skipped, blobs shared between repositories are
-mounted, so a second run uploads nothing.
+Checks that the registry answers and takes the credentials, verifies the bundle
+(nothing changes when either fails), pushes every image to
+REGISTRY[/PREFIX]/<source host>/<path> (docker.io/library/nginx:1.25 ->
+REGISTRY/PREFIX/docker.io/library/nginx:1.25; a host's ':PORT' becomes '_PORT';
+tags and digests kept) and every chart as an OCI Helm chart to
+REGISTRY[/PREFIX]/charts/NAME:VERSION, then writes the charts directory (with
+the runtime mirrors: containerd/certs.d/<host>/hosts.toml, registries.yaml for
+RKE2/k3s, so nodes pull the original references from the site registry) and the
+bundle's files (helm, kubectl...) with their modes; a failed push leaves both
+directories as they were. Blobs the registry already has are skipped, blobs
+shared between repositories are mounted, so a second run uploads nothing.
 
 Options:
   --registry REF        target registry, optionally with a path prefix
@@ -32,6 +35,8 @@ Options:
                         (before anything is pushed) where two images would share a target
   --charts-dir DIR      write the charts, index.yaml and registry-values.yaml here
                         (default ./astrago-charts)
+  --files-dir DIR       write the bundle's files/ here, with their modes
+                        (default: astrago-files beside the charts directory)
   --concurrency N       parallel uploads (default 8)
   --site FILE           take the registry's username, passwordEnv/passwordFile,
                         caFile and insecure from the site file's 'registry'
@@ -48,6 +53,7 @@ or 'skopeo login'; never on the command line.`,
     'dry-run': { type: 'boolean' },
     flat: { type: 'boolean' },
     'charts-dir': { type: 'string' },
+    'files-dir': { type: 'string' },
     concurrency: { type: 'string' },
     site: { type: 'string' },
     ...signerOptions,
@@ -59,6 +65,16 @@ or 'skopeo login'; never on the command line.`,
     const fromSite = typeof values.site === 'string' ? siteRegistry(resolve(io.cwd, values.site), values.registry) : {};
     const signers = await signerPolicyFrom('bundle install', values, io.cwd);
     const progress = progressLine(io.stderr);
+    // SIGINT/SIGTERM stop at once: what was pushed stays (the next run skips it), uploads in
+    // flight are dropped by the registry, the local directories are written only at the end.
+    const onSignal = (sig: NodeJS.Signals) => {
+      progress.done();
+      io.stderr.write(`${sig}: bundle install stopped; what was pushed stays in the registry and the next run skips it; the charts and files directories are written only when every push succeeded\n`);
+      runFatalCleanups();
+      process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const summary = await installBundle({
       file: positionals[0]!,
       ...(signers ? { signers } : {}),
@@ -69,6 +85,7 @@ or 'skopeo login'; never on the command line.`,
       dryRun: values['dry-run'] === true,
       flat: values.flat === true,
       chartsDir: values['charts-dir'] as string | undefined,
+      filesDir: values['files-dir'] as string | undefined,
       concurrency,
       env: io.env,
       cwd: io.cwd,
@@ -77,6 +94,9 @@ or 'skopeo login'; never on the command line.`,
         io.stdout.write(line + '\n');
       },
       status: (line) => (line ? progress.update(line) : progress.done()),
+    }).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     });
     progress.done();
     io.stdout.write(renderSummary(summary));
@@ -94,6 +114,7 @@ export function renderSummary(s: InstallSummary): string {
     ...s.images.map((i) => `    ${i.original} -> ${mappingRef(i)}`),
     `  charts dir ${s.chartsDir}`,
     `  values     ${s.valuesFile} (helm -f / helmfile values: points the charts at ${s.registry})`,
+    ...(s.files.length ? [`  files      ${s.filesDir} (${s.files.map((f) => basename(f)).join(', ')})`] : []),
   ];
   return lines.join('\n') + '\n';
 }
@@ -109,7 +130,7 @@ function siteRegistry(file: string, registry: string): { caFile?: string; insecu
   if (!reg) throw new InputError({ file, field: 'registry', expected: 'a registry section (url, caFile, username, passwordEnv or passwordFile) for bundle install --site' });
   const host = reg.url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
   const target = parseRegistryTarget(registry).host;
-  if (host !== target) throw new InputError({ file, field: 'registry.url', expected: `the --registry host ${target} (the site's registry is ${host})` });
+  if (host !== target) throw new InputError({ file, field: 'registry.url', expected: `names the registry ${host}, but --registry names ${target}: give --registry ${host}[/PREFIX], or correct registry.url` });
   const rel = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(dirname(file), p));
   return {
     ...(reg.caFile ? { caFile: rel(reg.caFile) } : {}),
