@@ -45,7 +45,10 @@ function install(args: string[], docker = dockerConfig(target)) {
 /** Every file below `d` with its bytes' sha256 and mtime: any change shows. */
 function snapshot(d: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of readdirSync(d)) out[name] = `${sha(readFileSync(join(d, name)))} ${statSync(join(d, name)).mtimeMs}`;
+  for (const name of readdirSync(d, { recursive: true }) as string[]) {
+    const st = statSync(join(d, name));
+    out[name] = st.isDirectory() ? 'dir' : `${sha(readFileSync(join(d, name)))} ${st.mtimeMs}`;
+  }
   return out;
 }
 

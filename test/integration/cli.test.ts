@@ -80,7 +80,7 @@ const BAD: [args: string[], message: RegExp][] = [
   [['--bogus'], /Unknown option '--bogus'/],
   [['preflight', '--bogus'], /Unknown option '--bogus'/],
   [['checklist', '--bogus'], /Unknown option '--bogus'/],
-  [['preflight', '--format', 'xml'], /--format must be one of tty, json, yaml, junit, markdown \(got 'xml'\)/],
+  [['preflight', '--format', 'xml'], /--format must be one of tty, json, yaml, junit, markdown, html \(got 'xml'\)/],
   [['--format', 'xml'], /--format must be one of tty, json, yaml, junit, markdown/],
   [['preflight', '--timeout', 'abc'], /--timeout expects a duration like 5s.*\(got 'abc'\)/],
   [['preflight', '--concurrency', '0'], /--concurrency expects a whole number from 1 to \d+ \(got '0'\)/],
