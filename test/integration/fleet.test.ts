@@ -182,10 +182,15 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   assert.equal((api.facts.from as Record<string, string>).w1, 'open');
   assert.equal((api.facts.from as Record<string, string>).w2, 'open');
   assert.equal((api.facts.from as Record<string, string>).w3, 'untested', 'w3 was refused: it tests nothing');
-  // Nothing listens on 179 of cp: refused = path open, not installed yet -> pass.
+  // Nothing listens on 179 of cp: refused, then open while a temporary listener held it -> pass.
   const cpBgp = one(report, `site.port-matrix[cp:179]`, 'cp');
   assert.equal(cpBgp.status, 'pass', cpBgp.message);
   assert.equal((cpBgp.facts.from as Record<string, string>).w2, 'refused');
+  assert.equal((cpBgp.facts.withListener as Record<string, string>).w2, 'open');
+  // dead's other ports refuse, but nothing on dead could be read: not proven, never a pass.
+  const deadBgp = one(report, `site.port-matrix[dead:179]`, 'dead');
+  assert.equal(deadBgp.status, 'warn', deadBgp.message);
+  assert.match(deadBgp.message, /path not proven/);
 
   // Site checks: w1 and w2 share a hostname (case-insensitively); w2's clock is 5 s ahead.
   const dup = report.results.filter((x) => x.id.startsWith('site.hostnames'));

@@ -142,16 +142,34 @@ test('port matrix plan follows roles, peers, CNI and skips UDP and self', () => 
   assert.ok(!noCalico.some((p) => p.port === 179));
 });
 
-test('port matrix judgement: refused vs filtered, listening vs idle', () => {
-  const cell = (from: string, state: PortMatrixCell['state'], via: PortMatrixCell['via'] = 'ssh-forward'): PortMatrixCell => ({ from, to: 'cp1', port: 6443, purpose: 'Kubernetes API server', state, via });
-  assert.equal(cellVerdict(cell('a', 'refused'), []), 'idle');
-  assert.equal(cellVerdict(cell('a', 'refused'), [6443]), 'blocked');
+test('port matrix judgement: refused is proven only by a temporary listener, never by missing facts', () => {
+  const cell = (from: string, state: PortMatrixCell['state'], via: PortMatrixCell['via'] = 'ssh-forward', retry?: PortMatrixCell['retry']): PortMatrixCell => ({ from, to: 'cp1', port: 6443, purpose: 'Kubernetes API server', state, via, ...(retry ? { retry } : {}) });
+  assert.equal(cellVerdict(cell('a', 'refused'), []), 'unproven');
+  assert.equal(cellVerdict(cell('a', 'refused'), null), 'unproven', 'the target was never read');
+  assert.equal(cellVerdict(cell('a', 'refused', 'ssh-forward', { state: 'open' }), []), 'proven');
+  assert.equal(cellVerdict(cell('a', 'refused', 'ssh-forward', { state: 'refused' }), []), 'rejected');
+  assert.equal(cellVerdict(cell('a', 'refused'), [6443]), 'rejected');
   assert.equal(cellVerdict(cell('a', 'filtered'), null), 'blocked');
-  const pass = judgePortMatrix({ cells: [cell('w1', 'refused'), cell('w2', 'open')], listening: { cp1: [22] } });
+
+  // The false pass: the target could not be logged into, its peers were refused.
+  const unread = judgePortMatrix({ cells: [cell('w1', 'refused'), cell('w2', 'refused')], listening: { cp1: null } });
+  assert.equal(unread[0]!.status, 'warn');
+  assert.match(unread[0]!.message, /path not proven from w1, w2: connections were refused, but nothing could be read on cp1/);
+  // Read, nothing listens, no listener could be started (a privileged port without root).
+  const noListener = judgePortMatrix({ cells: [cell('w1', 'refused')], listening: { cp1: [22] }, listeners: { cp1: { bound: [], errors: { 6443: 'Permission denied' } } } });
+  assert.equal(noListener[0]!.status, 'warn');
+  assert.match(noListener[0]!.message, /no temporary listener could prove it \(Permission denied\)/);
+  // Proven with the listener: pass, and it says how.
+  const pass = judgePortMatrix({ cells: [cell('w1', 'refused', 'ssh-forward', { state: 'open' }), cell('w2', 'open')], listening: { cp1: [22] }, listeners: { cp1: { bound: [6443], errors: {} } } });
   assert.equal(pass.length, 1);
   assert.equal(pass[0]!.status, 'pass');
   assert.equal(pass[0]!.node, 'cp1');
-  assert.match(pass[0]!.message, /nothing listens yet/);
+  assert.match(pass[0]!.message, /reachable from 2 peers; nothing listens yet: proven with a temporary listener on cp1/);
+  assert.deepEqual(pass[0]!.facts!.withListener, { w1: 'open' });
+  // Refused again while the listener held the port: a firewall rejects.
+  const rejected = judgePortMatrix({ cells: [cell('w1', 'refused', 'ssh-forward', { state: 'refused' })], listening: { cp1: [22] } });
+  assert.equal(rejected[0]!.status, 'fail');
+  assert.match(rejected[0]!.message, /w1 \(refused although the port listened \(a temporary listener\): a firewall rejects\)/);
   const fail = judgePortMatrix({ cells: [cell('w1', 'filtered', 'ssh-shell'), cell('w2', 'open'), cell('w3', 'untested')], listening: { cp1: null } });
   assert.equal(fail[0]!.status, 'fail');
   assert.match(fail[0]!.message, /w1 \(filtered: no answer, shell probe/);

@@ -12,9 +12,11 @@ import {
   planPortMatrix,
   type ClockSample,
   type HostnameSample,
+  type ListenerFacts,
   type PortMatrixCell,
   type PortMatrixFacts,
 } from './rules.ts';
+import { startProofListener } from './proof-listener.ts';
 
 /** Hosts that answered (an UnreachableHost only fails). */
 function reached(ctx: SiteCheckContext): { name: string; host: Host }[] {
@@ -153,7 +155,7 @@ async function listeningOn(targets: string[], hosts: Map<string, Host>, signal: 
               : [await h.readFile('/proc/net/tcp', { signal }), await h.readFile('/proc/net/tcp6', { signal })].filter((x) => x !== null).join('\n');
         listening[t] = text || r.code === 1 ? listeningPorts(text) : null;
       } catch {
-        // not readable: refused ports are then judged as "nothing listens"
+        // not readable: refused ports there are then not proven open
       }
     }),
   );
@@ -201,43 +203,101 @@ async function sweepFrom(
   return { cells, listening: swept.listening };
 }
 
+/**
+ * Dials `probes`, each from its own source node (one batch per source where the node can);
+ * cells come back in the order of `probes`, whoever answers first. A sweeping node also
+ * reports its own listening ports.
+ */
+async function dialAll(
+  probes: PlannedProbe[],
+  hosts: Map<string, Host>,
+  address: Map<string, string | undefined>,
+  signal: AbortSignal,
+  perProbe: number,
+): Promise<{ cells: PortMatrixCell[]; listenedBySweep: Record<string, number[] | null> }> {
+  const bySource = new Map<string, number[]>();
+  probes.forEach((p, i) => {
+    const list = bySource.get(p.from);
+    if (list) list.push(i);
+    else bySource.set(p.from, [i]);
+  });
+  const cells = new Array<PortMatrixCell>(probes.length);
+  const listenedBySweep: Record<string, number[] | null> = {};
+  const sweeps = pLimit(SWEEPS_AT_ONCE);
+  await Promise.all(
+    [...bySource].map(async ([from, idx]) => {
+      const mine = idx.map((i) => probes[i]!);
+      const host = hosts.get(from);
+      let out: PortMatrixCell[];
+      if (!host) {
+        out = mine.map((p) => ({ ...p, state: 'untested', error: 'source node unreachable' }));
+      } else {
+        const swept = host.tcpSweep ? await sweeps(() => sweepFrom(host, mine, address, signal, perProbe)) : null;
+        if (swept) listenedBySweep[from] = swept.listening;
+        out = swept?.cells ?? (await probeEach(host, mine, address, signal, perProbe));
+      }
+      idx.forEach((i, k) => (cells[i] = out[k]!));
+    }),
+  );
+  return { cells, listenedBySweep };
+}
+
+/**
+ * Refused probes to ports nothing listens on prove nothing yet: on each such target, a
+ * temporary listener holds those ports while the same sources dial again (cell.retry).
+ */
+async function proveRefused(
+  cells: PortMatrixCell[],
+  listening: Record<string, number[] | null>,
+  hosts: Map<string, Host>,
+  address: Map<string, string | undefined>,
+  signal: AbortSignal,
+  deadline: number,
+): Promise<Record<string, ListenerFacts>> {
+  const byTarget = new Map<string, PortMatrixCell[]>();
+  for (const c of cells) {
+    const seen = listening[c.to];
+    if (c.state !== 'refused' || !hosts.has(c.to) || !seen || seen.includes(c.port)) continue;
+    const list = byTarget.get(c.to);
+    if (list) list.push(c);
+    else byTarget.set(c.to, [c]);
+  }
+  const listeners: Record<string, ListenerFacts> = {};
+  await Promise.all(
+    [...byTarget].map(async ([to, refused]) => {
+      const left = deadline - performance.now();
+      if (left < 600 || signal.aborted) return;
+      const perProbe = Math.max(300, Math.min(2000, Math.floor(left / 4)));
+      const ports = [...new Set(refused.map((c) => c.port))];
+      const l = await startProofListener(hosts.get(to)!, ports, { expected: refused.length, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal });
+      listeners[to] = { bound: l.bound, errors: { ...l.errors } };
+      const again = refused.filter((c) => l.bound.includes(c.port));
+      if (again.length) {
+        const { cells: retried } = await dialAll(again, hosts, address, signal, perProbe);
+        again.forEach((c, i) => (c.retry = { state: retried[i]!.state, ...(retried[i]!.error ? { error: retried[i]!.error } : {}) }));
+      }
+      // The listener ends once every expected connection came (or after its hold time).
+      await Promise.race([l.done, new Promise((r) => setTimeout(r, Math.max(0, deadline - performance.now())).unref())]);
+    }),
+  );
+  return listeners;
+}
+
 export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
   id: 'site.port-matrix',
   category: 'network',
   title: 'Nodes reach each other on the ports their roles need',
   async probe(ctx) {
     const { signal, ms } = budget(ctx);
+    const deadline = performance.now() + ms;
     const plan = planPortMatrix(ctx.profile, ctx.nodes.map((n) => n.info));
     const hosts = new Map(reached(ctx).map((r) => [r.name, r.host]));
     const address = new Map(ctx.nodes.map((n) => [n.info.name, n.info.address]));
-    // A filtered port costs its whole timeout: keep each probe to a fraction of the budget.
-    const perProbe = Math.max(300, Math.min(2000, Math.floor(ms / 3)));
-    // Plan indexes per source, so that cells come back in plan order whoever answers first.
-    const bySource = new Map<string, number[]>();
-    plan.forEach((p, i) => {
-      const list = bySource.get(p.from);
-      if (list) list.push(i);
-      else bySource.set(p.from, [i]);
-    });
-    const cells = new Array<PortMatrixCell>(plan.length);
-    // A sweeping node reports its own listening ports; the other targets are asked apart.
-    const listenedBySweep: Record<string, number[] | null> = {};
-    const sweeps = pLimit(SWEEPS_AT_ONCE);
-    await Promise.all(
-      [...bySource].map(async ([from, idx]) => {
-        const probes = idx.map((i) => plan[i]!);
-        const host = hosts.get(from);
-        let out: PortMatrixCell[];
-        if (!host) {
-          out = probes.map((p) => ({ ...p, state: 'untested', error: 'source node unreachable' }));
-        } else {
-          const swept = host.tcpSweep ? await sweeps(() => sweepFrom(host, probes, address, signal, perProbe)) : null;
-          if (swept) listenedBySweep[from] = swept.listening;
-          out = swept?.cells ?? (await probeEach(host, probes, address, signal, perProbe));
-        }
-        idx.forEach((planIndex, k) => (cells[planIndex] = out[k]!));
-      }),
-    );
+    // A filtered port costs its whole timeout: keep each probe to a fraction of the budget
+    // (a second dial may follow, with a temporary listener up: see proveRefused).
+    const perProbe = Math.max(300, Math.min(2000, Math.floor(ms / 4)));
+    const { cells, listenedBySweep } = await dialAll(plan, hosts, address, signal, perProbe);
+    // A sweeping node reported its own listening ports; the other targets are asked apart.
     const targets = [...new Set(plan.map((p) => p.to))];
     const listening = await listeningOn(
       targets.filter((t) => !listenedBySweep[t]),
@@ -245,7 +305,8 @@ export const sitePortMatrixCheck = defineSiteCheck<PortMatrixFacts>({
       signal,
     );
     for (const t of targets) if (listenedBySweep[t]) listening[t] = listenedBySweep[t]!;
-    return { cells, listening };
+    const listeners = await proveRefused(cells, listening, hosts, address, signal, deadline);
+    return { cells, listening, listeners };
   },
   judge: (f) => judgePortMatrix(f),
 });

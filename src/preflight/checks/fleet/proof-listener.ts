@@ -1,0 +1,115 @@
+// A short-lived TCP listener on a target node, to prove a path that only answered
+// "connection refused": a port nothing listens on refuses, and so does a firewall that
+// rejects (TCP reset, ICMP port-unreachable). With a listener up, the same connection
+// either succeeds (the path is open) or is refused again (a firewall rejects).
+//
+// The listener is python3 (else perl) started through the node's Host: it binds the
+// ports, accepts and closes connections, and exits after `expected` connections or
+// `holdMs`, whichever comes first; nothing is installed or written on the node.
+// Ports below 1024 need root: there the Host's sudo setting applies.
+import type { Host } from '../../types.ts';
+import { listeningPorts } from './port-matrix-rules.ts';
+
+// argv: expected holdSeconds port...; prints "bound P" or "error P TEXT" per port, then "ready".
+const PYTHON = `import socket, select, sys, time
+n, hold, ports = int(sys.argv[1]), float(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+socks = []
+for p in ports:
+    try:
+        try:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::", p))
+        except OSError as e:
+            if e.errno in (13, 98): raise
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", p))
+        s.listen(64)
+        socks.append(s)
+        print("bound %d" % p)
+    except OSError as e:
+        print("error %d %s" % (p, e.strerror))
+print("ready", flush=True)
+end, got = time.time() + hold, 0
+while socks and got < n and time.time() < end:
+    r, _, _ = select.select(socks, [], [], max(0.0, end - time.time()))
+    for s in r:
+        c, _ = s.accept()
+        c.close()
+        got += 1
+`;
+
+const PERL = `use IO::Socket::INET; use IO::Select;
+my ($n, $hold, @ports) = @ARGV; my $sel = IO::Select->new;
+for my $p (@ports) {
+  my $s = IO::Socket::INET->new(LocalPort => $p, Listen => 64, ReuseAddr => 1, Proto => 'tcp');
+  if ($s) { $sel->add($s); print "bound $p\\n"; } else { print "error $p $!\\n"; }
+}
+print "ready\\n";
+my $end = time + $hold; my $got = 0;
+while ($sel->count && $got < $n && time < $end) {
+  for my $s ($sel->can_read($end - time)) { my $c = $s->accept; close $c if $c; $got++; }
+}
+`;
+
+const LAUNCH = `if command -v python3 >/dev/null 2>&1; then exec python3 -c "$PY" "$@"
+elif command -v perl >/dev/null 2>&1; then exec perl -e "$PL" "$@"
+else echo "neither python3 nor perl on the node" >&2; exit 127; fi`;
+
+export interface ProofListener {
+  /** Ports that are now listened on by the temporary listener. */
+  bound: number[];
+  /** Why a port (or all of them) could not be listened on. */
+  errors: Record<number, string>;
+  /** Resolves when the listener has exited (after `expected` connections or its hold time). */
+  done: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts the listener and waits until the node's /proc/net/tcp shows the ports listening
+ * (the output of the exec arrives only when it ends). Never throws: what could not be
+ * listened on is in `errors`.
+ */
+export async function startProofListener(host: Host, ports: number[], opts: { expected: number; holdMs: number; readyMs: number; signal: AbortSignal }): Promise<ProofListener> {
+  const privileged = ports.some((p) => p < 1024);
+  const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.expected), String(opts.holdMs / 1000), ...ports.map(String)];
+  const run = host
+    .exec(argv, { signal: opts.signal, timeoutMs: opts.holdMs + 2000, env: { PY: PYTHON, PL: PERL }, ...(privileged ? {} : { sudo: false }) })
+    .catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }));
+  let exited: { code: number | null; stdout: string; stderr: string } | undefined;
+  void run.then((r) => (exited = r));
+  const deadline = performance.now() + opts.readyMs;
+  let bound: number[] = [];
+  while (!exited && !opts.signal.aborted && performance.now() < deadline) {
+    bound = await listenedOn(host, ports, opts.signal);
+    if (bound.length === ports.length) break;
+    await sleep(50);
+  }
+  const errors: Record<number, string> = {};
+  if (exited) {
+    // Ended before (or while) we looked: its output says why each port failed.
+    for (const line of exited.stdout.split('\n')) {
+      const m = /^error (\d+) (.*)$/.exec(line);
+      if (m) errors[Number(m[1])] = m[2]!;
+    }
+    const why = exited.stderr.trim().split('\n').pop() || (exited.code !== 0 ? `exit ${exited.code}` : '');
+    if (why && bound.length === 0) for (const p of ports) errors[p] ??= why;
+  }
+  for (const p of ports) if (!bound.includes(p)) errors[p] ??= 'the listener did not come up in time';
+  return { bound, errors, done: run.then(() => undefined) };
+}
+
+/** The subset of `ports` in LISTEN state on the node, read fresh (an exec, never a cached read). */
+async function listenedOn(host: Host, ports: number[], signal: AbortSignal): Promise<number[]> {
+  try {
+    const r = await host.exec(['sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; :'], { signal, timeoutMs: 2000, sudo: false });
+    const up = new Set(listeningPorts(r.stdout));
+    return ports.filter((p) => up.has(p));
+  } catch {
+    return [];
+  }
+}
