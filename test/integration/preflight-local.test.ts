@@ -76,10 +76,14 @@ test('exit 0 and a valid JSON report when this machine meets the profile', async
   assert.equal(rep.profile, passProfile);
   assert.deepEqual(rep.nodes?.map((n) => n.roles), [['control-plane']], 'default role without a site');
   const ids = rep.results.map((x) => x.id);
-  for (const id of ['host.privileges', 'os.release', 'os.hostname', 'resources.cpu', 'resources.memory', 'gpu.devices', 'disk.free[/]', 'disk.free[/var/lib/etcd]', 'disk.filesystem[/]', 'disk.inodes[/]', 'disk.fsync']) {
+  for (const id of ['host.privileges', 'os.release', 'os.hostname', 'resources.cpu', 'resources.memory', 'gpu.devices', 'disk.free[/]', 'disk.filesystem[/]', 'disk.inodes[/]', 'disk.fsync']) {
     assert.ok(ids.includes(id), `${id} missing from ${ids.join(', ')}`);
   }
   assert.ok(!ids.includes('gpu.driver'), 'GPU driver checks apply to gpu-worker nodes only');
+  // disk.free: one result per filesystem, naming every required path it holds.
+  const free = rep.results.filter((x) => x.id.startsWith('disk.free['));
+  assert.deepEqual(free.flatMap((x) => x.facts.paths as string[]).sort(), ['/', '/var/lib/etcd']);
+  assert.equal(new Set(free.map((x) => x.facts.mountPoint)).size, free.length, 'no filesystem judged twice');
   for (const x of rep.results) {
     assert.notEqual(x.checklist, '-', `${x.id} maps to a checklist item`);
     assert.ok(x.node && x.message && x.facts && typeof x.durationMs === 'number');

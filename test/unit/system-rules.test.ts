@@ -168,7 +168,7 @@ function diskFacts(roles: Role[], byPath: (p: string) => Partial<FsStats>): Disk
   };
 }
 
-test('disk.free: one result per path; pass / warn / fail; shared filesystems add up', () => {
+test('disk.free: one result per filesystem; pass / warn / fail; shared filesystems add up', () => {
   // Each path on its own filesystem.
   const own = (free: Record<string, number>) => diskFacts(['control-plane'], (p) => ({ mountPoint: p, freeBytes: (free[p] ?? 500) * GiB }));
   const pass = judgeDiskFree(own({}));
@@ -176,15 +176,28 @@ test('disk.free: one result per path; pass / warn / fail; shared filesystems add
   const mixed = judgeDiskFree(own({ '/var/lib/etcd': 15, '/var/lib/containerd': 20 }));
   assert.deepEqual(mixed.map((j) => j.status), ['pass', 'warn', 'fail']);
   assert.match(mixed[2]!.remediation!, /df -h \/var\/lib\/containerd/);
-  // All on /: 20 + 10 + 50 = 80 GiB needed in all.
+  assert.doesNotMatch(mixed[2]!.remediation!, /dedicated disk at \/var\/lib\/containerd/, 'it has one already');
+  // All on /: 20 + 10 + 50 = 80 GiB needed in all: ONE result, the total and the paths sharing it.
   const shared = judgeDiskFree(diskFacts(['control-plane'], () => ({ freeBytes: 70 * GiB })));
-  assert.deepEqual(shared.map((j) => j.status), ['fail', 'fail', 'fail']);
-  assert.match(shared[0]!.message, /share this filesystem: 80 GiB in all/);
+  assert.equal(shared.length, 1);
+  assert.equal(shared[0]!.id, 'disk.free[/]');
+  assert.equal(shared[0]!.status, 'fail');
+  assert.equal(
+    shared[0]!.message,
+    '70 GiB free on / (ext4) for /, /var/lib/etcd, /var/lib/containerd (sharing this filesystem); needs 80 GiB in all (/ 20 + /var/lib/etcd 10 + /var/lib/containerd 50 GiB): 10 GiB short',
+  );
+  assert.deepEqual(shared[0]!.facts!.paths, ['/', '/var/lib/etcd', '/var/lib/containerd']);
+  // Never "mount a dedicated disk at /": the largest other path gets its own disk.
+  assert.match(shared[0]!.remediation!, /free space or grow the filesystem on \/ .*or mount a dedicated disk at \/var\/lib\/containerd \(it needs 50 GiB\)/);
+  assert.doesNotMatch(shared[0]!.remediation!, /dedicated disk at \/ /);
+  const alone = judgeDiskFree({ paths: [{ spec: { path: '/', minFreeGiB: 20 }, stats: stats('/', '/', { freeBytes: 5 * GiB }) }] });
+  assert.doesNotMatch(alone[0]!.remediation!, /dedicated disk/);
   // A path that does not exist yet is measured at its ancestor, and the message says so.
   const anc = judgeDiskFree({ paths: [{ spec: { path: '/var/lib/etcd', minFreeGiB: 10 }, stats: stats('/var/lib/etcd', '/var/lib') }] });
-  assert.match(anc[0]!.message, /does not exist yet, measured at \/var\/lib/);
+  assert.match(anc[0]!.message, /\/var\/lib\/etcd does not exist yet, measured at \/var\/lib/);
   const err = judgeDiskFree({ paths: [{ spec: { path: '/x', minFreeGiB: 1 }, error: 'EIO' }] });
   assert.equal(err[0]!.status, 'error');
+  assert.equal(err[0]!.id, 'disk.free[/x]');
 });
 
 test('disk.filesystem: pass / warn / fail', () => {

@@ -56,44 +56,67 @@ function unmeasured(id: string, p: PathFacts): Judgement {
   return { id, status: 'error', message: `cannot stat ${p.spec.path}: ${p.error}`, facts: { path: p.spec.path, error: p.error } };
 }
 
-/** Paths measured on the same filesystem (same mount point, or same measured path when the mount is unknown). */
-function sharing(all: PathFacts[], p: PathFacts & { stats: FsStats }): (PathFacts & { stats: FsStats })[] {
-  const key = (x: FsStats) => x.mountPoint ?? x.measuredPath;
-  return all.filter((x): x is PathFacts & { stats: FsStats } => x.stats !== undefined && key(x.stats) === key(p.stats));
+type Measured = PathFacts & { stats: FsStats };
+
+/** The filesystem a path is measured on: its mount point, or the measured path when the mount is unknown. */
+const fsKey = (x: FsStats) => x.mountPoint ?? x.measuredPath;
+
+/** Measured paths grouped by filesystem (first-seen order, i.e. profile order). */
+function byFilesystem(paths: PathFacts[]): Measured[][] {
+  const groups = new Map<string, Measured[]>();
+  for (const p of paths) {
+    if (!p.stats) continue;
+    const k = fsKey(p.stats);
+    groups.set(k, [...(groups.get(k) ?? []), p as Measured]);
+  }
+  return [...groups.values()];
 }
 
+/**
+ * disk.free: one result per filesystem. Paths on one filesystem share its space, so their
+ * needs add up and are judged once, against the total (disk.free[MOUNT POINT]).
+ */
 export function judgeDiskFree(f: DiskFacts): Judgement[] {
-  return f.paths.map((p) => {
-    const id = `disk.free[${p.spec.path}]`;
-    if (!p.stats) return unmeasured(id, p);
-    const q = p as PathFacts & { stats: FsStats };
-    const shared = sharing(f.paths, q);
-    const needMin = shared.reduce((a, x) => a + x.spec.minFreeGiB, 0) * GiB;
-    const needWarn = shared.reduce((a, x) => a + (x.spec.warnFreeGiB ?? x.spec.minFreeGiB), 0) * GiB;
-    const together = shared.length > 1 ? ` (${shared.map((x) => x.spec.path).join(', ')} share this filesystem: ${fmtGiB(needMin)} in all)` : '';
-    const facts = {
-      path: p.spec.path,
-      measuredPath: q.stats.measuredPath,
-      mountPoint: q.stats.mountPoint,
-      fsType: q.stats.fsType,
-      freeBytes: q.stats.freeBytes,
-      totalBytes: q.stats.totalBytes,
-      minFreeGiB: p.spec.minFreeGiB,
-      warnFreeGiB: p.spec.warnFreeGiB,
-      sharedWith: shared.length > 1 ? shared.map((x) => x.spec.path) : undefined,
-      requiredBytes: needMin,
-    };
-    const base = `${fmtGiB(q.stats.freeBytes)} free for ${p.spec.path} ${where(q)}`;
-    const mount = q.stats.mountPoint ?? q.stats.measuredPath;
-    const remediation = `free space or grow the filesystem on ${mount} (df -h ${mount}; sudo du -xh --max-depth=2 ${mount} | sort -h | tail), or mount a dedicated disk at ${p.spec.path}`;
-    if (q.stats.freeBytes < needMin) {
-      return { id, status: 'fail', message: `${base}; needs ${fmtGiB(p.spec.minFreeGiB * GiB)}${together}`, facts, remediation };
-    }
-    if (q.stats.freeBytes < needWarn) {
-      return { id, status: 'warn', message: `${base}; ${fmtGiB(needWarn)} recommended${together}`, facts, remediation };
-    }
-    return { id, status: 'pass', message: `${base}${together}`, facts };
-  });
+  const unmeasurable = f.paths.filter((p) => !p.stats).map((p) => unmeasured(`disk.free[${p.spec.path}]`, p));
+  return [...byFilesystem(f.paths).map(judgeFilesystemFree), ...unmeasurable];
+}
+
+function judgeFilesystemFree(group: Measured[]): Judgement {
+  const s = group[0]!.stats;
+  const mount = fsKey(s);
+  const needMin = group.reduce((a, x) => a + x.spec.minFreeGiB, 0) * GiB;
+  const needWarn = group.reduce((a, x) => a + (x.spec.warnFreeGiB ?? x.spec.minFreeGiB), 0) * GiB;
+  const paths = group.map((x) => x.spec.path);
+  const notYet = group.filter((x) => x.stats.measuredPath !== x.spec.path).map((x) => x.spec.path);
+  const facts = {
+    mountPoint: s.mountPoint,
+    measuredPath: s.measuredPath,
+    fsType: s.fsType,
+    freeBytes: s.freeBytes,
+    totalBytes: s.totalBytes,
+    paths,
+    needsGiB: Object.fromEntries(group.map((x) => [x.spec.path, { min: x.spec.minFreeGiB, warn: x.spec.warnFreeGiB ?? x.spec.minFreeGiB }])),
+    requiredBytes: needMin,
+    recommendedBytes: needWarn,
+  };
+  const forWhat = group.length > 1 ? `${paths.join(', ')} (sharing this filesystem)` : paths[0]!;
+  const later = notYet.length ? `; ${notYet.join(', ')} ${notYet.length === 1 ? 'does' : 'do'} not exist yet, measured at ${s.measuredPath}` : '';
+  const base = `${fmtGiB(s.freeBytes)} free on ${mount} (${s.fsType}) for ${forWhat}${later}`;
+  const split = group.length > 1 ? ` in all (${group.map((x) => `${x.spec.path} ${x.spec.minFreeGiB}`).join(' + ')} GiB)` : '';
+  const id = `disk.free[${mount}]`;
+  if (s.freeBytes >= needWarn) return { id, status: 'pass', message: base, facts };
+  const shortfall = fmtGiB((s.freeBytes < needMin ? needMin : needWarn) - s.freeBytes);
+  const remediation = freeSpaceRemediation(group, mount);
+  if (s.freeBytes < needMin) return { id, status: 'fail', message: `${base}; needs ${fmtGiB(needMin)}${split}: ${shortfall} short`, facts, remediation };
+  const splitWarn = group.length > 1 ? ' in all' : '';
+  return { id, status: 'warn', message: `${base}; ${fmtGiB(needWarn)} recommended${splitWarn}: ${shortfall} short`, facts, remediation };
+}
+
+/** Free or grow that filesystem; or give the largest other path a disk of its own (never "a dedicated disk at" the mount point itself). */
+function freeSpaceRemediation(group: Measured[], mount: string): string {
+  const own = group.filter((x) => x.spec.path !== mount).sort((a, b) => b.spec.minFreeGiB - a.spec.minFreeGiB)[0];
+  const grow = `free space or grow the filesystem on ${mount} (df -h ${mount}; sudo du -xh --max-depth=2 ${mount} | sort -h | tail)`;
+  return own ? `${grow}, or mount a dedicated disk at ${own.spec.path} (it needs ${own.spec.minFreeGiB} GiB)` : grow;
 }
 
 /** Filesystems whose content is gone after a reboot. */
