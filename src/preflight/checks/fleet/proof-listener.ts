@@ -7,25 +7,28 @@
 // ports, accepts and closes connections, and exits after `expected` connections or
 // `holdMs`, whichever comes first; nothing is installed or written on the node.
 // Ports below 1024 need root: there the Host's sudo setting applies.
+import { isIP } from 'node:net';
 import type { Host } from '../../types.ts';
 import { listeningPorts } from './port-matrix-rules.ts';
 
-// argv: expected holdSeconds port...; prints "bound P" or "error P TEXT" per port, then "ready".
+// argv: expected holdSeconds bindAddress|- port...; prints "bound P" or "error P TEXT" per port.
 const PYTHON = `import socket, select, sys, time
-n, hold, ports = int(sys.argv[1]), float(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+n, hold, addr, ports = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], [int(p) for p in sys.argv[4:]]
 socks = []
+def listen(family, host, p):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and host == "::": s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind((host, p))
+    return s
 for p in ports:
     try:
-        try:
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("::", p))
-        except OSError as e:
-            if e.errno in (13, 98): raise
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", p))
+        if addr != "-": s = listen(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr, p)
+        else:
+            try: s = listen(socket.AF_INET6, "::", p)
+            except OSError as e:
+                if e.errno in (13, 98): raise
+                s = listen(socket.AF_INET, "0.0.0.0", p)
         s.listen(64)
         socks.append(s)
         print("bound %d" % p)
@@ -42,9 +45,9 @@ while socks and got < n and time.time() < end:
 `;
 
 const PERL = `use IO::Socket::INET; use IO::Select;
-my ($n, $hold, @ports) = @ARGV; my $sel = IO::Select->new;
+my ($n, $hold, $addr, @ports) = @ARGV; my $sel = IO::Select->new;
 for my $p (@ports) {
-  my $s = IO::Socket::INET->new(LocalPort => $p, Listen => 64, ReuseAddr => 1, Proto => 'tcp');
+  my $s = IO::Socket::INET->new(($addr ne '-' ? (LocalAddr => $addr) : ()), LocalPort => $p, Listen => 64, ReuseAddr => 1, Proto => 'tcp');
   if ($s) { $sel->add($s); print "bound $p\\n"; } else { print "error $p $!\\n"; }
 }
 print "ready\\n";
@@ -74,9 +77,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * (the output of the exec arrives only when it ends). Never throws: what could not be
  * listened on is in `errors`.
  */
-export async function startProofListener(host: Host, ports: number[], opts: { expected: number; holdMs: number; readyMs: number; signal: AbortSignal }): Promise<ProofListener> {
+export async function startProofListener(
+  host: Host,
+  ports: number[],
+  opts: { expected: number; holdMs: number; readyMs: number; signal: AbortSignal; bindAddress?: string },
+): Promise<ProofListener> {
   const privileged = ports.some((p) => p < 1024);
-  const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.expected), String(opts.holdMs / 1000), ...ports.map(String)];
+  // The address the peers dial, when it is an IP (else every address of the node).
+  const bind = opts.bindAddress && isIP(opts.bindAddress) ? opts.bindAddress : '-';
+  const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.expected), String(opts.holdMs / 1000), bind, ...ports.map(String)];
   const run = host
     .exec(argv, { signal: opts.signal, timeoutMs: opts.holdMs + 2000, env: { PY: PYTHON, PL: PERL }, ...(privileged ? {} : { sudo: false }) })
     .catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }));

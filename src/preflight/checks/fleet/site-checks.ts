@@ -269,7 +269,7 @@ async function proveRefused(
       if (left < 600 || signal.aborted) return;
       const perProbe = Math.max(300, Math.min(2000, Math.floor(left / 4)));
       const ports = [...new Set(refused.map((c) => c.port))];
-      const l = await startProofListener(hosts.get(to)!, ports, { expected: refused.length, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal });
+      const l = await startProofListener(hosts.get(to)!, ports, { expected: refused.length, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal, bindAddress: address.get(to) });
       listeners[to] = { bound: l.bound, errors: { ...l.errors } };
       const again = refused.filter((c) => l.bound.includes(c.port));
       if (again.length) {
