@@ -70,6 +70,37 @@ export const profileSchema = z.strictObject({
     .strictObject({ requiredNoProxy: z.array(z.string()).default(['.svc', '.cluster.local', 'localhost', '127.0.0.1']) })
     .prefault({}),
   tls: z.strictObject({ certExpiryWarnDays: z.number().default(30) }).prefault({}),
+  gpu: z
+    .strictObject({
+      driver: z
+        .enum(['operator', 'preinstalled'])
+        .default('operator')
+        .describe("operator: GPU Operator's driver container (no driver on the host); preinstalled: the host's driver (driver.enabled=false)"),
+      minDriverVersion: z.string().regex(/^\d+(\.\d+)*$/, 'expected a version like 535 or 550.90.07').default('535').describe('preinstalled: the lowest driver version accepted'),
+      toolkit: z
+        .enum(['operator', 'preinstalled'])
+        .default('operator')
+        .describe('operator: GPU Operator installs the container toolkit; preinstalled: nvidia-container-toolkit on the host (toolkit.enabled=false)'),
+      mig: z.enum(['any', 'disabled', 'enabled']).default('any').describe('MIG mode every GPU must be in (any: not judged)'),
+      ecc: z.boolean().default(true).describe('ECC must be enabled on GPUs that have it'),
+      persistenceMode: z.boolean().default(true).describe('persistence mode must be on (nvidia-persistenced)'),
+      passthrough: z.boolean().default(false).describe('GPUs are passed to VMs (vfio): the IOMMU must be on'),
+      pcie: z
+        .strictObject({
+          width: z.enum(['fail', 'warn']).default('fail').describe('a GPU link narrower than its maximum'),
+          speed: z.enum(['warn', 'note']).default('note').describe('a GPU link slower than its maximum (idle GPUs lower it: note = pass with a note)'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  rdma: z
+    .strictObject({
+      required: z.boolean().default(false).describe('multi-node training: GPU nodes need an InfiniBand/RoCE HCA with an ACTIVE port'),
+      linkLayer: z.enum(['any', 'InfiniBand', 'Ethernet']).default('any').describe('InfiniBand, or Ethernet (RoCE)'),
+      minRateGbps: z.number().min(0).optional().describe('lowest port rate accepted, e.g. 200'),
+      gpuDirect: z.boolean().default(false).describe('GPUDirect RDMA: nvidia_peermem must be loaded'),
+    })
+    .prefault({}),
   checklist: z.array(
     z.strictObject({
       id: z.string().regex(/^[A-Z]+-\d+$/, 'expected an id like NET-01'),

@@ -102,7 +102,8 @@ test('--role picks the role thresholds; gpu-worker adds the GPU checks', async (
   const rep = parseReport(r.stdout);
   assert.deepEqual(rep.nodes?.map((n) => n.roles), [['gpu-worker']]);
   const ids = rep.results.map((x) => x.id).sort();
-  assert.deepEqual(ids, ['gpu.devices', 'gpu.driver', 'gpu.nouveau', 'resources.cpu', 'resources.memory']);
+  const gpu = ['devices', 'driver', 'ecc', 'fabricmanager', 'iommu', 'kernel-headers', 'memory-errors', 'mig', 'model', 'nouveau', 'pcie', 'persistence', 'secure-boot', 'site.driver', 'site.model', 'site.os', 'toolkit'];
+  assert.deepEqual(ids, [...gpu.map((g) => `gpu.${g}`), 'resources.cpu', 'resources.memory']);
   const hasGpu = (rep.results.find((x) => x.id === 'gpu.devices')!.facts.count as number) > 0;
   if (!hasGpu) {
     // A gpu-worker without a GPU must fail, and the run with it.

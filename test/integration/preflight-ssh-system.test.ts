@@ -1,14 +1,10 @@
 // The system probes are Host-generic: run over SSH to this same machine (a real
 // sshd on 127.0.0.1), they must find the same facts as the local run. The
-// SSH host takes other paths (one grep for PCI devices, dd oflag=dsync for fsync).
+// SSH host takes other paths (dd oflag=dsync for fsync). The GPU probes: preflight-gpu.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../support/process.ts';
-import { makeKey, startSshd, type Sshd } from '../support/sshd.ts';
-import { connectSsh } from '../../src/preflight/hosts/ssh.ts';
+import { readdirSync } from 'node:fs';
+import { sshToSelf, type SelfSsh } from '../support/ssh-self.ts';
 import { createLocalHost } from '../../src/preflight/hosts/local.ts';
 import { runChecks } from '../../src/preflight/engine.ts';
 import { loadProfile } from '../../src/preflight/profile.ts';
@@ -16,28 +12,16 @@ import { systemChecks } from '../../src/preflight/checks/system/index.ts';
 import type { Host } from '../../src/preflight/types.ts';
 import type { CheckResult } from '../../src/schema/report.ts';
 
-let dir: string;
-let sshd: Sshd;
+let self: SelfSsh;
 let ssh: Host;
 const profile = loadProfile();
 profile.disk = { fsyncP99WarnMs: 10000, fsyncP99FailMs: 20000, fsyncSamples: 20 };
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ac-sshsys-'));
-  const key = makeKey(join(dir, 'id_ed25519'));
-  const port = await freePort();
-  sshd = await startSshd({ dir, address: '127.0.0.1', ports: [port], authorizedKeys: [key.publicKey] });
-  writeFileSync(join(dir, 'known_hosts'), sshd.knownHostsLine(port) + '\n');
-  ssh = await connectSsh(
-    { name: 'self-ssh', address: '127.0.0.1', port, user: 'root', keyFile: key.privateKeyFile, knownHostsFile: join(dir, 'known_hosts') },
-    { connectTimeoutMs: 10_000 },
-  );
+  self = await sshToSelf('ac-sshsys-');
+  ssh = self.host;
 });
-after(async () => {
-  await ssh?.close();
-  await sshd?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => self?.close());
 
 async function run(host: Host): Promise<Map<string, CheckResult>> {
   const results = await runChecks({
@@ -64,9 +48,6 @@ test('over SSH the system probes see the same machine as locally', async () => {
   same('os.hostname', ['hostname']);
   same('resources.cpu', ['cpus', 'model']);
   same('resources.memory', ['memTotalKiB']);
-  same('gpu.devices', ['count', 'gpus', 'pciReadable']);
-  same('gpu.nouveau', ['loaded']);
-  same('gpu.driver', ['present']);
   same('disk.filesystem[/var/lib/etcd]', ['measuredPath', 'fsType', 'mountPoint']);
   same('disk.inodes[/]', ['totalInodes']);
   assert.equal(remote.get('disk.free[/]')!.facts.totalBytes, local.get('disk.free[/]')!.facts.totalBytes);

@@ -5,11 +5,9 @@ import assert from 'node:assert/strict';
 import { loadProfile } from '../../src/preflight/profile.ts';
 import type { FsStats, JudgeContext } from '../../src/preflight/types.ts';
 import type { Role } from '../../src/schema/common.ts';
-import type { Site } from '../../src/schema/site.ts';
 import { judgeOsRelease, parseOsRelease, versionMatches } from '../../src/preflight/checks/system/os-release.ts';
 import { hostnameProblems, judgeHostname, suggestHostname } from '../../src/preflight/checks/system/hostname.ts';
 import { judgeCpu, judgeMemory, parseCpuinfo, parseMeminfo } from '../../src/preflight/checks/system/resources.ts';
-import { isNvidiaGpu, parsePciGrep, judgeGpuDevices, judgeGpuDriver, judgeNouveau, parseNvidiaSmi } from '../../src/preflight/checks/system/gpu.ts';
 import { judgeDiskFilesystem, judgeDiskFree, judgeDiskInodes, type DiskFacts } from '../../src/preflight/checks/system/disk-space.ts';
 import { judgeFsync, parseDdSeconds, percentile, type FsyncFacts } from '../../src/preflight/checks/system/fsync.ts';
 import { judgePrivileges } from '../../src/preflight/checks/system/privileges.ts';
@@ -112,50 +110,6 @@ test('resources.memory: parse, pass / warn / fail, with the MemTotal allowance',
   assert.equal(judgeMemory({ memTotalKiB: kib(32) }, ctx(['gpu-worker'])).status, 'pass');
   assert.equal(judgeMemory({ memTotalKiB: kib(6) }, ctx(['worker'])).status, 'warn');
   assert.match(judgeMemory({ memTotalKiB: kib(2) }, ctx(['worker'])).message, /needs at least 4 GiB/);
-});
-
-test('gpu.devices: PCI class filter, pass / warn / fail', () => {
-  assert.ok(isNvidiaGpu('0x10de\n', '0x030200\n'));
-  assert.ok(isNvidiaGpu('0x10DE', '0x030000'));
-  assert.ok(!isNvidiaGpu('0x10de', '0x068000'), 'an NVSwitch (bridge class) is not a GPU');
-  assert.ok(!isNvidiaGpu('0x8086', '0x030000'));
-  const grep = '0000:00:00.0/vendor:0x8086\n0000:17:00.0/vendor:0x10de\n0000:00:00.0/class:0x060000\n0000:17:00.0/class:0x030200\n0000:17:00.0/device:0x20B2\n0000:00:00.0/device:0x1237\n';
-  assert.deepEqual(parsePciGrep(grep), [
-    { address: '0000:00:00.0', vendor: '0x8086', class: '0x060000', device: '0x1237' },
-    { address: '0000:17:00.0', vendor: '0x10de', class: '0x030200', device: '0x20b2' },
-  ]);
-  const two = { pciReadable: true, gpus: [{ address: '0000:17:00.0', id: '10de:20b2', class: '0x030200' }, { address: '0000:31:00.0', id: '10de:20b2', class: '0x030200' }] };
-  const none = { pciReadable: true, gpus: [] };
-  assert.equal(judgeGpuDevices(two, ctx(['gpu-worker'])).status, 'pass');
-  const missing = judgeGpuDevices(none, ctx(['gpu-worker']));
-  assert.equal(missing.status, 'fail');
-  assert.match(missing.remediation!, /lspci -nn/);
-  const site = { resources: { gpusPerNode: 4 } } as Site;
-  assert.equal(judgeGpuDevices(two, ctx(['gpu-worker'], { site })).status, 'fail', 'the site expects 4 per GPU node');
-  assert.equal(judgeGpuDevices(two, ctx(['worker'])).status, 'warn', 'GPUs on a plain worker go unused');
-  assert.equal(judgeGpuDevices(none, ctx(['control-plane'])).status, 'pass');
-  assert.equal(judgeGpuDevices({ pciReadable: false, gpus: [] }, ctx(['gpu-worker'])).status, 'warn');
-});
-
-test('gpu.driver: pass / warn / fail', () => {
-  const smi = '550.90.07, NVIDIA A100-SXM4-80GB\n550.90.07, NVIDIA A100-SXM4-80GB\n';
-  assert.deepEqual(parseNvidiaSmi(smi), { driverVersion: '550.90.07', gpus: ['NVIDIA A100-SXM4-80GB', 'NVIDIA A100-SXM4-80GB'] });
-  const ok = judgeGpuDriver({ present: true, ok: true, ...parseNvidiaSmi(smi) });
-  assert.equal(ok.status, 'pass');
-  assert.match(ok.message, /550\.90\.07, 2 GPU\(s\): NVIDIA A100-SXM4-80GB/);
-  const absent = judgeGpuDriver({ present: false });
-  assert.equal(absent.status, 'warn');
-  assert.match(absent.remediation!, /apt-get install/);
-  const broken = judgeGpuDriver({ present: true, ok: false, error: 'Failed to initialize NVML: Driver/library version mismatch' });
-  assert.equal(broken.status, 'fail');
-  assert.match(broken.message, /version mismatch/);
-});
-
-test('gpu.nouveau: pass / fail with the blacklist command', () => {
-  assert.equal(judgeNouveau({ loaded: false, seenIn: [] }).status, 'pass');
-  const loaded = judgeNouveau({ loaded: true, seenIn: ['/proc/modules'] });
-  assert.equal(loaded.status, 'fail');
-  assert.match(loaded.remediation!, /blacklist nouveau.*\/etc\/modprobe\.d\/blacklist-nouveau\.conf/);
 });
 
 function stats(path: string, measured: string, over: Partial<FsStats> = {}): FsStats {

@@ -1,9 +1,8 @@
-// Checks of the node itself: OS, hostname, CPU/memory, GPUs, disks, privileges.
+// Checks of the node itself: OS, hostname, CPU/memory, disks, privileges (GPUs: ../gpu/).
 import type { CheckDef } from '../../types.ts';
 import { osReleaseCheck } from './os-release.ts';
 import { hostnameCheck } from './hostname.ts';
 import { cpuCheck, memoryCheck } from './resources.ts';
-import { gpuDevicesCheck, gpuDriverCheck, nouveauCheck } from './gpu.ts';
 import { diskFreeCheck, diskFilesystemCheck, diskInodesCheck } from './disk-space.ts';
 import { fsyncCheck } from './fsync.ts';
 import { privilegesCheck } from './privileges.ts';
@@ -14,9 +13,6 @@ export const systemChecks: CheckDef[] = [
   hostnameCheck,
   cpuCheck,
   memoryCheck,
-  gpuDevicesCheck,
-  gpuDriverCheck,
-  nouveauCheck,
   diskFreeCheck,
   diskFilesystemCheck,
   diskInodesCheck,

@@ -1,7 +1,7 @@
 // os.release: the distribution and version (/etc/os-release) against the
 // profile's supported list. A listed version "8" accepts "8", "8.9", "8.10".
 import type { Profile } from '../../../schema/profile.ts';
-import { defineCheck, type Judgement } from '../../types.ts';
+import { defineCheck, type Host, type Judgement } from '../../types.ts';
 
 export interface OsReleaseFacts {
   found: boolean;
@@ -58,22 +58,27 @@ export function judgeOsRelease(f: OsReleaseFacts, profile: Profile): Judgement {
   };
 }
 
+/** /etc/os-release (or /usr/lib/os-release) of a node. */
+export async function readOsRelease(host: Host, signal: AbortSignal): Promise<OsReleaseFacts> {
+  const text = (await host.readFile('/etc/os-release', { signal })) ?? (await host.readFile('/usr/lib/os-release', { signal }));
+  if (text === null) return { found: false };
+  const kv = parseOsRelease(text);
+  return {
+    found: true,
+    id: kv.ID?.toLowerCase(),
+    idLike: kv.ID_LIKE ? kv.ID_LIKE.toLowerCase().split(/\s+/) : undefined,
+    versionId: kv.VERSION_ID,
+    prettyName: kv.PRETTY_NAME,
+  };
+}
+
+export const OS_RELEASE_FILES = ['/etc/os-release', '/usr/lib/os-release'];
+
 export const osReleaseCheck = defineCheck<OsReleaseFacts>({
   id: 'os.release',
   category: 'os',
   title: 'Supported operating system',
-  gather: () => ({ files: ['/etc/os-release', '/usr/lib/os-release'] }),
-  async probe({ host, signal }) {
-    const text = (await host.readFile('/etc/os-release', { signal })) ?? (await host.readFile('/usr/lib/os-release', { signal }));
-    if (text === null) return { found: false };
-    const kv = parseOsRelease(text);
-    return {
-      found: true,
-      id: kv.ID?.toLowerCase(),
-      idLike: kv.ID_LIKE ? kv.ID_LIKE.toLowerCase().split(/\s+/) : undefined,
-      versionId: kv.VERSION_ID,
-      prettyName: kv.PRETTY_NAME,
-    };
-  },
+  gather: () => ({ files: OS_RELEASE_FILES }),
+  probe: ({ host, signal }) => readOsRelease(host, signal),
   judge: (f, ctx) => judgeOsRelease(f, ctx.profile),
 });
