@@ -6,6 +6,9 @@ import type { Profile } from '../schema/profile.ts';
 import type { CheckResult } from '../schema/report.ts';
 import { SEVERITY } from './matrix.ts';
 
+/** tty and markdown list each node's results only up to this many nodes; past it the grouped findings stand for them. */
+export const DETAIL_NODES = 10;
+
 export interface Finding {
   check: string;
   status: Status;

@@ -14,7 +14,10 @@ export function headerFields(report: Report, lang: Lang): [label: string, value:
   ];
   if (report.profile) fields.push([L.profile, report.profile]);
   if (report.durationMs !== undefined) fields.push([L.duration, `${(report.durationMs / 1000).toFixed(2)} s`]);
-  if (report.nodes?.length) fields.push([L.nodes, report.nodes.map((n) => `${n.name} (${n.roles.join(', ')})`).join('; ')]);
+  if (report.nodes?.length) {
+    const list = report.nodes.map((n) => `${n.name} (${n.roles.join(', ')})`);
+    fields.push([L.nodes, list.length > 10 ? `${list.length}: ${list.slice(0, 10).join('; ')}; +${list.length - 10}` : list.join('; ')]);
+  }
   return fields;
 }
 

@@ -38,6 +38,8 @@ export interface Labels {
   noFindings: string;
   /** "on 3 nodes" */
   onNodes: (n: number) => string;
+  /** tty and markdown past DETAIL_NODES nodes: where the per-node results are. */
+  detailsElsewhere: (nodes: number) => string;
   nodeDetails: string;
   facts: string;
 }
@@ -82,6 +84,7 @@ const en: Labels = {
   findings: 'Findings',
   noFindings: 'Every check passed.',
   onNodes: (n) => (n === 1 ? 'on 1 node' : `on ${n} nodes`),
+  detailsElsewhere: (n) => `Results of each of the ${n} nodes: --format json, yaml or html.`,
   nodeDetails: 'Results per node',
   facts: 'facts',
 };
@@ -126,6 +129,7 @@ const ko: Labels = {
   findings: '발견 사항',
   noFindings: '모든 점검을 통과했습니다.',
   onNodes: (n) => `노드 ${n}대`,
+  detailsElsewhere: (n) => `노드 ${n}대 각각의 결과: --format json, yaml 또는 html.`,
   nodeDetails: '노드별 결과',
   facts: '수집 정보',
 };

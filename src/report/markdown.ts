@@ -1,11 +1,13 @@
 // The Markdown report a customer attaches to a support ticket: header table,
-// summary, then one section per checklist category with each item's results
-// and remediations.
+// summary; for several nodes the node × item matrix and the findings grouped across
+// nodes; then (up to DETAIL_NODES nodes) one section per checklist category with each
+// item's results and remediations.
 import type { Status } from '../schema/common.ts';
 import type { Report } from '../schema/report.ts';
 import { groupByCategory } from './checklist-map.ts';
 import { headerFields, summaryLine, total, verdict } from './header.ts';
 import { labels } from './i18n.ts';
+import { abbreviateNodes, DETAIL_NODES, groupFindings } from './findings.ts';
 import { buildMatrix } from './matrix.ts';
 import type { RenderOptions } from './render.ts';
 import { STATUSES } from './build.ts';
@@ -33,9 +35,28 @@ function inline(s: string): string {
  * The fence is longer than any run of backticks in the text.
  */
 export function remediationItem(node: string, id: string, remediation: string): string[] {
+  return [`- **${inline(node)}** \`${id}\``, '', ...codeBlock(remediation)];
+}
+
+/** A fenced block (indented into a list item), the fence longer than any run of backticks in the text. */
+function codeBlock(remediation: string): string[] {
   const text = remediation.replace(/\r/g, '').trimEnd();
   const fence = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
-  return [`- **${inline(node)}** \`${id}\``, '', `  ${fence}`, ...text.split('\n').map((l) => (l ? `  ${l}` : '')), `  ${fence}`];
+  return [`  ${fence}`, ...text.split('\n').map((l) => (l ? `  ${l}` : '')), `  ${fence}`];
+}
+
+/** One item per check and cause across nodes: status, "on N nodes", the nodes, the message, one remediation. */
+function findingsSection(report: Report, opts: RenderOptions): string[] {
+  const L = labels(opts.lang);
+  const findings = groupFindings(report.results, opts.profile);
+  const out = [`## ${L.findings}`, ''];
+  if (findings.length === 0) return [...out, L.noFindings, ''];
+  for (const f of findings) {
+    out.push(`- ${ICON[f.status]} **${L.status_[f.status]}** \`${f.check}\` ${L.onNodes(f.nodes.length)} (${inline(abbreviateNodes(f.nodes))}): ${inline(f.message.replace(/\s*\n\s*/g, ' '))}`);
+    if (f.remediation) out.push('', ...codeBlock(f.remediation), '');
+  }
+  out.push('');
+  return out;
 }
 
 export function renderMarkdown(report: Report, opts: RenderOptions): string {
@@ -52,6 +73,12 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
   out.push(`| ${STATUSES.map((s) => String(report.summary[s])).join(' | ')} | ${total(report.summary)} |`);
   out.push('', `**${verdict(report.summary, opts.lang, opts.strict)}** ${summaryLine(report.summary, opts.lang)}`, '');
   out.push(...matrixTable(report, opts));
+  const nodes = report.nodes?.length ?? 0;
+  if (nodes > 1) out.push(...findingsSection(report, opts));
+  if (nodes > DETAIL_NODES) {
+    out.push(L.detailsElsewhere(nodes), '');
+    return out.join('\n');
+  }
 
   for (const { category, items } of groupByCategory(report.results, opts.profile, opts.lang)) {
     out.push(`## ${L.category[category]}`, '');

@@ -1,8 +1,11 @@
-// Terminal output: per node, per checklist item, one line per result, the
-// remediation under anything that did not pass, then the summary.
+// Terminal output: for a site of several nodes, the findings grouped across nodes first
+// (one line per check and cause, "on N nodes", one remediation); then, for up to
+// DETAIL_NODES nodes, per node and checklist item one line per result with the
+// remediation under anything that did not pass; then the summary.
 import type { Status } from '../schema/common.ts';
 import type { Report } from '../schema/report.ts';
 import { groupBy, groupByItem } from './checklist-map.ts';
+import { abbreviateNodes, DETAIL_NODES, groupFindings } from './findings.ts';
 import { headerFields, summaryLine, verdict } from './header.ts';
 import { labels } from './i18n.ts';
 import type { RenderOptions } from './render.ts';
@@ -23,7 +26,25 @@ export function renderTty(report: Report, opts: RenderOptions): string {
 
   const roles = new Map((report.nodes ?? []).map((n) => [n.name, n.roles]));
   const statusWidth = Math.max(...Object.values(L.status_).map(displayWidth));
-  for (const [node, results] of groupBy(report.results, (r) => r.node)) {
+  const mark = (st: Status) => paint(COLOR[st], `${SYMBOL[st]} ${pad(L.status_[st], statusWidth)}`);
+  const remedy = (text: string) => {
+    const [first, ...rest] = text.replace(/\r/g, '').trimEnd().split('\n').map((l) => l.replace(CONTROL, ''));
+    out.push(`      ${paint('2', '→')} ${first}`, ...rest.map((line) => `        ${line}`));
+  };
+  const byNode = groupBy(report.results, (r) => r.node);
+  const several = (report.nodes?.length ?? 0) > 1;
+  if (several) {
+    out.push('', bold(`${L.findings} (${report.nodes!.length} ${L.nodes.toLowerCase()})`));
+    const findings = groupFindings(report.results, opts.profile);
+    if (findings.length === 0) out.push(`  ${L.noFindings}`);
+    for (const f of findings) {
+      out.push(`  ${mark(f.status)}  ${f.check} ${L.onNodes(f.nodes.length)} (${oneLine(abbreviateNodes(f.nodes))}): ${oneLine(f.message)}`);
+      if (f.remediation) remedy(f.remediation);
+    }
+  }
+  const detailed = !several || report.nodes!.length <= DETAIL_NODES;
+  if (!detailed) out.push('', L.detailsElsewhere(report.nodes!.length));
+  for (const [node, results] of detailed ? byNode : []) {
     out.push('');
     const r = roles.get(node);
     out.push(bold(`${L.node}: ${node}${r?.length ? ` (${r.join(', ')})` : ''}`));
@@ -31,14 +52,8 @@ export function renderTty(report: Report, opts: RenderOptions): string {
       out.push(`  ${item.id === '-' ? '' : `${item.id} `}${item.title}`);
       const idWidth = Math.max(...item.results.map((x) => x.id.length));
       for (const res of item.results) {
-        const mark = paint(COLOR[res.status], `${SYMBOL[res.status]} ${pad(L.status_[res.status], statusWidth)}`);
-        out.push(`    ${mark}  ${res.id.padEnd(idWidth)}  ${oneLine(res.message)}`);
-        if (res.status !== 'pass' && res.remediation) {
-          const [first, ...rest] = res.remediation.replace(/\r/g, '').trimEnd().split('\n').map((l) => l.replace(CONTROL, ''));
-          const pad = ' '.repeat(6);
-          out.push(`${pad}${paint('2', '→')} ${first}`);
-          for (const line of rest) out.push(`${pad}  ${line}`);
-        }
+        out.push(`    ${mark(res.status)}  ${res.id.padEnd(idWidth)}  ${oneLine(res.message)}`);
+        if (res.status !== 'pass' && res.remediation) remedy(res.remediation);
       }
     }
   }

@@ -49,7 +49,7 @@ test('node order: site nodes first, then nodes only results name; nodes without 
 test('markdown starts with the matrix when there are several nodes, and not for one node', () => {
   const md = renderReport(sampleReport(), 'markdown', { lang: 'en', color: false, profile });
   const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(sections.slice(0, 3), ['Summary', 'Nodes × checklist items', 'Network']);
+  assert.deepEqual(sections.slice(0, 4), ['Summary', 'Nodes × checklist items', 'Findings', 'Network']);
   assert.match(md, /^\| Node \| ACC-03 \| REG-02 \| RES-01 \| STO-01 \| OS-01 \| OS-03 \| Other checks \|$/m);
   assert.match(md, /^\| master-1 \| · \| ❗ \| · \| ⚠️ \| ✅ \| · \| ✅ \|$/m);
   assert.match(md, /^\| worker-1 \| ⏭️ \| · \| ✅ \| · \| · \| ❌ \| · \|$/m);

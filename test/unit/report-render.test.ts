@@ -7,7 +7,7 @@ import { renderReport, shouldColor } from '../../src/report/render.ts';
 import { reportSchema } from '../../src/schema/report.ts';
 import { displayWidth } from '../../src/report/tty.ts';
 import { xmlEscape } from '../../src/report/junit.ts';
-import { profile, sampleReport } from '../support/report-fixture.ts';
+import { fleetReport, profile, sampleReport } from '../support/report-fixture.ts';
 
 const en = { lang: 'en' as const, color: false, profile };
 const ko = { lang: 'ko' as const, color: false, profile };
@@ -78,7 +78,7 @@ test('control characters from node output cannot break junit or drive the termin
 test('markdown groups by checklist category in checklist order, with item titles and remediation', () => {
   const md = renderReport(sampleReport(), 'markdown', en);
   const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(sections, ['Summary', 'Nodes × checklist items', 'Network', 'Accounts', 'Registry', 'Resources', 'Storage', 'Operating system']);
+  assert.deepEqual(sections, ['Summary', 'Nodes × checklist items', 'Findings', 'Network', 'Accounts', 'Registry', 'Resources', 'Storage', 'Operating system']);
   const osSection = md.slice(md.indexOf('## Operating system'));
   assert.match(osSection, /### OS-01 Supported operating system/);
   assert.match(osSection, /### OS-03 Kernel modules/);
@@ -120,8 +120,9 @@ test('tty groups per node then checklist item, shows remediation only for non-pa
   const master = lines.indexOf('Node: master-1 (control-plane)');
   const worker = lines.indexOf('Node: worker-1 (worker)');
   assert.ok(master > 0 && worker > master);
-  assert.ok(lines.findIndex((l) => l.includes('kernel.modules')) > worker);
-  assert.ok(lines.findIndex((l) => l.includes('os.release')) < worker);
+  // (the grouped findings come first: the per-node listing starts at the first node)
+  assert.ok(lines.findIndex((l, i) => i > master && l.includes('kernel.modules')) > worker);
+  assert.ok(lines.findIndex((l, i) => i > master && l.includes('os.release')) < worker);
   const fail = lines.findIndex((l) => /✘ fail +kernel.modules +br_netfilter is not loaded/.test(l));
   assert.ok(fail > 0);
   assert.equal(lines[fail + 1]!.trim(), '→ modprobe br_netfilter');
@@ -196,4 +197,28 @@ test("junit: no node's testsuite takes longer than the whole run", () => {
   const time = (name: string) => Number(root.children.find((s) => s.attrs.name === name)!.attrs.time);
   assert.equal(time('master-1'), 0.64, 'the measured span of the node');
   assert.ok(time('worker-1') <= 1, `worker-1 ${time('worker-1')} s`);
+});
+
+test('a large site in tty and markdown: one line per check and cause, "on N nodes", names abbreviated, one remediation; JSON keeps every result', () => {
+  const report = fleetReport(37);
+  const tty = renderReport(report, 'tty', en);
+  const sysctl = tty.split('\n').filter((l) => l.includes('kernel.sysctl'));
+  assert.equal(sysctl.length, 1, sysctl.join('\n'));
+  assert.match(sysctl[0]!, /✘ fail +kernel\.sysctl on 37 nodes \(node-01, .*, node-10 \+27\): net\.ipv4\.ip_forward = 0 \(expected 1\)$/);
+  assert.equal(tty.split('\n').filter((l) => l.includes('→ sysctl -w net.ipv4.ip_forward=1')).length, 1, 'the remediation once');
+  assert.doesNotMatch(tty, /^Node: /m, 'no per-node listing past ten nodes');
+  assert.match(tty, /Results of each of the 37 nodes: --format json/);
+  assert.match(tty, /Nodes +37: node-01 \(control-plane\); /);
+  const md = renderReport(report, 'markdown', en);
+  const mdSysctl = md.split('\n').filter((l) => l.includes('kernel.sysctl'));
+  assert.equal(mdSysctl.length, 1);
+  assert.match(mdSysctl[0]!, /^- ❌ \*\*fail\*\* `kernel\.sysctl` on 37 nodes \(node-01, .* \+27\): net\.ipv4\.ip_forward = 0 \(expected 1\)$/);
+  assert.equal(md.split('\n').filter((l) => l.trim() === 'sysctl -w net.ipv4.ip_forward=1').length, 1);
+  assert.doesNotMatch(md, /^## Network$/m, 'no per-category detail past ten nodes');
+  const json = JSON.parse(renderReport(report, 'json', en)) as { results: { id: string }[] };
+  assert.equal(json.results.filter((r) => r.id === 'kernel.sysctl').length, 37);
+  // Few nodes: the findings come first, the per-node listing still follows.
+  const small = renderReport(fleetReport(3), 'tty', en);
+  assert.match(small, /kernel\.sysctl on 3 nodes \(node-01, .*, node-03\)/);
+  assert.match(small, /^Node: node-01 \(control-plane\)$/m);
 });
