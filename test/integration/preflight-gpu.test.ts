@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { sshToSelf, type SelfSsh } from '../support/ssh-self.ts';
+import { createLoginUser } from '../support/sshd.ts';
 import { hgxDevices, makeIbTree, makePciTree } from '../support/gpu-fixtures.ts';
 import { createLocalHost } from '../../src/preflight/hosts/local.ts';
 import { runChecks } from '../../src/preflight/engine.ts';
@@ -22,7 +23,7 @@ let ssh: Host;
 const profile = loadProfile();
 
 before(async () => {
-  self = await sshToSelf('ac-sshgpu-');
+  self = await sshToSelf('ac-fleet-gpu-'); // ac-fleet*: the login user's home, found again by removeStaleUsers
   ssh = self.host;
 });
 after(() => self?.close());
@@ -71,6 +72,24 @@ test('GPU probes: locally and over SSH the same facts; without a GPU every check
     assert.match(local.get('gpu.model')!.message, /nvidia-smi is not on this node/);
   } else {
     assert.equal(local.get('gpu.devices')!.status, 'pass', local.get('gpu.devices')!.message);
+  }
+});
+
+test('as an unprivileged SSH user the GPU probes find what root finds', async () => {
+  const login = createLoginUser(`ac${process.pid}u`, self.dir);
+  const user = await self.connectAs(login.name);
+  try {
+    assert.notEqual(await user.uid(), 0);
+    const [asRoot, asUser] = [await run(ssh), await run(user)];
+    for (const c of gpuChecks) {
+      const [r, u] = [asRoot.get(c.id)!, asUser.get(c.id)!];
+      assert.notEqual(u.status, 'error', `${c.id}: ${u.message}`);
+      assert.equal(u.status, r.status, `${c.id}: ${u.message} vs ${r.message}`);
+      assert.equal(u.message, r.message, c.id);
+    }
+  } finally {
+    await user.close();
+    login.remove();
   }
 });
 

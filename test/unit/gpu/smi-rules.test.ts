@@ -31,7 +31,7 @@ test('every nvidia-smi rule: a truncated report is an error, a missing nvidia-sm
     assert.match(e.message, /no usable report: not well-formed XML/, name);
     const s = judge(absent, ctx());
     assert.equal(s.status, 'skip', name);
-    assert.match(s.message, /nvidia-smi is not on this node \(the GPU Operator's driver container brings it/, name);
+    assert.match(s.message, /nvidia-smi is not on this node; the GPU Operator's driver container brings it/, name);
     assert.match(judge(absent, ctx({ driver: 'preinstalled' })).message, /see gpu\.driver/, name);
     const f = judge(failed, ctx());
     assert.equal(f.status, 'skip', name);

@@ -20,13 +20,13 @@ interface Same {
   none?: Judgement;
 }
 
-/** The same value on every GPU node that told one. */
+/** The same value on every GPU node that told one; no result for a site without GPU nodes. */
 export function judgeSameAcross(samples: SiteSample[], s: Same): Judgement[] {
+  if (samples.length === 0) return [];
   const facts = {
     values: Object.fromEntries(samples.map((x) => [x.node, x.value ?? null])),
     errors: Object.fromEntries(samples.filter((x) => x.error).map((x) => [x.node, x.error])),
   };
-  if (samples.length === 0) return [{ status: 'skip', message: 'no GPU node in the site', facts }];
   const missing = samples.filter((x) => x.value === undefined);
   const note = missing.length ? `; not read on ${missing.map((x) => `${x.node} (${x.error ?? 'unknown'})`).join(', ')}` : '';
   const groups = new Map<string, string[]>();

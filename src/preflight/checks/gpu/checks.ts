@@ -22,7 +22,7 @@ import { judgeToolkit } from './rules/toolkit.ts';
 /** The node's PCI tree, read once for the checks that need it. */
 export const pciOf = (ctx: ProbeContext): Promise<PciFacts> => once(ctx.host, 'pci:/sys', ctx.signal, (signal) => readPci(ctx.host, signal));
 
-const NO_GPU_NOTE = "(no NVIDIA GPU on this node's PCI bus: see gpu.devices)";
+const NO_GPU_NOTE = "no NVIDIA GPU on this node's PCI bus (see gpu.devices)";
 
 /**
  * A GPU-node check that also says when the node has no GPU at all: its verdict on the
@@ -39,7 +39,7 @@ function gpuNodeCheck<F extends object>(def: CheckDef<F>): CheckDef {
     },
     judge(f, ctx) {
       const j = def.judge(f, ctx);
-      const note = (x: Judgement): Judgement => (f.pciGpus === 0 && !/no NVIDIA GPU/.test(x.message) ? { ...x, message: `${x.message} ${NO_GPU_NOTE}` } : x);
+      const note = (x: Judgement): Judgement => (f.pciGpus === 0 && !/no NVIDIA GPU/.test(x.message) ? { ...x, message: `${x.message}; ${NO_GPU_NOTE}` } : x);
       return Array.isArray(j) ? j.map(note) : note(j);
     },
   });

@@ -1,6 +1,7 @@
 // Node facts the GPU checks share: the distribution (which fix commands apply), the
 // running kernel, loaded modules, the NVIDIA kernel module's version, installed
-// packages and systemd units. All readable without root.
+// packages and systemd units. All readable without root: commands run with sudo: false
+// even on ssh.sudo nodes, so that the node's batch read answers them.
 import type { Gather, GatherCommand, ProbeContext } from '../../../types.ts';
 import { list, read, run, SYSTEMD_RUN } from '../../kernel/host-io.ts';
 import { OS_RELEASE_FILES, readOsRelease, type OsReleaseFacts } from '../../system/os-release.ts';
@@ -108,7 +109,7 @@ export function parsePackages(stdout: string): Packages {
 }
 
 export async function installedPackages(ctx: ProbeContext, patterns: string[]): Promise<Packages> {
-  const r = await run(ctx, packageQuery(patterns));
+  const r = await run(ctx, packageQuery(patterns), { sudo: false });
   return r?.code === 0 ? parsePackages(r.stdout) : { manager: 'none', installed: [] };
 }
 
@@ -128,7 +129,7 @@ export function unitGather(unit: string): GatherCommand {
 
 export async function readUnit(ctx: ProbeContext, unit: string): Promise<UnitState> {
   if ((await list(ctx, SYSTEMD_RUN)) === null) return {};
-  const r = await run(ctx, unitShow(unit));
+  const r = await run(ctx, unitShow(unit), { sudo: false });
   if (!r || r.code !== 0) return {};
   const kv = Object.fromEntries(r.stdout.split('\n').map((l) => l.split('=')).filter((p) => p.length === 2).map(([k, v]) => [k!.trim(), v!.trim()]));
   return { load: kv.LoadState || undefined, active: kv.ActiveState || undefined, enabled: kv.UnitFileState || undefined };

@@ -73,7 +73,7 @@ export async function readPci(host: Host, signal: AbortSignal, root = '/sys'): P
   const [attrs, slotAttrs, ls] = await Promise.all([
     readSysfsAttrs(host, devicesDir(root), DEVICE_ATTRS, signal),
     readSysfsAttrs(host, slotsDir(root), SLOT_ATTRS, signal),
-    host.exec(lsDevices(root), { signal }).catch((err: unknown) => {
+    host.exec(lsDevices(root), { signal, sudo: false }).catch((err: unknown) => {
       if (signal.aborted) throw err;
       return null;
     }),

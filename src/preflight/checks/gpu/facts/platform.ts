@@ -118,7 +118,7 @@ export async function probeSecureBoot(ctx: ProbeContext): Promise<SecureBootFact
   const raw = await read(ctx, SECURE_BOOT_VAR, 64);
   const fromVar = raw === null ? undefined : secureBootFromVar(raw);
   if (fromVar) return { os, uefi: true, state: fromVar, source: 'efivars', nvidiaLoaded };
-  const r = await run(ctx, ['mokutil', '--sb-state']);
+  const r = await run(ctx, ['mokutil', '--sb-state'], { sudo: false });
   const fromMok = r ? secureBootFromMokutil(`${r.stdout}\n${r.stderr}`) : undefined;
   return { os, uefi: true, state: fromMok ?? 'unknown', source: fromMok ? 'mokutil --sb-state' : undefined, nvidiaLoaded };
 }

@@ -32,5 +32,5 @@ export async function smiFactsOf(r: { code: number | null; stdout: string; stder
 }
 
 export function readSmi(ctx: ProbeContext): Promise<SmiFacts> {
-  return once(ctx.host, 'nvidia-smi -q -x', ctx.signal, async () => smiFactsOf(await run(ctx, SMI_ARGV)));
+  return once(ctx.host, 'nvidia-smi -q -x', ctx.signal, async () => smiFactsOf(await run(ctx, SMI_ARGV, { sudo: false })));
 }

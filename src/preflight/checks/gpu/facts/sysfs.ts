@@ -60,7 +60,7 @@ async function expandLocal(host: Host, base: string, pattern: string, signal: Ab
 /** The attributes, or null when `base` does not exist or cannot be listed. */
 export async function readSysfsAttrs(host: Host, base: string, patterns: string[], signal: AbortSignal): Promise<SysfsAttrs | null> {
   if (host.kind !== 'local') {
-    const r = await host.exec(sysfsGrep(base, patterns), { signal });
+    const r = await host.exec(sysfsGrep(base, patterns), { signal, sudo: false });
     if (r.code === 3) return null;
     if (r.code === 0) return parseSysfsGrep(r.stdout, patterns);
     // no sh on the node: read file by file below

@@ -60,7 +60,7 @@ export async function probeToolkit(ctx: ProbeContext): Promise<ToolkitFacts> {
   const [os, packages, which, dir, dropins] = await Promise.all([
     readNodeOs(ctx),
     installedPackages(ctx, TOOLKIT_PACKAGES),
-    run(ctx, WHICH),
+    run(ctx, WHICH, { sudo: false }),
     list(ctx, CONTAINERD_DIR),
     list(ctx, CONTAINERD_DROPINS),
   ]);

@@ -20,8 +20,8 @@ export function reportOr(f: SmiCheckFacts, ctx: JudgeContext): SmiReport | Judge
     return { status: 'error', message: `nvidia-smi -q -x gave no usable report: ${s.error}`, remediation: 'nvidia-smi -q -x > /tmp/nvidia-smi.xml; echo $?  # run it by hand and look at the end of the file', facts: { smi: s } };
   }
   if (s.state === 'failed') return { status: 'skip', message: `not checked: nvidia-smi fails (${s.error}); see gpu.driver`, facts: { smi: s } };
-  const why = ctx.profile.gpu.driver === 'operator' ? "the GPU Operator's driver container brings it (gpu.driver: operator); run again after the install" : 'see gpu.driver';
-  return { status: 'skip', message: `not checked: nvidia-smi is not on this node (${why})`, facts: { smi: s } };
+  const why = ctx.profile.gpu.driver === 'operator' ? "the GPU Operator's driver container brings it with the driver (gpu.driver: operator): run again after the install" : 'see gpu.driver';
+  return { status: 'skip', message: `not checked: nvidia-smi is not on this node; ${why}`, facts: { smi: s } };
 }
 
 const isReport = (x: SmiReport | Judgement): x is SmiReport => 'gpus' in x;
