@@ -118,8 +118,9 @@ function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, fact
 
 function errorJudgement(err: unknown, phase: 'probe' | 'judge'): Judgement {
   // A node whose SSH connection failed: its connection checks say why; the others were not run.
+  // facts.notChecked: the one reason shared by all of a node's unchecked checks (reports show them as one line).
   if ((err as { code?: unknown } | null)?.code === 'ERR_NODE_UNREACHABLE') {
-    return { status: 'skip', message: `not checked: ${reasonOf(err)}`, facts: { error: reasonOf(err) } };
+    return { status: 'skip', message: `not checked: ${reasonOf(err)}`, facts: { error: reasonOf(err), notChecked: reasonOf(err) } };
   }
   const timedOut = err instanceof CheckTimeoutError;
   return {
@@ -189,7 +190,8 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     const started = performance.now();
     const meta = { id: check.id, category: check.category, title: check.title };
     if (!node.host) {
-      const j: Judgement = { status: 'skip', message: `not checked: node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}` };
+      const why = `node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}`;
+      const j: Judgement = { status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why } };
       return emit([toResult(opts.profile, meta, node.info.name, j, {}, 0)]);
     }
     const host = node.host;

@@ -42,6 +42,10 @@ export interface Labels {
   detailsElsewhere: (nodes: number) => string;
   nodeDetails: string;
   facts: string;
+  /** "37 checks not run" (a node not reached or not logged into) */
+  notCheckedCount: (n: number) => string;
+  notCheckedTitle: string;
+  reason: string;
 }
 
 const en: Labels = {
@@ -78,6 +82,9 @@ const en: Labels = {
   checklistTitle: 'Astrago customer information checklist',
   checklistIntro: 'Please fill in the answer column and return this form (secrets: name where they are kept, never the value).',
   verifiedBy: 'verified by',
+  notCheckedCount: (n) => `${n} ${n === 1 ? 'check' : 'checks'} not run`,
+  notCheckedTitle: 'Nodes not checked',
+  reason: 'Reason',
   matrix: 'Nodes × checklist items',
   notChecked: 'not checked',
   legend: 'Legend',
@@ -123,6 +130,9 @@ const ko: Labels = {
   checklistTitle: 'Astrago 고객 정보 체크리스트',
   checklistIntro: '답변 열을 채워 회신해 주십시오 (비밀번호 등 비밀 값은 값이 아니라 보관 위치만 적어 주십시오).',
   verifiedBy: '점검 항목',
+  notCheckedCount: (n) => `${n}개 점검 실행 안 됨`,
+  notCheckedTitle: '점검하지 못한 노드',
+  reason: '사유',
   matrix: '노드 × 체크리스트 항목',
   notChecked: '점검 안 함',
   legend: '범례',

@@ -10,6 +10,7 @@ import { labels } from './i18n.ts';
 import { abbreviateNodes, DETAIL_NODES, groupFindings } from './findings.ts';
 import { buildMatrix } from './matrix.ts';
 import type { RenderOptions } from './render.ts';
+import { splitUnchecked, type Unchecked } from './unchecked.ts';
 import { STATUSES } from './build.ts';
 
 const ICON: Record<Status, string> = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️', error: '❗' };
@@ -73,14 +74,17 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
   out.push(`| ${STATUSES.map((s) => String(report.summary[s])).join(' | ')} | ${total(report.summary)} |`);
   out.push('', `**${verdict(report.summary, opts.lang, opts.strict)}** ${summaryLine(report.summary, opts.lang)}`, '');
   out.push(...matrixTable(report, opts));
+  // A node's unchecked checks are one row of their own table, not a finding or a row each.
+  const { shown, unchecked } = splitUnchecked(report.results);
   const nodes = report.nodes?.length ?? 0;
-  if (nodes > 1) out.push(...findingsSection(report, opts));
+  if (nodes > 1) out.push(...findingsSection({ ...report, results: shown }, opts));
+  out.push(...uncheckedTable(unchecked, opts));
   if (nodes > DETAIL_NODES) {
     out.push(L.detailsElsewhere(nodes), '');
     return out.join('\n');
   }
 
-  for (const { category, items } of groupByCategory(report.results, opts.profile, opts.lang)) {
+  for (const { category, items } of groupByCategory(shown, opts.profile, opts.lang)) {
     out.push(`## ${L.category[category]}`, '');
     for (const item of items) {
       out.push(`### ${item.id === '-' ? '' : `${item.id} `}${inline(item.title)}`, '');
@@ -98,6 +102,16 @@ export function renderMarkdown(report: Report, opts: RenderOptions): string {
     }
   }
   return out.join('\n');
+}
+
+/** One row per node (and reason) whose checks could not run, instead of a row per check in every section. */
+function uncheckedTable(unchecked: Unchecked[], opts: RenderOptions): string[] {
+  if (!unchecked.length) return [];
+  const L = labels(opts.lang);
+  const out = [`## ${L.notCheckedTitle}`, '', `| ${L.node} | ${L.status} | ${L.reason} |`, '|---|---|---|'];
+  for (const u of unchecked) out.push(`| ${cell(u.node)} | ${ICON.skip} ${cell(L.notCheckedCount(u.ids.length))} | ${cell(u.reason)} |`);
+  out.push('');
+  return out;
 }
 
 /** The node × checklist-item matrix, for a site of several nodes: the whole site at a glance before the details. */

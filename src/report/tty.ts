@@ -9,6 +9,7 @@ import { abbreviateNodes, DETAIL_NODES, groupFindings } from './findings.ts';
 import { headerFields, summaryLine, verdict } from './header.ts';
 import { labels } from './i18n.ts';
 import type { RenderOptions } from './render.ts';
+import { splitUnchecked } from './unchecked.ts';
 
 const SYMBOL: Record<Status, string> = { pass: '✔', warn: '!', fail: '✘', skip: '-', error: '⚠' };
 const COLOR: Record<Status, string> = { pass: '32', warn: '33', fail: '31', skip: '90', error: '35' };
@@ -35,12 +36,15 @@ export function renderTty(report: Report, opts: RenderOptions): string {
   const several = (report.nodes?.length ?? 0) > 1;
   if (several) {
     out.push('', bold(`${L.findings} (${report.nodes!.length} ${L.nodes.toLowerCase()})`));
-    const findings = groupFindings(report.results, opts.profile);
-    if (findings.length === 0) out.push(`  ${L.noFindings}`);
+    // A node's unchecked checks are one line for that node, not one finding per check.
+    const { shown, unchecked } = splitUnchecked(report.results);
+    const findings = groupFindings(shown, opts.profile);
+    if (findings.length === 0 && unchecked.length === 0) out.push(`  ${L.noFindings}`);
     for (const f of findings) {
       out.push(`  ${mark(f.status)}  ${f.check} ${L.onNodes(f.nodes.length)} (${oneLine(abbreviateNodes(f.nodes))}): ${oneLine(f.message)}`);
       if (f.remediation) remedy(f.remediation);
     }
+    for (const u of unchecked) out.push(`  ${mark('skip')}  ${u.node}: ${L.notCheckedCount(u.ids.length)}: ${oneLine(u.reason)}`);
   }
   const detailed = !several || report.nodes!.length <= DETAIL_NODES;
   if (!detailed) out.push('', L.detailsElsewhere(report.nodes!.length));
@@ -48,7 +52,11 @@ export function renderTty(report: Report, opts: RenderOptions): string {
     out.push('');
     const r = roles.get(node);
     out.push(bold(`${L.node}: ${node}${r?.length ? ` (${r.join(', ')})` : ''}`));
-    for (const item of groupByItem(results, opts.profile, opts.lang)) {
+    const { shown, unchecked } = splitUnchecked(results);
+    for (const u of unchecked) {
+      out.push(`  ${mark('skip')}  ${L.notCheckedCount(u.ids.length)}: ${oneLine(u.reason)}`);
+    }
+    for (const item of groupByItem(shown, opts.profile, opts.lang)) {
       out.push(`  ${item.id === '-' ? '' : `${item.id} `}${item.title}`);
       const idWidth = Math.max(...item.results.map((x) => x.id.length));
       for (const res of item.results) {

@@ -166,6 +166,12 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   const oldFp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${w3OldKey.privateKeyFile}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
   assert.ok(hk.message.includes(oldFp), 'expected fingerprint');
   assert.equal(one(report, 'ssh.auth', 'w3').status, 'skip');
+  // w3 answers SSH (ssh.reachable passes): its unchecked checks say the host key was refused, not "unreachable".
+  assert.equal(one(report, 'ssh.reachable', 'w3').status, 'pass');
+  const w3Release = one(report, 'os.release', 'w3');
+  assert.equal(w3Release.status, 'skip');
+  assert.equal(w3Release.message, 'not checked: not logged in: the host key was refused (changed; see ssh.hostkey)');
+  assert.equal(w3Release.facts.notChecked, 'not logged in: the host key was refused (changed; see ssh.hostkey)');
   assert.equal(readFileSync(kh, 'utf8'), khBefore, 'known_hosts untouched: nothing new was accepted, the changed key not recorded');
 
   // Port matrix, each source dialling its peers itself in one batch (w1 too, although its sshd

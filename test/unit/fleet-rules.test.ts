@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadProfile } from '../../src/preflight/profile.ts';
-import { authMethods } from '../../src/preflight/hosts/ssh.ts';
+import { authMethods, notCheckedWhy } from '../../src/preflight/hosts/ssh.ts';
 import type { SshConnectFacts } from '../../src/preflight/hosts/ssh.ts';
 import {
   cellVerdict,
@@ -208,9 +208,21 @@ test('fleet progress: one line per node connection and per node done, with its f
   a!.judge(f, ctx('n1', {}));
   p.onResult({ id: 'x.one', node: 'n1', status: 'fail' } as never);
   b!.judge(await b!.probe(ctx('n1', {})), ctx('n1', {}));
-  await assert.rejects(a!.probe(ctx('n2', dead)), /node unreachable: n2 \(no answer within 5000 ms\)/);
+  await assert.rejects(a!.probe(ctx('n2', dead)), /^NodeUnreachableError: node unreachable \(no answer within 5000 ms\)$/);
   assert.equal(probed, 2, 'the non-SSH check did not probe the unreachable node');
   b!.judge(await b!.probe(ctx('n2', dead)), ctx('n2', dead)); // ssh.* still run there
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(lines, ['[1/2 connected] n1', '[2/2 connected] n2 unreachable: no answer within 5000 ms', '[1/2 nodes] n1 done (1 fail)', '[2/2 nodes] n2 done']);
+});
+
+test('why a node was not checked: unreachable, host key refused, handshake, login', () => {
+  const down: SshConnectFacts = { ...base, tcp: { ok: false, state: 'timeout', error: 'no answer within 2000 ms' }, handshake: { ok: false }, hostKey: { status: 'unchecked', file: '/k' }, auth: { ok: false, tried: [] } };
+  assert.equal(notCheckedWhy(down, 'x'), 'node unreachable (no answer within 2000 ms)');
+  // ssh.reachable passed: an unknown host key is not "node unreachable".
+  const unknownKey: SshConnectFacts = { ...base, handshake: { ok: false }, hostKey: { ...base.hostKey, status: 'unknown' }, auth: { ok: false, tried: [] } };
+  assert.equal(judgeReachable(unknownKey).status, 'pass');
+  assert.equal(notCheckedWhy(unknownKey, 'host key of n is not in /k: ssh-ed25519 SHA256:abc; refused'), 'not logged in: the host key was refused (unknown key; see ssh.hostkey)');
+  assert.match(notCheckedWhy({ ...unknownKey, hostKey: { ...base.hostKey, status: 'changed' } }, ''), /host key was refused \(changed/);
+  assert.equal(notCheckedWhy({ ...base, handshake: { ok: false, error: 'no SSH banner' }, hostKey: { status: 'unchecked', file: '/k' } }, ''), 'SSH handshake failed (no SSH banner; see ssh.reachable)');
+  assert.equal(notCheckedWhy({ ...base, auth: { ok: false, tried: ['publickey /id'] } }, ''), 'not logged in: authentication failed (see ssh.auth)');
 });

@@ -222,3 +222,26 @@ test('a large site in tty and markdown: one line per check and cause, "on N node
   assert.match(small, /kernel\.sysctl on 3 nodes \(node-01, .*, node-03\)/);
   assert.match(small, /^Node: node-01 \(control-plane\)$/m);
 });
+
+test('a node that could not be checked is one line (tty) / one row (markdown) with its reason, not a line per check', () => {
+  const report = sampleReport();
+  const why = 'not logged in: the host key was refused (unknown key; see ssh.hostkey)';
+  const ids = ['os.release', 'kernel.modules', 'kernel.sysctl', 'disk.free[/]', 'resources.cpu'];
+  report.nodes!.push({ name: 'w3', roles: ['worker'], reachable: false });
+  for (const id of ids) report.results.push({ id, node: 'w3', checklist: 'OS-01', category: 'os', status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why }, durationMs: 0 });
+  report.results.push({ id: 'ssh.hostkey', node: 'w3', checklist: 'SEC-03', category: 'security', status: 'fail', message: 'host key of w3 is not in /k: presented ssh-ed25519 SHA256:abc', facts: {}, durationMs: 0 });
+  const tty = renderReport(report, 'tty', en);
+  const w3 = tty.slice(tty.indexOf('Node: w3'));
+  assert.equal(w3.split('\n').filter((l) => l.includes(why)).length, 1, w3);
+  // The findings across nodes: one line for w3, no finding per unchecked check.
+  const findings = tty.slice(0, tty.indexOf('Node: '));
+  assert.deepEqual(findings.split('\n').filter((l) => l.includes(why)).map((l) => l.trim()), [`- skip   w3: 5 checks not run: ${why}`]);
+  assert.doesNotMatch(findings, /kernel\.sysctl on 1 node/);
+  assert.match(w3, new RegExp(`- skip +5 checks not run: ${why.replace(/[()]/g, '\\$&')}`));
+  assert.match(w3, /ssh\.hostkey +host key of w3 is not in/, 'the real reason stays on its own line');
+  assert.doesNotMatch(w3, /kernel\.sysctl/);
+  const md = renderReport(report, 'markdown', en);
+  assert.match(md, /## Nodes not checked\n\n\| Node \| Status \| Reason \|\n\|---\|---\|---\|\n\| w3 \| ⏭️ 5 checks not run \| not logged in: the host key was refused/);
+  assert.equal(md.split('\n').filter((l) => l.includes(why)).length, 1);
+  assert.match(renderReport(report, 'tty', ko), /5개 점검 실행 안 됨/);
+});

@@ -99,10 +99,23 @@ export interface SshConnectFacts {
 /** Thrown by every operation of a node whose connection failed. */
 export class NodeUnreachableError extends Error {
   readonly code = 'ERR_NODE_UNREACHABLE';
-  constructor(node: string, reason: string) {
-    super(`node unreachable: ${node} (${reason})`);
+  /** `message` replaces the default "node unreachable: NODE (REASON)" (see UnreachableHost.why). */
+  constructor(node: string, reason: string, message = `node unreachable: ${node} (${reason})`) {
+    super(message);
     this.name = 'NodeUnreachableError';
   }
+}
+
+/**
+ * Why nothing could be checked on a node, by the phase that failed: not reached at all,
+ * no SSH handshake, host key refused, or not logged in. The details (fingerprints, methods
+ * tried) belong to ssh.reachable, ssh.hostkey and ssh.auth, not to every unchecked check.
+ */
+export function notCheckedWhy(f: SshConnectFacts, reason: string): string {
+  if (!f.tcp.ok) return `node unreachable (${f.tcp.error ?? reason})`;
+  if (['unknown', 'changed', 'revoked'].includes(f.hostKey.status)) return `not logged in: the host key was refused (${f.hostKey.status === 'unknown' ? 'unknown key' : f.hostKey.status}; see ssh.hostkey)`;
+  if (!f.handshake.ok && !f.hostKey.type) return `SSH handshake failed (${f.handshake.error ?? reason}; see ssh.reachable)`;
+  return 'not logged in: authentication failed (see ssh.auth)';
 }
 
 /** connectTcp on a node whose sshd forbids forwarding (AllowTcpForwarding no). */
@@ -313,8 +326,12 @@ export class UnreachableHost implements Host {
     this.connectFacts = facts;
     this.reason = reason;
   }
+  /** One line: why nothing can be checked on this node (see notCheckedWhy). */
+  get why(): string {
+    return notCheckedWhy(this.connectFacts, this.reason);
+  }
   #fail(): Promise<never> {
-    return Promise.reject(new NodeUnreachableError(this.name, this.reason));
+    return Promise.reject(new NodeUnreachableError(this.name, this.reason, this.why));
   }
   exec(): Promise<ExecResult> {
     return this.#fail();

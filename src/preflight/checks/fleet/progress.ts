@@ -1,7 +1,8 @@
 // Fleet runs: what the engine needs around the checks when nodes are reached
 // over SSH, without changing the checks themselves.
 // - A node whose connection failed: every check but ssh.* is skipped at once
-//   as "node unreachable" (some probes would swallow the host's error).
+//   with the reason (node unreachable, host key refused, not logged in; some probes
+//   would swallow the host's error).
 // - Progress on a terminal while nodes answer: "[12/50 nodes] master-1 done (3 fail)".
 import type { CheckResult } from '../../../schema/report.ts';
 import type { CheckDef } from '../../types.ts';
@@ -60,7 +61,7 @@ export class FleetProgress {
       probe: async (ctx) => {
         if (ctx.host instanceof UnreachableHost && !CONNECTION_CHECKS.test(c.id)) {
           this.#checkDone(ctx.node.name, c.id);
-          throw new NodeUnreachableError(ctx.node.name, ctx.host.reason);
+          throw new NodeUnreachableError(ctx.node.name, ctx.host.reason, ctx.host.why);
         }
         try {
           return await c.probe(ctx);

@@ -103,7 +103,7 @@ export interface SudoFacts {
 }
 
 export function judgeSudo(f: SudoFacts, user: string): Judgement {
-  if (f.unreachable) return { status: 'skip', message: `not checked: ${f.unreachable}`, facts: { ...f } };
+  if (f.unreachable) return { status: 'skip', message: `not checked: ${f.unreachable}`, facts: { ...f, notChecked: f.unreachable } };
   if (f.uid === 0) return { status: 'pass', message: `logged in as root`, facts: { ...f } };
   if (f.ok) {
     return {

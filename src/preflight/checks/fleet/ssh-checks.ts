@@ -29,7 +29,7 @@ export const sshSudoCheck = defineCheck<(SudoFacts & { user: string }) | null>({
   async probe(ctx) {
     const sudoConfigured = ctx.site?.nodes.find((n) => n.name === ctx.node.name)?.ssh?.sudo ?? false;
     if (ctx.host instanceof UnreachableHost) {
-      return { sudoConfigured, unreachable: ctx.host.reason, user: ctx.host.connectFacts.user };
+      return { sudoConfigured, unreachable: ctx.host.why, user: ctx.host.connectFacts.user };
     }
     if (!(ctx.host instanceof SshHost)) return null;
     const r = await ctx.host.sudoCheck({ signal: ctx.signal, timeoutMs: ctx.timeoutMs });
