@@ -93,6 +93,32 @@ test('as an unprivileged SSH user the GPU probes find what root finds', async ()
   }
 });
 
+test('site checks across two GPU nodes (this machine locally and over SSH): one OS and kernel, one model', async () => {
+  const results = await runChecks({
+    nodes: [
+      { info: { name: 'gpu-a', roles: ['gpu-worker'] }, host: createLocalHost({ name: 'gpu-a' }) },
+      { info: { name: 'gpu-b', roles: ['gpu-worker'] }, host: ssh },
+      { info: { name: 'cp', roles: ['control-plane'] }, host: createLocalHost({ name: 'cp' }) },
+    ],
+    checks: [],
+    siteChecks: gpuSiteCheckList,
+    profile,
+    timeoutMs: 20_000,
+    concurrency: 4,
+    lang: 'en',
+  });
+  const by = new Map(results.map((r) => [r.id, r]));
+  const os = by.get('gpu.site.os')!;
+  assert.equal(os.status, 'pass', os.message);
+  assert.match(os.message, /, kernel \S+ on all 2 GPU nodes$/, 'the control-plane node is not compared');
+  assert.deepEqual(Object.keys(os.facts.values as object).sort(), ['gpu-a', 'gpu-b']);
+  const model = by.get('gpu.site.model')!;
+  assert.equal(model.status, 'pass', model.message);
+  const driver = by.get('gpu.site.driver')!;
+  assert.notEqual(driver.status, 'error', driver.message);
+  assert.equal(by.get('rdma.site.rate')!.node, 'site');
+});
+
 test('the SSH one-grep sysfs reader finds what the local reader finds (HGX board, InfiniBand)', async () => {
   const root = join(self.dir, 'sys');
   const { devices, slots } = hgxDevices({ degraded: '0000:3a:00.0' });
