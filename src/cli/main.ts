@@ -22,6 +22,12 @@ const BUNDLE: Record<string, CommandEntry> = {
   install: { name: 'bundle install', summary: 'push a bundle into the site registry', load: async () => (await import('./commands/bundle-install.ts')).bundleInstallCommand },
 };
 
+const CHECKLIST_IMPORT: CommandEntry = {
+  name: 'checklist import',
+  summary: 'turn a filled checklist workbook into a site file',
+  load: async () => (await import('./commands/checklist-import.ts')).checklistImportCommand,
+};
+
 const PREFLIGHT: CommandEntry = {
   name: 'preflight',
   summary: 'check nodes before an install (default command)',
@@ -30,7 +36,7 @@ const PREFLIGHT: CommandEntry = {
 
 const TOP: Record<string, CommandEntry> = {
   preflight: PREFLIGHT,
-  checklist: { name: 'checklist', summary: 'print a blank customer checklist (a site.yaml skeleton)', load: async () => (await import('./commands/checklist.ts')).checklistCommand },
+  checklist: { name: 'checklist', summary: 'print a blank customer checklist (a site.yaml skeleton, a form, a workbook)', load: async () => (await import('./commands/checklist.ts')).checklistCommand },
   schema: { name: 'schema', summary: 'print the JSON Schema of a file kind', load: async () => (await import('./commands/schema.ts')).schemaCommand },
 };
 
@@ -40,7 +46,8 @@ export function mainHelp(): string {
     '',
     'Usage:',
     `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown|html] ...`,
-    `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown]`,
+    `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown|xlsx] [--output FILE]`,
+    `  ${TOOL_NAME} checklist import FORM.xlsx [--output site.yaml]`,
     `  ${TOOL_NAME} bundle create --spec FILE.yaml --output FILE.tar`,
     `  ${TOOL_NAME} bundle images --spec FILE.yaml [--format text|yaml|json] [--why REF] [--all]`,
     `  ${TOOL_NAME} bundle verify FILE.tar`,
@@ -52,8 +59,8 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} --version | --help | COMMAND --help`,
     '',
     'Commands:',
-    ...[PREFLIGHT, TOP.checklist!, ...Object.values(BUNDLE), TOP.schema!].map(
-      (c) => `  ${c.name.padEnd(16)} ${c.summary}`,
+    ...[PREFLIGHT, TOP.checklist!, CHECKLIST_IMPORT, ...Object.values(BUNDLE), TOP.schema!].map(
+      (c) => `  ${c.name.padEnd(17)} ${c.summary}`,
     ),
     '',
     'Exit codes: 0 ok, 1 a check or bundle operation failed, 2 bad usage or invalid input.',
@@ -85,6 +92,7 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
     if (!cmd) throw new UsageError(`unknown bundle command '${second}' (expected create, images, verify, inspect, install, sign, split or join)`);
     return { cmd, rest: argv.slice(2) };
   }
+  if (first === 'checklist' && second === 'import') return { cmd: CHECKLIST_IMPORT, rest: argv.slice(2) };
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };
   if (first !== undefined && !first.startsWith('-')) {
     throw new UsageError(`unknown command '${first}'\nRun '${TOOL_NAME} --help' for usage.`);

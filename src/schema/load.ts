@@ -117,7 +117,7 @@ function hasPath(data: unknown, path: readonly PropertyKey[]): boolean {
   return cur !== undefined;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
       return `expected ${issue.expected}`;

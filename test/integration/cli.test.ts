@@ -31,7 +31,7 @@ test('--version prints the package version, exit 0', async () => {
 test('--help lists every command and the exit codes, exit 0', async () => {
   const r = await runBinary(['--help']);
   assert.equal(r.code, 0);
-  for (const cmd of ['preflight', 'checklist', 'schema', 'bundle create', 'bundle verify', 'bundle inspect', 'bundle install']) {
+  for (const cmd of ['preflight', 'checklist', 'checklist import', 'schema', 'bundle create', 'bundle verify', 'bundle inspect', 'bundle install']) {
     assert.match(r.stdout, new RegExp(`^  ${cmd}\\s`, 'm'), cmd);
   }
   assert.match(r.stdout, /Exit codes: 0 .*1 .*2 /);
@@ -45,6 +45,7 @@ test('preflight --help says what a bare --timeout number means', async () => {
 const COMMANDS: [string[], RegExp][] = [
   [['preflight'], /Usage: astrago-check \[preflight\]/],
   [['checklist'], /Usage: astrago-check checklist/],
+  [['checklist', 'import'], /Usage: astrago-check checklist import FORM.xlsx/],
   [['schema'], /Usage: astrago-check schema/],
   [['bundle', 'create'], /Usage: astrago-check bundle create/],
   [['bundle', 'verify'], /Usage: astrago-check bundle verify/],
@@ -89,7 +90,7 @@ const BAD: [args: string[], message: RegExp][] = [
   [['preflight', '--role', 'boss'], /--role must be one of control-plane, worker, gpu-worker/],
   [['preflight', '--site'], /--site.*argument missing|Option '--site <value>' argument missing/],
   [['checklist', '--lang', 'fr'], /--lang must be one of en, ko \(got 'fr'\)/],
-  [['checklist', '--format', 'json'], /--format must be one of yaml, markdown \(got 'json'\)/],
+  [['checklist', '--format', 'json'], /--format must be one of yaml, markdown, xlsx \(got 'json'\)/],
   [['schema', 'nope'], /unknown kind 'nope'/],
   [['schema', 'site', 'report'], /unexpected argument 'report'/],
   [['bundle', 'verify'], /missing argument/],

@@ -1,10 +1,10 @@
 // The preflight command: flags -> runPreflight -> report (redacted) -> stdout or --output FILE.
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { ROLES, type Role } from '../../schema/common.ts';
 import { listOption, oneOf, parseDuration, positiveInt, type Command, type CommandIO } from '../args.ts';
+import { writeAtomically } from '../output.ts';
 
 const CMD = 'preflight';
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -23,18 +23,6 @@ function prepareOutput(file: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code && WRITE_ERRORS.has(code)) throw new UsageError(`preflight: --output ${file}: cannot write there (${code}: ${(err as Error).message})`);
-    throw err;
-  }
-}
-
-/** Writes next to the target and renames, so a failure never leaves a half-written report under the final name. */
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, text, { mode: 0o644 });
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
     throw err;
   }
 }
