@@ -144,6 +144,10 @@ test('closed port and malformed URL: clear failures, exit 1, no crash', async ()
   const bad = await preflight(siteFile('malformed', { url: 'https://exa mple:notaport' }));
   assert.equal(bad.code, 1);
   for (const x of bad.report.results) {
+    if (x.id.startsWith('registry.mirror')) {
+      assert.equal(x.status, 'skip', 'no registry.mirrors listed: nothing to compare');
+      continue;
+    }
     assert.equal(x.status, 'fail', x.id);
     assert.match(x.message, /registry\.url 'https:\/\/exa mple:notaport' is not a valid address/);
   }

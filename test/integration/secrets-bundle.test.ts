@@ -239,8 +239,9 @@ test('no command takes a secret on the command line', async () => {
       if (!cmd || typeof cmd !== 'object' || !cmd.options || !cmd.name) continue;
       commands++;
       for (const opt of Object.keys(cmd.options)) {
-        // --accept-new-host-keys and --ca-file name keys and files, not secrets.
-        assert.doesNotMatch(opt.replace(/^accept-new-host-keys$|^ca-file$/, ''), /pass|secret|token|cred|auth|key/i, `${cmd.name} --${opt} looks like a secret on the command line`);
+        // These name keys, files and environment variables, never hold a secret: --accept-new-host-keys,
+        // --ca-file, --revoked-keys, --key (a key file), --*-env (the variable that holds a passphrase).
+        assert.doesNotMatch(opt.replace(/^accept-new-host-keys$|^ca-file$|^revoked-keys$|^key$|^[a-z-]+-env$/, ''), /pass|secret|token|cred|auth|key/i, `${cmd.name} --${opt} looks like a secret on the command line`);
       }
     }
   }
