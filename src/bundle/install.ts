@@ -14,6 +14,8 @@ import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CO
 import { imageRepository, refuseCollisions, type TargetLayout } from './install-targets.ts';
 import { openPushSession, type SessionOptions } from './install-session.ts';
 import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles } from './runtime-mirrors.ts';
+import { planChartValues, renderCheck } from './install-chart-values.ts';
+import { findHelm } from './charts/render.ts';
 import { parseReference } from './registry/reference.ts';
 import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
@@ -31,6 +33,8 @@ export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   dryRun?: boolean;
   /** drop the source registry from image targets (the layout before by-registry) */
   flat?: boolean;
+  /** helm for checking values/<chart>.yaml by rendering (default: $ASTRAGO_HELM, else helm on PATH) */
+  helm?: string;
   chartsDir?: string;
   /** where the bundle's files/ go (default: astrago-files beside the charts directory) */
   filesDir?: string;
@@ -139,9 +143,11 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir}${files.length ? ` and ${filesDir}` : ''} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
   for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
   for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
-  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}), written once every push succeeded`);
+  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}, values/<chart>.yaml), written once every push succeeded`);
   const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
   if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
+  const chartValues = await planChartValues(verified.source, charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), mappings, opts.log);
+  for (const v of chartValues) opts.log(`  chart values ${v.path} (${plural(v.set.length, 'image')} set${v.missing.length ? `, ${v.missing.length} not in the bundle: ${v.missing.map((m) => m.image).join(', ')}` : ''})`);
   for (const f of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
 
   const summary: InstallSummary = {
@@ -180,11 +186,14 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
     chartsDir,
     charts: charts.map((c) => c.entry),
     ...(indexEntry ? { index: indexEntry } : {}),
-    texts: [{ path: VALUES_FILE, content: values }, ...mirrors],
+    texts: [{ path: VALUES_FILE, content: values }, ...mirrors, ...chartValues],
     filesDir,
     files,
     sha256: (p) => verified.records.get(p)?.sha256,
   });
+  // Where helm is at hand: each chart rendered with its values file, naming what still comes from elsewhere.
+  const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
+  if (helm) for (const line of await renderCheck(helm, chartsDir, chartValues, target)) opts.log(line);
   return summary;
 }
 

@@ -186,13 +186,15 @@ test('a bundle made by bundle create installs with its digests and tags; a secon
   assert.match(r1.stdout, new RegExp(`${source.host}/team/multi:2\\.0 -> ${reg.host}/${src}/team/multi:2\\.0`), 'the summary shows each target');
 
   // The charts directory: charts, the Helm repo index, the values override, the runtime mirrors.
-  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'registries.yaml', 'registry-values.yaml']);
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'registries.yaml', 'registry-values.yaml', 'values']);
   assert.deepEqual(readdirSync(join(chartsDir, 'containerd', 'certs.d', source.host)).sort(), ['ca.crt', 'hosts.toml']);
   assert.equal(readFileSync(join(chartsDir, 'containerd', 'certs.d', source.host, 'ca.crt'), 'utf8'), readFileSync(reg.caFile!, 'utf8'));
   const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
   assert.equal(values.global.imageRegistry, `${reg.host}/${src}`, 'one source registry: global.imageRegistry is its site path');
   const app = values.astrago.images[`${source.host}/library/app:1.0`];
   assert.equal(app.ref, `${reg.host}/${src}/library/app:1.0`);
+  // values/demo.yaml: the chart's image.repository at its site copy (the tag left to the chart).
+  assert.deepEqual(parse(readFileSync(join(chartsDir, 'values', 'demo.yaml'), 'utf8')).image, { repository: `${reg.host}/${src}/library/app` });
   assert.equal(app.digest, appDigest);
 
   // Second run: everything is already there; neither the tool nor the registry's storage sees a write.
@@ -214,7 +216,7 @@ test('the test fixture bundle (docker.io, quay.io, a + in a chart version) insta
   assert.equal(rawDigest(reg, 'fx/quay.io/team/multi:2.0'), multiDigest);
   assert.equal(rawDigest(reg, `fx/registry.k8s.io/pause@${pinnedDigest}`), pinnedDigest);
   assert.ok(rawDigest(reg, 'fx/charts/other:1.2.3_meta').startsWith('sha256:'), "'+' in a chart version becomes '_' in its tag, as helm does");
-  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registries.yaml', 'registry-values.yaml']);
+  assert.deepEqual(readdirSync(chartsDir).sort(), ['containerd', 'demo-0.1.0.tgz', 'index.yaml', 'other-1.2.3+meta.tgz', 'registries.yaml', 'registry-values.yaml', 'values']);
   assert.deepEqual(readdirSync(join(chartsDir, 'containerd', 'certs.d')).sort(), ['docker.io', 'quay.io', 'registry.k8s.io']);
   const values = parse(readFileSync(join(chartsDir, 'registry-values.yaml'), 'utf8'));
   assert.equal(values.astrago.images['docker.io/library/app:1.0'].ref, `${reg.host}/fx/docker.io/library/app:1.0`);

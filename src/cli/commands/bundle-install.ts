@@ -33,11 +33,15 @@ Options:
   --dry-run             print the plan, change nothing (the registry is not contacted)
   --flat                REGISTRY[/PREFIX]/<path>, the source host dropped; refused
                         (before anything is pushed) where two images would share a target
-  --charts-dir DIR      write the charts, index.yaml and registry-values.yaml here
+  --charts-dir DIR      write the charts, index.yaml, registry-values.yaml, values/<chart>.yaml
+                        and the runtime mirrors here
                         (default ./astrago-charts)
   --files-dir DIR       write the bundle's files/ here, with their modes
                         (default: astrago-files beside the charts directory)
   --concurrency N       parallel uploads (default 8)
+  --helm PATH           helm that renders each chart with its values/<chart>.yaml to
+                        name images still from elsewhere (default: $ASTRAGO_HELM, else
+                        helm on PATH; without one, no render check)
   --site FILE           take the registry's username, passwordEnv/passwordFile,
                         caFile and insecure from the site file's 'registry'
 ${SIGNER_USAGE}
@@ -52,6 +56,7 @@ or 'skopeo login'; never on the command line.`,
     insecure: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     flat: { type: 'boolean' },
+    helm: { type: 'string' },
     'charts-dir': { type: 'string' },
     'files-dir': { type: 'string' },
     concurrency: { type: 'string' },
@@ -84,6 +89,7 @@ or 'skopeo login'; never on the command line.`,
       ...(values.insecure === true ? { insecure: true } : {}),
       dryRun: values['dry-run'] === true,
       flat: values.flat === true,
+      ...(typeof values.helm === 'string' ? { helm: values.helm } : {}),
       chartsDir: values['charts-dir'] as string | undefined,
       filesDir: values['files-dir'] as string | undefined,
       concurrency,
