@@ -41,6 +41,8 @@ export interface SshdOptions {
   sftp?: boolean;
   /** Run inside this network namespace. */
   netns?: string;
+  /** Run sshd through this command (e.g. ['unshare', '-m', …] for a mount namespace of its own). */
+  wrap?: string[];
   /** Give sshd (and so every session) its own UTS namespace with this hostname. */
   hostname?: string;
   /** Reuse this host key instead of making one. */
@@ -87,7 +89,7 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
       '',
     ].join('\n'),
   );
-  const sshd = ['/usr/sbin/sshd', '-D', '-e', '-f', config];
+  const sshd = [...(o.wrap ?? []), '/usr/sbin/sshd', '-D', '-e', '-f', config];
   const inUts = o.hostname ? ['unshare', '--uts', 'sh', '-c', `hostname "$0" && exec "$@"`, o.hostname, ...sshd] : sshd;
   const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...inUts] : inUts;
   const server = startProcess(argv);
