@@ -93,6 +93,7 @@ export const CATEGORY_SHEETS: readonly FormSheet[] = [
       { key: 'registry.passwordEnv', kind: 'text', secretRef: true, example: 'HARBOR_PASSWORD', help: { en: 'name of the environment variable holding the password', ko: '비밀번호를 담은 환경 변수 이름' } },
       { key: 'registry.passwordFile', kind: 'text', secretRef: true, example: './harbor-password.txt', help: { en: '... or the file holding it (one of the two)', ko: '... 또는 비밀번호 파일 (둘 중 하나)' } },
       { key: 'registry.insecure', kind: 'bool', example: 'no', help: { en: 'yes only for a registry without TLS', ko: 'TLS 없는 레지스트리일 때만 yes' } },
+      { key: 'registry.mirrors', kind: 'list', example: 'docker.io, quay.io, nvcr.io, registry.k8s.io', help: { en: 'registries the nodes pull from this one (containerd hosts.toml; comma-separated)', ko: '노드가 이 레지스트리를 통해 받는 원본 레지스트리 (containerd hosts.toml; 쉼표로 구분)' } },
     ],
   },
   {
