@@ -19,7 +19,7 @@ import {
 import { readSmi } from './smi.ts';
 
 /** Host packages that carry a driver (Ubuntu/Debian names, then RHEL's). */
-export const DRIVER_PACKAGES = ['nvidia-driver-*', 'nvidia-dkms-*', 'nvidia-kernel-common-*', 'cuda-drivers*', 'kmod-nvidia*', 'nvidia-kmod*', 'nvidia-driver'];
+export const DRIVER_PACKAGES = ['nvidia-driver-*', 'nvidia-dkms-*', 'nvidia-kernel-common-*', 'nvidia-utils-*', 'cuda-drivers*', 'kmod-nvidia*', 'nvidia-kmod*', 'nvidia-driver'];
 
 export interface DriverFacts {
   os: NodeOs;
