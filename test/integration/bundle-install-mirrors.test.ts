@@ -24,6 +24,8 @@ let a: TestRegistry;
 let b: TestRegistry;
 let site: TestRegistry;
 let bundle: BuiltBundle;
+/** image a only: nothing to collide with --flat */
+let single: BuiltBundle;
 let ctd: TestContainerd | undefined;
 const digests: Record<string, string> = {};
 
@@ -44,6 +46,7 @@ before(async () => {
       { ref: `${b.host}/team/app:v1`, name: 'b' },
     ],
   });
+  single = await buildBundle({ out: join(dir, 'one.tar'), layout: lay.dir, images: [{ ref: `${a.host}/team/app:v1`, name: 'a' }] });
 });
 
 after(async () => {
@@ -102,5 +105,23 @@ test('by source registry both land; containerd pulls each original through hosts
   } finally {
     process.kill(a.pid, 'SIGCONT');
     process.kill(b.pid, 'SIGCONT');
+  }
+});
+
+test('--flat mirrors: every source registry onto the prefix itself; containerd pulls through them', async () => {
+  const chartsDir = join(dir, 'charts-flat-ok');
+  const r = await runBinary(['bundle', 'install', single.file, '--registry', `${site.host}/flat`, '--flat', '--ca-file', site.caFile!, '--charts-dir', chartsDir], { env: env() });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const certs = join(chartsDir, 'containerd', 'certs.d');
+  assert.ok(readFileSync(join(certs, a.host, 'hosts.toml'), 'utf8').includes(`[host."https://${site.host}/v2/flat"]`));
+  ctd ??= await startContainerd();
+  process.kill(a.pid, 'SIGSTOP');
+  try {
+    const ref = `${a.host}/team/app:v1`;
+    // (a namespace of its own: containerd fetches every blob again there)
+    await ctd.pull(ref, certs, 60_000, 'flat').catch((err: Error) => assert.fail(`ctr pull ${ref}: ${err.message}\n${ctd!.output()}`));
+    assert.equal(await ctd.imageDigest(ref, 'flat'), digests.a);
+  } finally {
+    process.kill(a.pid, 'SIGCONT');
   }
 });

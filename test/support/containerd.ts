@@ -2,8 +2,9 @@
 // socket under a temp directory, no systemd; `ctr` talks to it.
 //
 //   const ctd = await startContainerd();
-//   await ctd.pull('127.0.0.1:5001/team/app:v1', hostsDir)   // ctr images pull --hosts-dir
+//   await ctd.pull('127.0.0.1:5001/team/app:v1', hostsDir)   // ctr images pull --hosts-dir (namespace 'test')
 //   ctd.imageDigest(ref)                                     // the target digest ctr recorded
+//   (a namespace argument: containerd keeps content per namespace, so a pull there fetches every blob again)
 //   await ctd.stop()                                          // kills it, removes its directories
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +18,8 @@ const execFileP = promisify(execFile);
 
 export interface TestContainerd {
   socket: string;
-  pull(ref: string, hostsDir: string, timeoutMs?: number): Promise<void>;
-  imageDigest(ref: string): Promise<string | undefined>;
+  pull(ref: string, hostsDir: string, timeoutMs?: number, namespace?: string): Promise<void>;
+  imageDigest(ref: string, namespace?: string): Promise<string | undefined>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -49,14 +50,14 @@ export async function startContainerd(): Promise<TestContainerd> {
     if (Date.now() > deadline) throw new Error(`containerd did not create ${socket}:\n${proc.output()}`);
     await sleep(100);
   }
-  const ctr = (args: string[], timeout = 60_000) => execFileP('ctr', ['-a', socket, '-n', 'test', ...args], { timeout, encoding: 'utf8' });
+  const ctr = (args: string[], timeout = 60_000, namespace = 'test') => execFileP('ctr', ['-a', socket, '-n', namespace, ...args], { timeout, encoding: 'utf8' });
   return {
     socket,
-    async pull(ref, hostsDir, timeoutMs = 60_000) {
-      await ctr(['images', 'pull', '--snapshotter', 'native', '--hosts-dir', hostsDir, ref], timeoutMs);
+    async pull(ref, hostsDir, timeoutMs = 60_000, namespace = 'test') {
+      await ctr(['images', 'pull', '--snapshotter', 'native', '--hosts-dir', hostsDir, ref], timeoutMs, namespace);
     },
-    async imageDigest(ref) {
-      const { stdout } = await ctr(['images', 'ls']);
+    async imageDigest(ref, namespace = 'test') {
+      const { stdout } = await ctr(['images', 'ls'], 60_000, namespace);
       const line = stdout.split('\n').find((l) => l.split(/\s+/)[0] === ref);
       return line?.split(/\s+/).find((w) => w.startsWith('sha256:'));
     },
