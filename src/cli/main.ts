@@ -37,6 +37,8 @@ const PREFLIGHT: CommandEntry = {
 const TOP: Record<string, CommandEntry> = {
   preflight: PREFLIGHT,
   checklist: { name: 'checklist', summary: 'print a blank customer checklist (a site.yaml skeleton, a form, a workbook)', load: async () => (await import('./commands/checklist.ts')).checklistCommand },
+  checks: { name: 'checks', summary: 'list every check: checklist item, what it judges, thresholds per role', load: async () => (await import('./commands/checks.ts')).checksCommand },
+  profile: { name: 'profile', summary: 'print the built-in check profile (YAML) to copy and edit', load: async () => (await import('./commands/profile.ts')).profileCommand },
   schema: { name: 'schema', summary: 'print the JSON Schema of a file kind', load: async () => (await import('./commands/schema.ts')).schemaCommand },
 };
 
@@ -48,6 +50,8 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown|html] ...`,
     `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown|xlsx] [--output FILE]`,
     `  ${TOOL_NAME} checklist import FORM.xlsx [--output site.yaml]`,
+    `  ${TOOL_NAME} checks [--format tty|markdown|json|yaml] [--profile FILE]`,
+    `  ${TOOL_NAME} profile > my-profile.yaml`,
     `  ${TOOL_NAME} bundle create --spec FILE.yaml --output FILE.tar`,
     `  ${TOOL_NAME} bundle images --spec FILE.yaml [--format text|yaml|json] [--why REF] [--all]`,
     `  ${TOOL_NAME} bundle verify FILE.tar`,
@@ -59,7 +63,7 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} --version | --help | COMMAND --help`,
     '',
     'Commands:',
-    ...[PREFLIGHT, TOP.checklist!, CHECKLIST_IMPORT, ...Object.values(BUNDLE), TOP.schema!].map(
+    ...[PREFLIGHT, TOP.checklist!, CHECKLIST_IMPORT, TOP.checks!, TOP.profile!, ...Object.values(BUNDLE), TOP.schema!].map(
       (c) => `  ${c.name.padEnd(17)} ${c.summary}`,
     ),
     '',

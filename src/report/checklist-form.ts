@@ -1,5 +1,6 @@
 // The blank customer checklist: a commented site.yaml skeleton whose example
-// values validate as they stand, or a Markdown form with an empty answer column.
+// values validate as they stand, or a Markdown form asking for the same values
+// (one source: the skeleton's commented lines) with an empty answer column.
 import type { Category, Lang } from '../schema/common.ts';
 import type { Profile } from '../schema/profile.ts';
 import { CATEGORY_ORDER, labels } from './i18n.ts';
@@ -113,33 +114,72 @@ function commentColumn(index: number): number {
   return Math.max(0, ...lengths) + 2;
 }
 
-const FIELDS: Record<Category, string> = {
-  network: 'network.*',
-  accounts: 'nodes[].ssh',
-  security: 'nodes[].ssh.knownHostsFile',
-  registry: 'registry.*',
-  resources: 'nodes[].roles, resources.*',
-  storage: 'storage.nfs',
-  os: 'nodes[]',
-};
+/** A field of the skeleton the customer fills: its site-file path, example value and question. */
+export interface SiteField {
+  path: string;
+  example: string;
+  question: T;
+}
 
-/** The Markdown form: a node inventory, then the checklist items per category with an empty answer column. */
+/**
+ * The skeleton's commented value lines, by the checklist categories their section answers:
+ * the fields (registry URL, its CA, proxy, CIDRs, NFS export, ...) the Markdown form asks for.
+ */
+export function siteFields(): { categories: Category[]; fields: SiteField[] }[] {
+  const blocks: { categories: Category[]; fields: SiteField[] }[] = [];
+  const stack: { indent: number; key: string }[] = [];
+  for (const line of SECTIONS) {
+    if (!Array.isArray(line)) {
+      if ('items' in line) blocks.push({ categories: line.items, fields: [] });
+      continue;
+    }
+    const [code, comment] = line;
+    const m = /^(\s*)(- )?([A-Za-z]+):\s*(.*)$/.exec(code);
+    if (!m) continue;
+    const indent = m[1]!.length + (m[2] ? 2 : 0);
+    while (stack.length && stack[stack.length - 1]!.indent >= indent) stack.pop();
+    if (m[2]) stack.push({ indent: indent - 1, key: `${stack.pop()?.key ?? ''}[]` });
+    const path = [...stack.map((x) => x.key), m[3]!].join('.');
+    stack.push({ indent, key: m[3]! });
+    if (comment && m[4] && blocks.length) blocks[blocks.length - 1]!.fields.push({ path, example: m[4], question: comment });
+  }
+  return blocks;
+}
+
+const esc = (s: string) => s.replace(/\|/g, '\\|');
+
+/** A table of the values a category's section of the site file needs, with an empty answer column. */
+function valuesTable(fields: SiteField[], lang: Lang): string[] {
+  const L = labels(lang);
+  const head = lang === 'ko' ? ['사이트 파일 항목', '질문', '예시'] : ['Site file field', 'Question', 'Example'];
+  const out = [`| ${head.join(' | ')} | ${L.answer} |`, '|---|---|---|---|'];
+  for (const f of fields) out.push(`| \`${f.path}\` | ${esc(f.question[lang])} | \`${esc(f.example)}\` | |`);
+  return [...out, ''];
+}
+
+/** The Markdown form: a node inventory, then per category the values to give and the checklist items the preflight verifies. */
 export function checklistMarkdown(profile: Profile, lang: Lang): string {
   const L = labels(lang);
-  const site = lang === 'ko' ? '사이트 파일' : 'site file';
   const out: string[] = [`# ${L.checklistTitle}`, '', L.checklistIntro, ''];
+  const blocks = siteFields();
+  const nodeFields = blocks.find((b) => b.categories.includes('accounts'))?.fields ?? [];
   out.push(`## ${L.nodes}`, '');
-  out.push(`| ${L.node} | ${lang === 'ko' ? '주소' : 'Address'} | ${L.roles} | ${lang === 'ko' ? 'SSH 사용자 / 인증' : 'SSH user / auth'} |`);
-  out.push('|---|---|---|---|');
-  for (let i = 0; i < 3; i++) out.push('| | | | |');
-  out.push('');
+  const cols = lang === 'ko' ? ['이름 (호스트 이름)', '주소', '역할', 'SSH 사용자', 'SSH 포트', '키 파일 / 비밀번호 변수', 'sudo'] : ['Name (its hostname)', 'Address', 'Roles', 'SSH user', 'SSH port', 'Key file / password variable', 'sudo'];
+  out.push(`| ${cols.join(' | ')} |`, `|${'---|'.repeat(cols.length)}`);
+  for (let i = 0; i < 3; i++) out.push(`|${' |'.repeat(cols.length)}`);
+  out.push('', ...nodeFields.map((f) => `- \`${f.path}\`: ${f.question[lang]} (${lang === 'ko' ? '예' : 'e.g.'} \`${f.example}\`)`), '');
   for (const category of CATEGORY_ORDER) {
     const items = profile.checklist.filter((c) => c.category === category);
-    if (!items.length) continue;
-    out.push(`## ${L.category[category]}`, '', `${site}: \`${FIELDS[category]}\``, '');
-    out.push(`| ID | ${L.checklistItem} | ${L.answer} |`, '|---|---|---|');
-    for (const item of items) out.push(`| ${item.id} | ${item.title[lang].replace(/\|/g, '\\|')} | |`);
-    out.push('');
+    const fields = blocks.filter((b) => b.categories.includes(category) && b.fields !== nodeFields).flatMap((b) => b.fields);
+    if (!items.length && !fields.length) continue;
+    out.push(`## ${L.category[category]}`, '');
+    if (fields.length) out.push(...valuesTable(fields, lang));
+    else out.push(lang === 'ko' ? `값: 위 ${L.nodes} 표.` : `Values: the ${L.nodes.toLowerCase()} table above.`, '');
+    if (items.length) {
+      out.push(`| ID | ${L.checklistItem} | ${lang === 'ko' ? '점검' : 'Verified by'} |`, '|---|---|---|');
+      for (const item of items) out.push(`| ${item.id} | ${esc(item.title[lang])} | ${item.checks.map((c) => `\`${c}\``).join(', ')} |`);
+      out.push('');
+    }
   }
   return out.join('\n');
 }

@@ -31,10 +31,20 @@ test('--version prints the package version, exit 0', async () => {
 test('--help lists every command and the exit codes, exit 0', async () => {
   const r = await runBinary(['--help']);
   assert.equal(r.code, 0);
-  for (const cmd of ['preflight', 'checklist', 'checklist import', 'schema', 'bundle create', 'bundle verify', 'bundle inspect', 'bundle install']) {
+  for (const cmd of ['preflight', 'checklist', 'checklist import', 'checks', 'profile', 'schema', 'bundle create', 'bundle verify', 'bundle inspect', 'bundle install']) {
     assert.match(r.stdout, new RegExp(`^  ${cmd}\\s`, 'm'), cmd);
   }
   assert.match(r.stdout, /Exit codes: 0 .*1 .*2 /);
+});
+
+test('profile prints the embedded built-in profile; checks lists every check (the binary, not the source tree)', async () => {
+  const p = await runBinary(['profile'], { cwd: dir });
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.stdout, readFileSync(join(ROOT, 'checks', 'default.yaml'), 'utf8'));
+  const c = await runBinary(['checks', '--format', 'markdown'], { cwd: dir });
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(c.stdout, readFileSync(join(ROOT, 'docs', 'checks.md'), 'utf8'));
+  assert.equal((await runBinary(['checks', '--format', 'pdf'])).code, 2);
 });
 
 test('preflight --help says what a bare --timeout number means', async () => {
@@ -46,6 +56,8 @@ const COMMANDS: [string[], RegExp][] = [
   [['preflight'], /Usage: astrago-check \[preflight\]/],
   [['checklist'], /Usage: astrago-check checklist/],
   [['checklist', 'import'], /Usage: astrago-check checklist import FORM.xlsx/],
+  [['checks'], /Usage: astrago-check checks/],
+  [['profile'], /Usage: astrago-check profile/],
   [['schema'], /Usage: astrago-check schema/],
   [['bundle', 'create'], /Usage: astrago-check bundle create/],
   [['bundle', 'verify'], /Usage: astrago-check bundle verify/],

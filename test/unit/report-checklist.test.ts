@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDocument } from 'yaml';
-import { checklistMarkdown, checklistYaml } from '../../src/report/checklist-form.ts';
+import { checklistMarkdown, checklistYaml, siteFields } from '../../src/report/checklist-form.ts';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { jsonSchemaOf } from '../../src/schema/index.ts';
@@ -73,19 +73,39 @@ test('checklist yaml comments follow the language; secrets only by reference', (
   assert.doesNotMatch(en, /^\s*password:/m);
 });
 
-test('checklist markdown: items per category with an empty answer column, in the chosen language', () => {
+test('checklist markdown: per category the values to give (as the YAML skeleton asks), then the items the preflight verifies', () => {
   const md = checklistMarkdown(profile, 'en');
   assert.deepEqual([...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]), ['Nodes', 'Network', 'Accounts', 'Security', 'Registry', 'Resources', 'Storage', 'Operating system']);
-  for (const item of profile.checklist) assert.ok(md.includes(`| ${item.id} | ${item.title.en} | |`), item.id);
+  for (const item of profile.checklist) assert.ok(md.includes(`| ${item.id} | ${item.title.en} | ${item.checks.map((c) => `\`${c}\``).join(', ')} |`), item.id);
+  // The concrete values, each with the site-file field, the question, an example and an empty answer.
+  for (const [field, question] of [
+    ['registry.url', 'registry URL'],
+    ['registry.caFile', 'CA certificate \\(PEM\\)'],
+    ['network.proxy.http', 'HTTP proxy URL'],
+    ['network.proxy.noProxy', 'hosts and domains reached without the proxy'],
+    ['network.podCidr', 'pod network'],
+    ['network.serviceCidr', 'service network'],
+    ['network.dns', 'DNS servers'],
+    ['storage.nfs', 'NFS export'],
+    ['resources.gpusPerNode', 'GPUs in each GPU node'],
+  ]) {
+    assert.match(md, new RegExp(`^\\| \`${field.replace(/\./g, '\\.')}\` \\| ${question}[^|]* \\| \`[^\`]+\` \\| \\|$`, 'm'), field);
+  }
+  assert.match(md, /^- `nodes\[\]\.ssh\.keyFile`: private key file \(e\.g\. `~\/\.ssh\/id_ed25519`\)$/m);
+  // Every commented field of the YAML skeleton is asked for in the form.
+  for (const { fields } of siteFields()) for (const f of fields) assert.ok(md.includes(`\`${f.path}\``), f.path);
+  assert.ok(siteFields().flatMap((b) => b.fields).length >= 25);
+  assert.doesNotMatch(md, /password: /, 'secrets only by reference');
   const ko = checklistMarkdown(profile, 'ko');
   assert.match(ko, /^## 네트워크$/m);
-  assert.match(ko, /\| OS-05 \| 스왑 비활성화 \| \|/);
-  assert.match(ko, /\| ID \| 체크리스트 항목 \| 답변 \|/);
+  assert.match(ko, /\| OS-05 \| 스왑 비활성화 \| `kernel\.swap` \|/);
+  assert.match(ko, /\| 사이트 파일 항목 \| 질문 \| 예시 \| 답변 \|/);
+  assert.match(ko, /\| `registry\.url` \| 레지스트리 URL \|/);
 });
 
 test('a custom profile changes the listed items', () => {
   const custom = { ...profile, checklist: [{ id: 'CUS-01', category: 'network' as const, title: { en: 'Custom item', ko: '사용자 항목' }, checks: [] }] };
   assert.match(checklistYaml(custom, 'en'), /#\s+CUS-01\s+Custom item/);
   assert.doesNotMatch(checklistYaml(custom, 'en'), /NET-01/);
-  assert.match(checklistMarkdown(custom, 'ko'), /\| CUS-01 \| 사용자 항목 \| \|/);
+  assert.match(checklistMarkdown(custom, 'ko'), /\| CUS-01 \| 사용자 항목 \|  \|/);
 });

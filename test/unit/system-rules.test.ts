@@ -47,7 +47,7 @@ test('os.release: pass, fail on version, fail on distribution, warn when unknown
   const old = judgeOsRelease({ found: true, id: 'ubuntu', versionId: '18.04', prettyName: 'Ubuntu 18.04.6 LTS' }, profile);
   assert.equal(old.status, 'fail');
   assert.match(old.message, /version 18\.04 is not supported \(supported: 20\.04, 22\.04, 24\.04\)/);
-  assert.match(old.remediation!, /--profile FILE/);
+  assert.match(old.remediation!, /astrago-check profile > my-profile.yaml\): .* --profile my-profile.yaml/, 'says how to get the profile out of the binary');
   const debian = judgeOsRelease({ found: true, id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' }, profile);
   assert.equal(debian.status, 'fail');
   assert.match(debian.remediation!, /\{id: debian, versions: \["12"\]\}/);

@@ -35,7 +35,7 @@ function supportedList(profile: Profile): string {
 export function judgeOsRelease(f: OsReleaseFacts, profile: Profile): Judgement {
   const facts = { ...f, supported: profile.os.supported.map((s) => ({ id: s.id, versions: s.versions })) };
   const pinProfile = (id: string, ver: string) =>
-    `use a supported OS (${supportedList(profile)}), or accept this one in a copy of the profile: add {id: ${id}, versions: ["${ver}"]} under os.supported and run with --profile FILE`;
+    `use a supported OS (${supportedList(profile)}), or accept this one in a copy of the profile (astrago-check profile > my-profile.yaml): add {id: ${id}, versions: ["${ver}"]} under os.supported and run with --profile my-profile.yaml`;
   if (!f.found || !f.id) {
     return { status: 'warn', message: 'cannot tell the distribution: /etc/os-release is missing or has no ID', facts, remediation: 'cat /etc/os-release  # the file must name ID and VERSION_ID' };
   }
