@@ -1,8 +1,9 @@
 // The blank customer checklist: a commented site.yaml skeleton whose example
-// values validate as they stand, or a Markdown form asking for the same values
-// (one source: the skeleton's commented lines) with an empty answer column.
+// values validate as they stand, or a Markdown form asking for the values field by
+// field (the catalogue the workbook form reads too) with an empty answer column.
 import type { Category, Lang } from '../schema/common.ts';
 import type { Profile } from '../schema/profile.ts';
+import { CATEGORY_SHEETS, NODE_FIELDS, SITE_SHEET, type Field } from './checklist-fields.ts';
 import { CATEGORY_ORDER, labels } from './i18n.ts';
 
 type T = { en: string; ko: string };
@@ -114,67 +115,37 @@ function commentColumn(index: number): number {
   return Math.max(0, ...lengths) + 2;
 }
 
-/** A field of the skeleton the customer fills: its site-file path, example value and question. */
-export interface SiteField {
-  path: string;
-  example: string;
-  question: T;
-}
-
-/**
- * The skeleton's commented value lines, by the checklist categories their section answers:
- * the fields (registry URL, its CA, proxy, CIDRs, NFS export, ...) the Markdown form asks for.
- */
-export function siteFields(): { categories: Category[]; fields: SiteField[] }[] {
-  const blocks: { categories: Category[]; fields: SiteField[] }[] = [];
-  const stack: { indent: number; key: string }[] = [];
-  for (const line of SECTIONS) {
-    if (!Array.isArray(line)) {
-      if ('items' in line) blocks.push({ categories: line.items, fields: [] });
-      continue;
-    }
-    const [code, comment] = line;
-    const m = /^(\s*)(- )?([A-Za-z]+):\s*(.*)$/.exec(code);
-    if (!m) continue;
-    const indent = m[1]!.length + (m[2] ? 2 : 0);
-    while (stack.length && stack[stack.length - 1]!.indent >= indent) stack.pop();
-    if (m[2]) stack.push({ indent: indent - 1, key: `${stack.pop()?.key ?? ''}[]` });
-    const path = [...stack.map((x) => x.key), m[3]!].join('.');
-    stack.push({ indent, key: m[3]! });
-    if (comment && m[4] && blocks.length) blocks[blocks.length - 1]!.fields.push({ path, example: m[4], question: comment });
-  }
-  return blocks;
-}
-
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
-/** A table of the values a category's section of the site file needs, with an empty answer column. */
-function valuesTable(fields: SiteField[], lang: Lang): string[] {
+/** A table of the values a part of the site file needs (the fields of the workbook form), with an empty answer column. */
+function valuesTable(fields: readonly Field[], lang: Lang): string[] {
   const L = labels(lang);
   const head = lang === 'ko' ? ['사이트 파일 항목', '질문', '예시'] : ['Site file field', 'Question', 'Example'];
   const out = [`| ${head.join(' | ')} | ${L.answer} |`, '|---|---|---|---|'];
-  for (const f of fields) out.push(`| \`${f.path}\` | ${esc(f.question[lang])} | \`${esc(f.example)}\` | |`);
+  for (const f of fields) out.push(`| \`${f.key}\` | ${esc(f.help[lang])} | \`${esc(f.example)}\` | |`);
   return [...out, ''];
 }
 
-/** The Markdown form: a node inventory, then per category the values to give and the checklist items the preflight verifies. */
+/**
+ * The Markdown form: the site name, a node inventory, then per category the values to give
+ * (the same fields as the workbook form: registry URL, its CA, proxy, CIDRs, NFS export, ...)
+ * and the checklist items the preflight verifies with them.
+ */
 export function checklistMarkdown(profile: Profile, lang: Lang): string {
   const L = labels(lang);
-  const out: string[] = [`# ${L.checklistTitle}`, '', L.checklistIntro, ''];
-  const blocks = siteFields();
-  const nodeFields = blocks.find((b) => b.categories.includes('accounts'))?.fields ?? [];
+  const out: string[] = [`# ${L.checklistTitle}`, '', L.checklistIntro, '', ...valuesTable(SITE_SHEET.fields, lang)];
   out.push(`## ${L.nodes}`, '');
   const cols = lang === 'ko' ? ['이름 (호스트 이름)', '주소', '역할', 'SSH 사용자', 'SSH 포트', '키 파일 / 비밀번호 변수', 'sudo'] : ['Name (its hostname)', 'Address', 'Roles', 'SSH user', 'SSH port', 'Key file / password variable', 'sudo'];
   out.push(`| ${cols.join(' | ')} |`, `|${'---|'.repeat(cols.length)}`);
   for (let i = 0; i < 3; i++) out.push(`|${' |'.repeat(cols.length)}`);
-  out.push('', ...nodeFields.map((f) => `- \`${f.path}\`: ${f.question[lang]} (${lang === 'ko' ? '예' : 'e.g.'} \`${f.example}\`)`), '');
+  out.push('', ...NODE_FIELDS.map((f) => `- \`nodes[].${f.key}\`: ${f.help[lang]} (${lang === 'ko' ? '예' : 'e.g.'} \`${f.example}\`)`), '');
   for (const category of CATEGORY_ORDER) {
     const items = profile.checklist.filter((c) => c.category === category);
-    const fields = blocks.filter((b) => b.categories.includes(category) && b.fields !== nodeFields).flatMap((b) => b.fields);
-    if (!items.length && !fields.length) continue;
+    const sheet = CATEGORY_SHEETS.find((s) => s.category === category);
+    if (!items.length && !sheet?.fields.length) continue;
     out.push(`## ${L.category[category]}`, '');
-    if (fields.length) out.push(...valuesTable(fields, lang));
-    else out.push(lang === 'ko' ? `값: 위 ${L.nodes} 표.` : `Values: the ${L.nodes.toLowerCase()} table above.`, '');
+    if (sheet?.fields.length) out.push(...valuesTable(sheet.fields, lang));
+    if (sheet?.note) out.push(sheet.note[lang], '');
     if (items.length) {
       out.push(`| ID | ${L.checklistItem} | ${lang === 'ko' ? '점검' : 'Verified by'} |`, '|---|---|---|');
       for (const item of items) out.push(`| ${item.id} | ${esc(item.title[lang])} | ${item.checks.map((c) => `\`${c}\``).join(', ')} |`);

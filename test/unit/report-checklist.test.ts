@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDocument } from 'yaml';
-import { checklistMarkdown, checklistYaml, siteFields } from '../../src/report/checklist-form.ts';
+import { checklistMarkdown, checklistYaml } from '../../src/report/checklist-form.ts';
+import { CATEGORY_SHEETS, NODE_FIELDS, SITE_SHEET } from '../../src/report/checklist-fields.ts';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { jsonSchemaOf } from '../../src/schema/index.ts';
@@ -80,21 +81,22 @@ test('checklist markdown: per category the values to give (as the YAML skeleton 
   // The concrete values, each with the site-file field, the question, an example and an empty answer.
   for (const [field, question] of [
     ['registry.url', 'registry URL'],
-    ['registry.caFile', 'CA certificate \\(PEM\\)'],
+    ['registry.caFile', 'CA certificate \\(PEM file\\)'],
     ['network.proxy.http', 'HTTP proxy URL'],
     ['network.proxy.noProxy', 'hosts and domains reached without the proxy'],
     ['network.podCidr', 'pod network'],
     ['network.serviceCidr', 'service network'],
     ['network.dns', 'DNS servers'],
-    ['storage.nfs', 'NFS export'],
+    ['storage.nfs.server', 'NFS server'],
+    ['storage.nfs.path', 'its export path'],
     ['resources.gpusPerNode', 'GPUs in each GPU node'],
   ]) {
     assert.match(md, new RegExp(`^\\| \`${field.replace(/\./g, '\\.')}\` \\| ${question}[^|]* \\| \`[^\`]+\` \\| \\|$`, 'm'), field);
   }
-  assert.match(md, /^- `nodes\[\]\.ssh\.keyFile`: private key file \(e\.g\. `~\/\.ssh\/id_ed25519`\)$/m);
-  // Every commented field of the YAML skeleton is asked for in the form.
-  for (const { fields } of siteFields()) for (const f of fields) assert.ok(md.includes(`\`${f.path}\``), f.path);
-  assert.ok(siteFields().flatMap((b) => b.fields).length >= 25);
+  assert.match(md, /^- `nodes\[\]\.ssh\.keyFile`: private key file \(a path, never the key itself\) \(e\.g\. `~\/\.ssh\/id_ed25519`\)$/m);
+  // Every field of the form catalogue (the workbook's too) is asked for.
+  for (const f of [...SITE_SHEET.fields, ...CATEGORY_SHEETS.flatMap((s) => s.fields)]) assert.ok(md.includes(`| \`${f.key}\` |`), f.key);
+  for (const f of NODE_FIELDS) assert.ok(md.includes(`\`nodes[].${f.key}\``), f.key);
   assert.doesNotMatch(md, /password: /, 'secrets only by reference');
   const ko = checklistMarkdown(profile, 'ko');
   assert.match(ko, /^## 네트워크$/m);
