@@ -11,9 +11,9 @@ import { OperationError, errorMessage } from '../errors.ts';
 import { formatBytes, formatMode, plural } from './inspect-format.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
-import { imageRepository, refuseCollisions, type TargetLayout } from './install-targets.ts';
+import { imageRepository, refuseCollisions, type PlannedTarget, type TargetLayout } from './install-targets.ts';
 import { openPushSession, type SessionOptions } from './install-session.ts';
-import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles } from './runtime-mirrors.ts';
+import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles, type MirrorSettings } from './runtime-mirrors.ts';
 import { planChartValues, renderCheck } from './install-chart-values.ts';
 import { findHelm } from './charts/render.ts';
 import { parseReference } from './registry/reference.ts';
@@ -22,7 +22,7 @@ import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type Bl
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { entryStream, type TarEntry } from './tar-reader.ts';
 import { sourceStream } from './bundle-source.ts';
-import { defaultFilesDir, writeInstallOutputs } from './install-output.ts';
+import { defaultFilesDir, writeInstallOutputs, type TextFile } from './install-output.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 import type { SignerPolicy } from './sign/bundle-signature.ts';
@@ -127,7 +127,7 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   // 3. Plan.
   const images = planImages(target, verified, layout);
   const charts = await planCharts(target, verified);
-  refuseCollisions(target, [...images.map((i) => ({ what: `image ${i.mapping.original}`, repository: i.mapping.repository, reference: i.mapping.tag ?? i.mapping.digest, digest: i.mapping.digest })), ...charts.map((c) => ({ what: `chart ${c.name} ${c.version}`, repository: c.repository, reference: c.tag, digest: c.artifact.manifestDigest }))], layout);
+  refuseCollisions(target, plannedTargets(images, charts), layout);
   const mappings = images.map((i) => i.mapping);
   const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })), layout);
   const indexEntry = verified.records.get('charts/index.yaml')?.entry;
@@ -179,9 +179,7 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   // 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
   // push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
   await pushAll(session, opts, images, charts, verified, summary, pushBytes);
-  const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
-  const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
-  const mirrors = sources.length ? runtimeMirrorFiles({ target, layout, sources, scheme, ca, skipVerify: opts.insecure === true }) : [];
+  const mirrors = await mirrorFiles(opts, session, { target, layout, sources });
   await writeInstallOutputs(verified.source, {
     chartsDir,
     charts: charts.map((c) => c.entry),
@@ -195,6 +193,22 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
   if (helm) for (const line of await renderCheck(helm, chartsDir, chartValues, target)) opts.log(line);
   return summary;
+}
+
+/** Every target of the plan, for the collision check. */
+function plannedTargets(images: ImagePlan[], charts: ChartPlan[]): PlannedTarget[] {
+  return [
+    ...images.map((i) => ({ what: `image ${i.mapping.original}`, repository: i.mapping.repository, reference: i.mapping.tag ?? i.mapping.digest, digest: i.mapping.digest })),
+    ...charts.map((c) => ({ what: `chart ${c.name} ${c.version}`, repository: c.repository, reference: c.tag, digest: c.artifact.manifestDigest })),
+  ];
+}
+
+/** The runtime mirrors for the registry as the push reached it (its scheme, the CA it was trusted with). */
+async function mirrorFiles(opts: InstallOptions, session: PushSession, m: Pick<MirrorSettings, 'target' | 'layout' | 'sources'>): Promise<TextFile[]> {
+  if (!m.sources.length) return [];
+  const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
+  const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
+  return runtimeMirrorFiles({ ...m, scheme, ca, skipVerify: opts.insecure === true });
 }
 
 function planImages(target: RegistryTarget, v: VerifyResult, layout: TargetLayout): ImagePlan[] {
