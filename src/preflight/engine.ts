@@ -40,13 +40,50 @@ export interface RunChecksOptions {
   onResult?(result: CheckResult): void;
   /** Cancels everything still running (e.g. Ctrl-C). */
   signal?: AbortSignal;
+  /** Called with what each probe found (or why it failed), so a run's facts can be judged again (--save-facts). */
+  onFacts?(r: RecordedFacts): void;
+}
+
+/** A probe's outcome as kept for judging again: its facts, or the error that stood for them. */
+export type RecordedFacts =
+  | { kind: 'node'; node: string; isRoot: boolean }
+  | { kind: 'check' | 'site'; check: string; node?: string; facts?: unknown; error?: RecordedError; durationMs: number };
+
+export interface RecordedError {
+  message: string;
+  /** e.g. ERR_NODE_UNREACHABLE (the check is then skipped, not an error). */
+  code?: string;
+  /** The check ran past its timeout (this many ms). */
+  timedOutMs?: number;
+}
+
+/** The error a probe threw, as data (recordedError) and back (errorOf): judged alike either way. */
+export function recordedError(err: unknown): RecordedError {
+  if (err instanceof CheckTimeoutError) return { message: err.message, timedOutMs: err.ms };
+  const code = (err as { code?: unknown } | null)?.code;
+  return { message: reasonOf(err), ...(typeof code === 'string' ? { code } : {}) };
+}
+
+export function errorOf(r: RecordedError): Error {
+  if (r.timedOutMs !== undefined) return new CheckTimeoutError(r.timedOutMs);
+  return Object.assign(new Error(r.message), r.code ? { code: r.code } : {});
 }
 
 export class CheckTimeoutError extends Error {
+  readonly ms: number;
   constructor(ms: number) {
     super(`timed out after ${ms} ms`);
     this.name = 'CheckTimeoutError';
+    this.ms = ms;
   }
+}
+
+/** Nodes a site check deals with per timeout: its work (a sweep or clock reader per node) grows with the site. */
+export const NODES_PER_SITE_TIMEOUT = 128;
+
+/** A site check's time limit: one timeout per NODES_PER_SITE_TIMEOUT nodes (begun). */
+export function siteCheckTimeout(timeoutMs: number, nodes: number): number {
+  return timeoutMs * Math.max(1, Math.ceil(nodes / NODES_PER_SITE_TIMEOUT));
 }
 
 /** True when `id` (a check id or a result id like disk.free[/var]) is selected by --only/--skip. */
@@ -98,7 +135,7 @@ interface Meta {
   title: string;
 }
 
-function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, facts: unknown, durationMs: number): CheckResult {
+export function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, facts: unknown, durationMs: number): CheckResult {
   const id = j.id ?? meta.id;
   const ref = checklistRef(profile, id, meta.category);
   const result: CheckResult = {
@@ -116,7 +153,7 @@ function toResult(profile: Profile, meta: Meta, node: string, j: Judgement, fact
   return result;
 }
 
-function errorJudgement(err: unknown, phase: 'probe' | 'judge'): Judgement {
+export function errorJudgement(err: unknown, phase: 'probe' | 'judge'): Judgement {
   // A node whose SSH connection failed: its connection checks say why; the others were not run.
   // facts.notChecked: the one reason shared by all of a node's unchecked checks (reports show them as one line).
   if ((err as { code?: unknown } | null)?.code === 'ERR_NODE_UNREACHABLE') {
@@ -161,6 +198,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       const limit = pLimit(concurrency);
       if (node.host?.prefetch) startPrefetch(node.host, node.info);
       const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
+      opts.onFacts?.({ kind: 'node', node: node.info.name, isRoot });
       const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
       const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
       return Promise.all(applicable.map((check) => limit(() => runOne(check, node, ctx))));
@@ -192,6 +230,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     if (!node.host) {
       const why = `node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}`;
       const j: Judgement = { status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why } };
+      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: { message: why, code: 'ERR_NODE_UNREACHABLE' }, durationMs: 0 });
       return emit([toResult(opts.profile, meta, node.info.name, j, {}, 0)]);
     }
     const host = node.host;
@@ -201,6 +240,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
         check.probe({ ...ctx, host, signal, timeoutMs: opts.timeoutMs, env }),
       );
+      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, facts, durationMs: Math.round(performance.now() - started) });
       try {
         const j = check.judge(facts, ctx);
         judgements = Array.isArray(j) ? j : [j];
@@ -208,6 +248,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
         judgements = [errorJudgement(err, 'judge')];
       }
     } catch (err) {
+      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
       judgements = [errorJudgement(err, 'probe')];
     }
     const ms = performance.now() - started;
@@ -225,15 +266,16 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
         let facts: unknown = {};
         let judgements: Judgement[];
         try {
-          facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
-            check.probe({ nodes, profile: opts.profile, site: opts.site, signal, timeoutMs: opts.timeoutMs, lang: opts.lang }),
-          );
+          const timeoutMs = siteCheckTimeout(opts.timeoutMs, nodes.length);
+          facts = await withTimeout(timeoutMs, opts.signal, (signal) => check.probe({ nodes, profile: opts.profile, site: opts.site, signal, timeoutMs, lang: opts.lang }));
+          opts.onFacts?.({ kind: 'site', check: check.id, facts, durationMs: Math.round(performance.now() - started) });
           try {
-            judgements = check.judge(facts, { profile: opts.profile, site: opts.site, timeoutMs: opts.timeoutMs, lang: opts.lang, nodes: nodes.map((n) => n.info) });
+            judgements = check.judge(facts, { profile: opts.profile, site: opts.site, timeoutMs, lang: opts.lang, nodes: nodes.map((n) => n.info) });
           } catch (err) {
             judgements = [errorJudgement(err, 'judge')];
           }
         } catch (err) {
+          opts.onFacts?.({ kind: 'site', check: check.id, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
           judgements = [errorJudgement(err, 'probe')];
         }
         const ms = performance.now() - started;

@@ -19,7 +19,7 @@ import type { CheckResult } from '../schema/report.ts';
 import { siteSchema, type Site, type SiteNode } from '../schema/site.ts';
 import { ALL_CHECKS, SITE_CHECKS } from './checks/index.ts';
 import { FleetProgress } from './checks/fleet/progress.ts';
-import { runChecks, type EngineNode } from './engine.ts';
+import { runChecks, siteCheckTimeout, type EngineNode, type RecordedFacts } from './engine.ts';
 import { createLocalHost } from './hosts/local.ts';
 import { connectSsh, UnreachableHost } from './hosts/ssh.ts';
 import { checkIdMatches, DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts';
@@ -66,6 +66,8 @@ export interface PreflightOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
   onResult?(result: CheckResult): void;
+  /** Each probe's outcome, to keep the run's facts (--save-facts). */
+  onFacts?(r: RecordedFacts): void;
   /** Progress lines while SSH nodes answer (default: stderr when it is a terminal). */
   progress?: NodeJS.WritableStream;
   /** Overridable for tests and other transports; SSH by default. */
@@ -166,9 +168,10 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
 
     // Overall deadline: connecting, every wave of checks on a node and the site checks each
     // get one timeout; whatever still runs then is reported as `error`, never waited for.
-    // Connections open in waves of sshConcurrency: each wave may take up to one timeout.
+    // Connections open in waves of sshConcurrency: each wave may take up to one timeout; site
+    // checks get one timeout per NODES_PER_SITE_TIMEOUT nodes.
     const waves = Math.ceil(checks.length / Math.max(1, o.concurrency)) + Math.ceil(remote.length / sshConcurrency);
-    const deadlineMs = o.timeoutMs * (waves + 3);
+    const deadlineMs = o.timeoutMs * (waves + 2) + siteCheckTimeout(o.timeoutMs, nodes.length);
     const deadline = new AbortController();
     const lastResultAt = new Map<string, number>();
     const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);
@@ -187,6 +190,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       env: o.env,
       siteDir,
       signal: deadline.signal,
+      onFacts: o.onFacts,
       onResult: (r) => {
         lastResultAt.set(r.node, performance.now() - t0);
         progress.onResult(r);

@@ -60,7 +60,17 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
   const output = typeof values.output === 'string' ? resolve(io.cwd, values.output) : undefined;
   if (output) prepareOutput(output);
 
-  const pf = await runPreflight({
+  const fromFacts = typeof values['from-facts'] === 'string' ? values['from-facts'] : undefined;
+  const saveFacts = typeof values['save-facts'] === 'string' ? resolve(io.cwd, values['save-facts']) : undefined;
+  if (fromFacts) {
+    const live = ['site', 'node', 'local', 'role', 'accept-new-host-keys', 'save-facts', 'ssh-concurrency'].filter((k) => values[k] !== undefined && !(Array.isArray(values[k]) && values[k].length === 0));
+    if (live.length) throw new UsageError(`preflight: --from-facts judges kept facts with no connection; it takes no --${live.join(', --')}`);
+  }
+  const facts = fromFacts || saveFacts ? await import('./preflight-facts.ts') : undefined;
+  const recorder = saveFacts ? new facts!.FactsRecorder() : undefined;
+  const pf = fromFacts
+    ? facts!.runFromFacts({ factsPath: fromFacts, profilePath: values.profile as string | undefined, only: listOption(values.only), skip: listOption(values.skip), lang, cwd: io.cwd })
+    : await runPreflight({
     sitePath: values.site as string | undefined,
     nodeNames: listOption(values.node),
     local: values.local === true,
@@ -75,7 +85,9 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
     lang,
     env: io.env,
     cwd: io.cwd,
+    onFacts: recorder?.record,
   });
+  if (saveFacts) facts!.saveFacts(saveFacts, recorder!.document({ ...pf, timeoutMs, only: listOption(values.only), skip: listOption(values.skip) }), collectSecrets(pf.site, io.env, pf.siteDir), io.stderr);
   const report = buildReport({
     results: pf.results,
     siteName: pf.site?.metadata.name,
@@ -126,6 +138,9 @@ Options:
                             seconds (default 5s)
   --concurrency N           checks run at once on each node (default 16)
   --ssh-concurrency N       SSH connections opened at once (default 32)
+  --save-facts FILE         also keep what every probe found (JSON), to judge again later
+  --from-facts FILE         judge facts kept with --save-facts, with no connection
+                            (takes --profile, --only, --skip, --format, --output, --lang)
   --strict                  warnings also fail (exit 1)
   -h, --help                this help
 
@@ -146,6 +161,8 @@ Exit codes: 0 nothing failed, 1 a check failed, 2 bad usage or invalid input.`,
     concurrency: { type: 'string' },
     'ssh-concurrency': { type: 'string' },
     strict: { type: 'boolean' },
+    'save-facts': { type: 'string' },
+    'from-facts': { type: 'string' },
   },
   run: (values, _positionals, io) => run(values, io),
 };

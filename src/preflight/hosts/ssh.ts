@@ -27,7 +27,7 @@ import { shQuote } from './quote.ts';
 import { abortError } from './ssh/abort.ts';
 import { authMethods, type AuthMethod } from './ssh/auth.ts';
 import { Slots } from './ssh/slots.ts';
-import { classifyTcpError } from './ssh/tcp-error.ts';
+import { classifyTcpError, describeSocketError } from './ssh/tcp-error.ts';
 import { runSweep, sweepCommand, type SweepResult, type SweepTarget } from './ssh/tcp-sweep.ts';
 export type { SweepResult, SweepTarget };
 
@@ -128,24 +128,6 @@ export class ForwardingDeniedError extends Error {
 }
 
 export { shQuote, authMethods, classifyTcpError };
-
-/** Connection failures in words a field engineer acts on. */
-function describeSocketError(err: NodeJS.ErrnoException): { state: SshConnectFacts['tcp']['state']; error: string } {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return { state: 'refused', error: 'connection refused (sshd not running or port closed)' };
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return { state: 'unreachable', error: `no route to host (${err.code})` };
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return { state: 'dns', error: `name does not resolve (${err.code})` };
-    case 'ETIMEDOUT':
-      return { state: 'timeout', error: `no answer within the timeout (${err.message}): filtered, or the node is down` };
-    default:
-      return { state: 'error', error: err.message };
-  }
-}
 
 /**
  * Connects to a node. Always resolves: `host` is an SshHost when authentication
@@ -577,9 +559,15 @@ export class SshHost implements Host {
     for (let attempt = 0; ; attempt++) {
       try {
         return await new Promise((resolve, reject) => {
+          // A busy sshd may confirm the channel late: the caller's deadline does not wait for it
+          // (a channel that opens after all is closed at once).
+          const onAbort = () => reject(abortError(signal!));
+          signal?.addEventListener('abort', onAbort, { once: true });
           try {
             this.#client.exec(cmd, (err, stream) => {
+              signal?.removeEventListener('abort', onAbort);
               if (err) return reject(err);
+              if (signal?.aborted) return void stream.close();
               // Listen now: a quick command's exit-status can arrive in the same read as the
               // open confirmation, before an awaiting caller could attach its listener.
               const exit: { code: number | null; signal?: string } = { code: null };
