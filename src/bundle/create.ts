@@ -25,9 +25,12 @@ import { inFlight, onFatalExit } from '../in-flight.ts';
 import { API_VERSION } from '../schema/common.ts';
 import type { BundleManifest } from '../schema/bundle-manifest.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
-import { fetchChart, type FetchedChart } from './charts/fetch.ts';
+import type { FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
-import { describeValuesImage, imagesInValues, missingImages } from './charts/values-images.ts';
+import { fetchSpecCharts } from './charts/fetch.ts';
+import type { ImageSource } from './charts/discover.ts';
+import { findHelm } from './charts/render.ts';
+import { carriedImages } from './charts/spec-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
 import { writebackThreshold } from './direct-io.ts';
 import { followHash, type FollowHash, type Span } from './follow-hash.ts';
@@ -55,6 +58,8 @@ export interface CreateOptions {
   stderr: ProgressSink;
   /** the pacing of parallel blob downloads (tests pass their own to watch it) */
   pace?: HeadFirst;
+  /** the helm binary (else $ASTRAGO_HELM, else helm on PATH; none: the charts' values are walked) */
+  helm?: string;
   /** aborted (with the signal's name) to stop: downloads stop, what they have stays in the cache, no tar */
   signal?: AbortSignal;
 }
@@ -120,7 +125,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);
   progress.total('files', spec.files.length);
-  progress.log(`bundle ${spec.metadata.name} ${spec.metadata.version}: ${plural(loaded.images.length, 'image')}, ${plural(loaded.charts.length, 'chart')}, ${plural(spec.files.length, 'file')}; platforms ${platforms.join(', ')}; cache ${store.root}`);
+  progress.log(`bundle ${spec.metadata.name} ${spec.metadata.version}: ${plural(loaded.images.length, 'listed image')}, ${plural(loaded.charts.length, 'chart')}, ${plural(spec.files.length, 'file')}; platforms ${platforms.join(', ')}; cache ${store.root}`);
 
   const failures: string[] = [];
   const fail = (err: unknown) => {
@@ -128,42 +133,39 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     return undefined;
   };
   try {
-    // Local charts first: packaging is quick, and a bad Chart.yaml is an input error (exit 2) before any download.
-    const local = new Map<(typeof loaded.charts)[number], FetchedChart>();
-    for (const c of loaded.charts.filter((c) => c.dir)) {
-      const r = await fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes });
-      progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest} (packaged from ${c.path})`);
-      local.set(c, r);
-    }
-    // Phase 1: manifests and configs of every image, charts and files (all small but files).
+    // The files start now; the charts come first among the rest: the images they deploy
+    // (rendered with helm, else walked from their values) join the spec's images and lists
+    // in phase 1's list (charts/spec-images.ts).
+    const filesDone = Promise.all(
+      spec.files.map((f) =>
+        itemLimit(() => inFlight(`fetching file ${f.name} (${f.url})`, () => fetchFile(f, http, store, onBytes, opts.signal))).then((r) => {
+          progress.item('files', `file ${r.name} ${r.digest}`);
+          return r;
+        }, fail),
+      ),
+    );
+    filesDone.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    const chartCtx = { client, http, store, mtime, specFile: opts.specFile, onBytes };
+    const fetchedCharts = await fetchSpecCharts(loaded.charts, chartCtx, {
+      limit: (c, fn) => itemLimit(() => inFlight(`fetching chart ${c.name}`, fn)),
+      onChart: (c, r) => progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest}${c.dir ? ` (packaged from ${c.path})` : ''}`),
+      failures,
+    });
+    const okCharts = fetchedCharts as FetchedChart[];
+    const carried = failures.length ? undefined : await carriedImages(loaded, okCharts, (d) => store.path(d), findHelm(opts.helm, env));
+    if (carried) progress.total('images', carried.images.length);
+    // Phase 1: manifests and configs of every image (and the files, all small but files).
     const pullCtx = { client, store, platforms, onBytes, signal: opts.signal };
-    const [images, charts, files] = await Promise.all([
+    const [images, files] = await Promise.all([
       Promise.all(
-        loaded.images.map((img) =>
-          itemLimit(() => inFlight(`fetching image ${img.name}`, () => planImage(img.ref, img.name, pullCtx))).then((p) => {
+        (carried?.images ?? []).map((img) =>
+          itemLimit(() => inFlight(`fetching image ${img.ref}`, () => planImage(img.reference, img.ref, pullCtx))).then((p) => {
             progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
             return p;
           }, fail),
         ),
       ),
-      Promise.all(
-        loaded.charts.map((c) =>
-          local.has(c)
-            ? local.get(c)
-            : itemLimit(() => inFlight(`fetching chart ${c.name}`, () => fetchChart(c, { client, http, store, mtime, specFile: opts.specFile, onBytes }))).then((r) => {
-                progress.item('charts', `chart ${r.metadata.name} ${r.metadata.version} ${r.digest}`);
-                return r;
-              }, fail),
-        ),
-      ),
-      Promise.all(
-        spec.files.map((f) =>
-          itemLimit(() => inFlight(`fetching file ${f.name} (${f.url})`, () => fetchFile(f, http, store, onBytes, opts.signal))).then((r) => {
-            progress.item('files', `file ${r.name} ${r.digest}`);
-            return r;
-          }, fail),
-        ),
-      ),
+      filesDone,
     ]);
     // (interrupted: the files' downloads were aborted, which is not their failure)
     if (opts.signal?.aborted) {
@@ -175,23 +177,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
     }
     const okImages = images as PulledImage[];
-    const okCharts = charts as FetchedChart[];
     const okFiles = files as FetchedFile[];
-
-    // Chart values naming images the bundle lacks: warnings, not failures.
-    const warnings: string[] = [];
-    const bundleRefs = loaded.images.map((i) => i.ref);
-    const chartImages = new Map<FetchedChart, string[]>();
-    for (const c of okCharts) {
-      const found = imagesInValues(c.values);
-      chartImages.set(c, found.map(describeValuesImage));
-      for (const m of missingImages(found, bundleRefs)) {
-        warnings.push(`chart ${c.metadata.name} ${c.metadata.version}: values (${m.at}) name image ${describeValuesImage(m)}, which the bundle does not carry`);
-      }
-    }
+    const { warnings, chartImages, sources } = carried!;
     for (const w of warnings) progress.log(`warning: ${w}`);
 
-    const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings);
+    const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources);
     const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime);
 
     // Phase 2: every layer once, in tar order, while the tar is written: each
@@ -272,6 +262,7 @@ function buildManifest(
   files: FetchedFile[],
   chartImages: Map<FetchedChart, string[]>,
   warnings: string[],
+  sources: Map<string, ImageSource[]>,
 ): BundleManifest {
   const allBlobs = new Map<string, number>();
   for (const i of images) for (const [d, s] of i.blobs) allBlobs.set(d, s);
@@ -306,6 +297,7 @@ function buildManifest(
         mediaType: i.root.mediaType,
         platforms: i.platforms,
         size: [...i.blobs.values()].reduce((a, b) => a + b, 0),
+        sources: sources.get(i.name) ?? [],
       };
     }),
     files: [...files].sort(byName((f) => f.name)).map((f) => ({ name: f.name, file: `files/${f.name}`, digest: f.digest, size: f.size, url: f.url })),

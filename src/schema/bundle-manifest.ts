@@ -14,8 +14,25 @@ export const manifestChartSchema = z.strictObject({
   digest,
   size,
   source: z.string().describe('repo URL, oci:// reference or local path it came from'),
-  images: z.array(z.string()).default([]).describe('image references found in the chart values'),
+  images: z.array(z.string()).default([]).describe('the images this chart deploys (bundle images), among those the bundle carries'),
 });
+
+/** Where a bundle image comes from (bundle images, bundle.yaml). */
+export const imageSourceSchema = z.strictObject({
+  type: z.enum(['chart', 'list', 'spec']),
+  chart: z.string().optional().describe('chart: the spec chart'),
+  version: z.string().optional(),
+  subchart: z.string().optional().describe('the subchart below it, by alias: grafana, a/b'),
+  template: z.string().optional().describe('template file that rendered it'),
+  resource: z.string().optional().describe('Kind/name of the rendered object'),
+  field: z.string().optional().describe('field path in that object'),
+  valuesPath: z.string().optional().describe('values path of the image (from the top chart)'),
+  annotation: z.boolean().optional().describe("the chart's artifacthub.io/images names it"),
+  nodeOS: z.string().optional().describe('tag completed with this nodeOS entry (an operator completes it at run time)'),
+  file: z.string().optional().describe('list/spec: the file'),
+  line: z.number().int().optional(),
+});
+export type ImageSource = z.infer<typeof imageSourceSchema>;
 
 export const manifestImageSchema = z.strictObject({
   ref: z.string().describe('full reference, e.g. docker.io/library/nginx:1.25; the org.opencontainers.image.ref.name in images/index.json'),
@@ -26,6 +43,7 @@ export const manifestImageSchema = z.strictObject({
   mediaType: z.string(),
   platforms: z.array(z.string()).default([]),
   size: size.describe('bytes of all blobs of this image (shared blobs counted per image)'),
+  sources: z.array(imageSourceSchema).optional().describe('where the image comes from, as bundle images prints them'),
 });
 
 export const manifestFileSchema = z.strictObject({

@@ -117,7 +117,7 @@ before(async () => {
   digests.ocichart = `sha256:${sha(oc.data)}`;
 
   // A Helm repository: web (index digest right), bad (index digest wrong).
-  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: 'quay.io/example/missing:3.0' } };
+  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` } };
   const webPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'web', version: '0.1.0', values }));
   writeFileSync(join(work, 'repo', webPkg.fileName), webPkg.data);
   const badPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'bad', version: '1.0.0' }));
@@ -151,7 +151,8 @@ describe('bundle create', () => {
     const tokensBefore = token.tokenRequests();
     const r = await create(spec, out, join(work, 'cache1'));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /warning: chart web 0\.1\.0: values \(sidecar\.image\) name image quay\.io\/example\/missing:3\.0, which the bundle does not carry/);
+    // No helm on PATH: the charts' values are walked (one warning), and what they name is carried.
+    assert.match(r.stderr, /warning: no helm: the images of the charts were found by walking their values/);
 
     // Order: bundle.yaml, SHA256SUMS, charts/, images/, files/.
     const names = tarList(out);
@@ -188,6 +189,13 @@ describe('bundle create', () => {
     assert.equal(m.metadata.createdBy, 'astrago-check 0.1.0');
     assert.equal(m.spec.metadata.name, 'demo');
     assert.equal(m.warnings.length, 1);
+    assert.deepEqual(img(`${plain.host}/team/tri:1`).sources, [{ type: 'chart', chart: 'web', version: '0.1.0', valuesPath: 'sidecar.image' }], 'a chart image the lists lack is carried');
+    assert.deepEqual(
+      img(`${plain.host}/team/app:1.0`).sources!.map((s) => s.type),
+      ['chart', 'spec'],
+      'the chart and the spec both name it',
+    );
+    assert.deepEqual(m.charts.find((c) => c.name === 'web')!.images, [`${plain.host}/team/app:1.0`, `${plain.host}/team/tri:1`]);
 
     // Shared blobs once: every blob entry is unique and the count matches bundle.yaml.
     const blobs = names.filter((n) => n.startsWith('images/blobs/sha256/'));

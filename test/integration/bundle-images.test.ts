@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { packageChart } from '../../src/bundle/charts/package.ts';
 import { helmBinary } from '../support/helm.ts';
+import { makeChartDir, startStaticServer, writeHelmIndex } from '../support/helm-repo.ts';
 import { PLATFORM_RENDERED, PROXY_DIGEST, writePlatformChart } from '../support/image-charts.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { tempDir } from '../support/temp.ts';
@@ -167,4 +169,29 @@ test('bundle images: bad input — helm render error (exit 1), missing values fi
   assert.match(old.stderr, /helm template failed: .*kubeVersion.*1\.29\.8/i);
   const ok = await images(['--spec', spec('k8snew', 'kubeVersion: "1.31.2"\nnodeOS: [ubuntu22.04]', `{name: platform, path: ${versioned}}`), '--helm', helm]);
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('bundle images: charts from one Helm repository read its index once, for all of them', async () => {
+  const repo = join(root, 'repo');
+  execFileSync('mkdir', ['-p', repo]);
+  const pkg = await packageChart(chartDir);
+  writeFileSync(join(repo, pkg.fileName), pkg.data);
+  const other = await packageChart(makeChartDir(join(root, 'other-src'), { name: 'other', version: '0.2.0', extraFiles: { 'templates/d.yaml': 'apiVersion: v1\nkind: Pod\nmetadata: {name: o}\nspec:\n  containers: [{name: o, image: "ghcr.io/acme/other:0.2.0"}]\n' } }));
+  writeFileSync(join(repo, other.fileName), other.data);
+  writeHelmIndex(repo, [
+    { name: 'platform', version: '1.2.0', fileName: pkg.fileName },
+    { name: 'other', version: '0.2.0', fileName: other.fileName },
+  ]);
+  const srv = await startStaticServer(root);
+  try {
+    const file = join(root, 'repo-spec.yaml');
+    writeFileSync(file, `apiVersion: astrago.io/v1\nkind: BundleSpec\nmetadata: {name: r, version: "1"}\nnodeOS: [ubuntu22.04]\ncharts:\n  - {name: platform, repo: ${srv.url}/repo, version: 1.2.0}\n  - {name: other, repo: "${srv.url}/repo/", version: 0.2.0}\n`);
+    const r = await images(['--spec', file, '--helm', helm]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ghcr\.io\/acme\/other:0\.2\.0$/m);
+    assert.match(r.stdout, /^quay\.io\/acme\/worker:v2\.0\.0$/m);
+    assert.equal(srv.requests.filter((q) => q.path === '/repo/index.yaml').length, 1, 'one index read for both charts');
+  } finally {
+    await srv.stop();
+  }
 });

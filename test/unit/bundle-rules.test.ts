@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { platformMatches, selectPlatforms } from '../../src/bundle/platforms.ts';
 import { pickFromIndex } from '../../src/bundle/charts/helm-repo.ts';
-import { imagesInValues, missingImages } from '../../src/bundle/charts/values-images.ts';
+import { imagesInChartValues } from '../../src/bundle/charts/values-walk.ts';
 import { helmIndexYaml } from '../../src/bundle/charts/index-yaml.ts';
 import { ociChartReference } from '../../src/bundle/charts/oci-chart.ts';
-import { parseReference } from '../../src/bundle/registry/reference.ts';
 
 test('platform matching: variants, attestations, all', () => {
   assert.ok(platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, 'linux/arm64'));
@@ -39,28 +38,33 @@ test('oci:// chart references name their registry and turn + into _', () => {
   assert.throws(() => ociChartReference('oci://nohost', '1'), /oci:\/\/REGISTRY\/PATH/);
 });
 
-test('images named by chart values, in the usual shapes, and which are missing', () => {
-  const values = `
+test('images named by chart values, in the usual shapes', () => {
+  const values = parse(`
 image: {registry: docker.io, repository: bitnami/keycloak, tag: 21.1.2}
 core: {image: {repository: goharbor/harbor-core, tag: v2.9.1}}
 operator: {repository: nvcr.io/nvidia, image: gpu-operator, version: v25.3.2}
 prometheus: {prometheusSpec: {image: {registry: quay.io, repository: prometheus/prometheus, tag: ""}}}
 sidecar: {image: "quay.io/kiwigrid/k8s-sidecar:1.22.0"}
+grafana: {image: {repository: grafana/grafana, tag: "", sha: "${'c'.repeat(64)}"}}
 name: just-a-name
 other: {image: busybox}
-`;
-  const found = imagesInValues(values);
-  const byRepo = Object.fromEntries(found.map((f) => [f.repository, f.tag]));
-  assert.deepEqual(byRepo, {
-    'docker.io/bitnami/keycloak': '21.1.2',
-    'docker.io/goharbor/harbor-core': 'v2.9.1',
-    'nvcr.io/nvidia/gpu-operator': 'v25.3.2',
-    'quay.io/prometheus/prometheus': undefined,
-    'quay.io/kiwigrid/k8s-sidecar': '1.22.0',
+`);
+  const tree = { metadata: { name: 'demo', version: '1.0.0', appVersion: 'v9.9.9' }, values, dependencies: [], subcharts: [], annotatedImages: [] };
+  const found = imagesInChartValues(tree);
+  assert.deepEqual(Object.fromEntries(found.map((f) => [f.ref, f.guessed])), {
+    'docker.io/bitnami/keycloak:21.1.2': false,
+    'docker.io/goharbor/harbor-core:v2.9.1': false,
+    'nvcr.io/nvidia/gpu-operator:v25.3.2': false,
+    'quay.io/prometheus/prometheus:v9.9.9': true,
+    'quay.io/kiwigrid/k8s-sidecar:1.22.0': false,
+    [`docker.io/grafana/grafana@sha256:${'c'.repeat(64)}`]: false,
   });
-  const bundle = ['bitnami/keycloak:21.1.2', 'goharbor/harbor-core:v2.8.0', 'quay.io/prometheus/prometheus:v2.42.0'].map(parseReference);
-  const missing = missingImages(found, bundle).map((m) => `${m.repository}:${m.tag ?? ''}`);
-  assert.deepEqual(missing.sort(), ['docker.io/goharbor/harbor-core:v2.9.1', 'nvcr.io/nvidia/gpu-operator:v25.3.2', 'quay.io/kiwigrid/k8s-sidecar:1.22.0']);
+  assert.deepEqual(found.find((f) => f.ref.startsWith('quay.io/prometheus'))!.paths, {
+    repository: 'prometheus.prometheusSpec.image.repository',
+    registry: 'prometheus.prometheusSpec.image.registry',
+    tag: 'prometheus.prometheusSpec.image.tag',
+    globalRegistry: 'global.imageRegistry',
+  });
 });
 
 test('charts/index.yaml is a Helm index, deterministic', () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError, InputErrors } from '../../errors.ts';
+import type { ImageSource } from '../../schema/bundle-manifest.ts';
 import { formatReference, type ImageReference } from '../registry/reference.ts';
 import type { SpecChart } from '../spec.ts';
 import { loadChartTree, type ChartTree } from './chart-tree.ts';
@@ -16,26 +17,7 @@ import { helmTemplate } from './render.ts';
 import { cloneValues, coalesce, setPath, type Values } from './values-merge.ts';
 import { imagesInChartValues, type ImageValuesPaths, type ValuesImage } from './values-walk.ts';
 
-/** Where a bundle image comes from. */
-export interface ImageSource {
-  type: 'chart' | 'list' | 'spec';
-  /** chart: the spec's chart, and the subchart path below it (`grafana`, `a/b`) */
-  chart?: string;
-  version?: string;
-  subchart?: string;
-  /** chart: template file and manifest field (rendered), or the values path (walked) */
-  template?: string;
-  resource?: string;
-  field?: string;
-  valuesPath?: string;
-  /** the chart's artifacthub.io/images annotation names it */
-  annotation?: boolean;
-  /** a tag the operator completes at run time, completed with this nodeOS entry */
-  nodeOS?: string;
-  /** list/spec: file and line */
-  file?: string;
-  line?: number;
-}
+export type { ImageSource };
 
 export interface ChartImage {
   ref: string;

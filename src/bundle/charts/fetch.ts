@@ -7,7 +7,7 @@ import type { HttpSource } from '../http-source.ts';
 import type { SpecChart } from '../spec.ts';
 import type { ContentStore } from '../store.ts';
 import { readChartArchive, type ChartMetadata } from './chart-archive.ts';
-import { resolveRepoChart } from './helm-repo.ts';
+import { RepoIndexes, resolveRepoChart } from './helm-repo.ts';
 import { chartLayer, ociChartReference } from './oci-chart.ts';
 import { packageChart } from './package.ts';
 
@@ -27,6 +27,8 @@ export interface ChartContext {
   mtime: number;
   specFile: string;
   onBytes?: (n: number, fresh: boolean) => void;
+  /** the run's repository indexes (each read once for all its charts) */
+  indexes?: RepoIndexes;
 }
 
 export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<FetchedChart> {
@@ -35,7 +37,7 @@ export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<Fetch
   let source: string;
   if (c.repo) {
     source = c.repo;
-    const entry = await resolveRepoChart(ctx.http, c.repo, c.name, c.version!);
+    const entry = await resolveRepoChart(ctx.http, c.repo, c.name, c.version!, ctx.indexes);
     if (entry.digest) {
       await ctx.store.fetch(entry.digest, undefined, (offset) => ctx.http.open(entry.url, offset, what), { what: `${what} (${entry.url}, digest from index.yaml)`, onBytes: ctx.onBytes });
       digest = entry.digest;
@@ -71,15 +73,16 @@ export async function fetchChart(c: SpecChart, ctx: ChartContext): Promise<Fetch
 export async function fetchSpecCharts(
   charts: SpecChart[],
   ctx: ChartContext,
-  o: { limit: <T>(fn: () => Promise<T>) => Promise<T>; onChart?: (c: SpecChart, r: FetchedChart) => void; failures: string[] },
+  o: { limit: <T>(c: SpecChart, fn: () => Promise<T>) => Promise<T>; onChart?: (c: SpecChart, r: FetchedChart) => void; failures: string[] },
 ): Promise<Array<FetchedChart | undefined>> {
   const out: Array<FetchedChart | undefined> = new Array(charts.length);
+  ctx = { ...ctx, indexes: ctx.indexes ?? new RepoIndexes(ctx.http, charts) };
   for (const [i, c] of charts.entries()) if (c.dir) out[i] = await fetchChart(c, ctx).then((r) => (o.onChart?.(c, r), r));
   await Promise.all(
     charts.map((c, i) =>
       c.dir
         ? undefined
-        : o.limit(() => fetchChart(c, ctx)).then(
+        : o.limit(c, () => fetchChart(c, ctx)).then(
             (r) => {
               o.onChart?.(c, r);
               out[i] = r;

@@ -1,7 +1,7 @@
 // A bundle's image list: what the charts deploy (discover.ts) joined with the
 // spec's images and image lists, one entry per normalised reference with all
 // its sources. Pure. Warnings: tags an operator completes at run time (and how
-// the spec completes them: `nodeOS`), list entries no chart uses, and, without
+// the spec completes them: `nodeOS`), list entries at a tag no chart uses, and, without
 // helm, that the list is a walk of the values with guessed tags.
 import { formatReference, type ImageReference } from '../registry/reference.ts';
 import type { SpecImage } from '../spec.ts';
@@ -79,7 +79,10 @@ export function collectBundleImages(specImages: SpecImage[], charts: ChartDiscov
   return { images, warnings };
 }
 
-/** List (or spec) entries whose reference no chart deploys: stale tags, or images only the lists know. */
+/**
+ * List (or spec) entries no chart uses although a chart deploys the same repository: a stale
+ * tag (the lists are for images no chart names; those raise nothing).
+ */
 function unusedEntries(specImages: SpecImage[], fromCharts: Map<string, BundleImage>): string[] {
   const out: string[] = [];
   const needed = [...fromCharts.values()].filter((i) => !i.optional);
@@ -88,8 +91,6 @@ function unusedEntries(specImages: SpecImage[], fromCharts: Map<string, BundleIm
     const sameRepo = needed.filter((i) => i.reference.registry === s.ref.registry && i.reference.repository === s.ref.repository);
     const where = `${s.source.file}${s.source.line !== undefined ? `:${s.source.line}` : ''}`;
     if (sameRepo.length) out.push(`${where}: ${s.name}: no chart uses this tag; the charts deploy ${sameRepo.map((i) => i.ref).join(', ')}`);
-    else if (fromCharts.has(s.name)) out.push(`${where}: ${s.name}: only a component the chart values disable uses it`);
-    else out.push(`${where}: ${s.name}: no chart uses this image (carried as listed)`);
   }
   return out;
 }

@@ -22,6 +22,8 @@ Options:
   --concurrency N       parallel downloads (default 8)
   --split SIZE          write FILE.tar.000, .001, ... of SIZE each (e.g. 4GiB) and FILE.tar.parts.json
                         instead of one FILE.tar (the parts, concatenated, are that tar)
+  --helm PATH           helm, to render the charts for their images (default $ASTRAGO_HELM, else helm on PATH;
+                        without helm their values are walked, and guessed tags are warned about)
   -h, --help            this help
 
 Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.docker/config.json
@@ -33,6 +35,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     'cache-dir': { type: 'string' },
     concurrency: { type: 'string' },
     split: { type: 'string' },
+    helm: { type: 'string' },
   },
   async run(values, _positionals, io) {
     const spec = values.spec as string | undefined;
@@ -64,6 +67,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
         cacheDir: values['cache-dir'] ? resolve(io.cwd, values['cache-dir'] as string) : undefined,
         concurrency: positiveInt('bundle create', 'concurrency', values.concurrency, 256),
         env: io.env,
+        helm: values.helm === undefined ? undefined : resolve(io.cwd, String(values.helm)),
         stderr: io.stderr,
         signal: stop.signal,
       });

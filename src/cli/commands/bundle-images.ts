@@ -68,7 +68,8 @@ Options:
       const store = new ContentStore(resolve(values['cache-dir'] ? resolve(io.cwd, String(values['cache-dir'])) : defaultCacheDir(env)));
       const failures: string[] = [];
       const ctx = { client, http: new HttpSource(client.transport), store, mtime: bundleMtime(env), specFile };
-      const fetched = await fetchSpecCharts(loaded.charts, ctx, { limit: pLimit(4), failures });
+      const limit = pLimit(4);
+      const fetched = await fetchSpecCharts(loaded.charts, ctx, { limit: (_c, fn) => limit(fn), failures });
       if (failures.length) throw new OperationError(`${failures.length} chart(s) could not be fetched:\n  ${failures.join('\n  ')}`);
       const found = await discoverSpecImages(
         loaded,
