@@ -154,6 +154,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const okCharts = fetchedCharts as FetchedChart[];
     const carried = failures.length ? undefined : await carriedImages(loaded, okCharts, (d) => store.path(d), findHelm(opts.helm, env));
     if (carried) progress.total('images', carried.images.length);
+    // A guessed tag (values walk, no helm) that the registry lacks is a warning, not a failure.
+    const guessMisses: string[] = [];
     // Phase 1: manifests and configs of every image (and the files, all small but files).
     const pullCtx = { client, store, platforms, onBytes, signal: opts.signal };
     const [images, files] = await Promise.all([
@@ -162,7 +164,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
           itemLimit(() => inFlight(`fetching image ${img.ref}`, () => planImage(img.reference, img.ref, pullCtx))).then((p) => {
             progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
             return p;
-          }, fail),
+          }, img.guessed ? (err: unknown) => void guessMisses.push(`${img.ref}: tag guessed from the chart's appVersion (no helm), not found: ${errorMessage(err)}; helm gives the exact tag`) : fail),
         ),
       ),
       filesDone,
@@ -176,9 +178,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       progress.stop();
       throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
     }
-    const okImages = images as PulledImage[];
+    const okImages = images.filter((i): i is PulledImage => i !== undefined);
     const okFiles = files as FetchedFile[];
-    const { warnings, chartImages, sources } = carried!;
+    const { chartImages, sources } = carried!;
+    const warnings = [...carried!.warnings, ...guessMisses];
+    const pulled = new Set(okImages.map((i) => i.name));
+    for (const [c, refs] of chartImages) chartImages.set(c, refs.filter((r) => pulled.has(r)));
     for (const w of warnings) progress.log(`warning: ${w}`);
 
     const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources);

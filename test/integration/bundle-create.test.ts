@@ -117,7 +117,7 @@ before(async () => {
   digests.ocichart = `sha256:${sha(oc.data)}`;
 
   // A Helm repository: web (index digest right), bad (index digest wrong).
-  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` } };
+  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` }, guess: { image: { repository: `${plain.host}/team/nope`, tag: '' } } };
   const webPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'web', version: '0.1.0', values }));
   writeFileSync(join(work, 'repo', webPkg.fileName), webPkg.data);
   const badPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'bad', version: '1.0.0' }));
@@ -153,6 +153,8 @@ describe('bundle create', () => {
     assert.equal(r.code, 0, r.stderr);
     // No helm on PATH: the charts' values are walked (one warning), and what they name is carried.
     assert.match(r.stderr, /warning: no helm: the images of the charts were found by walking their values/);
+    // a tag guessed from appVersion that the registry lacks: a warning, not a failure
+    assert.match(r.stderr, /warning: 127\.0\.0\.1:\d+\/team\/nope:0\.1\.0: tag guessed from the chart's appVersion \(no helm\), not found: /);
 
     // Order: bundle.yaml, SHA256SUMS, charts/, images/, files/.
     const names = tarList(out);
@@ -188,7 +190,8 @@ describe('bundle create', () => {
     assert.equal(m.files[0]!.digest, `sha256:${fileSha}`);
     assert.equal(m.metadata.createdBy, 'astrago-check 0.1.0');
     assert.equal(m.spec.metadata.name, 'demo');
-    assert.equal(m.warnings.length, 1);
+    assert.equal(m.warnings.length, 2);
+    assert.ok(!m.images.some((i) => i.ref.includes('team/nope')));
     assert.deepEqual(img(`${plain.host}/team/tri:1`).sources, [{ type: 'chart', chart: 'web', version: '0.1.0', valuesPath: 'sidecar.image' }], 'a chart image the lists lack is carried');
     assert.deepEqual(
       img(`${plain.host}/team/app:1.0`).sources!.map((s) => s.type),

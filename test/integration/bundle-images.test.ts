@@ -106,7 +106,7 @@ test('bundle images --all lists what the values disable as optional; --include-t
   const file = spec('all', 'nodeOS: [ubuntu22.04]');
   const all = await images(['--spec', file, '--helm', helm, '--all']);
   assert.equal(all.code, 0, all.stderr);
-  for (const ref of ['docker.io/bitnami/redis:7.2.5', 'quay.io/acme/extras:0.1.0', 'quay.io/acme/toolkit:1.0', 'docker.io/acme/cli:3.1.0']) assert.match(all.stdout, new RegExp(`^${ref.replace(/[.]/g, '\\.')}  # optional$`, 'm'));
+  for (const ref of ['docker.io/bitnami/redis:7.2.5', 'quay.io/acme/extras:0.1.0', 'quay.io/acme/toolkit:1.0', 'docker.io/acme/cli:3.1.0', 'nvcr.io/nvidia/cloud-native/dcgm:4.2.3-1-ubuntu22.04']) assert.match(all.stdout, new RegExp(`^${ref.replace(/[.]/g, '\\.')}  # optional$`, 'm'));
   assert.doesNotMatch(all.stdout, /busybox/, 'test hooks stay out');
   const tests = await images(['--spec', file, '--helm', helm, '--include-tests']);
   assert.match(tests.stdout, /^docker\.io\/library\/busybox:1\.36$/m);

@@ -5,6 +5,7 @@
 //     worker.image tag ""                     -> template writes v{{ .Chart.AppVersion }} (the walk can only guess 2.0.0)
 //     operator.image "quay.io/acme/operator:1.4.0", operator.reloader passed in args and env
 //     proxy.image with a digest (DaemonSet), janitor (CronJob), ClusterPolicy driver map (GPU Operator style)
+//     and a dcgm map under enabled: false in the same resource
 //     toolkit (enabled: false), a test hook Pod, Chart.yaml artifacthub.io/images
 //   charts/metrics-0.3.0.tgz (nested archive, condition metrics.enabled, appVersion v0.8.0)
 //   charts/cache/ (a directory, alias redis, condition redis.enabled: false; the parent sets its tag)
@@ -105,6 +106,11 @@ spec:
     repository: {{ .Values.driver.repository }}
     image: {{ .Values.driver.image }}
     version: {{ .Values.driver.version | quote }}
+  dcgm:
+    enabled: false
+    repository: nvcr.io/nvidia/cloud-native
+    image: dcgm
+    version: 4.2.3-1-ubuntu22.04
 `,
     'templates/toolkit.yaml': '{{- if .Values.toolkit.enabled }}\n' + deployment('Deployment', 'toolkit', 'containers:\n  - name: t\n    image: "{{ .Values.toolkit.image.repository }}:{{ .Values.toolkit.image.tag }}"') + '{{- end }}\n',
     'templates/tests/test-pod.yaml': `apiVersion: v1

@@ -8,6 +8,8 @@ import { imagesInChartValues } from '../../src/bundle/charts/values-walk.ts';
 import { coalesce, parseValuesPath, setPath } from '../../src/bundle/charts/values-merge.ts';
 import { writePlatformChart } from '../support/image-charts.ts';
 import { tempDir } from '../support/temp.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const tree = await loadChartTree((await packageChart(await writePlatformChart(tempDir('ac-walk-')))).data, 'platform');
 
@@ -56,4 +58,26 @@ test('values paths: parse, set, coalesce (null deletes), errors', () => {
   assert.deepEqual(v, { a: { b: [{ c: 1 }] } });
   assert.throws(() => setPath({ a: 'x' }, ['a', 'b'], 1), /'a' is a string/);
   assert.deepEqual(coalesce({ a: { b: 1, c: 2 }, d: 3 }, { a: { c: null, e: 4 }, d: null }), { a: { b: 1, e: 4 } });
+});
+
+test('apiVersion v1 chart: dependencies and conditions from requirements.yaml', async () => {
+  const root = tempDir('ac-walk-v1-');
+  const dir = join(root, 'stack');
+  const files: Record<string, string> = {
+    'Chart.yaml': 'apiVersion: v1\nname: stack\nversion: 2.9.10\nappVersion: v2.6.1\n',
+    'requirements.yaml': 'dependencies:\n- {name: loki, version: "^2.15.2", condition: loki.enabled}\n- {name: grafana, version: "~6.43.0", condition: grafana.enabled}\n',
+    'values.yaml': 'loki: {enabled: true}\ngrafana: {enabled: false}\n',
+    'charts/loki/Chart.yaml': 'apiVersion: v2\nname: loki\nversion: 2.16.0\nappVersion: v2.6.1\n',
+    'charts/loki/values.yaml': 'image: {repository: grafana/loki, tag: 2.6.1}\n',
+    'charts/grafana/Chart.yaml': 'apiVersion: v2\nname: grafana\nversion: 6.43.5\nappVersion: 9.3.1\n',
+    'charts/grafana/values.yaml': 'image: {repository: grafana/grafana, tag: ""}\n',
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(join(dir, rel, '..'), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+  const t = await loadChartTree((await packageChart(dir)).data, 'stack');
+  assert.deepEqual(t.dependencies.map((d) => d.condition), ['loki.enabled', 'grafana.enabled']);
+  const by = Object.fromEntries(imagesInChartValues(t).map((i) => [i.ref, i.enabled]));
+  assert.deepEqual(by, { 'docker.io/grafana/loki:2.6.1': true, 'docker.io/grafana/grafana:9.3.1': false });
 });

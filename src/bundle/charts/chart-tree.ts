@@ -1,5 +1,5 @@
 // A chart with its subcharts, as Helm loads it: the archive's NAME/Chart.yaml
-// and NAME/values.yaml, and each subchart under NAME/charts/ (a directory, or a
+// and NAME/values.yaml (and a v1 chart's requirements.yaml), and each subchart under NAME/charts/ (a directory, or a
 // nested .tgz as `helm dependency build` leaves it). Templates are not kept:
 // rendering is helm's job; this serves the values walk and the dependency rules.
 import { gunzipSync } from 'node:zlib';
@@ -53,7 +53,11 @@ async function build(files: Map<string, Buffer>, prefix: string, what: string): 
   for (const d of [...subDirs].sort()) {
     if (files.has(`${prefix}charts/${d}/Chart.yaml`)) subcharts.push(await build(files, `${prefix}charts/${d}/`, what));
   }
-  return { metadata, values, dependencies: dependenciesOf(metadata), subcharts, annotatedImages: annotatedImages(metadata) };
+  // apiVersion v1 charts list their dependencies in requirements.yaml (Helm still reads it)
+  const requirements = files.get(`${prefix}requirements.yaml`);
+  const deps = dependenciesOf(metadata.dependencies);
+  if (!deps.length && requirements) deps.push(...dependenciesOf((parseValues(requirements.toString('utf8'), `${what}: ${prefix}requirements.yaml`) as { dependencies?: unknown }).dependencies));
+  return { metadata, values, dependencies: deps, subcharts, annotatedImages: annotatedImages(metadata) };
 }
 
 export function parseValues(text: string, what: string): Record<string, unknown> {
@@ -68,8 +72,8 @@ export function parseValues(text: string, what: string): Record<string, unknown>
   return doc as Record<string, unknown>;
 }
 
-function dependenciesOf(md: ChartMetadata): ChartDependency[] {
-  const deps = Array.isArray(md.dependencies) ? md.dependencies : [];
+function dependenciesOf(list: unknown): ChartDependency[] {
+  const deps = Array.isArray(list) ? list : [];
   return deps
     .filter((d): d is Record<string, unknown> => !!d && typeof d === 'object' && typeof (d as { name?: unknown }).name === 'string')
     .map((d) => ({
@@ -107,7 +111,7 @@ async function untarChartFiles(tgz: Buffer, what: string): Promise<Map<string, B
     onwarn: () => undefined,
     onReadEntry(entry) {
       const p = entry.path.replace(/^\.\//, '');
-      const keep = entry.type === 'File' && (/(^|\/)(Chart\.yaml|values\.yaml)$/.test(p) || /(^|\/)charts\/[^/]+\.tgz$/.test(p));
+      const keep = entry.type === 'File' && (/(^|\/)(Chart\.yaml|values\.yaml|requirements\.yaml)$/.test(p) || /(^|\/)charts\/[^/]+\.tgz$/.test(p));
       if (!keep) {
         entry.resume();
         return;

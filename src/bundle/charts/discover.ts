@@ -125,7 +125,7 @@ function rendered(chart: string, version: string, tree: ChartTree, text: string,
     // the values path that sets it: the walk's hit for the same repository in the same (sub)chart, else any
     const candidates = byRepo.get(repoOf(r.reference)) ?? [];
     const w = candidates.find((x) => x.chart === r.chart && x.enabled) ?? candidates.find((x) => x.enabled) ?? candidates[0];
-    seenRepos.add(repoOf(r.reference));
+    if (!r.disabled) seenRepos.add(repoOf(r.reference));
     out.push({
       ref: r.ref,
       reference: r.reference,
@@ -140,7 +140,7 @@ function rendered(chart: string, version: string, tree: ChartTree, text: string,
         ...(w ? { valuesPath: w.at } : {}),
         ...(annotated.has(r.ref) ? { annotation: true } : {}),
       },
-      needed: true,
+      needed: !r.disabled,
       guessed: false,
       ...(w ? { paths: w.paths } : {}),
       ...(r.completion ? { completion: r.completion } : {}),

@@ -25,6 +25,8 @@ export interface RenderedImage {
   field: string;
   /** from a test hook (helm.sh/hook: test) */
   test: boolean;
+  /** under an `enabled: false` of a custom resource (ClusterPolicy's dcgm, gds, ...): the operator does not deploy it */
+  disabled: boolean;
   /** the tag an operator completes at run time, and how (see RUNTIME_COMPLETIONS) */
   completion?: RuntimeCompletion;
 }
@@ -97,41 +99,44 @@ export function imagesInManifests(text: string, topChart: string): RenderedImage
     const hook = isMap(md.annotations) ? String(md.annotations['helm.sh/hook'] ?? '') : '';
     const test = hook.split(',').some((h) => h.trim() === 'test' || h.trim() === 'test-success');
     const base = { ...sourceChart(d.source, topChart), resource: `${kind}/${String(md.name ?? '?')}`, test };
-    const push = (text: string, path: PathPart[], completion?: RuntimeCompletion) => {
+    const push = (text: string, path: PathPart[], disabled: boolean, completion?: RuntimeCompletion) => {
       const reference = tryReference(text);
-      if (reference) out.push({ ...base, ref: formatReference(reference), reference, field: formatValuesPath(path), ...(completion ? { completion } : {}) });
+      if (reference) out.push({ ...base, ref: formatReference(reference), reference, field: formatValuesPath(path), disabled, ...(completion ? { completion } : {}) });
     };
-    walk(kind, d.object, [], push);
+    walk(kind, d.object, [], false, push);
   }
   return out;
 }
 
-function walk(kind: string, node: unknown, path: PathPart[], push: (text: string, path: PathPart[], c?: RuntimeCompletion) => void): void {
+type Push = (text: string, path: PathPart[], disabled: boolean, c?: RuntimeCompletion) => void;
+
+function walk(kind: string, node: unknown, path: PathPart[], disabledAbove: boolean, push: Push): void {
   if (path.length > 60 || node === null || typeof node !== 'object') return;
   if (Array.isArray(node)) {
-    node.forEach((n, i) => walk(kind, n, [...path, i], push));
+    node.forEach((n, i) => walk(kind, n, [...path, i], disabledAbove, push));
     return;
   }
   const o = node as Record<string, unknown>;
+  const disabled = disabledAbove || o.enabled === false;
   const field = formatValuesPath(path);
   const last = path[path.length - 2];
   const isContainer = typeof last === 'string' && CONTAINER_LISTS.has(last) && typeof path[path.length - 1] === 'number';
   if (isContainer) {
-    if (typeof o.image === 'string' && o.image.trim()) push(o.image.trim(), [...path, 'image']);
-    containerTexts(o, path, push);
+    if (typeof o.image === 'string' && o.image.trim()) push(o.image.trim(), [...path, 'image'], disabled);
+    containerTexts(o, path, (t, p) => push(t, p, disabled));
     return;
   }
   const shape = imageMapShape(o);
   if (shape && (shape.tag || shape.digest)) {
     const rule = RUNTIME_COMPLETIONS.find((r) => r.kind === kind && r.field.test(field));
     const text = `${shape.name}${shape.tag ? `:${shape.tag}` : ''}${shape.digest ? `@${shape.digest}` : ''}`;
-    push(text, path, rule ? { kind: 'node-os', why: rule.why } : undefined);
+    push(text, path, disabled, rule ? { kind: 'node-os', why: rule.why } : undefined);
   }
   for (const [k, v] of Object.entries(o)) {
     if (k === 'image' && typeof v === 'string') {
       const t = v.trim();
-      if ((t.includes('/') || hasExplicitVersion(t)) && !(shape && shape.keys.image === 'image')) push(t, [...path, k]);
-    } else if (typeof v === 'object') walk(kind, v, [...path, k], push);
+      if ((t.includes('/') || hasExplicitVersion(t)) && !(shape && shape.keys.image === 'image')) push(t, [...path, k], disabled);
+    } else if (typeof v === 'object') walk(kind, v, [...path, k], disabled, push);
   }
 }
 

@@ -21,17 +21,20 @@ export async function readIndexEntries(body: AsyncIterable<Buffer | string>, nam
   let rest = '';
   const decoder = new TextDecoder();
   for await (const chunk of body) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    const last = text.lastIndexOf('\n');
-    if (last < 0) {
-      rest = text;
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const first = text.indexOf('\n');
+    if (first < 0) {
+      rest += text;
       continue;
     }
-    scan.lines(text.slice(0, last + 1));
+    // the line that began in the last chunk, then this chunk's whole lines in place (no copies)
+    scan.lines(rest + text.slice(0, first + 1), 0);
+    const last = text.lastIndexOf('\n');
+    scan.lines(text, first + 1, last + 1);
     rest = text.slice(last + 1);
     if (scan.unsure) return undefined;
   }
-  scan.lines(rest + decoder.decode() + '\n');
+  scan.lines(rest + decoder.decode() + '\n', 0);
   return scan.finish();
 }
 
@@ -60,11 +63,16 @@ class IndexScanner {
     this.#names = names;
   }
 
-  lines(text: string): void {
-    let from = 0;
-    while (from < text.length && !this.unsure) {
+  /** The lines of text[from, end) (end: just past a newline). */
+  lines(text: string, from: number, end = text.length): void {
+    while (from < end && !this.unsure) {
       let to = text.indexOf('\n', from);
-      if (to < 0) to = text.length;
+      if (to < 0 || to >= end) to = end;
+      // Hot path: inside entries, not capturing, a line indented past the chart keys is skipped unread.
+      if (this.#state === 'entries' && !this.#capturing && this.#indent > 0 && to - from > this.#indent && indentAtLeast(text, from, this.#indent + 1)) {
+        from = to + 1;
+        continue;
+      }
       this.#line(text.slice(from, to));
       from = to + 1;
     }
@@ -127,6 +135,12 @@ class IndexScanner {
     }
     return out;
   }
+}
+
+/** Whether text[from..] starts with at least n spaces. */
+function indentAtLeast(text: string, from: number, n: number): boolean {
+  for (let i = from; i < from + n; i++) if (text.charCodeAt(i) !== 32) return false;
+  return true;
 }
 
 function unquote(k: string): string {
