@@ -10,13 +10,15 @@ import { join } from 'node:path';
 import { renderReport } from '../../src/report/render.ts';
 import { elementsWith, runChromium } from '../support/chromium.ts';
 import { fleetReport, HOSTILE_NODE, HOSTILE_TEXT, profile } from '../support/report-fixture.ts';
+import { runBinary } from '../support/run-binary.ts';
 import { tempDir } from '../support/temp.ts';
 
 const dir = tempDir('ac-html-');
 const KEEP = process.env.AC_KEEP_HTML_RENDERS; // a folder: keep the screenshots and PDFs to look at
 
 function page(lang: 'en' | 'ko', nodes = 12) {
-  const report = fleetReport(nodes, lang);
+  // The last node could not be reached.
+  const report = fleetReport(nodes, lang, 1);
   const file = join(dir, `report-${lang}-${nodes}.html`);
   writeFileSync(file, renderReport(report, 'html', { lang, color: false, profile }));
   return { report, file, url: `file://${file}` };
@@ -61,15 +63,30 @@ for (const lang of ['en', 'ko'] as const) {
     assert.deepEqual([...shot.pageRequests, ...print.pageRequests], []);
     assert.deepEqual([...readFileSync(png).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     // Words joined by single spaces: font fallback (Hangul) spreads them apart in the layout.
-    const text = execFileSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+    // A line may also break after the hyphen of a node name (node-\n11).
+    const text = execFileSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ').replace(/- /g, '-');
     // Printed, the folded node details unfold: a passing result's message appears only there.
-    const passing = report.results.find((r) => r.status === 'pass' && r.node === 'node-12')!;
-    assert.ok(text.includes(passing.message), `PDF text lacks "${passing.message}"`);
+    const passing = report.results.find((r) => r.status === 'pass' && r.node === 'node-11')!;
+    assert.ok(text.includes(passing.message.replace(/- /g, '-')), `PDF text lacks "${passing.message}"`);
     assert.ok(text.includes(lang === 'ko' ? 'Astrago 사전 점검 보고서' : 'Astrago preflight report'));
     assert.ok(text.includes(lang === 'ko' ? '노드 × 체크리스트 항목' : 'Nodes × checklist items'));
-    // The sysctl failure of every node is one finding.
-    assert.match(text, lang === 'ko' ? /노드 12대/ : /on 12 nodes/);
+    // The sysctl failure of every node checked is one finding; the unreachable node is one line with its reason.
+    assert.match(text, lang === 'ko' ? /노드 11대/ : /on 11 nodes/);
+    assert.match(text, /no SSH answer from 192\.0\.2\.21:22 within 5000 ms/);
     const pages = Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [pdf], { encoding: 'utf8' }))![1]);
     assert.ok(pages >= 2, `${pages} pages`);
   });
 }
+
+test('binary: preflight --format html --output, opened in chromium, holds the same results as --format json', async () => {
+  const only = ['--local', '--only', 'os.release,kernel.swap,kernel.cgroup,os.hostname'];
+  const h = await runBinary([...only, '--format', 'html', '--output', join(dir, 'local.html')]);
+  assert.ok(h.code === 0 || h.code === 1, h.stderr);
+  const j = await runBinary([...only, '--format', 'json']);
+  const json = JSON.parse(j.stdout) as { results: { node: string; id: string }[] };
+  assert.ok(json.results.length >= 4);
+  const run = await runChromium(`file://${join(dir, 'local.html')}`, ['--dump-dom']);
+  assert.deepEqual(run.pageRequests, []);
+  const seen = elementsWith(run.stdout, 'data-check').map((e) => `${e['data-node']} ${e['data-check']}`).sort();
+  assert.deepEqual(seen, json.results.map((r) => `${r.node} ${r.id}`).sort());
+});

@@ -40,9 +40,9 @@ export function sampleReport() {
 /**
  * A site report of `count` nodes: every check of every checklist item on every
  * node, statuses varied by a fixed rule, plus hostile text in one node's name
- * and messages (report content comes from nodes).
+ * and messages (report content comes from nodes); the last `unreachable` nodes not checked.
  */
-export function fleetReport(count: number, lang: 'en' | 'ko' = 'en') {
+export function fleetReport(count: number, lang: 'en' | 'ko' = 'en', unreachable = 0) {
   const statuses = ['pass', 'pass', 'pass', 'warn', 'pass', 'fail', 'pass', 'skip', 'pass', 'error'] as const;
   const nodes = Array.from({ length: count }, (_, i) => ({
     name: i === 1 ? HOSTILE_NODE : `node-${String(i + 1).padStart(2, '0')}`,
@@ -51,9 +51,15 @@ export function fleetReport(count: number, lang: 'en' | 'ko' = 'en') {
   }));
   const out: CheckResult[] = [];
   let k = 0;
-  for (const n of nodes) {
+  for (const [i, n] of nodes.entries()) {
     for (const item of profile.checklist) {
       for (const id of item.checks) {
+        // The last `unreachable` nodes could not be reached: every check skips with one reason, as the engine writes it.
+        if (i >= count - unreachable) {
+          const why = `no SSH answer from ${n.address}:22 within 5000 ms`;
+          out.push({ id, node: n.name, checklist: item.id, category: item.category, status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why }, durationMs: 0 });
+          continue;
+        }
         // The same sysctl finding on every node: it must group into one finding.
         const status = id === 'kernel.sysctl' ? 'fail' : statuses[(k++ * 7 + n.name.length) % statuses.length]!;
         const hostile = n.name === HOSTILE_NODE && id === 'os.release';

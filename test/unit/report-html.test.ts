@@ -62,3 +62,15 @@ test('html in Korean: labels, lang attribute and checklist titles follow --lang'
   assert.ok(page.includes('<h2>발견 사항</h2>'));
   assert.doesNotMatch(page, /<h2>Findings<\/h2>/);
 });
+
+test('html: a node that could not be checked is one matrix cell and one line with the reason, its results still one row each', () => {
+  const report = fleetReport(3, 'en', 1);
+  const page = renderReport(report, 'html', en);
+  const skipped = report.results.filter((r) => r.node === 'node-03');
+  assert.ok(skipped.length > 10 && skipped.every((r) => r.status === 'skip'));
+  assert.match(page, new RegExp(`<td class="st-skip unchecked" colspan="\\d+"><a href="#n-2">.*${skipped.length} checks not run: no SSH answer from 192\\.0\\.2\\.12:22 within 5000 ms</a></td>`));
+  assert.match(page, /<h3>Nodes not checked<\/h3>/);
+  const findings = page.slice(page.indexOf('<ol class="findings">'), page.indexOf('<section id="nodes">'));
+  assert.ok(findings.length > 1000 && !findings.includes('node-03'), 'no finding for the unreachable node');
+  assert.equal((page.match(/data-node="node-03"/g) ?? []).length, skipped.length);
+});

@@ -37,6 +37,10 @@ table { border-collapse: collapse; }
 .matrix td { width: 24px; min-width: 24px; height: 22px; padding: 0; text-align: center; }
 .matrix td a { display: block; color: inherit; line-height: 22px; }
 .matrix td.none { color: #999; background: #fff; }
+.matrix td.unchecked { text-align: left; padding: 0 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 1px; }
+h3 { font-size: 15px; margin: 16px 0 8px; }
+.results.unchecked { margin-bottom: 14px; }
+.results.unchecked th:nth-child(1) { width: 25%; } .results.unchecked th:nth-child(2) { width: 25%; } .results.unchecked th:nth-child(3) { width: 50%; }
 .matrix td.sum { width: auto; padding: 0 6px; white-space: nowrap; text-align: right; color: #1a1a1a; background: #fafafa; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 14px; margin: 8px 0 0; padding: 0; list-style: none; font-size: 12px; }
 .legend li { display: flex; align-items: center; gap: 4px; }
@@ -52,11 +56,13 @@ table { border-collapse: collapse; }
 details.node { border: 1px solid var(--line); margin: 0 0 8px; }
 details.node > summary { cursor: pointer; padding: 6px 10px; background: #f7f7f7; font-weight: 600; }
 details.node > summary .counts-inline { font-weight: 400; color: var(--muted); margin-left: 8px; }
-.results { width: 100%; font-size: 12.5px; }
+.results { width: 100%; font-size: 12.5px; table-layout: fixed; }
+.results th:nth-child(1) { width: 28%; } .results th:nth-child(2) { width: 17%; } .results th:nth-child(3) { width: 11%; }
+.results td code { overflow-wrap: anywhere; }
 .results th { text-align: left; background: #f2f2f2; }
 .results th, .results td { border-top: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
 .results td.msg { overflow-wrap: anywhere; }
-.results td.status { white-space: nowrap; }
+.results td.status { white-space: nowrap; overflow: hidden; }
 .results tr { break-inside: avoid; }
 details.facts summary { cursor: pointer; color: var(--muted); font-size: 12px; }
 a { color: #0b57d0; }
@@ -66,8 +72,11 @@ a { color: #0b57d0; }
   /* The matrix gets landscape pages of its own: a column per checklist item needs the width. */
   @page matrix { size: A4 landscape; margin: 10mm; }
   #matrix { page: matrix; }
-  .matrix td { width: 20px; min-width: 20px; height: 18px; }
-  .matrix td a { line-height: 18px; }
+  .matrix { font-size: 10px; }
+  .matrix td { width: 17px; min-width: 17px; height: 17px; }
+  .matrix td a { line-height: 17px; }
+  .matrix .i { width: 12px; height: 12px; }
+  .matrix th.node { max-width: 150px; }
   h2 { break-after: avoid; }
   .matrix-wrap { overflow: visible; }
   .matrix th.node { position: static; }
