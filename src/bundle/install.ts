@@ -64,6 +64,10 @@ export interface InstallSummary extends InstallCounts {
   charts: Array<{ name: string; version: string; ref: string }>;
   chartsDir: string;
   valuesFile: string;
+  /** values/<chart>.yaml files, relative to the charts directory */
+  chartValues: string[];
+  /** the runtime mirror files, relative to the charts directory */
+  mirrors: string[];
   filesDir: string;
   files: string[];
   dryRun: boolean;
@@ -157,6 +161,8 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
     charts: charts.map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
     chartsDir,
     valuesFile: join(chartsDir, VALUES_FILE),
+    chartValues: chartValues.map((v) => v.path),
+    mirrors: sources.length ? [...sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`), REGISTRIES_FILE] : [],
     filesDir,
     files: files.map((f) => join(filesDir, f.path.replace(/^files\//, ''))),
     dryRun: !!opts.dryRun,

@@ -96,4 +96,5 @@ test('helm template -f values/platform.yaml renders every image its values name 
   assert.ok(installOut.includes(`values/platform.yaml: helm template still renders 1 image from outside ${site.host}`), installOut);
   assert.ok(installOut.includes('quay.io/acme/sidecar:2.2 (Deployment/platform-operator '), installOut);
   assert.match(installOut, /chart values values\/platform\.yaml \(\d+ images set, 4 not in the bundle: /);
+  assert.match(installOut, /^ {2}per chart {2}values\/platform\.yaml \(helm -f/m);
 });

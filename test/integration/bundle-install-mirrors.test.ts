@@ -86,6 +86,8 @@ test('by source registry both land; containerd pulls each original through hosts
   assert.deepEqual((await catalog()).sort(), [ca, cb].sort());
   assert.ok(r.stdout.includes(`${a.host}/team/app:v1 -> ${site.host}/${ca}:v1`), r.stdout);
   assert.ok(r.stdout.includes(`${b.host}/team/app:v1 -> ${site.host}/${cb}:v1`), r.stdout);
+  const listed = [a.host, b.host].sort().map((h) => `containerd/certs.d/${h}/hosts.toml`).join(', ');
+  assert.ok(r.stdout.includes(`  mirrors    ${listed}, registries.yaml (copy containerd/certs.d/* to /etc/containerd/certs.d/`), r.stdout);
   const certs = join(chartsDir, 'containerd', 'certs.d');
   const hosts = readFileSync(join(certs, a.host, 'hosts.toml'), 'utf8');
   assert.ok(hosts.includes(`[host."https://${site.host}/v2/astrago/${a.host.replace(':', '_')}"]`), hosts);

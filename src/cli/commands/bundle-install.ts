@@ -120,6 +120,8 @@ export function renderSummary(s: InstallSummary): string {
     ...s.images.map((i) => `    ${i.original} -> ${mappingRef(i)}`),
     `  charts dir ${s.chartsDir}`,
     `  values     ${s.valuesFile} (helm -f / helmfile values: points the charts at ${s.registry})`,
+    ...(s.chartValues.length ? [`  per chart  ${s.chartValues.join(', ')} (helm -f: every image each chart's values name, at its site copy)`] : []),
+    ...(s.mirrors.length ? [`  mirrors    ${s.mirrors.join(', ')} (copy containerd/certs.d/* to /etc/containerd/certs.d/ on every node, with config_path set; RKE2/k3s: registries.yaml)`] : []),
     ...(s.files.length ? [`  files      ${s.filesDir} (${s.files.map((f) => basename(f)).join(', ')})`] : []),
   ];
   return lines.join('\n') + '\n';
