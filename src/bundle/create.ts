@@ -13,6 +13,8 @@
 //    Blobs from an earlier run's cache are re-hashed as they are copied. The
 //    first failure stops the rest (each keeps what it has in the cache).
 //    Temp names, renamed at the end.
+import { readBaseInventory } from './delta/base-inventory.ts';
+import { selectDelta, type DeltaItems, type DeltaSelection } from './delta/select.ts';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -62,6 +64,8 @@ export interface CreateOptions {
   helm?: string;
   /** aborted (with the signal's name) to stop: downloads stop, what they have stays in the cache, no tar */
   signal?: AbortSignal;
+  /** make a delta against this bundle (OLD.tar, its first part, or its bundle.yaml): what it holds is left out */
+  base?: string;
 }
 
 export interface CreateResult {
@@ -103,6 +107,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const mtime = bundleMtime(env);
   const concurrency = opts.concurrency ?? 8;
   const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)));
+  // Read before any download: a bad base is an input error at once.
+  const baseInventory = opts.base ? await readBaseInventory(opts.base) : undefined;
   const progress = new Progress(opts.stderr);
   // The tar-hash worker starts now: its start-up overlaps the manifest round trips.
   const hasher = followHash(tempTarName(resolve(opts.output)));
@@ -186,8 +192,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     for (const [c, refs] of chartImages) chartImages.set(c, refs.filter((r) => pulled.has(r)));
     for (const w of warnings) progress.log(`warning: ${w}`);
 
-    const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources);
-    const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime);
+    const delta = baseInventory ? selectDelta(baseInventory, deltaItems(okImages, okCharts, okFiles)) : undefined;
+    if (delta) progress.log(`delta against ${delta.base.name} ${delta.base.version} (${delta.base.manifestDigest}): leaves out ${delta.blobs.size} layers, ${delta.base.omitted.charts.length} charts, ${delta.base.omitted.files.length} files (${formatBytes(delta.savedBytes)})`);
+    const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources, delta?.base);
+    const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime, delta);
 
     // Phase 2: every layer once, in tar order, while the tar is written: each
     // download is teed into its tar entry as it arrives (see writeTar).
@@ -196,7 +204,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     // no disk time during the run.
     store.pageCacheBudget = writebackThreshold() - [...entries.first, ...entries.rest].reduce((n, e) => n + e.size, 0);
     const layers = new Map<string, { image: PulledImage; d: (typeof okImages)[number]['layers'][number] }>();
-    for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest)) layers.set(d.digest, { image, d });
+    for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest) && !delta?.blobs.has(d.digest)) layers.set(d.digest, { image, d });
     let fetched = 0;
     let cached = 0;
     const resumed = { blobs: 0, bytes: 0 };
@@ -268,6 +276,7 @@ function buildManifest(
   chartImages: Map<FetchedChart, string[]>,
   warnings: string[],
   sources: Map<string, ImageSource[]>,
+  base: BundleManifest['base'],
 ): BundleManifest {
   const allBlobs = new Map<string, number>();
   for (const i of images) for (const [d, s] of i.blobs) allBlobs.set(d, s);
@@ -303,16 +312,18 @@ function buildManifest(
         platforms: i.platforms,
         size: [...i.blobs.values()].reduce((a, b) => a + b, 0),
         sources: sources.get(i.name) ?? [],
+        layers: [...new Set(i.layers.map((l) => l.digest))],
       };
     }),
     files: [...files].sort(byName((f) => f.name)).map((f) => ({ name: f.name, file: `files/${f.name}`, digest: f.digest, size: f.size, url: f.url })),
     blobs: { count: allBlobs.size, size: [...allBlobs.values()].reduce((a, b) => a + b, 0) },
+    ...(base ? { base } : {}),
     warnings,
     spec: { ...spec },
   };
 }
 
-function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: FetchedChart[], files: FetchedFile[], mtime: number): { first: TarEntry[]; rest: TarEntry[] } {
+function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: FetchedChart[], files: FetchedFile[], mtime: number, delta?: DeltaSelection): { first: TarEntry[]; rest: TarEntry[] } {
   const text = (path: string, s: string): TarEntry => {
     const data = Buffer.from(s);
     return { path, size: data.length, sha256: sha256(data), data };
@@ -336,12 +347,22 @@ function layoutEntries(manifest: BundleManifest, images: PulledImage[], charts: 
 
   const fileEntries: TarEntry[] = files.map((f) => ({ path: `files/${f.name}`, size: f.size, sha256: f.digest.slice(7), blob: f.digest, mode: f.mode }));
   const sorted = (e: TarEntry[]) => e.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const rest = [...sorted(chartEntries), ...sorted(imageEntries), ...sorted(fileEntries)];
+  // A delta carries only what its base lacks (bundle.yaml still describes the whole release).
+  const carried = (e: TarEntry) => !delta || !(delta.paths.has(e.path) || (e.blob !== undefined && e.path.startsWith('images/') && delta.blobs.has(e.blob)));
+  const rest = [...sorted(chartEntries), ...sorted(imageEntries), ...sorted(fileEntries)].filter(carried);
   const manifestEntry = text('bundle.yaml', stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false }));
   // bundle.yaml is summed too (every file but SHA256SUMS itself): without the sidecar, a
   // changed byte in what verify does not cross-check (spec echo, metadata) would otherwise pass.
   const sums = [manifestEntry, ...rest].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => `${e.sha256}  ${e.path}\n`).join('');
   return { first: [manifestEntry, text('SHA256SUMS', sums)], rest };
+}
+
+function deltaItems(images: PulledImage[], charts: FetchedChart[], files: FetchedFile[]): DeltaItems {
+  return {
+    layers: images.flatMap((i) => i.layers.map((l) => ({ digest: l.digest, size: l.size }))),
+    charts: charts.map((c) => ({ path: `charts/${c.fileName}`, digest: c.digest, size: c.size })),
+    files: files.map((f) => ({ path: `files/${f.name}`, digest: f.digest, size: f.size })),
+  };
 }
 
 /** Removes temp tars that killed runs (kill -9, power loss) left beside `out`; live runs keep theirs. */

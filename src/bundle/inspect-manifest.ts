@@ -10,10 +10,38 @@ export interface BundleManifestView {
   tool?: { name: string; version: string };
   platforms: string[];
   charts: Array<{ name: string; version: string; file: string; digest: string; size: number }>;
-  images: Array<{ ref: string; digest: string; platforms?: string[]; size?: number }>;
+  images: Array<{ ref: string; digest: string; platforms?: string[]; size?: number; layers?: string[] }>;
   files: Array<{ name: string; file: string; digest: string; size: number }>;
   spec?: unknown;
+  /** a delta bundle's base, and what this tar leaves out because the base has it */
+  base?: DeltaBase;
   [k: string]: unknown;
+}
+
+export interface DeltaBase {
+  name: string;
+  version: string;
+  manifestDigest: string;
+  omitted: { blobs: Array<{ digest: string; size: number }>; charts: string[]; files: string[] };
+}
+
+function checkBase(b: unknown): DeltaBase {
+  const o = b as Record<string, unknown>;
+  need(!!o && typeof o === 'object' && typeof o.name === 'string' && typeof o.version === 'string', 'base', 'a mapping with name, version, manifestDigest and omitted');
+  need(typeof o.manifestDigest === 'string' && /^sha256:[0-9a-f]{64}$/.test(o.manifestDigest), 'base.manifestDigest', 'expected sha256:<64 hex>');
+  const om = (o.omitted ?? {}) as Record<string, unknown>;
+  const list = (k: string) => {
+    const v = om[k] ?? [];
+    need(Array.isArray(v), `base.omitted.${k}`, 'expected a list');
+    return v as unknown[];
+  };
+  const blobs = list('blobs').map((x, i) => {
+    const e = x as Record<string, unknown>;
+    need(!!e && typeof e.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.digest) && typeof e.size === 'number', `base.omitted.blobs[${i}]`, 'expected {digest: sha256:<64 hex>, size}');
+    return { digest: e.digest as string, size: e.size as number };
+  });
+  const paths = (k: string) => list(k).map((x, i) => (need(typeof x === 'string', `base.omitted.${k}[${i}]`, 'expected a path'), x as string));
+  return { name: o.name as string, version: o.version as string, manifestDigest: o.manifestDigest as string, omitted: { blobs, charts: paths('charts'), files: paths('files') } };
 }
 
 function need(cond: boolean, field: string, expected: string): void {
@@ -56,5 +84,6 @@ export function loadBundleManifest(text: string): BundleManifestView {
     charts: arr('charts') as BundleManifestView['charts'],
     images: arr('images') as BundleManifestView['images'],
     files: arr('files') as BundleManifestView['files'],
+    ...(m.base !== undefined ? { base: checkBase(m.base) } : {}),
   };
 }

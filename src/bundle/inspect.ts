@@ -27,6 +27,8 @@ export interface BundleInspection {
   images: Array<{ ref: string; digest: string; mediaType: string; platforms: string[]; size: number; blobs: number; problems?: string[] }>;
   /** `mode`: the permission bits of the file's tar entry */
   files: Array<{ name: string; file: string; size: number; digest: string; mode: number }>;
+  /** a delta bundle: the base it needs, and what it leaves out because the base has it */
+  delta?: { base: { name: string; version: string; manifestDigest: string }; omitted: { layers: number; charts: string[]; files: string[] }; savedBytes: number };
   totals: { charts: number; images: number; files: number; blobs: number; uniqueBlobBytes: number; tarSize: number };
   spec?: unknown;
 }
@@ -91,7 +93,15 @@ export async function inspectBundle(given: string): Promise<BundleInspection> {
     charts: m.charts.map(({ name, version, file: f, size, digest }) => ({ name, version, file: f, size, digest })),
     images,
     files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest, mode: b.entries.get(f)?.mode ?? 0o644 })),
+    ...(m.base ? { delta: deltaSummary(m) } : {}),
     totals: { charts: m.charts.length, images: images.length, files: m.files.length, blobs, uniqueBlobBytes, tarSize: b.tarSize },
     ...(m.spec !== undefined ? { spec: m.spec } : {}),
   };
+}
+
+function deltaSummary(m: BundleManifestView): NonNullable<BundleInspection['delta']> {
+  const base = m.base!;
+  const sizeOf = (path: string) => m.charts.find((c) => c.file === path)?.size ?? m.files.find((f) => f.file === path)?.size ?? 0;
+  const savedBytes = base.omitted.blobs.reduce((n, b) => n + b.size, 0) + [...base.omitted.charts, ...base.omitted.files].reduce((n, p) => n + sizeOf(p), 0);
+  return { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest }, omitted: { layers: base.omitted.blobs.length, charts: base.omitted.charts, files: base.omitted.files }, savedBytes };
 }

@@ -15,6 +15,8 @@ export interface InstalledChart {
   name: string;
   version: string;
   entry: TarEntry;
+  /** where the entry is when not in the bundle (a delta's chart from its base tar) */
+  source?: TarInput;
   /** oci://… reference the chart was pushed to (for the usage line) */
   ref: string;
 }
@@ -25,7 +27,7 @@ export async function planChartValues(bundle: TarInput, charts: InstalledChart[]
   const out: Array<ChartValues & { chart: InstalledChart }> = [];
   for (const [i, c] of charts.entries()) {
     try {
-      const tree = await loadChartTree(await readEntry(bundle, c.entry, 256 << 20), `chart ${c.name} ${c.version}`);
+      const tree = await loadChartTree(await readEntry(c.source ?? bundle, c.entry, 256 << 20), `chart ${c.name} ${c.version}`);
       const how = `helm install ${c.name} ${c.ref.replace(/:[^:/]+$/, '')} --version ${c.version}`;
       out.push({ ...chartValuesFile({ name: c.name, version: c.version, fileName: names[i]! }, tree, images, how), chart: c });
     } catch (err) {

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { OperationError } from '../errors.ts';
 import { VALUES_FILE } from './install-plan.ts';
 import { safeDestination, stageEntry, type StagedEntry, type TarEntry, type TarInput } from './tar-reader.ts';
+import type { BundleSource } from './bundle-source.ts';
 
 export interface TextFile {
   /** path relative to the directory */
@@ -22,14 +23,14 @@ export interface TextFile {
 
 export interface InstallOutputs {
   chartsDir: string;
-  /** chart .tgz entries (charts/NAME-VERSION.tgz) */
-  charts: TarEntry[];
+  /** chart .tgz entries (charts/NAME-VERSION.tgz); one with a source comes from there (a delta's base) */
+  charts: Array<TarEntry | SourcedEntry>;
   index?: TarEntry;
   /** text files by path relative to the charts directory (registry-values.yaml, containerd/certs.d/…) */
   texts: TextFile[];
   filesDir?: string;
   /** the bundle's files/ entries, each written as its base name with the entry's mode */
-  files?: TarEntry[];
+  files?: Array<TarEntry | SourcedEntry>;
   /** sha256 per entry path from the verification, checked again on the way */
   sha256?: (path: string) => string | undefined;
 }
@@ -48,7 +49,14 @@ async function stageText(dir: string, name: string, text: string): Promise<Stage
   return { dest, tmp, commit: () => rename(tmp, dest), discard: () => rm(tmp, { force: true }) };
 }
 
+/** An entry of another tar than the bundle's (a delta's base). */
+export interface SourcedEntry {
+  source: BundleSource;
+  entry: TarEntry;
+}
+
 export async function writeInstallOutputs(file: TarInput, out: InstallOutputs): Promise<void> {
+  const at = (e: TarEntry | SourcedEntry): [TarInput, TarEntry] => ('source' in e ? [e.source, e.entry] : [file, e]);
   const staged: StagedEntry[] = [];
   const where = (dir: string) => (dir === out.chartsDir ? 'the charts directory' : 'the files directory');
   let current = out.chartsDir;
@@ -58,13 +66,13 @@ export async function writeInstallOutputs(file: TarInput, out: InstallOutputs): 
   });
   try {
     await mkdir(out.chartsDir, { recursive: true });
-    for (const c of out.charts) staged.push(await stageEntry(file, c, out.chartsDir, c.path.replace(/^charts\//, ''), out.sha256?.(c.path)));
+    for (const [src, c] of out.charts.map(at)) staged.push(await stageEntry(src, c, out.chartsDir, c.path.replace(/^charts\//, ''), out.sha256?.(c.path)));
     if (out.index) staged.push(await stageEntry(file, out.index, out.chartsDir, 'index.yaml', out.sha256?.(out.index.path)));
     for (const t of out.texts) staged.push(await stageText(out.chartsDir, t.path, t.content));
     if (out.filesDir && out.files?.length) {
       current = out.filesDir;
       await mkdir(out.filesDir, { recursive: true });
-      for (const f of out.files) staged.push(await stageEntry(file, f, out.filesDir, f.path.replace(/^files\//, ''), out.sha256?.(f.path), f.mode));
+      for (const [src, f] of out.files.map(at)) staged.push(await stageEntry(src, f, out.filesDir, f.path.replace(/^files\//, ''), out.sha256?.(f.path), f.mode));
     }
   } catch (err) {
     await Promise.all(staged.map((s) => s.discard()));

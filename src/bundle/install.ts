@@ -21,9 +21,12 @@ import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
 import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
 import { entryStream, type TarEntry } from './tar-reader.ts';
-import { sourceStream } from './bundle-source.ts';
+import { sourceStream, type BundleSource } from './bundle-source.ts';
 import { defaultFilesDir, writeInstallOutputs, type TextFile } from './install-output.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
+import { readBaseInventory } from './delta/base-inventory.ts';
+import { baseEntries, resolveDeltaNeeds, type BaseEntry, type DeltaSources } from './delta/install-needs.ts';
+import type { BundleManifestView } from './inspect-manifest.ts';
 import { verifyBundle, type VerifyResult } from './verify.ts';
 import type { SignerPolicy } from './sign/bundle-signature.ts';
 
@@ -41,6 +44,8 @@ export interface InstallOptions extends Omit<SessionOptions, 'target'> {
   concurrency?: number;
   /** require a good signature by one of these signers before anything changes */
   signers?: SignerPolicy;
+  /** a delta bundle's base (OLD.tar): what the delta leaves out is taken from there */
+  base?: string;
   cwd: string;
   /** one line of output (plan, summary) */
   log(line: string): void;
@@ -84,6 +89,8 @@ interface ChartPlan {
   name: string;
   version: string;
   entry: TarEntry;
+  /** the bundle's tar, or (a chart a delta leaves out) its base's */
+  source: BundleSource;
   repository: string;
   tag: string;
   artifact: ReturnType<typeof helmArtifact>;
@@ -128,15 +135,26 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   const n = verified.counts;
   opts.log(`Verified: ${plural(n.entries, 'entry', 'entries')}, ${plural(n.images, 'image')}, ${plural(n.charts, 'chart')}, ${plural(n.files, 'file')}.`);
 
-  // 3. Plan.
+  // 3. Plan. A delta's pieces from its base come from --base OLD.tar or, checked below, the registry.
+  const delta = verified.delta;
+  if (opts.base && !delta) throw new OperationError(`${opts.file} is not a delta bundle: --base is only for one; nothing was pushed or written`);
+  if (delta) opts.log(`Delta of ${delta.base.name} ${delta.base.version}: needs ${plural(delta.needs.blobs.size, 'layer')} (${formatBytes(delta.needs.bytes)}) and ${plural(delta.needs.charts.length, 'chart')} from the base (${opts.base ? `--base ${opts.base}, else ` : ''}the registry)`);
+  const fromBase = delta ? baseEntries(delta.base, opts.base ? await readBaseInventory(resolve(opts.cwd, opts.base)) : undefined, opts.base ?? '') : { blobs: new Map(), charts: new Map(), files: new Map() };
   const images = planImages(target, verified, layout);
-  const charts = await planCharts(target, verified);
+  const { charts, inRegistry } = await planCharts(target, verified, fromBase.charts);
   refuseCollisions(target, plannedTargets(images, charts), layout);
   const mappings = images.map((i) => i.mapping);
-  const values = valuesOverride(target, mappings, charts.map((c) => ({ name: c.name, version: c.version })), layout);
+  const values = valuesOverride(target, mappings, [...charts, ...inRegistry].map((c) => ({ name: c.name, version: c.version })), layout);
   const indexEntry = verified.records.get('charts/index.yaml')?.entry;
-  const files = verified.manifest.files.map((f) => verified.records.get(f.file)!.entry);
-  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + files.reduce((s, f) => s + f.size, 0) + DISK_MARGIN;
+  // A delta's files come from its base tar; without it they are not written (the base's install wrote them).
+  const files: Array<{ source: BundleSource; entry: TarEntry }> = [];
+  for (const f of verified.manifest.files) {
+    const rec = verified.records.get(f.file);
+    const at = rec ? { source: verified.source, entry: rec.entry } : fromBase.files.get(f.file);
+    if (at) files.push(at);
+    else opts.log(`  file ${f.name}: in the base bundle, not in this delta: not written`);
+  }
+  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + files.reduce((s, f) => s + f.entry.size, 0) + DISK_MARGIN;
   const free = await freeBytes(chartsDir);
   const uniqueBlobs = new Map<string, number>();
   for (const i of images) for (const b of i.tree.blobs) uniqueBlobs.set(b.digest, b.size);
@@ -150,21 +168,21 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}, values/<chart>.yaml), written once every push succeeded`);
   const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
   if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
-  const chartValues = await planChartValues(verified.source, charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), mappings, opts.log);
+  const chartValues = await planChartValues(verified.source, charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, source: c.source, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), mappings, opts.log);
   for (const v of chartValues) opts.log(`  chart values ${v.path} (${plural(v.set.length, 'image')} set${v.missing.length ? `, ${v.missing.length} not in the bundle: ${v.missing.map((m) => m.image).join(', ')}` : ''})`);
-  for (const f of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
+  for (const { entry: f } of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
 
   const summary: InstallSummary = {
     registry: targetBase(target),
     layout,
     images: mappings,
-    charts: charts.map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
+    charts: [...charts, ...inRegistry].map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
     chartsDir,
     valuesFile: join(chartsDir, VALUES_FILE),
     chartValues: chartValues.map((v) => v.path),
     mirrors: sources.length ? [...sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`), REGISTRIES_FILE] : [],
     filesDir,
-    files: files.map((f) => join(filesDir, f.path.replace(/^files\//, ''))),
+    files: files.map(({ entry: f }) => join(filesDir, f.path.replace(/^files\//, ''))),
     dryRun: !!opts.dryRun,
     blobsPushed: 0,
     bytesPushed: 0,
@@ -182,18 +200,30 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   // (a full disk stops the install before the registry is changed)
   if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
 
+  // A delta: everything it needs from its base is found (read-only requests) before anything changes.
+  const deltaSources = delta
+    ? await resolveDeltaNeeds(session, {
+        base: delta.base,
+        images: images.map((i) => ({ ref: i.mapping.original, repository: i.mapping.repository, blobs: i.tree.blobs.filter((b) => delta.needs.blobs.has(b.digest)) })),
+        charts: inRegistry.map((c) => ({ path: c.file, name: c.name, version: c.version, repository: c.repository, tag: c.tag, digest: c.digest })),
+        fromBase,
+      })
+    : undefined;
+  for (const c of inRegistry) opts.log(`  chart ${c.name} ${c.version}: already in the registry (from the base); not in the charts directory`);
+
   // 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
   // push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
-  await pushAll(session, opts, images, charts, verified, summary, pushBytes);
+  await pushAll(session, opts, images, charts, verified, summary, pushBytes, deltaSources);
   const mirrors = await mirrorFiles(opts, session, { target, layout, sources });
   await writeInstallOutputs(verified.source, {
     chartsDir,
-    charts: charts.map((c) => c.entry),
+    charts: charts.map((c) => ({ source: c.source, entry: c.entry })),
     ...(indexEntry ? { index: indexEntry } : {}),
     texts: [{ path: VALUES_FILE, content: values }, ...mirrors, ...chartValues],
     filesDir,
     files,
-    sha256: (p) => verified.records.get(p)?.sha256,
+    // (a delta's chart or file from its base tar: checked against bundle.yaml's digest)
+    sha256: (p) => verified.records.get(p)?.sha256 ?? [...verified.manifest!.charts, ...verified.manifest!.files].find((x) => x.file === p)?.digest.slice(7),
   });
   // Where helm is at hand: each chart rendered with its values file, naming what still comes from elsewhere.
   const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
@@ -227,15 +257,22 @@ function planImages(target: RegistryTarget, v: VerifyResult, layout: TargetLayou
   });
 }
 
-async function planCharts(target: RegistryTarget, v: VerifyResult): Promise<ChartPlan[]> {
+/** Charts to push (from the tar, or a delta's base tar); a delta's other charts must already be in the registry. */
+async function planCharts(target: RegistryTarget, v: VerifyResult, fromBase: Map<string, BaseEntry>): Promise<{ charts: ChartPlan[]; inRegistry: Array<BundleManifestView['charts'][number] & { repository: string; tag: string }> }> {
   const out: ChartPlan[] = [];
+  const inRegistry = [];
   for (const c of v.manifest!.charts) {
-    const rec = v.records.get(c.file)!;
-    const { metadata: chartYaml } = await readChartArchive(entryStream(v.source, rec.entry), `${v.file}: ${c.file}`);
+    const rec = v.records.get(c.file);
+    const at = rec ? { source: v.source, entry: rec.entry } : fromBase.get(c.file);
+    if (!at) {
+      inRegistry.push({ ...c, repository: chartRepository(target, c.name), tag: chartTag(c.version) });
+      continue;
+    }
+    const { metadata: chartYaml } = await readChartArchive(entryStream(at.source, at.entry), `${at.source.tarName}: ${c.file}`);
     const tgz: Descriptor = { mediaType: HELM_CHART_MEDIA_TYPE, digest: c.digest, size: c.size };
-    out.push({ name: c.name, version: c.version, entry: rec.entry, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
+    out.push({ name: c.name, version: c.version, entry: at.entry, source: at.source, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
   }
-  return out;
+  return { charts: out, inRegistry };
 }
 
 /** Free bytes on the file system that holds `dir` (or its nearest existing parent). */
@@ -250,10 +287,11 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-async function pushAll(session: PushSession, opts: InstallOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallSummary, totalBytes: number): Promise<void> {
+async function pushAll(session: PushSession, opts: InstallOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallSummary, totalBytes: number, delta?: DeltaSources): Promise<void> {
   const limit = pLimit(opts.concurrency ?? 8);
-  // digest -> a repository that holds it (settled once its first push finished), for mounts.
-  const holders = new Map<string, Promise<string | undefined>>();
+  // digest -> a repository that holds it (settled once its first push finished), for mounts;
+  // a delta's layers the registry holds from its base are mounted from where they are.
+  const holders = new Map<string, Promise<string | undefined>>([...(delta?.blobsInRegistry ?? [])].map(([d, repo]) => [d, Promise.resolve(repo)]));
   let sentBytes = 0;
   let doneBlobs = 0;
   const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
@@ -263,13 +301,16 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
     opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${formatBytes(sentBytes)} of at most ${formatBytes(totalBytes)} uploaded, ${formatBytes(rate)}/s (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
   };
 
+  // A delta's charts from its base tar, by their .tgz digest.
+  const chartsFromBase = new Map(charts.filter((c) => c.source !== v.source).map((c) => [c.tgz.digest, { source: c.source, entry: c.entry }]));
   const tarSource = (d: Descriptor): BlobSource => {
     const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
-    if (!rec) throw new OperationError(`blob ${d.digest} is not in the bundle`);
-    const base = rec.entry.dataOffset;
+    const at = rec ? { source: v.source, entry: rec.entry } : (delta?.blobsFromBase.get(d.digest) ?? chartsFromBase.get(d.digest));
+    if (!at) throw new OperationError(`blob ${d.digest} is not in the bundle${delta ? ' nor its base' : ''}`);
+    const base = at.entry.dataOffset;
     return {
-      size: rec.size,
-      open: (start, end) => counting(sourceStream(v.source, base + start, base + end - 1), (n) => {
+      size: at.entry.size,
+      open: (start, end) => counting(sourceStream(at.source, base + start, base + end - 1), (n) => {
         sentBytes += n;
         status();
       }),

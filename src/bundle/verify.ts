@@ -10,7 +10,7 @@ import type { SignerPolicy } from './sign/bundle-signature.ts';
 import { parseReference } from './registry/reference.ts';
 import { readChartArchive } from './charts/chart-archive.ts';
 import { blobPath, digestOfBlobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION, type Descriptor, type ImageTree } from './inspect-layout.ts';
-import { loadBundleManifest, type BundleManifestView } from './inspect-manifest.ts';
+import { loadBundleManifest, type BundleManifestView, type DeltaBase } from './inspect-manifest.ts';
 import { entryStream, TarFormatError, walkTar, type TarEntry } from './tar-reader.ts';
 import { BundleSourceError, fileSource, inParts, openBundleSource, type BundleSource } from './bundle-source.ts';
 import { startWholeChecks } from './verify-whole.ts';
@@ -58,6 +58,8 @@ export interface VerifyResult {
   /** small JSON blobs by digest (manifests, indexes, configs) */
   jsonBlobs: Map<string, Buffer>;
   images: VerifiedImage[];
+  /** a delta bundle: its base, and what of the base it needs (its own bytes are verified) */
+  delta?: { base: DeltaBase; needs: { blobs: Map<string, number>; bytes: number; charts: string[]; files: string[] } };
   counts: { entries: number; blobs: number; manifests: number; charts: number; files: number; images: number };
   problems: VerifyProblem[];
 }
@@ -222,6 +224,10 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
       problem(LAYOUT_ENTRY, 'not valid JSON');
     }
   }
+  const base = result.manifest?.base;
+  const omittedBlobs = new Map((base?.omitted.blobs ?? []).map((b) => [b.digest, b.size]));
+  const omittedPaths = new Set([...(base?.omitted.charts ?? []), ...(base?.omitted.files ?? [])]);
+  const needs = { blobs: new Map<string, number>(), charts: [] as string[], files: [] as string[] };
   const indexText = kept.get(INDEX_ENTRY);
   const byRef = new Map<string, Descriptor>();
   if (!indexText) problem(INDEX_ENTRY, 'missing');
@@ -237,7 +243,11 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
       for (const p of tree.problems) problem(ref, p);
       for (const b of tree.blobs) {
         const rec = records.get(blobPath(b.digest));
-        if (!rec) problem(ref, `blob ${b.digest} (${b.mediaType || 'blob'}) is missing from images/blobs`);
+        if (!rec && omittedBlobs.has(b.digest)) {
+          // A delta leaves out what its base carries: needed from the base, not missing.
+          if (omittedBlobs.get(b.digest) !== b.size) problem(ref, `blob ${b.digest}: bundle.yaml's base.omitted says ${omittedBlobs.get(b.digest)} bytes, its descriptor says ${b.size}`);
+          needs.blobs.set(b.digest, b.size);
+        } else if (!rec) problem(ref, `blob ${b.digest} (${b.mediaType || 'blob'}) is missing from images/blobs`);
         else if (rec.size !== b.size) problem(ref, `blob ${b.digest}: ${rec.size} bytes, its descriptor says ${b.size}`);
         else if (!verifiedBlob(b)) problem(ref, `blob ${b.digest} does not match its digest`);
       }
@@ -252,6 +262,10 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
     for (const c of m.charts) {
       result.counts.charts++;
       const what = `chart ${c.name} ${c.version}`;
+      if (omittedPaths.has(c.file) && !records.has(c.file)) {
+        needs.charts.push(c.file);
+        continue;
+      }
       if (!checkListed(records, c.file, c.digest, c.size, what, problem)) continue;
       // Install names the OCI chart after bundle.yaml: it must be what the chart says it is.
       const e = records.get(c.file)!.entry;
@@ -265,7 +279,8 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
     for (const f of m.files) {
       result.counts.files++;
       if (f.file !== `files/${f.name}`) problem(f.file, `file ${f.name}: bundle.yaml places it at ${f.file}, expected files/${f.name}`);
-      checkListed(records, f.file, f.digest, f.size, `file ${f.name}`, problem);
+      if (omittedPaths.has(f.file) && !records.has(f.file)) needs.files.push(f.file);
+      else checkListed(records, f.file, f.digest, f.size, `file ${f.name}`, problem);
     }
     const listed = new Set<string>();
     for (const img of m.images) {
@@ -288,6 +303,7 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
     }
     for (const ref of byRef.keys()) if (!listed.has(ref)) problem(ref, `in ${INDEX_ENTRY} but not listed in bundle.yaml`);
   }
+  if (base) result.delta = { base, needs: { blobs: needs.blobs, bytes: [...needs.blobs.values()].reduce((a, b) => a + b, 0), charts: needs.charts, files: needs.files } };
   if (sidecarMismatch) {
     // Say where the change can be when every entry SHA256SUMS covers checked out.
     const where = problems.length === 0 ? `; every entry SHA256SUMS lists matches, so the change is in ${sumsCoverManifest ? 'a tar header or padding' : 'bundle.yaml (not listed in SHA256SUMS), a tar header or padding'}` : '';

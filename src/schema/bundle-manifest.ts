@@ -44,6 +44,7 @@ export const manifestImageSchema = z.strictObject({
   platforms: z.array(z.string()).default([]),
   size: size.describe('bytes of all blobs of this image (shared blobs counted per image)'),
   sources: z.array(imageSourceSchema).optional().describe('where the image comes from, as bundle images prints them'),
+  layers: z.array(digest).optional().describe('digests of the layer blobs of this image (all platforms kept): what a later delta bundle leaves out when this bundle is its base'),
 });
 
 export const manifestFileSchema = z.strictObject({
@@ -53,6 +54,21 @@ export const manifestFileSchema = z.strictObject({
   size,
   url: z.string(),
 });
+
+export const manifestBaseSchema = z
+  .strictObject({
+    name: z.string(),
+    version: z.string(),
+    manifestDigest: digest.describe("sha256 of the base bundle's bundle.yaml"),
+    omitted: z
+      .strictObject({
+        blobs: z.array(z.strictObject({ digest, size })).describe('image layers the base carries, left out of this tar'),
+        charts: z.array(z.string()).describe('charts/NAME-VERSION.tgz the base carries, left out of this tar'),
+        files: z.array(z.string()).describe('files/NAME the base carries, left out of this tar'),
+      })
+      .describe('what this tar does not hold (the rest of bundle.yaml describes the whole release)'),
+  })
+  .describe('present in a delta bundle: the bundle it is made against, which the site must already hold (or be given)');
 
 export const bundleManifestSchema = z.strictObject({
   apiVersion,
@@ -64,6 +80,7 @@ export const bundleManifestSchema = z.strictObject({
   images: z.array(manifestImageSchema),
   files: z.array(manifestFileSchema),
   blobs: z.strictObject({ count: z.number().int(), size }).describe('unique image blobs in images/'),
+  base: manifestBaseSchema.optional(),
   warnings: z.array(z.string()).default([]).describe('e.g. chart values naming images the bundle does not carry'),
   spec: bundleSpecSchema.describe('the bundle spec this bundle was made from, as written (the images list above includes the image lists)'),
 });

@@ -20,6 +20,8 @@ Options:
   --cache-dir DIR       content-addressed cache; a repeated or interrupted run resumes from it
                         (default $XDG_CACHE_HOME/astrago-check or ~/.cache/astrago-check)
   --concurrency N       parallel downloads (default 8)
+  --base OLD.tar        make a delta: leave out the layers, charts and files OLD holds (OLD.tar, its
+                        first part, or its bundle.yaml); install needs OLD in the registry (or --base)
   --split SIZE          write FILE.tar.000, .001, ... of SIZE each (e.g. 4GiB) and FILE.tar.parts.json
                         instead of one FILE.tar (the parts, concatenated, are that tar)
   --helm PATH           helm, to render the charts for their images (default $ASTRAGO_HELM, else helm on PATH;
@@ -36,6 +38,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     concurrency: { type: 'string' },
     split: { type: 'string' },
     helm: { type: 'string' },
+    base: { type: 'string' },
   },
   async run(values, _positionals, io) {
     const spec = values.spec as string | undefined;
@@ -70,6 +73,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
         helm: values.helm === undefined ? undefined : resolve(io.cwd, String(values.helm)),
         stderr: io.stderr,
         signal: stop.signal,
+        ...(typeof values.base === 'string' ? { base: resolve(io.cwd, values.base) } : {}),
       });
       if (split !== undefined) {
         // Split where the tar was written: the parts peel off its end, so the disk never holds two tars.

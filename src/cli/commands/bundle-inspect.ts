@@ -61,6 +61,10 @@ export function renderInspection(r: BundleInspection): string {
   out.push(`File: ${r.file} (${formatBytes(r.totals.tarSize)})`);
   if (r.parts) out.push(`Parts: ${r.parts.length} (${r.parts.map((p) => `${basename(p.file)} ${formatBytes(p.size)}`).join(', ')})`);
   out.push(`Platforms: ${r.platforms.join(', ') || '-'}`);
+  if (r.delta) {
+    const d = r.delta;
+    out.push(`Delta of ${d.base.name} ${d.base.version} (bundle.yaml ${d.base.manifestDigest}): leaves out ${d.omitted.layers} layers, ${d.omitted.charts.length} charts and ${d.omitted.files.length} files the base holds, ${formatBytes(d.savedBytes)} saved (the tar is ${formatBytes(r.totals.tarSize)}, the release about ${formatBytes(r.totals.tarSize + d.savedBytes)})`);
+  }
   out.push('', `Charts (${r.charts.length})`);
   if (r.charts.length) out.push(...table([['NAME', 'VERSION', 'SIZE', 'DIGEST'], ...r.charts.map((c) => [c.name, c.version, formatBytes(c.size), shortDigest(c.digest)])]));
   out.push('', `Images (${r.images.length})`);

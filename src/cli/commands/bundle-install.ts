@@ -44,6 +44,8 @@ Options:
                         helm on PATH; without one, no render check)
   --site FILE           take the registry's username, passwordEnv/passwordFile,
                         caFile and insecure from the site file's 'registry'
+  --base OLD.tar        a delta bundle's base: what the delta leaves out is pushed from there
+                        (without it, the registry must already hold it: install OLD first)
 ${SIGNER_USAGE}
   -h, --help            this help
 
@@ -62,6 +64,7 @@ or 'skopeo login'; never on the command line.`,
     concurrency: { type: 'string' },
     site: { type: 'string' },
     ...signerOptions,
+    base: { type: 'string' },
   },
   positionals: [1, 1],
   async run(values, positionals, io) {
@@ -83,6 +86,7 @@ or 'skopeo login'; never on the command line.`,
     const summary = await installBundle({
       file: positionals[0]!,
       ...(signers ? { signers } : {}),
+      ...(typeof values.base === 'string' ? { base: values.base } : {}),
       registry: values.registry,
       ...fromSite,
       ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),

@@ -40,13 +40,18 @@ export function renderVerify(r: VerifyResult): string {
   if (r.source.split) lines.push(`  ${'parts'.padEnd(20)} ${r.source.parts.length}${r.source.partsFile ? `, each checked against ${basename(r.source.partsFile)}` : ` (no ${basename(r.file)}.parts.json: parts not checked one by one)`}`);
   const sidecar = { ok: 'matches', mismatch: 'DOES NOT MATCH', absent: 'absent (not checked)', unreadable: 'unreadable' }[r.sidecar.status];
   lines.push(`  ${'tar sha256 sidecar'.padEnd(20)} ${sidecar}`);
+  if (r.delta) {
+    const n = r.delta.needs;
+    lines.push(`  ${'delta of'.padEnd(20)} ${r.delta.base.name} ${r.delta.base.version} (bundle.yaml ${r.delta.base.manifestDigest})`);
+    lines.push(`  ${'needs from the base'.padEnd(20)} ${n.blobs.size} layers (${formatBytes(n.bytes)}), ${n.charts.length} charts, ${n.files.length} files: the registry must hold them (or give install --base)`);
+  }
   if (r.signature) lines.push(`  ${'signature'.padEnd(20)} ${r.signature.ok ? r.signature.message : 'FAILED (see below)'}`);
   lines.push(`  ${'entries'.padEnd(20)} ${r.counts.entries} hashed`);
   lines.push(`  ${'charts'.padEnd(20)} ${r.counts.charts}`);
   lines.push(`  ${'images'.padEnd(20)} ${r.counts.images} (${r.counts.manifests} manifests, ${r.counts.blobs} blobs)`);
   lines.push(`  ${'files'.padEnd(20)} ${r.counts.files}`);
   if (r.problems.length === 0) {
-    lines.push('OK: the bundle is intact.');
+    lines.push(r.delta ? 'OK: the delta bundle is intact (what it needs from its base is checked by install).' : 'OK: the bundle is intact.');
   } else {
     lines.push(`FAILED: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`);
     for (const p of r.problems) lines.push(`  - ${p.path}: ${p.message}`);
