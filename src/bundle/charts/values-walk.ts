@@ -46,7 +46,7 @@ export interface ValuesImage {
   guessed: boolean;
   /** false when the values disable it: a subchart off by condition/tags, or an `enabled: false` beside it */
   enabled: boolean;
-  /** under a `test`/`tests`/`testFramework` key: the chart's test hooks use it */
+  /** under a `test`/`tests`/`testFramework`/`test_pod` key: the chart's test hooks use it */
   test: boolean;
   /** a tag the operator completes at run time (GPU Operator's driver) */
   completion?: RuntimeCompletion;
@@ -219,6 +219,6 @@ function settle(s: Scope, name: string, tag: string | undefined, digest: string 
 function result(s: Scope, reference: ImageReference, path: PathPart[], paths: ImageValuesPaths, enabled: boolean): Omit<ValuesImage, 'tagFrom' | 'guessed'> {
   const at = full(s, path) || '.';
   const rule = VALUES_COMPLETIONS.find((r) => r.chart === s.tree.metadata.name && r.at.test(formatValuesPath(path)));
-  const test = path.some((p) => typeof p === 'string' && /^(tests?|testFramework)$/.test(p));
+  const test = path.some((p) => typeof p === 'string' && /^tests?([_-]?pod|Framework)?$/i.test(p));
   return { ref: formatReference(reference), reference, chart: s.chartPath, version: s.tree.metadata.version, at, paths, enabled, test, ...(rule ? { completion: { kind: 'node-os' as const, why: rule.why } } : {}) };
 }
