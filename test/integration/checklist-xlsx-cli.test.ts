@@ -1,15 +1,16 @@
 // The checklist workbook through the built binary: the form written, filled as
 // a customer would, imported back into a site file that validates; a bad cell
-// exits 2 naming sheet and cell and writes nothing.
+// exits 2 naming sheet and cell and writes nothing; LibreOffice Calc reads and re-saves it.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { ensureBinary, runBinary } from '../support/run-binary.ts';
 import { tempDir } from '../support/temp.ts';
-import { EXPECTED_SITE, filledForm, fillWorkbook } from '../support/xlsx-form.ts';
+import { EXPECTED_SITE, filledForm, fillWorkbook, xlsxParts } from '../support/xlsx-form.ts';
 
 const dir = tempDir('ac-xlsx-');
 before(() => ensureBinary());
@@ -56,4 +57,25 @@ test('binary: --format xlsx needs --output; import needs a readable workbook', a
   const c = await runBinary(['checklist', 'import'], { cwd: dir });
   assert.equal(c.code, 2);
   assert.match(c.stderr, /checklist import: missing argument/);
+});
+
+test('LibreOffice Calc opens the form, keeps its validation lists, and the workbook it saves imports to the same site file', async () => {
+  const soffice = '/usr/bin/soffice';
+  if (!existsSync(soffice)) throw new Error(`${soffice} is missing: apt-get install libreoffice-calc-nogui`);
+  const w = await runBinary(['checklist', '--format', 'xlsx', '--lang', 'ko', '--output', 'lo-form.xlsx'], { cwd: dir });
+  assert.equal(w.code, 0, w.stderr);
+  const lo = join(dir, 'lo');
+  writeFileSync(join(dir, 'lo-filled.xlsx'), await filledForm(readFileSync(join(dir, 'lo-form.xlsx')), 'ko'));
+  // A spreadsheet program's own save: Calc reads the workbook and writes it anew.
+  const conv = spawnSync(soffice, ['--headless', '--norestore', `-env:UserInstallation=file://${lo}/profile`, '--convert-to', 'xlsx:Calc MS Excel 2007 XML', '--outdir', join(lo, 'out'), join(dir, 'lo-filled.xlsx')], {
+    encoding: 'utf8', timeout: 180_000, env: { ...process.env, HOME: lo },
+  });
+  const saved = join(lo, 'out', 'lo-filled.xlsx');
+  assert.ok(existsSync(saved), `soffice wrote nothing (exit ${conv.status}): ${conv.stdout}${conv.stderr}`);
+  const nodes = xlsxParts(readFileSync(saved)).sheets.find((s) => s.name === 'Nodes')!.validations;
+  assert.deepEqual(nodes.find((v) => v.sqref === 'C3:C502'), { type: 'list', sqref: 'C3:C502', formula: 'Lists!$A$1:$A$7' });
+  assert.deepEqual(nodes.find((v) => v.sqref === 'K3:K502'), { type: 'list', sqref: 'K3:K502', formula: 'Lists!$B$1:$B$2' });
+  const r = await runBinary(['checklist', 'import', saved], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(parseYaml(r.stdout, 'site.yaml', siteSchema), EXPECTED_SITE);
 });

@@ -1,5 +1,6 @@
 // Fills a checklist workbook the way a customer would, cell by cell (exceljs, as a
 // spreadsheet program writes cells: strings, numbers, hyperlinks, rich text).
+import { execFileSync } from 'node:child_process';
 import ExcelJS from 'exceljs';
 
 export type Fill = Record<string, Record<string, ExcelJS.CellValue>>;
@@ -78,4 +79,24 @@ export const EXPECTED_SITE = {
     { name: 'gpu-1', address: '192.168.10.21', roles: ['worker', 'gpu-worker'], ssh: { user: 'astrago', port: 2222, passwordEnv: 'GPU1_SSH_PASSWORD', sudo: false } },
   ],
 };
+
+
+/** The workbook's parts as stored, read by Python's zipfile and XML parser (not by exceljs). */
+export function xlsxParts(data: Buffer): { sheets: { name: string; state: string; xml: string; validations: { type: string; sqref: string; formula: string }[] }[] } {
+  const script = `
+import sys, io, json, zipfile, xml.etree.ElementTree as ET
+ns = {'m': 'http://schemas.openxmlformats.org/spreadsheetml/2006/main', 'r': 'http://schemas.openxmlformats.org/officeDocument/2006/relationships'}
+z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))
+wb = ET.fromstring(z.read('xl/workbook.xml'))
+rels = {r.get('Id'): r.get('Target') for r in ET.fromstring(z.read('xl/_rels/workbook.xml.rels'))}
+out = []
+for s in wb.find('m:sheets', ns):
+    target = rels[s.get('{%s}id' % ns['r'])].lstrip('/')
+    xml = z.read(target if target.startswith('xl/') else 'xl/' + target).decode()
+    ws = ET.fromstring(xml)
+    vals = [{'type': v.get('type'), 'sqref': v.get('sqref'), 'formula': (v.findtext('m:formula1', '', ns))} for v in ws.iter('{%s}dataValidation' % ns['m'])]
+    out.append({'name': s.get('name'), 'state': s.get('state') or 'visible', 'xml': xml, 'validations': vals})
+print(json.dumps({'sheets': out}))`;
+  return JSON.parse(execFileSync('python3', ['-c', script], { input: data, encoding: 'utf8', maxBuffer: 64 << 20 }));
+}
 

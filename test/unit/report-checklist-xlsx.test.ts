@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import ExcelJS from 'exceljs';
 import { InputErrors } from '../../src/errors.ts';
 import { loadProfile } from '../../src/preflight/profile.ts';
@@ -8,7 +7,7 @@ import { NODE_FIELDS } from '../../src/report/checklist-fields.ts';
 import { importChecklistWorkbook } from '../../src/report/xlsx/read-form.ts';
 import { checklistWorkbook, roleChoices } from '../../src/report/xlsx/write-form.ts';
 import { siteSchema } from '../../src/schema/site.ts';
-import { EXPECTED_SITE, filledForm, fillWorkbook, keyRows } from '../support/xlsx-form.ts';
+import { EXPECTED_SITE, filledForm, fillWorkbook, keyRows, xlsxParts } from '../support/xlsx-form.ts';
 
 const profile = loadProfile();
 const load = async (data: Buffer) => {
@@ -16,24 +15,6 @@ const load = async (data: Buffer) => {
   await wb.xlsx.load(data as unknown as ExcelJS.Buffer);
   return wb;
 };
-
-/** The workbook's parts as stored, read by Python's zipfile and XML parser (not by exceljs). */
-function xlsxParts(data: Buffer): { sheets: { name: string; state: string; validations: { type: string; sqref: string; formula: string }[] }[] } {
-  const script = `
-import sys, io, json, zipfile, xml.etree.ElementTree as ET
-ns = {'m': 'http://schemas.openxmlformats.org/spreadsheetml/2006/main', 'r': 'http://schemas.openxmlformats.org/officeDocument/2006/relationships'}
-z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))
-wb = ET.fromstring(z.read('xl/workbook.xml'))
-rels = {r.get('Id'): r.get('Target') for r in ET.fromstring(z.read('xl/_rels/workbook.xml.rels'))}
-out = []
-for s in wb.find('m:sheets', ns):
-    target = rels[s.get('{%s}id' % ns['r'])].lstrip('/')
-    ws = ET.fromstring(z.read(target if target.startswith('xl/') else 'xl/' + target))
-    vals = [{'type': v.get('type'), 'sqref': v.get('sqref'), 'formula': (v.findtext('m:formula1', '', ns))} for v in ws.iter('{%s}dataValidation' % ns['m'])]
-    out.append({'name': s.get('name'), 'state': s.get('state') or 'visible', 'validations': vals})
-print(json.dumps({'sheets': out}))`;
-  return JSON.parse(execFileSync('python3', ['-c', script], { input: data, encoding: 'utf8' }));
-}
 
 test('xlsx form: Site, Nodes (header keys), a sheet per category, hidden lists; validations in the file itself', async () => {
   const data = await checklistWorkbook(profile, 'en');
