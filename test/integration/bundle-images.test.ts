@@ -11,6 +11,7 @@ import { packageChart } from '../../src/bundle/charts/package.ts';
 import { helmBinary } from '../support/helm.ts';
 import { makeChartDir, startStaticServer, writeHelmIndex } from '../support/helm-repo.ts';
 import { PLATFORM_RENDERED, PROXY_DIGEST, writePlatformChart } from '../support/image-charts.ts';
+import { startRegistry } from '../support/registry.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -193,5 +194,22 @@ test('bundle images: charts from one Helm repository read its index once, for al
     assert.equal(srv.requests.filter((q) => q.path === '/repo/index.yaml').length, 1, 'one index read for both charts');
   } finally {
     await srv.stop();
+  }
+});
+
+test('bundle images: an oci:// chart that helm push stored in a registry', async () => {
+  const reg = await startRegistry();
+  try {
+    const pkg = await packageChart(chartDir);
+    const tgz = join(root, `oci-${pkg.fileName}`);
+    writeFileSync(tgz, pkg.data);
+    execFileSync(helm, ['push', tgz, `oci://${reg.host}/charts`, '--plain-http'], { env: { ...process.env, HELM_CACHE_HOME: join(root, 'ho'), HELM_CONFIG_HOME: join(root, 'ho'), HELM_DATA_HOME: join(root, 'ho') }, stdio: 'pipe' });
+    const r = await images(['--spec', spec('oci', 'nodeOS: [ubuntu22.04]', `{name: platform, oci: "oci://${reg.host}/charts/platform", version: 1.2.0}`), '--helm', helm]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^quay\.io\/acme\/worker:v2\.0\.0$/m);
+    assert.match(r.stdout, /^quay\.io\/acme\/metrics:v0\.8\.0$/m, 'the subchart inside the pushed archive');
+    assert.doesNotMatch(r.stdout, /bitnami\/redis/);
+  } finally {
+    await reg.stop();
   }
 });
