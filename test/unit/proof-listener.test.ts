@@ -36,7 +36,7 @@ for (const [label, tools] of [['python3', ['sh', 'cat', 'python3']], ['perl', ['
     try {
       const [a, b] = [await freePort(), await freePort()];
       assert.equal(await dial(a), 'ECONNREFUSED');
-      const l = await startProofListener(hostWith([...tools], dir), [a, b], { expected: 2, holdMs: 5000, readyMs: 3000, signal: AbortSignal.timeout(8000), bindAddress: '127.0.0.1' });
+      const l = await startProofListener(hostWith([...tools], dir), [a, b], { expected: { [a]: 1, [b]: 1 }, holdMs: 5000, readyMs: 3000, signal: AbortSignal.timeout(8000), bindAddress: '127.0.0.1' });
       assert.deepEqual(l.errors, {});
       assert.deepEqual(l.bound.sort(), [a, b].sort());
       assert.equal(await dial(a), 'open');
@@ -54,7 +54,7 @@ for (const [label, tools] of [['python3', ['sh', 'cat', 'python3']], ['perl', ['
 test('proof listener: a node with neither python3 nor perl says why', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ac-listener-'));
   try {
-    const none = await startProofListener(hostWith(['sh', 'cat'], dir), [await freePort()], { expected: 1, holdMs: 1000, readyMs: 1000, signal: AbortSignal.timeout(5000) });
+    const none = await startProofListener(hostWith(['sh', 'cat'], dir), [await freePort()], { expected: {}, holdMs: 1000, readyMs: 1000, signal: AbortSignal.timeout(5000) });
     assert.deepEqual(none.bound, []);
     assert.match(Object.values(none.errors)[0]!, /neither python3 nor perl/);
   } finally {

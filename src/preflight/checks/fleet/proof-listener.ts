@@ -4,24 +4,26 @@
 // either succeeds (the path is open) or is refused again (a firewall rejects).
 //
 // The listener is python3 (else perl) started through the node's Host: it binds the
-// ports, accepts and closes connections, and exits after `expected` connections or
-// `holdMs`, whichever comes first; nothing is installed or written on the node.
+// ports, accepts and closes connections, closes each port once its expected dials came
+// and exits when none is left or after `holdMs`; nothing is installed or written on the node.
 // Ports below 1024 need root: there the Host's sudo setting applies.
 import { isIP } from 'node:net';
 import type { Host } from '../../types.ts';
 import { listeningPorts } from './port-matrix-rules.ts';
 
-// argv: expected holdSeconds bindAddress|- port...; prints "bound P" or "error P TEXT" per port.
+// argv: holdSeconds bindAddress|- PORT:DIALS...; prints "bound P" or "error P TEXT" per port.
+// A port is closed once its expected dials came; the listener exits when none is left, or at hold.
 const PYTHON = `import socket, select, sys, time
-n, hold, addr, ports = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], [int(p) for p in sys.argv[4:]]
-socks = []
+hold, addr = float(sys.argv[1]), sys.argv[2]
+want = dict((int(p), int(k)) for p, k in (a.split(":") for a in sys.argv[3:]))
+socks = {}
 def listen(family, host, p):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family == socket.AF_INET6 and host == "::": s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind((host, p))
     return s
-for p in ports:
+for p in want:
     try:
         if addr != "-": s = listen(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr, p)
         else:
@@ -30,30 +32,37 @@ for p in ports:
                 if e.errno in (13, 98): raise
                 s = listen(socket.AF_INET, "0.0.0.0", p)
         s.listen(64)
-        socks.append(s)
+        socks[s] = p
         print("bound %d" % p)
     except OSError as e:
         print("error %d %s" % (p, e.strerror))
-print("ready", flush=True)
-end, got = time.time() + hold, 0
-while socks and got < n and time.time() < end:
-    r, _, _ = select.select(socks, [], [], max(0.0, end - time.time()))
+sys.stdout.flush()
+end = time.time() + hold
+while socks and time.time() < end:
+    r, _, _ = select.select(list(socks), [], [], max(0.0, end - time.time()))
     for s in r:
         c, _ = s.accept()
         c.close()
-        got += 1
+        p = socks[s]
+        want[p] -= 1
+        if want[p] <= 0:
+            del socks[s]
+            s.close()
 `;
 
 const PERL = `use IO::Socket::INET; use IO::Select;
-my ($n, $hold, $addr, @ports) = @ARGV; my $sel = IO::Select->new;
-for my $p (@ports) {
+my ($hold, $addr, @args) = @ARGV; my $sel = IO::Select->new; my (%want, %port);
+for my $a (@args) {
+  my ($p, $k) = split /:/, $a; $want{$p} = $k;
   my $s = IO::Socket::INET->new(($addr ne '-' ? (LocalAddr => $addr) : ()), LocalPort => $p, Listen => 64, ReuseAddr => 1, Proto => 'tcp');
-  if ($s) { $sel->add($s); print "bound $p\\n"; } else { print "error $p $!\\n"; }
+  if ($s) { $sel->add($s); $port{$s} = $p; print "bound $p\n"; } else { print "error $p $!\n"; }
 }
-print "ready\\n";
-my $end = time + $hold; my $got = 0;
-while ($sel->count && $got < $n && time < $end) {
-  for my $s ($sel->can_read($end - time)) { my $c = $s->accept; close $c if $c; $got++; }
+my $end = time + $hold;
+while ($sel->count && time < $end) {
+  for my $s ($sel->can_read($end - time)) {
+    my $c = $s->accept; close $c if $c; my $p = $port{$s};
+    if (--$want{$p} <= 0) { $sel->remove($s); close $s; }
+  }
 }
 `;
 
@@ -66,7 +75,7 @@ export interface ProofListener {
   bound: number[];
   /** Why a port (or all of them) could not be listened on. */
   errors: Record<number, string>;
-  /** Resolves when the listener has exited (after `expected` connections or its hold time). */
+  /** Resolves when the listener has exited (every port got its expected dials, or its hold time ended). */
   done: Promise<void>;
 }
 
@@ -80,12 +89,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startProofListener(
   host: Host,
   ports: number[],
-  opts: { expected: number; holdMs: number; readyMs: number; signal: AbortSignal; bindAddress?: string },
+  opts: { expected: Record<number, number>; holdMs: number; readyMs: number; signal: AbortSignal; bindAddress?: string },
 ): Promise<ProofListener> {
   const privileged = ports.some((p) => p < 1024);
   // The address the peers dial, when it is an IP (else every address of the node).
   const bind = opts.bindAddress && isIP(opts.bindAddress) ? opts.bindAddress : '-';
-  const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.expected), String(opts.holdMs / 1000), bind, ...ports.map(String)];
+  const dials = ports.map((p) => `${p}:${Math.max(1, opts.expected[p] ?? 1)}`);
+  const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.holdMs / 1000), bind, ...dials];
   const run = host
     .exec(argv, { signal: opts.signal, timeoutMs: opts.holdMs + 2000, env: { PY: PYTHON, PL: PERL }, ...(privileged ? {} : { sudo: false }) })
     .catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }));

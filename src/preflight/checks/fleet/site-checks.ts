@@ -269,15 +269,18 @@ async function proveRefused(
       if (left < 600 || signal.aborted) return;
       const perProbe = Math.max(300, Math.min(2000, Math.floor(left / 4)));
       const ports = [...new Set(refused.map((c) => c.port))];
-      const l = await startProofListener(hosts.get(to)!, ports, { expected: refused.length, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal, bindAddress: address.get(to) });
+      const expected: Record<number, number> = {};
+      for (const c of refused) expected[c.port] = (expected[c.port] ?? 0) + 1;
+      const l = await startProofListener(hosts.get(to)!, ports, { expected, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal, bindAddress: address.get(to) });
       listeners[to] = { bound: l.bound, errors: { ...l.errors } };
       const again = refused.filter((c) => l.bound.includes(c.port));
       if (again.length) {
         const { cells: retried } = await dialAll(again, hosts, address, signal, perProbe);
         again.forEach((c, i) => (c.retry = { state: retried[i]!.state, ...(retried[i]!.error ? { error: retried[i]!.error } : {}) }));
       }
-      // The listener ends once every expected connection came (or after its hold time).
-      await Promise.race([l.done, new Promise((r) => setTimeout(r, Math.max(0, deadline - performance.now())).unref())]);
+      // The listener ends once every port got its dials, else after its hold time on its own:
+      // wait a moment for it, not for its hold time.
+      await Promise.race([l.done, new Promise((r) => setTimeout(r, Math.max(0, Math.min(500, deadline - performance.now()))).unref())]);
     }),
   );
   return listeners;
