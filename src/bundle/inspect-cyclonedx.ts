@@ -3,7 +3,8 @@
 // is a container component with its package URL (pkg:oci/NAME@sha256:…,
 // repository_url and tag qualifiers: where it came from), every chart an
 // application and every file a file component, each with its SHA-256. The
-// bundle itself is the BOM's subject and depends on all of them. Pure and
+// bundle itself is the BOM's subject and depends on all of them (a delta's
+// BOM lists the whole release, and names the base in its properties). Pure and
 // deterministic: the serial number derives from bundle.yaml's digest, and
 // no timestamp is written (the same bundle gives the same BOM).
 import { parseReference } from './registry/reference.ts';
@@ -82,7 +83,11 @@ export function cyclonedxOf(r: BundleInspection, opts: { tarSha256?: string } = 
         version: r.bundle.version,
         description: 'astrago-check air-gap bundle',
         ...(opts.tarSha256 ? { hashes: sha256(opts.tarSha256) } : {}),
-        properties: [prop('manifestDigest', r.manifestDigest), ...r.platforms.map((p) => prop('platform', p)), ...(r.bundle.tool ? [prop('madeBy', `${r.bundle.tool.name} ${r.bundle.tool.version}`)] : [])],
+        properties: [
+          prop('manifestDigest', r.manifestDigest),
+          ...(r.delta ? [prop('deltaOf', `${r.delta.base.name} ${r.delta.base.version}`), prop('deltaOfManifestDigest', r.delta.base.manifestDigest)] : []),
+          ...r.platforms.map((p) => prop('platform', p)), ...(r.bundle.tool ? [prop('madeBy', `${r.bundle.tool.name} ${r.bundle.tool.version}`)] : []),
+        ],
       },
     },
     components: all,

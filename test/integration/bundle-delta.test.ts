@@ -12,14 +12,18 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { makeChartDir } from '../support/helm-repo.ts';
+import { makeChartDir, startStaticServer, type StaticServer } from '../support/helm-repo.ts';
 import { createLayout, pushImage, registryDigest, singlePlatformImage, type Layout } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { walkTar } from '../../src/bundle/tar-reader.ts';
+import { JsonStrictValidator } from '@cyclonedx/cyclonedx-library/Validation';
+import { Version } from '@cyclonedx/cyclonedx-library/Spec';
 
 let work: string;
 let source: TestRegistry;
+let web: StaticServer;
+let toolSha = '';
 let lay: Layout;
 let baseTar: string;
 let deltaTar: string;
@@ -30,7 +34,7 @@ const env = () => ({ PATH: process.env.PATH, HOME: work });
 
 function spec(version: string, images: string[]): string {
   const f = join(work, `spec-${version}.yaml`);
-  writeFileSync(f, [`apiVersion: astrago.io/v1`, 'kind: BundleSpec', `metadata: {name: platform, version: ${version}}`, 'platforms: [linux/amd64]', 'charts:', '  - {name: demo, path: ./charts/demo}', 'images:', ...images.map((i) => `  - ${i}`), ''].join('\n'));
+  writeFileSync(f, [`apiVersion: astrago.io/v1`, 'kind: BundleSpec', `metadata: {name: platform, version: ${version}}`, 'platforms: [linux/amd64]', 'charts:', '  - {name: demo, path: ./charts/demo}', 'images:', ...images.map((i) => `  - ${i}`), 'files:', `  - {name: tool, url: ${web.url}/files/tool, sha256: ${toolSha}, mode: 493}`, ''].join('\n'));
   return f;
 }
 
@@ -62,6 +66,11 @@ before(async () => {
   changedLayer = JSON.parse(readFileSync(join(lay.dir, 'blobs', 'sha256', img.digest.slice(7)), 'utf8')).layers[1].digest;
   changedDigest = await pushImage(lay, 'three-v2', source, 'team/three:2.0');
   mkdirSync(join(work, 'charts'));
+  mkdirSync(join(work, 'files'));
+  const tool = Buffer.from('#!/bin/sh\necho tool 1\n');
+  writeFileSync(join(work, 'files', 'tool'), tool);
+  toolSha = createHash('sha256').update(tool).digest('hex');
+  web = await startStaticServer(work);
   makeChartDir(join(work, 'charts'), { name: 'demo', version: '0.1.0' });
   baseTar = join(work, 'base.tar');
   await create(spec('1.0.0', NAMES.map((n) => `${source.host}/team/${n}:1.0`)), baseTar);
@@ -70,7 +79,7 @@ before(async () => {
 });
 
 after(async () => {
-  await source?.stop();
+  await Promise.allSettled([source?.stop(), web?.stop()]);
   lay?.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
@@ -93,6 +102,8 @@ test('the delta carries only the changed image\'s new layer; bundle.yaml describ
   assert.equal(m.charts.length, 1);
   assert.equal(m.base.omitted.blobs.length, 1 + NAMES.length - 1, 'the shared layer and four unchanged layers');
   assert.deepEqual(m.base.omitted.charts, ['charts/demo-0.1.0.tgz']);
+  assert.deepEqual(m.base.omitted.files, ['files/tool']);
+  assert.ok(!delta.includes('files/tool'), 'the unchanged file is left out');
   assert.ok(readFileSync(deltaTar).length < readFileSync(baseTar).length / 2);
 });
 
@@ -108,10 +119,17 @@ test('verify checks the delta\'s own bytes and says what it needs; inspect says 
   const v = await runBinary(['bundle', 'verify', deltaTar]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /delta of\s+platform 1\.0\.0 \(bundle\.yaml sha256:[0-9a-f]{64}\)/);
-  assert.match(v.stdout, /needs from the base\s+5 layers \([\d.]+ KiB\), 1 charts, 0 files/);
+  assert.match(v.stdout, /needs from the base\s+5 layers \([\d.]+ KiB\), 1 chart, 1 file/);
   const i = await runBinary(['bundle', 'inspect', deltaTar]);
   assert.equal(i.code, 0, i.stderr);
-  assert.match(i.stdout, /Delta of platform 1\.0\.0 .*leaves out 5 layers, 1 charts and 0 files the base holds, [\d.]+ KiB saved/);
+  assert.match(i.stdout, /Delta of platform 1\.0\.0 .*leaves out 5 layers, 1 chart and 1 file the base holds, [\d.]+ KiB saved/);
+  // The inventory of a delta is the whole release's, and names the base.
+  const c = await runBinary(['bundle', 'inspect', deltaTar, '--format', 'cyclonedx']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(await new JsonStrictValidator(Version.v1dot6).validate(c.stdout), null);
+  const bom = JSON.parse(c.stdout);
+  assert.equal(bom.components.filter((x: { type: string }) => x.type === 'container').length, 5);
+  assert.ok(bom.metadata.component.properties.some((p: { name: string; value: string }) => p.name === 'astrago:deltaOf' && p.value === 'platform 1.0.0'));
   // A flipped byte in the delta's own layer is still found.
   const { entries } = await walkTar(deltaTar);
   const layer = entries.find((e) => e.path === `images/blobs/sha256/${changedLayer.slice(7)}`)!;
@@ -142,6 +160,8 @@ test('install onto an empty registry names what is missing and pushes nothing; w
     assert.equal(await registryDigest(empty, 'site/team/three:2.0'), changedDigest);
     assert.equal(await registryDigest(empty, 'site/team/one:1.0'), await registryDigest(source, 'team/one:1.0'));
     assert.ok(existsSync(join(charts, 'demo-0.1.0.tgz')), 'the chart came from the base tar');
+    const tool = join(work, 'astrago-files', 'tool');
+    assert.equal(readFileSync(tool, 'utf8'), '#!/bin/sh\necho tool 1\n', 'the file came from the base tar');
   } finally {
     await empty.stop();
   }

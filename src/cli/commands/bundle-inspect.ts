@@ -63,7 +63,7 @@ export function renderInspection(r: BundleInspection): string {
   out.push(`Platforms: ${r.platforms.join(', ') || '-'}`);
   if (r.delta) {
     const d = r.delta;
-    out.push(`Delta of ${d.base.name} ${d.base.version} (bundle.yaml ${d.base.manifestDigest}): leaves out ${d.omitted.layers} layers, ${d.omitted.charts.length} charts and ${d.omitted.files.length} files the base holds, ${formatBytes(d.savedBytes)} saved (the tar is ${formatBytes(r.totals.tarSize)}, the release about ${formatBytes(r.totals.tarSize + d.savedBytes)})`);
+    out.push(`Delta of ${d.base.name} ${d.base.version} (bundle.yaml ${d.base.manifestDigest}): leaves out ${plural(d.omitted.layers, 'layer')}, ${plural(d.omitted.charts.length, 'chart')} and ${plural(d.omitted.files.length, 'file')} the base holds, ${formatBytes(d.savedBytes)} saved (the tar is ${formatBytes(r.totals.tarSize)}, the release about ${formatBytes(r.totals.tarSize + d.savedBytes)})`);
   }
   out.push('', `Charts (${r.charts.length})`);
   if (r.charts.length) out.push(...table([['NAME', 'VERSION', 'SIZE', 'DIGEST'], ...r.charts.map((c) => [c.name, c.version, formatBytes(c.size), shortDigest(c.digest)])]));

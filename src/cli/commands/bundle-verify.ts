@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
+import { formatBytes, plural, progressLine } from '../../bundle/inspect-format.ts';
 import { verifyBundle, type VerifyResult } from '../../bundle/verify.ts';
 import type { Command } from '../args.ts';
 import { SIGNER_USAGE, signerOptions, signerPolicyFrom } from './signer-flags.ts';
@@ -43,7 +43,7 @@ export function renderVerify(r: VerifyResult): string {
   if (r.delta) {
     const n = r.delta.needs;
     lines.push(`  ${'delta of'.padEnd(20)} ${r.delta.base.name} ${r.delta.base.version} (bundle.yaml ${r.delta.base.manifestDigest})`);
-    lines.push(`  ${'needs from the base'.padEnd(20)} ${n.blobs.size} layers (${formatBytes(n.bytes)}), ${n.charts.length} charts, ${n.files.length} files: the registry must hold them (or give install --base)`);
+    lines.push(`  ${'needs from the base'.padEnd(20)} ${plural(n.blobs.size, 'layer')} (${formatBytes(n.bytes)}), ${plural(n.charts.length, 'chart')}, ${plural(n.files.length, 'file')}: the registry must hold them (or give install --base)`);
   }
   if (r.signature) lines.push(`  ${'signature'.padEnd(20)} ${r.signature.ok ? r.signature.message : 'FAILED (see below)'}`);
   lines.push(`  ${'entries'.padEnd(20)} ${r.counts.entries} hashed`);
