@@ -31,6 +31,7 @@ import type { FetchedChart } from './charts/fetch.ts';
 import { helmIndexYaml } from './charts/index-yaml.ts';
 import { fetchSpecCharts } from './charts/fetch.ts';
 import type { ImageSource } from './charts/discover.ts';
+import { planGuessed } from './charts/guessed.ts';
 import { findHelm } from './charts/render.ts';
 import { carriedImages } from './charts/spec-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
@@ -162,15 +163,24 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     if (carried) progress.total('images', carried.images.length);
     // A guessed tag (values walk, no helm) that the registry lacks is a warning, not a failure.
     const guessMisses: string[] = [];
+    const renamed = new Map<string, string>();
     // Phase 1: manifests and configs of every image (and the files, all small but files).
     const pullCtx = { client, store, platforms, onBytes, signal: opts.signal };
     const [images, files] = await Promise.all([
       Promise.all(
         (carried?.images ?? []).map((img) =>
-          itemLimit(() => inFlight(`fetching image ${img.ref}`, () => planImage(img.reference, img.ref, pullCtx))).then((p) => {
-            progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
+          itemLimit(() =>
+            inFlight(`fetching image ${img.ref}`, async () => {
+              if (!img.guessed) return planImage(img.reference, img.ref, pullCtx);
+              const g = await planGuessed(img.reference, img.ref, (r, name) => planImage(r, name, pullCtx));
+              if (g.warning) guessMisses.push(g.warning);
+              if (g.name !== img.ref) renamed.set(img.ref, g.name);
+              return g.plan;
+            }),
+          ).then((p) => {
+            if (p) progress.item('images', `image ${p.name} ${p.root.digest} (${p.platforms.join(', ') || 'no platform'}; ${p.blobs.size} blobs, ${formatBytes([...p.blobs.values()].reduce((x, y) => x + y, 0))})`);
             return p;
-          }, img.guessed ? (err: unknown) => void guessMisses.push(`${img.ref}: tag guessed from the chart's appVersion (no helm), not found: ${errorMessage(err)}; helm gives the exact tag`) : fail),
+          }, fail),
         ),
       ),
       filesDone,
@@ -189,7 +199,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const { chartImages, sources } = carried!;
     const warnings = [...carried!.warnings, ...guessMisses];
     const pulled = new Set(okImages.map((i) => i.name));
-    for (const [c, refs] of chartImages) chartImages.set(c, refs.filter((r) => pulled.has(r)));
+    for (const [from, to] of renamed) sources.set(to, sources.get(from) ?? []);
+    for (const [c, refs] of chartImages) chartImages.set(c, refs.map((r) => renamed.get(r) ?? r).filter((r) => pulled.has(r)));
     for (const w of warnings) progress.log(`warning: ${w}`);
 
     const delta = baseInventory ? selectDelta(baseInventory, deltaItems(okImages, okCharts, okFiles)) : undefined;

@@ -103,6 +103,7 @@ before(async () => {
   digests.app = await pushImage(lay, 'app', plain, 'team/app:1.0');
   digests.multi = await pushImage(lay, 'multi', plain, 'team/multi:2.0');
   digests.armonly = await pushImage(lay, 'armonly', plain, 'team/armonly:1');
+  digests.vtag = await pushImage(lay, 'app', plain, 'team/vtag:v0.1.0'); // the chart's appVersion is 0.1.0
   digests.tri = await pushImage(lay, 'tri', plain, 'team/tri:1');
   digests.token = await pushImage(lay, 'app', token, 'tok/app:1.0');
   // Docker schema 2 media types on the TLS registry.
@@ -117,7 +118,7 @@ before(async () => {
   digests.ocichart = `sha256:${sha(oc.data)}`;
 
   // A Helm repository: web (index digest right), bad (index digest wrong).
-  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` }, guess: { image: { repository: `${plain.host}/team/nope`, tag: '' } } };
+  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` }, guess: { image: { repository: `${plain.host}/team/nope`, tag: '' } }, vguess: { image: { repository: `${plain.host}/team/vtag`, tag: '' } } };
   const webPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'web', version: '0.1.0', values }));
   writeFileSync(join(work, 'repo', webPkg.fileName), webPkg.data);
   const badPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'bad', version: '1.0.0' }));
@@ -190,7 +191,10 @@ describe('bundle create', () => {
     assert.equal(m.files[0]!.digest, `sha256:${fileSha}`);
     assert.equal(m.metadata.createdBy, 'astrago-check 0.1.0');
     assert.equal(m.spec.metadata.name, 'demo');
-    assert.equal(m.warnings.length, 2);
+    assert.match(r.stderr, /warning: 127\.0\.0\.1:\d+\/team\/vtag:0\.1\.0: tag guessed .* not found; carried 127\.0\.0\.1:\d+\/team\/vtag:v0\.1\.0 instead/);
+    assert.equal(m.warnings.length, 3);
+    assert.equal(img(`${plain.host}/team/vtag:v0.1.0`).sources![0]!.valuesPath, 'vguess.image');
+    assert.ok(m.charts.find((c) => c.name === 'web')!.images.includes(`${plain.host}/team/vtag:v0.1.0`));
     assert.ok(!m.images.some((i) => i.ref.includes('team/nope')));
     assert.deepEqual(img(`${plain.host}/team/tri:1`).sources, [{ type: 'chart', chart: 'web', version: '0.1.0', valuesPath: 'sidecar.image' }], 'a chart image the lists lack is carried');
     assert.deepEqual(
@@ -198,7 +202,7 @@ describe('bundle create', () => {
       ['chart', 'spec'],
       'the chart and the spec both name it',
     );
-    assert.deepEqual(m.charts.find((c) => c.name === 'web')!.images, [`${plain.host}/team/app:1.0`, `${plain.host}/team/tri:1`]);
+    assert.deepEqual(m.charts.find((c) => c.name === 'web')!.images, [`${plain.host}/team/app:1.0`, `${plain.host}/team/tri:1`, `${plain.host}/team/vtag:v0.1.0`]);
 
     // Shared blobs once: every blob entry is unique and the count matches bundle.yaml.
     const blobs = names.filter((n) => n.startsWith('images/blobs/sha256/'));
