@@ -49,15 +49,10 @@ export function worst(statuses: Iterable<Status>): Status | undefined {
 
 /** Nodes in site order, then any other node a result names, in order of appearance. */
 export function nodeOrder(report: Report): string[] {
-  const names = (report.nodes ?? []).map((n) => n.name);
-  const seen = new Set(names);
-  for (const r of report.results) {
-    if (!seen.has(r.node)) {
-      seen.add(r.node);
-      names.push(r.node);
-    }
-  }
-  return names.filter((n) => report.results.some((r) => r.node === n));
+  const named = new Set(report.results.map((r) => r.node));
+  const names = new Set((report.nodes ?? []).map((n) => n.name).filter((n) => named.has(n)));
+  for (const n of named) names.add(n);
+  return [...names];
 }
 
 export function buildMatrix(report: Report, profile: Profile, lang: Lang): Matrix {
@@ -70,14 +65,15 @@ export function buildMatrix(report: Report, profile: Profile, lang: Lang): Matri
     if (last && last.category === c.category) last.span++;
     else categories.push({ category: c.category, span: 1 });
   }
+  // One pass over the results: each goes into its node's cell of its item's column.
+  const cellsOf = new Map(nodeOrder(report).map((node) => [node, items.map((): CheckResult[] => [])]));
+  items.forEach((g, col) => {
+    for (const r of g.results) cellsOf.get(r.node)![col]!.push(r);
+  });
   const roles = new Map((report.nodes ?? []).map((n) => [n.name, n.roles]));
-  const rows = nodeOrder(report).map((node) => {
-    const cells = items.map((g) => {
-      const results = g.results.filter((r) => r.node === node);
-      return { status: worst(results.map((r) => r.status)), summary: summarize(results), results };
-    });
-    const all = cells.flatMap((c) => c.results);
-    return { node, roles: roles.get(node) ?? [], cells, summary: summarize(all) };
+  const rows = [...cellsOf].map(([node, cellResults]) => {
+    const cells = cellResults.map((results) => ({ status: worst(results.map((r) => r.status)), summary: summarize(results), results }));
+    return { node, roles: roles.get(node) ?? [], cells, summary: summarize(cellResults.flat()) };
   });
   return { columns, categories, rows };
 }

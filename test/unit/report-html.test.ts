@@ -49,7 +49,9 @@ test('html: summary, matrix, grouped findings with remediations, a folded <detai
   assert.equal((page.match(/<details class="node" id="n-\d+">/g) ?? []).length, 2);
   assert.match(page, /<pre>modprobe br_netfilter\necho br_netfilter &gt; \/etc\/modules-load.d\/k8s.conf<\/pre>/);
   // A cell carries a symbol and a colour class and its status word; it links to the node's results for the item.
-  assert.match(page, /<td class="st-fail" title="worker-1 · OS-03 [^"]*: 1 fail"><a href="#n-1-5"><svg class="i" role="img" aria-label="fail"[^>]*><title>fail<\/title><use href="#s-fail"\/><\/svg><span class="sr">fail<\/span><\/a><\/td>/);
+  assert.match(page, /<td class="st-fail" title="worker-1 · OS-03: 1 fail"><a href="#n-1-5"><svg class="i" aria-hidden="true"><use href="#s-fail"\/><\/svg><span class="sr">fail<\/span><\/a><\/td>/);
+  // The item's title once per node and item, across its rows.
+  assert.match(page, /<tr id="n-1-5" data-node="worker-1" data-check="kernel.modules" data-status="fail"><td rowspan="1">OS-03 Kernel modules/);
   assert.match(page, /<tr id="n-1-5" data-node="worker-1" data-check="kernel.modules" data-status="fail">/);
   for (const s of ['pass', 'warn', 'fail', 'skip', 'error']) assert.match(page, new RegExp(`<symbol id="s-${s}" viewBox`));
 });

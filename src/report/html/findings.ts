@@ -14,10 +14,10 @@ export function renderFindings(report: Report, profile: Profile, lang: Lang): Ht
   const L = labels(lang);
   const { shown, unchecked } = splitUnchecked(report.results);
   const findings = groupFindings(shown, profile);
-  if (!findings.length && !unchecked.length) return html`<p>${icon('pass', L.status_.pass)} ${L.noFindings}</p>`;
+  if (!findings.length && !unchecked.length) return html`<p>${icon('pass')} ${L.noFindings}</p>`;
   return html`${uncheckedList(unchecked, lang)}<ol class="findings">${findings.map(
     (f) => html`<li class="finding ${f.status}">
-<div class="head"><span class="badge st-${f.status}">${icon(f.status, L.status_[f.status])} ${L.status_[f.status]}</span><code>${f.check}</code><span>${f.checklist === '-' ? '' : `${f.checklist} `}${itemTitle(profile, f.checklist, lang)}</span><span class="where">${L.onNodes(f.nodes.length)}: ${abbreviateNodes(f.nodes)}</span></div>
+<div class="head"><span class="badge st-${f.status}">${icon(f.status)} ${L.status_[f.status]}</span><code>${f.check}</code><span>${f.checklist === '-' ? '' : `${f.checklist} `}${itemTitle(profile, f.checklist, lang)}</span><span class="where">${L.onNodes(f.nodes.length)}: ${abbreviateNodes(f.nodes)}</span></div>
 <p class="msg">${f.message}</p>${f.remediation ? html`
 <div><strong>${L.remediation}</strong><pre>${f.remediation.trimEnd()}</pre></div>` : ''}
 </li>
@@ -29,6 +29,6 @@ function uncheckedList(unchecked: Unchecked[], lang: Lang): Html {
   if (!unchecked.length) return html``;
   const L = labels(lang);
   return html`<h3>${L.notCheckedTitle}</h3><table class="results unchecked"><thead><tr><th>${L.node}</th><th>${L.status}</th><th>${L.reason}</th></tr></thead><tbody>${unchecked.map(
-    (u) => html`<tr><td>${u.node}</td><td class="status"><span class="badge st-skip">${icon('skip', L.status_.skip)} ${L.notCheckedCount(u.ids.length)}</span></td><td class="msg">${u.reason}</td></tr>`,
+    (u) => html`<tr><td>${u.node}</td><td class="status"><span class="badge st-skip">${icon('skip')} ${L.notCheckedCount(u.ids.length)}</span></td><td class="msg">${u.reason}</td></tr>`,
   )}</tbody></table>`;
 }

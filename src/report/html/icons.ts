@@ -22,7 +22,8 @@ export function iconDefs(): Html {
   return raw(`<svg class="defs" aria-hidden="true" focusable="false">${symbols}</svg>`);
 }
 
-/** A status symbol; the label is its accessible name and tooltip. */
-export function icon(status: Status, label: string): Html {
-  return html`<svg class="i" role="img" aria-label="${label}" viewBox="0 0 16 16"><title>${label}</title><use href="#s-${status}"/></svg>`;
+/** A status symbol; with a label, its accessible name and tooltip; without, a decoration beside text that says the same. */
+export function icon(status: Status, label?: string): Html {
+  if (label === undefined) return raw(`<svg class="i" aria-hidden="true"><use href="#s-${status}"/></svg>`);
+  return html`<svg class="i" role="img" aria-label="${label}"><title>${label}</title><use href="#s-${status}"/></svg>`;
 }

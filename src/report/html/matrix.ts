@@ -41,15 +41,15 @@ function uncheckedRow(row: MatrixRow, span: number, lang: Lang, anchor: string):
   if (reasons.size !== 1 || reasons.has(undefined)) return undefined;
   const L = labels(lang);
   const [reason] = reasons;
-  return html`<td class="st-skip unchecked" colspan="${span}"><a href="#${anchor}">${icon('skip', L.status_.skip)} ${L.notCheckedCount(results.length)}: ${reason}</a></td>`;
+  return html`<td class="st-skip unchecked" colspan="${span}"><a href="#${anchor}">${icon('skip')} ${L.notCheckedCount(results.length)}: ${reason}</a></td>`;
 }
 
 function renderCell(cell: MatrixCell, col: MatrixColumn, node: string, lang: Lang, anchor: string): Html {
   const L = labels(lang);
   if (!cell.status) return html`<td class="none" title="${node} · ${col.title}: ${L.notChecked}">·<span class="sr">${L.notChecked}</span></td>`;
   const counts = STATUSES.filter((s) => cell.summary[s] > 0).map((s) => `${cell.summary[s]} ${L.status_[s]}`).join(', ');
-  const label = `${node} · ${col.id === '-' ? '' : `${col.id} `}${col.title}: ${counts}`;
-  return html`<td class="st-${cell.status}" title="${label}"><a href="#${anchor}">${icon(cell.status, L.status_[cell.status])}<span class="sr">${L.status_[cell.status]}</span></a></td>`;
+  const label = `${node} · ${columnLabel(col, lang)}: ${counts}`;
+  return html`<td class="st-${cell.status}" title="${label}"><a href="#${anchor}">${icon(cell.status)}<span class="sr">${L.status_[cell.status]}</span></a></td>`;
 }
 
 /** The statuses a reader acts on, with their counts; else the passes (or, where nothing ran, the skips). */
@@ -62,5 +62,5 @@ function rowSummary(s: Summary, lang: Lang): Html {
 
 export function legend(lang: Lang): Html {
   const L = labels(lang);
-  return html`<ul class="legend" aria-label="${L.legend}">${STATUSES.map((s) => html`<li><span class="sw st-${s}">${icon(s, L.status_[s])}</span>${L.status_[s]}</li>`)}<li><span class="sw none">·</span>${L.notChecked}</li></ul>`;
+  return html`<ul class="legend" aria-label="${L.legend}">${STATUSES.map((s) => html`<li><span class="sw st-${s}">${icon(s)}</span>${L.status_[s]}</li>`)}<li><span class="sw none">·</span>${L.notChecked}</li></ul>`;
 }

@@ -65,7 +65,7 @@ ${renderNodes(matrix, opts.lang)}
       x += w;
       return rect;
     });
-    return html`<ul class="counts">${STATUSES.map((s) => html`<li class="st-${s}">${icon(s, L.status_[s])}<span class="n">${r.summary[s]}</span> ${L.status_[s]}</li>`)}<li>${L.total} <span class="n">${n}</span></li></ul>
+    return html`<ul class="counts">${STATUSES.map((s) => html`<li class="st-${s}">${icon(s)}<span class="n">${r.summary[s]}</span> ${L.status_[s]}</li>`)}<li>${L.total} <span class="n">${n}</span></li></ul>
 ${n ? html`<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none" aria-hidden="true">${bars}</svg>` : ''}`;
   }
 }

@@ -5,7 +5,7 @@ export const STYLES = `
   --skip:#4a4a4a; --skip-bg:#e6e6e6; --error:#fff; --error-bg:#4a148c; --line:#c8c8c8; --muted:#5f5f5f; }
 * { box-sizing: border-box; }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0 auto; max-width: 1200px; padding: 24px; color: #1a1a1a; background: #fff; line-height: 1.45;
+body { margin: 0 auto; max-width: 1400px; padding: 24px; color: #1a1a1a; background: #fff; line-height: 1.45;
   font: 14px/1.45 system-ui, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK KR", "Nanum Gothic", "Malgun Gothic", "Apple SD Gothic Neo", "DejaVu Sans", sans-serif; }
 h1 { font-size: 22px; margin: 0 0 12px; }
 h2 { font-size: 18px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #1a1a1a; }
@@ -32,9 +32,9 @@ table { border-collapse: collapse; }
 .matrix .cat th { padding: 2px 4px; font-size: 11px; white-space: nowrap; overflow: hidden; max-width: 1px; text-overflow: ellipsis; }
 .matrix .ids th { padding: 4px 0; height: 58px; vertical-align: bottom; }
 .matrix .ids th span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; display: inline-block; }
-.matrix th.node { text-align: left; padding: 1px 8px; white-space: nowrap; max-width: 240px; overflow: hidden; text-overflow: ellipsis; font-weight: 600; background: #fafafa; position: sticky; left: 0; }
+.matrix th.node { text-align: left; padding: 1px 8px; white-space: nowrap; max-width: 200px; overflow: hidden; text-overflow: ellipsis; font-weight: 600; background: #fafafa; position: sticky; left: 0; }
 .matrix th.node small { display: block; color: var(--muted); font-weight: 400; font-size: 10px; line-height: 1.1; }
-.matrix td { width: 24px; min-width: 24px; height: 22px; padding: 0; text-align: center; }
+.matrix td { width: 21px; min-width: 21px; height: 22px; padding: 0; text-align: center; }
 .matrix td a { display: block; color: inherit; line-height: 22px; }
 .matrix td.none { color: #999; background: #fff; }
 .matrix td.unchecked { text-align: left; padding: 0 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 1px; }
