@@ -81,3 +81,15 @@ test('apiVersion v1 chart: dependencies and conditions from requirements.yaml', 
   const by = Object.fromEntries(imagesInChartValues(t).map((i) => [i.ref, i.enabled]));
   assert.deepEqual(by, { 'docker.io/grafana/loki:2.6.1': true, 'docker.io/grafana/grafana:9.3.1': false });
 });
+
+test("Bitnami's `images` annotation serves like artifacthub.io/images: an empty tag is taken from it, not guessed", async () => {
+  const dir = join(tempDir('ac-walk-bn-'), 'kc');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: kc\nversion: 18.4.0\nappVersion: 23.0.6\nannotations:\n  images: |\n    - name: keycloak\n      image: docker.io/bitnami/keycloak:23.0.6-debian-11-r0\n');
+  writeFileSync(join(dir, 'values.yaml'), 'image: {registry: docker.io, repository: bitnami/keycloak, tag: ""}\n');
+  const t = await loadChartTree((await packageChart(dir)).data, 'kc');
+  const [hit] = imagesInChartValues(t);
+  assert.equal(hit!.ref, 'docker.io/bitnami/keycloak:23.0.6-debian-11-r0');
+  assert.equal(hit!.tagFrom, 'annotation');
+  assert.equal(hit!.guessed, false);
+});

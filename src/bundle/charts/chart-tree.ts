@@ -24,7 +24,7 @@ export interface ChartTree {
   dependencies: ChartDependency[];
   /** subcharts found under charts/, by their Chart.yaml name */
   subcharts: ChartTree[];
-  /** Chart.yaml annotation artifacthub.io/images, parsed */
+  /** Chart.yaml annotation artifacthub.io/images (or Bitnami's `images`), parsed */
   annotatedImages: Array<{ name?: string; image: string }>;
 }
 
@@ -88,7 +88,8 @@ function dependenciesOf(list: unknown): ChartDependency[] {
 
 function annotatedImages(md: ChartMetadata): Array<{ name?: string; image: string }> {
   const a = md.annotations as Record<string, unknown> | undefined;
-  const text = a && typeof a === 'object' ? a['artifacthub.io/images'] : undefined;
+  // Artifact Hub's key, or the plain `images` Bitnami charts write (the same list)
+  const text = a && typeof a === 'object' ? (a['artifacthub.io/images'] ?? a.images) : undefined;
   if (typeof text !== 'string') return [];
   let list: unknown;
   try {
