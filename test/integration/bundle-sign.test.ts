@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { createLayout, singlePlatformImage } from '../support/images.ts';
 import { buildBundle, type BuiltBundle } from '../support/bundle-fixture.ts';
 import { runBinary } from '../support/run-binary.ts';
+import { startRegistry } from '../support/registry.ts';
+import { existsSync, readdirSync } from 'node:fs';
 
 let dir: string;
 let good: BuiltBundle;
@@ -173,4 +175,23 @@ test('a split bundle is signed as its whole tar: ssh-keygen verifies the joined 
   const v = await verify(`${tar}.000`, ['--identity', 'ops@example.com']);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /signature\s+good signature by ops@example.com/);
+});
+
+test('install --allowed-signers: an unsigned bundle is refused with nothing pushed; the signed one installs', async () => {
+  const reg = await startRegistry();
+  try {
+    const unsigned = join(dir, 'install-unsigned.tar');
+    copyFileSync(good.file, unsigned);
+    const args = (tar: string) => ['bundle', 'install', tar, '--registry', `${reg.host}/site`, '--flat', '--charts-dir', join(dir, 'charts'), '--allowed-signers', signers, '--identity', 'release@example.com'];
+    const refused = await runBinary(args(unsigned), { env: { PATH: process.env.PATH, HOME: dir } });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /verification failed .*nothing was pushed or written[\s\S]*install-unsigned\.tar\.sig: unsigned/);
+    const repos = join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories');
+    assert.deepEqual(existsSync(repos) ? readdirSync(repos) : [], []);
+    const ok = await runBinary(args(good.file), { env: { PATH: process.env.PATH, HOME: dir } });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /Signature: good signature by release@example.com/);
+  } finally {
+    await reg.stop();
+  }
 });
