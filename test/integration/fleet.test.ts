@@ -193,6 +193,10 @@ test('five nodes: filtered port, changed host key, unreachable node, forwarding 
   assert.equal(cpBgp.status, 'pass', cpBgp.message);
   assert.equal((cpBgp.facts.from as Record<string, string>).w2, 'refused');
   assert.equal((cpBgp.facts.withListener as Record<string, string>).w2, 'open');
+  // w1 logs in without root or sudo: no temporary listener on 179 there, so refused proves nothing.
+  const w1Bgp = one(report, `site.port-matrix[w1:179]`, 'w1');
+  assert.equal(w1Bgp.status, 'warn', w1Bgp.message);
+  assert.match(w1Bgp.message, /path not proven .*no temporary listener could prove it \(Permission denied\)/);
   // dead's other ports refuse, but nothing on dead could be read: not proven, never a pass.
   const deadBgp = one(report, `site.port-matrix[dead:179]`, 'dead');
   assert.equal(deadBgp.status, 'warn', deadBgp.message);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,28 @@ test('proof listener: a node with neither python3 nor perl says why', async () =
     const none = await startProofListener(hostWith(['sh', 'cat'], dir), [await freePort()], { expected: {}, holdMs: 1000, readyMs: 1000, signal: AbortSignal.timeout(5000) });
     assert.deepEqual(none.bound, []);
     assert.match(Object.values(none.errors)[0]!, /neither python3 nor perl/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('proof listener as a user who may not bind below 1024: the free high port listens, the low one says why, no wait for readiness', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-listener-'));
+  try {
+    chmodSync(dir, 0o755);
+    for (const t of ['sh', 'cat', 'perl', 'setpriv']) symlinkSync(which(t), join(dir, t));
+    const local = createLocalHost();
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const host = Object.assign(Object.create(local) as Host, { exec: (argv: string[], o: Parameters<Host['exec']>[1] = {}) => local.exec([...nobody, ...argv], { ...o, env: { ...o.env, PATH: dir } }) });
+    const high = await freePort();
+    const t0 = performance.now();
+    const l = await startProofListener(host, [high, 1], { expected: { [high]: 1, 1: 1 }, holdMs: 4000, readyMs: 3000, signal: AbortSignal.timeout(8000), bindAddress: '127.0.0.1' });
+    assert.deepEqual(l.bound, [high]);
+    assert.ok(performance.now() - t0 < 2500, 'did not wait out readyMs for the port that cannot bind');
+    assert.equal(await dial(high), 'open');
+    const final = await l.done;
+    assert.match(final[1] ?? '', /Permission denied/);
+    assert.equal(final[high], undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

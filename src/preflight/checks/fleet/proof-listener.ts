@@ -73,18 +73,33 @@ else echo "neither python3 nor perl on the node" >&2; exit 127; fi`;
 export interface ProofListener {
   /** Ports that are now listened on by the temporary listener. */
   bound: number[];
-  /** Why a port (or all of them) could not be listened on. */
+  /** Why a port (or all of them) could not be listened on, as far as known yet. */
   errors: Record<number, string>;
-  /** Resolves when the listener has exited (every port got its expected dials, or its hold time ended). */
-  done: Promise<void>;
+  /** Resolves when the listener has exited (every port got its expected dials, or its hold
+   *  time ended), with the reasons it gave for the ports it could not bind. */
+  done: Promise<Record<number, string>>;
 }
+
+type Exited = { code: number | null; stdout: string; stderr: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Why each port could not be listened on, from the listener's output ("error P TEXT", or why it did not start). */
+function bindErrors(exited: Exited, ports: number[], bound: number[]): Record<number, string> {
+  const errors: Record<number, string> = {};
+  for (const line of exited.stdout.split('\n')) {
+    const m = /^error (\d+) (.*)$/.exec(line);
+    if (m) errors[Number(m[1])] = m[2]!;
+  }
+  const why = exited.stderr.trim().split('\n').pop() || (exited.code !== 0 ? `exit ${exited.code}` : '');
+  if (why && bound.length === 0) for (const p of ports) errors[p] ??= why;
+  return errors;
+}
+
 /**
  * Starts the listener and waits until the node's /proc/net/tcp shows the ports listening
- * (the output of the exec arrives only when it ends). Never throws: what could not be
- * listened on is in `errors`.
+ * (the output of the exec arrives only when it ends). It binds all its ports at once: when
+ * two looks in a row show the same ports, the others failed. Never throws.
  */
 export async function startProofListener(
   host: Host,
@@ -96,30 +111,23 @@ export async function startProofListener(
   const bind = opts.bindAddress && isIP(opts.bindAddress) ? opts.bindAddress : '-';
   const dials = ports.map((p) => `${p}:${Math.max(1, opts.expected[p] ?? 1)}`);
   const argv = ['sh', '-c', LAUNCH, 'astrago-check-listener', String(opts.holdMs / 1000), bind, ...dials];
-  const run = host
+  const run: Promise<Exited> = host
     .exec(argv, { signal: opts.signal, timeoutMs: opts.holdMs + 2000, env: { PY: PYTHON, PL: PERL }, ...(privileged ? {} : { sudo: false }) })
     .catch((err: Error) => ({ code: null, stdout: '', stderr: err.message }));
-  let exited: { code: number | null; stdout: string; stderr: string } | undefined;
+  let exited: Exited | undefined;
   void run.then((r) => (exited = r));
   const deadline = performance.now() + opts.readyMs;
   let bound: number[] = [];
   while (!exited && !opts.signal.aborted && performance.now() < deadline) {
-    bound = await listenedOn(host, ports, opts.signal);
-    if (bound.length === ports.length) break;
+    const seen = await listenedOn(host, ports, opts.signal);
+    const settled = seen.length > 0 && seen.length === bound.length;
+    bound = seen;
+    if (bound.length === ports.length || settled) break;
     await sleep(50);
   }
-  const errors: Record<number, string> = {};
-  if (exited) {
-    // Ended before (or while) we looked: its output says why each port failed.
-    for (const line of exited.stdout.split('\n')) {
-      const m = /^error (\d+) (.*)$/.exec(line);
-      if (m) errors[Number(m[1])] = m[2]!;
-    }
-    const why = exited.stderr.trim().split('\n').pop() || (exited.code !== 0 ? `exit ${exited.code}` : '');
-    if (why && bound.length === 0) for (const p of ports) errors[p] ??= why;
-  }
+  const errors = exited ? bindErrors(exited, ports, bound) : {};
   for (const p of ports) if (!bound.includes(p)) errors[p] ??= 'the listener did not come up in time';
-  return { bound, errors, done: run.then(() => undefined) };
+  return { bound, errors, done: run.then((r) => bindErrors(r, ports, bound)) };
 }
 
 /** The subset of `ports` in LISTEN state on the node, read fresh (an exec, never a cached read). */

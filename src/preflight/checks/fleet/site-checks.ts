@@ -280,7 +280,9 @@ async function proveRefused(
       }
       // The listener ends once every port got its dials, else after its hold time on its own:
       // wait a moment for it, not for its hold time.
-      await Promise.race([l.done, new Promise((r) => setTimeout(r, Math.max(0, Math.min(500, deadline - performance.now()))).unref())]);
+      const final = await Promise.race([l.done, new Promise<undefined>((r) => void setTimeout(() => r(undefined), Math.max(0, Math.min(500, deadline - performance.now()))).unref())]);
+      // Its own words for the ports it could not bind (e.g. Permission denied below 1024 without root).
+      if (final) for (const [p, why] of Object.entries(final)) if (!l.bound.includes(Number(p))) listeners[to]!.errors[p] = why;
     }),
   );
   return listeners;
