@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import ExcelJS from 'exceljs';
 import { InputErrors } from '../../src/errors.ts';
 import { loadProfile } from '../../src/preflight/profile.ts';
-import { NODE_FIELDS } from '../../src/report/checklist-fields.ts';
+import { ALL_SHEETS, NODE_FIELDS } from '../../src/report/checklist-fields.ts';
+import { jsonSchemaOf } from '../../src/schema/index.ts';
 import { importChecklistWorkbook } from '../../src/report/xlsx/read-form.ts';
 import { checklistWorkbook, roleChoices } from '../../src/report/xlsx/write-form.ts';
 import { siteSchema } from '../../src/schema/site.ts';
@@ -113,4 +114,23 @@ test('an unknown column key and a wrong sheet are named; a deleted help row keep
   const site = await importChecklistWorkbook(noHelp, 'f.xlsx');
   assert.deepEqual(site.nodes.map((n) => n.name), ['master-1', 'gpu-1']);
   await assert.rejects(importChecklistWorkbook(Buffer.from('not a zip'), 'x.xlsx'), /x\.xlsx: not an \.xlsx workbook/);
+});
+
+/** Leaf property paths of a JSON schema, e.g. nodes[].ssh.port. */
+function leafPaths(schema: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries((schema.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    const sub = leafPaths(v, p);
+    out.push(...(sub.length ? sub : [p]));
+  }
+  const items = schema.items as Record<string, unknown> | undefined;
+  if (schema.type === 'array' && items?.properties) out.push(...leafPaths(items, `${prefix}[]`));
+  for (const alt of ((schema.anyOf ?? schema.oneOf ?? []) as Record<string, unknown>[])) out.push(...leafPaths(alt, prefix));
+  return out;
+}
+
+test('the workbook asks for every field of the Site schema (a new field needs a row or a column)', () => {
+  const asked = new Set([...NODE_FIELDS.map((f) => `nodes[].${f.key}`), ...ALL_SHEETS.flatMap((s) => s.fields.map((f) => f.key))]);
+  assert.deepEqual(leafPaths(jsonSchemaOf('site')).filter((p) => !asked.has(p) && p !== 'apiVersion' && p !== 'kind'), []);
 });
