@@ -28,6 +28,12 @@ const CHECKLIST_IMPORT: CommandEntry = {
   load: async () => (await import('./commands/checklist-import.ts')).checklistImportCommand,
 };
 
+const REPORT_MERGE: CommandEntry = {
+  name: 'report merge',
+  summary: 'merge per-node JSON reports into one site report',
+  load: async () => (await import('./commands/report-merge.ts')).reportMergeCommand,
+};
+
 const PREFLIGHT: CommandEntry = {
   name: 'preflight',
   summary: 'check nodes before an install (default command)',
@@ -50,6 +56,7 @@ export function mainHelp(): string {
     `  ${TOOL_NAME} [preflight] [--site site.yaml] [--format tty|json|yaml|junit|markdown|html] ...`,
     `  ${TOOL_NAME} checklist [--lang en|ko] [--format yaml|markdown|xlsx] [--output FILE]`,
     `  ${TOOL_NAME} checklist import FORM.xlsx [--output site.yaml]`,
+    `  ${TOOL_NAME} report merge R1.json R2.json... [--format FMT] [--output FILE]`,
     `  ${TOOL_NAME} checks [--format tty|markdown|json|yaml] [--profile FILE]`,
     `  ${TOOL_NAME} profile > my-profile.yaml`,
     `  ${TOOL_NAME} bundle create --spec FILE.yaml --output FILE.tar`,
@@ -97,6 +104,10 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
     return { cmd, rest: argv.slice(2) };
   }
   if (first === 'checklist' && second === 'import') return { cmd: CHECKLIST_IMPORT, rest: argv.slice(2) };
+  if (first === 'report') {
+    if (second === 'merge') return { cmd: REPORT_MERGE, rest: argv.slice(2) };
+    throw new UsageError(`report: expected 'report merge REPORT.json...'\nRun '${TOOL_NAME} report merge --help' for usage.`);
+  }
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };
   if (first !== undefined && !first.startsWith('-')) {
     throw new UsageError(`unknown command '${first}'\nRun '${TOOL_NAME} --help' for usage.`);

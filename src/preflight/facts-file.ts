@@ -2,8 +2,7 @@
 // against another profile, with no connection at all (--from-facts FILE): what each probe
 // found on each node, or the error that stood for it, and the site checks' facts. Judging
 // is pure (facts + profile), so the same facts and profile give the same statuses.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError, UsageError } from '../errors.ts';
 import { API_VERSION, roleSchema } from '../schema/common.ts';
@@ -84,18 +83,6 @@ export class FactsRecorder {
 
 function pick(r: { facts?: unknown; error?: FactsFile['checks'][number]['error'] }) {
   return r.error ? { error: r.error } : { facts: r.facts };
-}
-
-/** Writes the document under a temp name and renames it: never a half-written file under the final name. */
-export function writeFactsFile(file: string, doc: FactsFile): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(doc) + '\n', { mode: 0o600 });
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new UsageError(`preflight: --save-facts ${file}: cannot write the facts (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
 }
 
 /** Reads and validates a facts file; errors name the file and the field (exit 2). */
