@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPull, parseConfigPath, parseHostsToml, parseImports } from '../../src/preflight/checks/network/containerd-hosts.ts';
 import { judgeRegistryMirror, type RegistryMirrorFacts } from '../../src/preflight/checks/network/registry-mirror.ts';
-import { hostsToml } from '../../src/bundle/runtime-mirrors.ts';
+import { hostsToml, registriesYaml } from '../../src/bundle/runtime-mirrors.ts';
+import { parseRegistriesYaml } from '../../src/preflight/checks/network/rancher-registries.ts';
 import { parseRegistryTarget } from '../../src/bundle/install-plan.ts';
 
 test('config_path: containerd 1.x and 2.x tables, several directories, unset, imports', () => {
@@ -88,4 +89,23 @@ test('registry.mirror: skips without mirrors, registry or containerd; a bad URL 
   assert.equal(none[0]!.status, 'skip');
   assert.match(none[0]!.message, /containerd is not installed/);
   assert.equal(judgeRegistryMirror({ mirrors: ['docker.io'], error: "registry.url 'x y' is not a valid address" })[0]!.status, 'fail');
+});
+
+test('RKE2/k3s: the registries.yaml bundle install writes passes; a missing mirror, another endpoint, a missing CA, no rewrite fail or warn', () => {
+  const written = registriesYaml({ target: parseRegistryTarget('harbor.lab:8443/astrago'), layout: 'by-registry', sources: ['docker.io', 'quay.io'], scheme: 'https', ca: 'PEM' });
+  const f = parseRegistriesYaml('/etc/rancher/rke2/registries.yaml', written, 'harbor.lab:8443');
+  assert.deepEqual(f.mirrors['docker.io'], { endpoints: ['harbor.lab:8443'], rewrites: ['astrago/docker.io/$1'] });
+  assert.equal(f.caFile, '/etc/rancher/astrago-registry-ca.crt');
+  const judge = (over: Partial<typeof f>, mirrors = ['docker.io', 'quay.io', 'nvcr.io']) =>
+    judgeRegistryMirror({ registry: 'harbor.lab:8443', sitePath: '/astrago', mirrors, rancher: { ...f, caExists: true, ...over } });
+  const r = judge({});
+  assert.deepEqual(r.map((j) => [j.id, j.status]), [['registry.mirror[docker.io]', 'pass'], ['registry.mirror[quay.io]', 'pass'], ['registry.mirror[nvcr.io]', 'fail']]);
+  assert.match(r[0]!.message, /docker\.io pulls go to harbor\.lab:8443 \(rewrite to astrago\/docker\.io\/\$1\) \(\/etc\/rancher\/rke2\/registries\.yaml, CA \/etc\/rancher\/astrago-registry-ca\.crt\)/);
+  assert.match(r[2]!.message, /has no mirror for nvcr\.io/);
+  assert.match(r[2]!.remediation!, /copy astrago-charts\/registries\.yaml .* to \/etc\/rancher\/rke2\/registries\.yaml/);
+  assert.match(judge({ caExists: false }, ['docker.io'])[0]!.message, /the CA file \/etc\/rancher\/astrago-registry-ca\.crt it names for harbor\.lab:8443 does not exist/);
+  assert.match(judge({ mirrors: { 'docker.io': { endpoints: ['mirror.gcr.io'], rewrites: [] } } }, ['docker.io'])[0]!.message, /mirrors docker\.io to mirror\.gcr\.io, not to harbor\.lab:8443/);
+  assert.equal(judge({ mirrors: { 'docker.io': { endpoints: ['harbor.lab:8443'], rewrites: [] } } }, ['docker.io'])[0]!.status, 'warn', 'no rewrite onto /astrago');
+  assert.equal(judge({ mirrors: { '*': { endpoints: ['harbor.lab:8443'], rewrites: ['astrago/any/$1'] } } }, ['docker.io'])[0]!.status, 'pass', "a '*' mirror serves every registry");
+  assert.equal(parseRegistriesYaml('/x', 'mirrors: [', 'h').error?.startsWith('not valid YAML'), true);
 });

@@ -125,3 +125,12 @@ export function parseHostsToml(text: string): HostsFile {
 export function canPull(h: HostEntry): boolean {
   return !h.capabilities || (h.capabilities.includes('pull') && h.capabilities.includes('resolve'));
 }
+
+/** host[:port] of a URL as hosts.toml or registries.yaml write it (the scheme may be left out). */
+export function urlHost(url: string): string | undefined {
+  try {
+    return new URL(/^[a-z]+:\/\//i.test(url) ? url : `https://${url}`).host;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,13 +1,15 @@
 // registry.mirror: on each node, containerd pulls every source registry the
 // site lists under registry.mirrors from the site registry: the CRI plugin's
 // config_path is set, a hosts.toml for the registry lies in it with a pull
-// host on the site registry, and the CA file that host names exists. The
+// host on the site registry, and the CA file that host names exists (on
+// RKE2/k3s nodes: their registries.yaml, see rancher-registries.ts). The
 // files to copy are the ones `bundle install` writes (docs/runtime-mirrors.md).
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import { defineCheck, type Judgement, type JudgeContext, type ProbeContext } from '../../types.ts';
 import { list, read, run } from '../kernel/host-io.ts';
-import { canPull, parseConfigPath, parseHostsToml, parseImports, type ConfigPathFact, type HostEntry } from './containerd-hosts.ts';
+import { canPull, parseConfigPath, parseHostsToml, parseImports, urlHost, type ConfigPathFact, type HostEntry } from './containerd-hosts.ts';
 import { parseRegistryUrl } from './registry-target.ts';
+import { judgeRancher, parseRegistriesYaml, RANCHER_REGISTRIES, type RancherFacts } from './rancher-registries.ts';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 /** containerd 2.x looks here when config_path is not set; 1.x looks nowhere. */
@@ -33,6 +35,8 @@ export interface RegistryMirrorFacts {
   error?: string;
   mirrors: string[];
   containerd?: { installed: boolean; version?: string; major?: number; configFound: boolean; configPath?: ConfigPathFact & { file: string } };
+  /** RKE2/k3s: their registries.yaml, which decides instead of /etc/containerd */
+  rancher?: RancherFacts;
   /** where hosts.toml files were looked for */
   dirs?: string[];
   hosts?: MirrorHostFacts[];
@@ -89,13 +93,6 @@ async function hostsFor(ctx: ProbeContext, registry: string, dirs: string[], sit
   return { registry, siteHosts: [], urls: [] };
 }
 
-function urlHost(url: string): string | undefined {
-  try {
-    return new URL(/^[a-z]+:\/\//i.test(url) ? url : `https://${url}`).host;
-  } catch {
-    return undefined;
-  }
-}
 
 export const registryMirror = defineCheck<RegistryMirrorFacts>({
   id: 'registry.mirror',
@@ -103,12 +100,19 @@ export const registryMirror = defineCheck<RegistryMirrorFacts>({
   title: 'containerd pulls the listed registries from the site registry',
   gather: (ctx) => {
     const { mirrors } = siteRegistry(ctx);
-    return mirrors.length ? { files: [CONTAINERD_CONFIG, ...mirrors.map((m) => `${DEFAULT_CERTS_DIR}/${m}/hosts.toml`)], commands: [['containerd', '--version']] } : {};
+    return mirrors.length ? { files: [CONTAINERD_CONFIG, ...RANCHER_REGISTRIES, ...mirrors.map((m) => `${DEFAULT_CERTS_DIR}/${m}/hosts.toml`)], commands: [['containerd', '--version']] } : {};
   },
   async probe(ctx) {
     const site = siteRegistry(ctx);
     const base = { mirrors: site.mirrors, ...(site.error ? { error: site.error } : {}), ...(site.host ? { registry: site.host, sitePath: site.path } : {}) };
     if (!site.host) return base;
+    for (const file of RANCHER_REGISTRIES) {
+      const text = await read(ctx, file);
+      if (text === null) continue;
+      const rancher = parseRegistriesYaml(file, text, site.host);
+      if (rancher.caFile) rancher.caExists = (await read(ctx, rancher.caFile, 64 * 1024)) !== null;
+      return { ...base, rancher };
+    }
     const version = await run(ctx, ['containerd', '--version']);
     const v = version?.code === 0 ? /\sv?(\d+)\.(\d+)\.\d+\S*/.exec(version.stdout) : null;
     const configText = await read(ctx, CONTAINERD_CONFIG);
@@ -133,6 +137,7 @@ export function judgeRegistryMirror(f: RegistryMirrorFacts): Judgement[] {
   if (f.error) return [{ status: 'fail', message: f.error, remediation: 'fix registry.url in the site file', facts }];
   if (!f.mirrors.length) return [{ status: 'skip', message: 'the site file lists no registry.mirrors', facts }];
   if (!f.registry) return [{ status: 'skip', message: 'the site file names no registry', facts }];
+  if (f.rancher) return judgeRancher(f.rancher, f.mirrors, f.registry, f.sitePath ?? '', facts);
   const c = f.containerd!;
   if (!c.installed) return [{ status: 'skip', message: `containerd is not installed on this node (no containerd binary, no ${CONTAINERD_CONFIG}): check again once it is`, facts }];
   const dir = f.dirs?.[0] ?? DEFAULT_CERTS_DIR;
