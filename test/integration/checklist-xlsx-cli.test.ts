@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
@@ -54,6 +54,10 @@ test('binary: --format xlsx needs --output; import needs a readable workbook', a
   const b = await runBinary(['checklist', 'import', 'text.xlsx'], { cwd: dir });
   assert.equal(b.code, 2);
   assert.match(b.stderr, /text\.xlsx: not an \.xlsx workbook/);
+  truncateSync(join(dir, 'text.xlsx'), 64 << 20); // sparse: nothing is written
+  const big = await runBinary(['checklist', 'import', 'text.xlsx'], { cwd: dir });
+  assert.equal(big.code, 2);
+  assert.match(big.stderr, /text\.xlsx: 67108864 bytes is too large for a checklist workbook/);
   const c = await runBinary(['checklist', 'import'], { cwd: dir });
   assert.equal(c.code, 2);
   assert.match(c.stderr, /checklist import: missing argument/);

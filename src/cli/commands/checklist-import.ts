@@ -1,10 +1,12 @@
 // checklist import: a filled workbook form -> a site file that validates.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../../errors.ts';
 import type { Command } from '../args.ts';
 import { writeOutputFile } from '../output.ts';
+
+export const MAX_FORM_BYTES = 32 << 20;
 
 export const checklistImportCommand: Command = {
   name: 'checklist import',
@@ -27,8 +29,12 @@ Example:
     const form = resolve(io.cwd, positionals[0]!);
     let data: Buffer;
     try {
+      // A filled form is tens of kilobytes; the whole workbook is read into memory.
+      const size = statSync(form).size;
+      if (size > MAX_FORM_BYTES) throw new InputError({ file: positionals[0]!, expected: `${size} bytes is too large for a checklist workbook (at most ${MAX_FORM_BYTES})` });
       data = readFileSync(form);
     } catch (err) {
+      if (err instanceof InputError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new InputError({ file: positionals[0]!, expected: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})` });
     }
