@@ -146,7 +146,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
       const roles = o.roles?.length ? o.roles : (selfInSite?.roles ?? DEFAULT_LOCAL_ROLES);
       nodes.push({ info: { name: me, address: selfInSite?.address, roles }, host: createLocalHost({ name: me }) });
     }
-    // SSH fan-out (H4): connections open in parallel under a limit, each bounded by its own
+    // SSH fan-out: connections open in parallel under a limit, each bounded by its own
     // connect timeout, so an unreachable node costs its timeout and delays no other.
     const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
     const progress = new FleetProgress(progressOut, remote.length + (checkLocal ? 1 : 0), remote.length);

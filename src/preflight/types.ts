@@ -55,7 +55,7 @@ export interface Host {
    * connectTcp rejects with code 'ERR_SSH_FORWARDING_DENIED' and this falls back to a
    * shell probe on the node (bash /dev/tcp under timeout, or nc -z); `via` says which, and
    * results should say so. Probes that only need open/refused/filtered should prefer it
-   * when present (H4, issue #4).
+   * when present.
    */
   tcpProbe?(host: string, port: number, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<TcpProbeResult>;
   /**

@@ -1,4 +1,4 @@
-// The JSON report: the DESIGN.md shape, keys in a fixed order so diffs of two
+// The JSON report: the PreflightReport shape of docs/formats.md, keys in a fixed order so diffs of two
 // runs line up.
 import type { CheckResult, Report } from '../schema/report.ts';
 

@@ -1,4 +1,4 @@
-// The preflight report: the JSON shape scripts and CI jobs read (DESIGN.md).
+// The preflight report: the JSON shape scripts and CI jobs read (docs/formats.md).
 import { z } from 'zod';
 import { apiVersion, categorySchema, langSchema, statusSchema } from './common.ts';
 

@@ -1,4 +1,4 @@
-// The command-line contract of DESIGN.md, checked on the built binary.
+// The command-line contract (README, --help), checked on the built binary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -56,7 +56,7 @@ export function rawTar(entries: RawEntry[], opts: { end?: boolean } = {}): Buffe
 
 // ---------------------------------------------------------------------------
 // A valid bundle tar built here from a generated OCI layout (test/support/images.ts),
-// in the format of DESIGN.md, for verify/install tests that need not run
+// in the bundle format of docs/formats.md, for verify/install tests that need not run
 // `bundle create`.
 //
 //   const lay = createLayout(); await singlePlatformImage(lay, 'app', ...);
