@@ -177,7 +177,7 @@ const hasDisks = (ctx: JudgeContext) => requirementsFor(ctx.profile, ctx.node.ro
 export const diskFreeCheck = defineCheck<DiskFacts>({
   id: 'disk.free',
   category: 'storage',
-  title: 'Free disk space per required path',
+  title: 'Free disk space per filesystem, for the required paths on it',
   appliesTo: hasDisks,
   gather: gatherDisks,
   probe: probeDisks,
