@@ -9,8 +9,7 @@
 // /usr/bin/time -v (peak RSS) with a fresh cache, and also writes the tar, which skopeo does not.
 // Targets: >= 1x skopeo on set B, >= 1.5x skopeo on set A, peak RSS < 200 MB.
 // BENCH_LAYER_MB changes the layer size, BENCH_ROUNDS the repetitions (default 3), BENCH_CPU=1
-// prints each bundle create's user and system CPU; ASTRAGO_DIRECT_IO=0 is passed on to
-// bundle create (its cache through the page cache, for comparison). Each peer is
+// prints each bundle create's user and system CPU. Each peer is
 // reported by its best and its median round; the ratios by both (this shared 2-core machine's
 // neighbours move single runs by +-20%, more for a tool that keeps both cores busy).
 import { execFile, spawn } from 'node:child_process';
@@ -45,7 +44,7 @@ function median(xs: number[]): number {
 async function runCreate(spec: string, out: string, cache: string): Promise<{ ms: number; rssMb: number }> {
   const bin = ensureBinary();
   const t = performance.now();
-  const child = spawn('/usr/bin/time', ['-v', bin, 'bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: work, ...(process.env.ASTRAGO_DIRECT_IO ? { ASTRAGO_DIRECT_IO: process.env.ASTRAGO_DIRECT_IO } : {}) } });
+  const child = spawn('/usr/bin/time', ['-v', bin, 'bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: work } });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((r) => child.on('close', r));

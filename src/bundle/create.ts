@@ -4,26 +4,23 @@
 // 2. phase 1, in parallel: every image's manifests and configs, the charts,
 //    the files (all small but files); any failure: each named, exit 1, no tar
 // 3. the manifest and the tar layout follow (every size is known now)
-// 4. phase 2: each layer downloads once (--concurrency across all images, in
-//    tar order) straight into its tar entry at its precomputed offset (a
-//    BlobSink). A worker (started with the command) hashes the finished prefix
-//    of the tar for FILE.tar.sha256 and, on the same read, each downloaded
-//    blob's entry, which verifies the blob against its digest; the store
-//    copies the entry into its cache behind the download and seals it there.
-//    Blobs from an earlier run's cache are re-hashed as they are copied. The
-//    first failure stops the rest (each keeps what it has in the cache).
-//    Temp names, renamed at the end.
+// 4. phase 2: each layer downloads once (--concurrency across all images)
+//    into the content store, which verifies it and renames it to its digest
+//    (store.ts); as each is verified it is copied into its tar entry at its
+//    precomputed offset (create-tar.ts), while the rest download. Blobs from
+//    an earlier run's cache are re-hashed as they are copied. A worker hashes
+//    the finished prefix of the tar for FILE.tar.sha256. The first failure
+//    stops the rest (each keeps what it has in the cache). Temp names,
+//    renamed at the end.
 import { readBaseInventory } from './delta/base-inventory.ts';
 import { selectDelta, type DeltaItems, type DeltaSelection } from './delta/select.ts';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { stringify } from 'yaml';
 import { errorMessage, InterruptedError, OperationError } from '../errors.ts';
-import { inFlight, onFatalExit } from '../in-flight.ts';
+import { inFlight } from '../in-flight.ts';
 import { API_VERSION } from '../schema/common.ts';
 import type { BundleManifest } from '../schema/bundle-manifest.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
@@ -35,18 +32,15 @@ import { planGuessed } from './charts/guessed.ts';
 import { findHelm } from './charts/render.ts';
 import { carriedImages } from './charts/spec-images.ts';
 import { fetchFile, type FetchedFile } from './file-fetch.ts';
-import { writebackThreshold } from './direct-io.ts';
-import { followHash, type FollowHash, type Span } from './follow-hash.ts';
-import { gcNudger } from './gc-nudge.ts';
-import { HeadFirst, type ReadTurn } from './head-first.ts';
+import { followHash } from './follow-hash.ts';
+import { tempTarName, writeTar, type TarEntry } from './create-tar.ts';
 import { HttpSource } from './http-source.ts';
 import { fetchImageBlob, planImage, type PulledImage } from './image-pull.ts';
 import { formatBytes, Progress, type ProgressSink } from './progress.ts';
 import { plural } from './inspect-format.ts';
 import { RegistryClient } from './registry/client.ts';
 import { loadBundleSpec } from './spec.ts';
-import { ContentStore, DigestMismatchError, SinkClosedError, type BlobSink } from './store.ts';
-import { TarLayout } from './tar-writer.ts';
+import { ContentStore } from './store.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -59,8 +53,6 @@ export interface CreateOptions {
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
   stderr: ProgressSink;
-  /** the pacing of parallel blob downloads (tests pass their own to watch it) */
-  pace?: HeadFirst;
   /** the helm binary (else $ASTRAGO_HELM, else helm on PATH; none: the charts' values are walked) */
   helm?: string;
   /** aborted (with the signal's name) to stop: downloads stop, what they have stays in the cache, no tar */
@@ -88,15 +80,6 @@ export function bundleMtime(env: NodeJS.ProcessEnv): number {
   return v && /^\d+$/.test(v) ? Number(v) : 0;
 }
 
-interface TarEntry {
-  path: string;
-  size: number;
-  sha256: string;
-  mode?: number;
-  /** in-memory content, or a store blob to stream (re-hashed on the way) */
-  data?: Buffer;
-  blob?: string;
-}
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -122,13 +105,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const http = new HttpSource(client.transport);
   const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
-  const nudge = gcNudger();
-  // Bytes that came in fresh buffers (undici's socket reads, also for blob bodies copied
-  // into reused batch buffers) leave garbage for the nudge.
-  const onBytes = (n: number, fresh = true) => {
-    progress.addBytes(n);
-    if (fresh) nudge(n);
-  };
+  const onBytes = (n: number) => progress.addBytes(n);
   progress.total('images', loaded.images.length);
   progress.total('charts', loaded.charts.length);
   progress.total('files', spec.files.length);
@@ -208,64 +185,51 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources, delta?.base);
     const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime, delta);
 
-    // Phase 2: every layer once, in tar order, while the tar is written: each
-    // download is teed into its tar entry as it arrives (see writeTar).
-    // The cache's copies may go partly through the page cache while they and the tar fit in
-    // what the kernel keeps dirty before writing back (store.ts, CacheTrail): then they cost
-    // no disk time during the run.
-    store.pageCacheBudget = writebackThreshold() - [...entries.first, ...entries.rest].reduce((n, e) => n + e.size, 0);
+    // Phase 2: every layer once (shared layers too), into the store, where it is
+    // verified; the tar is built from the verified blobs while the rest download.
     const layers = new Map<string, { image: PulledImage; d: (typeof okImages)[number]['layers'][number] }>();
     for (const image of okImages) for (const d of image.layers) if (!layers.has(d.digest) && !delta?.blobs.has(d.digest)) layers.set(d.digest, { image, d });
     let fetched = 0;
     let cached = 0;
     const resumed = { blobs: 0, bytes: 0 };
+    // The first failure stops the other downloads (each keeps what it has in the cache).
+    const failed = new AbortController();
+    const blobCtx = { ...pullCtx, signal: opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal };
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
-    // When this process is the bottleneck, the blob earliest in the tar is read first (head-first.ts).
-    const pace = opts.pace ?? new HeadFirst();
-    opts.signal?.addEventListener('abort', () => pace.release(), { once: true });
-    const startDownloads = (sinkFor: (digest: string) => TarSink | undefined) => {
-      for (const digest of [...layers.keys()].sort()) {
-        const { image, d } = layers.get(digest)!;
-        const sink = sinkFor(digest);
-        const p = blobLimit(async () => {
-          if (sink?.closed) throw new SinkClosedError(image.name);
-          if (sink) sink.turn = pace.join(sink.rank);
-          try {
-            return await inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(pullCtx, image.source, image.name, d, sink));
-          } finally {
-            sink?.turn?.leave();
-          }
-        }).then((r) => {
-          if (r.how === 'cached') cached++;
-          else fetched++;
-          if (r.resumedFrom > 0) {
-            resumed.blobs++;
-            resumed.bytes += r.resumedFrom;
-          }
-          progress.count('blobs');
-          return r.how;
-        });
-        p.catch(() => undefined); // observed below; no unhandled rejection meanwhile
-        downloads.set(digest, p);
-      }
-      progress.total('blobs', downloads.size);
-      return downloads;
-    };
+    for (const digest of [...layers.keys()].sort()) {
+      const { image, d } = layers.get(digest)!;
+      const p = blobLimit(() => {
+        blobCtx.signal.throwIfAborted();
+        return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d));
+      }).then((r) => {
+        if (r.how === 'cached') cached++;
+        else fetched++;
+        if (r.resumedFrom > 0) {
+          resumed.blobs++;
+          resumed.bytes += r.resumedFrom;
+        }
+        progress.count('blobs');
+        return r.how;
+      });
+      p.catch(() => failed.abort(stoppedByFailure())); // observed below too
+      downloads.set(digest, p);
+    }
+    progress.total('blobs', downloads.size);
     const out = resolve(opts.output);
     let written: { sha256: string; size: number };
     try {
-      written = await writeTar(out, entries, store, mtime, startDownloads, Math.min(concurrency, 3), hasher, opts.signal);
+      written = await writeTar(out, [...entries.first, ...entries.rest], store, mtime, downloads, Math.min(concurrency, 3), hasher);
     } catch (err) {
+      failed.abort(stoppedByFailure());
       const settled = await Promise.allSettled(downloads.values());
       if (opts.signal?.aborted) {
         progress.stop();
         throw interrupted(opts.signal, store);
       }
-      // (downloads stopped by the failure are not reasons)
-      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof SinkClosedError));
-      const reasons = [...new Set(failed.map((r) => errorMessage(r.reason)))];
+      // (downloads stopped because another one failed are not reasons)
+      const reasons = [...new Set(settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !isAbort(r.reason)).map((r) => errorMessage(r.reason)))];
       progress.stop();
-      if (reasons.length) throw new OperationError(`bundle not written; ${reasons.length} blob(s) could not be fetched:\n  ${reasons.join('\n  ')}`);
+      if (reasons.length) throw new OperationError(`bundle not written; ${plural(reasons.length, 'blob')} could not be fetched:\n  ${reasons.join('\n  ')}`);
       throw err;
     }
     const resumedText = resumed.blobs ? ` (${resumed.blobs === 1 ? '1 of them' : `${resumed.blobs} of them`} resumed where an interrupted run stopped: ${formatBytes(resumed.bytes)} not downloaded again)` : '';
@@ -376,187 +340,19 @@ function deltaItems(images: PulledImage[], charts: FetchedChart[], files: Fetche
   };
 }
 
-/** Removes temp tars that killed runs (kill -9, power loss) left beside `out`; live runs keep theirs. */
-function removeStaleTemps(out: string): void {
-  const re = new RegExp(`^\\.${basename(out).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.partial(\\.sha256)?$`);
-  for (const name of readdirSync(dirname(out))) {
-    const m = re.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dirname(out), name), { force: true });
-    }
-  }
+/** The reason the other downloads stop when one fails (an abort, not a failure of theirs). */
+function stoppedByFailure(): Error {
+  return Object.assign(new Error('stopped: another download failed'), { name: 'AbortError' });
 }
 
-/** A blob's tar entry as the sink of its download: `rank` is its place in the tar, `turn` its head-first pacing. */
-interface TarSink extends BlobSink {
-  filled: number;
-  readonly rank: number;
-  turn?: ReadTurn;
-  /** the bundle failed: no more downloads into the tar */
-  readonly closed: boolean;
-}
-
-/** The temp name the tar is written under (beside the final one, with our pid). */
-export function tempTarName(out: string): string {
-  return join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
-}
-
-async function writeTar(
-  out: string,
-  entries: { first: TarEntry[]; rest: TarEntry[] },
-  store: ContentStore,
-  mtime: number,
-  startDownloads: (sinkFor: (digest: string) => TarSink | undefined) => Map<string, Promise<'fetched' | 'cached'>>,
-  copiers: number,
-  hasher: FollowHash,
-  signal: AbortSignal | undefined,
-): Promise<{ sha256: string; size: number }> {
-  mkdirSync(dirname(out), { recursive: true });
-  removeStaleTemps(out);
-  const tmp = tempTarName(out);
-  const sidecarTmp = `${tmp}.sha256`;
-  const all = [...entries.first, ...entries.rest];
-  const fh = await open(tmp, 'w');
-  const forget = onFatalExit(() => {
-    rmSync(tmp, { force: true });
-    rmSync(sidecarTmp, { force: true });
-  });
-  // For the cache copies of the blobs downloaded into the tar (store.ts, CacheTrail).
-  const readFh = await open(tmp, 'r');
-  // The whole-tar sha256 is computed by a worker following the file's complete prefix.
-  const tar = new TarLayout(
-    fh,
-    all.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
-    { mtime, onProgress: (n) => hasher.progress(n) },
-  );
-  // A blob downloading in this run goes into its tar entry as it arrives; the
-  // same worker hashes the entry's span (the blob's digest is checked against
-  // the bytes in the tar), and the store copies it from there into its cache.
-  let stopped = false;
-  const sinks = new Map<string, TarSink>();
-  const spans: Span[] = [];
-  for (const [i, e] of all.entries()) {
-    if (!e.blob || sinks.has(e.blob)) continue;
-    const start = tar.dataOffset(i);
-    const k = spans.length;
-    // Only blobs to download get a span: one from the cache is re-hashed as it is copied
-    // (below), on the main thread, which a copy leaves idle, while the worker hashes the tar.
-    const tee = e.size > 0 && store.sizeOf(e.blob) !== e.size;
-    if (tee) spans.push({ start, end: start + e.size });
-    const sink: TarSink = {
-      rank: i,
-      filled: 0,
-      get closed() {
-        return stopped || !!signal?.aborted;
-      },
-      async write(bufs: Buffer[], pos: number, n: number) {
-        // After a failure the tar is not written: the download stops (what it has goes to the cache).
-        // Interrupted, the requests are aborted instead, and what arrived is still taken (and cached).
-        if (stopped && !signal?.aborted) throw new SinkClosedError(e.path);
-        await tar.writeAt(i, bufs, pos, n);
-        sink.filled = Math.max(sink.filled, pos + n);
-      },
-    };
-    if (tee) {
-      sink.digest = async () => {
-        try {
-          return await hasher.span(k);
-        } catch (err) {
-          throw stopped ? new SinkClosedError(e.path) : err;
-        }
-      };
-      sink.readBack = async (buf: Buffer, pos: number) => {
-        for (let off = 0; off < buf.length; ) {
-          const { bytesRead } = await readFh.read(buf, off, buf.length - off, start + pos + off);
-          if (bytesRead === 0) throw new Error(`tar: ${e.path} is shorter than written`);
-          off += bytesRead;
-        }
-      };
-    }
-    sinks.set(e.blob, sink);
+/** An error from a request stopped on purpose (a signal, or another download's failure). */
+function isAbort(err: unknown): boolean {
+  for (let e: unknown = err, d = 0; e && d < 5; e = (e as { cause?: unknown }).cause, d++) {
+    const name = (e as { name?: unknown }).name;
+    const code = (e as { code?: unknown }).code;
+    if (name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return true;
   }
-  hasher.begin(spans);
-  // Interrupted: the downloads' requests are aborted (image-pull.ts); no blob is sealed now.
-  const halt = () => hasher.cancel();
-  signal?.addEventListener('abort', halt, { once: true });
-  const limit = pLimit(copiers);
-  let downloads = new Map<string, Promise<'fetched' | 'cached'>>();
-  const copyBlob = async (i: number, e: TarEntry): Promise<void> => {
-    const wait = downloads.get(e.blob!);
-    if (wait) {
-      const how = await wait;
-      const teed = sinks.get(e.blob!);
-      // Every byte went into the tar as it was downloaded, and the blob verified there.
-      if (how === 'fetched' && teed?.rank === i && teed.filled === e.size) return;
-      if (how === 'fetched') {
-        // Downloaded and verified by this run a moment ago (another entry had the tee): no second hash.
-        await limit(async () => {
-          const src = await open(store.path(e.blob!), 'r');
-          try {
-            await tar.copy(i, src);
-          } finally {
-            await src.close();
-          }
-        });
-        return;
-      }
-    }
-    // From the cache of an earlier run: re-hash while copying, so a cache file
-    // changed on disk cannot slip into a bundle.
-    await limit(async () => {
-      const src = await open(store.path(e.blob!), 'r');
-      try {
-        const h = createHash('sha256');
-        await tar.copy(i, src, (c) => h.update(c));
-        const got = h.digest('hex');
-        if (got !== e.sha256) {
-          throw new DigestMismatchError(`cache file ${store.path(e.blob!)} (for ${e.path}); delete it and run again`, `sha256:${e.sha256}`, got, e.size);
-        }
-      } finally {
-        await src.close();
-      }
-    });
-  };
-  try {
-    // Downloads first: their bytes go to their own offsets, so the headers and the small
-    // entries are written meanwhile instead of before the first request.
-    downloads = startDownloads((digest) => sinks.get(digest));
-    // The first failure stops the rest: a blob verified by the tar-hash worker would
-    // wait forever for a prefix that cannot complete.
-    const stop = (err: unknown) => {
-      stopped = true;
-      hasher.cancel();
-      throw err;
-    };
-    // Every job is awaited together below; none may reject unobserved meanwhile.
-    const jobs = [tar.writeFrame(), ...[...all.entries()].map(([i, e]) => (e.data ? tar.fill(i, e.data) : copyBlob(i, e)))].map((p) => p.catch(stop));
-    const results = await Promise.allSettled(jobs);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    await fh.close();
-    const hex = await hasher.finish();
-    await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
-    await rename(tmp, out);
-    await rename(sidecarTmp, `${out}.sha256`);
-    return { sha256: hex, size: tar.size };
-  } catch (err) {
-    stopped = true;
-    hasher.cancel();
-    limit.clearQueue();
-    // The downloads end soon (closed sinks); their cache copies read the tar until then.
-    await Promise.allSettled(downloads.values());
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    await rm(sidecarTmp, { force: true });
-    throw err;
-  } finally {
-    forget();
-    signal?.removeEventListener('abort', halt);
-    await readFh.close().catch(() => undefined);
-  }
+  return false;
 }
 
 function interrupted(signal: AbortSignal, store: ContentStore): InterruptedError {

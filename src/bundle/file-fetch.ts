@@ -12,8 +12,8 @@ export interface FetchedFile {
   mode: number;
 }
 
-export async function fetchFile(f: FileSource, http: HttpSource, store: ContentStore, onBytes?: (n: number, fresh: boolean) => void, signal?: AbortSignal): Promise<FetchedFile> {
+export async function fetchFile(f: FileSource, http: HttpSource, store: ContentStore, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<FetchedFile> {
   const digest = `sha256:${f.sha256}`;
-  const r = await store.fetch(digest, undefined, (offset) => http.open(f.url, offset, `file ${f.name}`, signal), { what: `file ${f.name} (${f.url})`, onBytes });
+  const r = await store.fetch(digest, undefined, (offset) => http.open(f.url, offset, `file ${f.name}`, signal), { what: `file ${f.name} (${f.url})`, ...(onBytes ? { onBytes } : {}), ...(signal ? { signal } : {}) });
   return { name: f.name, digest, size: r.size, url: f.url, mode: f.mode ?? 0o644 };
 }

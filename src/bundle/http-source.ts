@@ -1,12 +1,11 @@
 // Plain HTTP(S) downloads (Helm repositories, files) on the same transport as
-// the registries: proxy env, CA settings, redirects, retries on 5xx/429 and
-// dropped connections. Returns streams; nothing is buffered here except small
+// the registries: proxy env, CA settings, redirects, and the one retry policy
+// (registry/retry.ts: 5xx/429 with Retry-After, dropped connections). Returns streams; nothing is buffered here except small
 // documents the caller asks for as text.
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { OperationError } from '../errors.ts';
-import { DEFAULT_RETRY, isTransientError, isTransientStatus, retryDelay } from './registry/retry.ts';
+import { retryingRequest } from './registry/retry.ts';
 import type { Transport } from './registry/transport.ts';
 
 export class HttpSource {
@@ -30,34 +29,22 @@ export class HttpSource {
   async open(url: string, offset = 0, what = url, signal?: AbortSignal): Promise<{ body: Readable; partial: boolean; length?: number }> {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OperationError(`${what}: unsupported URL scheme ${u.protocol}`);
-    for (let attempt = 1; ; attempt++) {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(u, { dispatcher: this.#dispatcher(u), signal, headers: { 'user-agent': 'astrago-check', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) } });
-      } catch (err) {
-        if (attempt < DEFAULT_RETRY.attempts && isTransientError(err)) {
-          await sleep(retryDelay(attempt, undefined));
-          continue;
-        }
-        throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
-      }
-      if (isTransientStatus(res.statusCode) && attempt < DEFAULT_RETRY.attempts) {
-        await res.body.dump();
-        const ra = res.headers['retry-after'];
-        await sleep(retryDelay(attempt, Array.isArray(ra) ? ra[0] : ra));
-        continue;
-      }
-      if (res.statusCode === 416 && offset > 0) {
-        await res.body.dump();
-        return this.open(url, 0, what, signal);
-      }
-      if (res.statusCode !== 200 && res.statusCode !== 206) {
-        await res.body.dump();
-        throw new OperationError(`${what}: HTTP ${res.statusCode} from ${u.origin}${u.pathname}`);
-      }
-      const len = res.headers['content-length'];
-      return { body: res.body, partial: res.statusCode === 206, length: len === undefined ? undefined : Number(len) };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await retryingRequest(() => request(u, { dispatcher: this.#dispatcher(u), signal, headers: { 'user-agent': 'astrago-check', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) } }), signal ? { signal } : {});
+    } catch (err) {
+      throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
     }
+    if (res.statusCode === 416 && offset > 0) {
+      await res.body.dump();
+      return this.open(url, 0, what, signal);
+    }
+    if (res.statusCode !== 200 && res.statusCode !== 206) {
+      await res.body.dump();
+      throw new OperationError(`${what}: HTTP ${res.statusCode} from ${u.origin}${u.pathname}`);
+    }
+    const len = res.headers['content-length'];
+    return { body: res.body, partial: res.statusCode === 206, length: len === undefined ? undefined : Number(len) };
   }
 
   /** A small document (index.yaml) as text, capped so a wrong URL cannot fill memory. */

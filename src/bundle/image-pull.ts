@@ -8,7 +8,7 @@ import { OperationError } from '../errors.ts';
 import { isIndex, MEDIA, type RegistryClient } from './registry/client.ts';
 import type { ImageReference } from './registry/reference.ts';
 import { platformMatches, platformString, selectPlatforms, wantsAll, type Platform } from './platforms.ts';
-import type { BlobSink, ContentStore } from './store.ts';
+import type { ContentStore } from './store.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -43,7 +43,7 @@ export interface PullContext {
   client: RegistryClient;
   store: ContentStore;
   platforms: readonly string[];
-  onBytes?: (n: number, fresh: boolean) => void;
+  onBytes?: (n: number) => void;
   /** aborts blob downloads (bundle create interrupted) */
   signal?: AbortSignal;
 }
@@ -57,8 +57,8 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 }
 
 /** Downloads one blob of `ref` into the store (resuming a partial one). */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, sink?: BlobSink) {
-  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset, ctx.signal), { what: `image ${name}: blob ${d.digest}`, onBytes: ctx.onBytes, sink });
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
+  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset, ctx.signal), { what: `image ${name}: blob ${d.digest}`, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
 }
 
 export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {

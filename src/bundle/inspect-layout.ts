@@ -5,6 +5,7 @@
 // read by offset) share this code.
 
 import { isIndex, MEDIA } from './registry/client.ts';
+import { isDigest } from './registry/digest.ts';
 import { platformString, type Platform } from './platforms.ts';
 
 export const IMAGES_DIR = 'images';
@@ -14,7 +15,6 @@ import type { Descriptor } from './image-pull.ts';
 
 export type { Descriptor, Platform };
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 function isManifestMediaType(mt: string): boolean {
   return mt === MEDIA.ociManifest || mt === MEDIA.dockerManifest;
@@ -43,7 +43,7 @@ function asDescriptor(v: unknown, where: string, problems: string[]): Descriptor
     return undefined;
   }
   const d = v as Record<string, unknown>;
-  if (typeof d.digest !== 'string' || !DIGEST_RE.test(d.digest)) {
+  if (!isDigest(d.digest)) {
     problems.push(`${where}: bad or unsupported digest ${JSON.stringify(d.digest)} (expected sha256:<64 hex>)`);
     return undefined;
   }

@@ -4,6 +4,7 @@
 // verifies and installs.
 import { parse } from 'yaml';
 import { InputError } from '../errors.ts';
+import { isDigest } from './registry/digest.ts';
 
 export interface BundleManifestView {
   metadata: { name: string; version: string; createdBy?: string };
@@ -69,7 +70,7 @@ export function loadBundleManifest(text: string): BundleManifestView {
     need(!!e && typeof e === 'object' && !Array.isArray(e), `${k}[${i}]`, 'expected a mapping');
     for (const f of fields) {
       if (f === 'size') need(typeof e.size === 'number' && Number.isSafeInteger(e.size) && e.size >= 0, `${k}[${i}].size`, 'expected a byte count');
-      else if (f === 'digest') need(typeof e.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.digest), `${k}[${i}].digest`, 'expected sha256:<64 hex>');
+      else if (f === 'digest') need(isDigest(e.digest), `${k}[${i}].digest`, 'expected sha256:<64 hex>');
       else need(typeof e[f] === 'string', `${k}[${i}].${f}`, 'expected a string');
     }
   };

@@ -19,7 +19,7 @@ import { findHelm } from './charts/render.ts';
 import { parseReference } from './registry/reference.ts';
 import { MEDIA } from './registry/client.ts';
 import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from './registry/push.ts';
-import { DEFAULT_RETRY, retryDelay } from './registry/retry.ts';
+import { transientFailure, withRetries } from './registry/retry.ts';
 import { entryStream, type TarEntry } from './tar-reader.ts';
 import { sourceStream, type BundleSource } from './bundle-source.ts';
 import { defaultFilesDir, writeInstallOutputs, type TextFile } from './install-output.ts';
@@ -344,9 +344,12 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
         location = m.location; // the registry opened an upload instead
       }
       const src = source();
-      await withRetry(() => uploadBlob(session, repository, d.digest, src, location), (n) => {
-        location = undefined; // a retry starts a fresh upload session
-        opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
+      await withRetries(() => uploadBlob(session, repository, d.digest, src, location), {
+        classify: transientFailure,
+        onRetry: (n) => {
+          location = undefined; // a retry starts a fresh upload session
+          opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
+        },
       });
       summary.blobsPushed++;
       summary.bytesPushed += src.size;
@@ -368,7 +371,7 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
       summary.manifestsSkipped++;
       return;
     }
-    await withRetry(() => putManifest(session, repository, reference, mediaType, bytes, digest));
+    await withRetries(() => putManifest(session, repository, reference, mediaType, bytes, digest), { classify: transientFailure });
     summary.manifestsPushed++;
   };
 
@@ -419,19 +422,4 @@ function counting(stream: Readable, onBytes: (n: number) => void): Readable {
 
 function bufferStream(b: Buffer): Readable {
   return Readable.from([b], { objectMode: false });
-}
-
-/** Retries transient failures (network errors, 5xx, 429) a few times, with exponential backoff and jitter (registry/retry.ts). */
-async function withRetry<T>(fn: () => Promise<T>, onRetry?: (attempt: number) => void, attempts = DEFAULT_RETRY.attempts): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const msg = errorMessage(err);
-      const transient = /HTTP (5\d\d|429|408)|ECONNRESET|ECONNREFUSED|EPIPE|socket|terminated|UND_ERR/i.test(msg);
-      if (!transient || i >= attempts) throw err;
-      onRetry?.(i + 1);
-      await new Promise((r) => setTimeout(r, retryDelay(i, undefined)));
-    }
-  }
 }

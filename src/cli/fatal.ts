@@ -31,4 +31,16 @@ export function installFatalHandlers(io: { stderr: NodeJS.WritableStream; env: N
   };
   process.on('uncaughtException', die);
   process.on('unhandledRejection', die);
+  // Nothing left to wait for, yet the command never finished (a promise nobody settles):
+  // a failure, not a silent exit 0.
+  process.on('beforeExit', () => {
+    if (!finished) die(new Error('the command stopped without finishing (nothing was left to wait for)'));
+  });
+}
+
+let finished = false;
+
+/** The command has returned (its exit code is set): a natural exit is expected now. */
+export function commandFinished(): void {
+  finished = true;
 }

@@ -135,13 +135,18 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
       (await import('../bundle/follow-hash.ts')).prestartHashWorker();
     }
     const cmd = await picked.cmd.load();
-    (await import('./fatal.ts')).installFatalHandlers(io);
     const { values, positionals } = parseCommand(cmd, picked.rest);
     if (values.help) {
       io.stdout.write(cmd.usage + '\n');
       return 0;
     }
-    return await cmd.run(values, positionals, io);
+    const fatal = await import('./fatal.ts');
+    fatal.installFatalHandlers(io);
+    try {
+      return await cmd.run(values, positionals, io);
+    } finally {
+      fatal.commandFinished();
+    }
   } catch (err) {
     const code = exitCodeOf(err);
     // Last line of defence: proxy/ASTRAGO_* secrets from the environment and URL passwords never reach stderr.

@@ -1,9 +1,10 @@
 // bundle.yaml: the first entry of a bundle tar. Written by `bundle create`, read by verify/inspect/install.
 import { z } from 'zod';
 import { apiVersion } from './common.ts';
+import { DIGEST_RE } from '../bundle/registry/digest.ts';
 import { bundleSpecSchema } from './bundle-spec.ts';
 
-const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>');
+const digest = z.string().regex(DIGEST_RE, 'expected sha256:<64 hex>');
 const size = z.number().int().min(0);
 
 export const manifestChartSchema = z.strictObject({

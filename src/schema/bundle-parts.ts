@@ -2,8 +2,9 @@
 // Concatenated in order, the parts are byte for byte NAME.tar.
 import { z } from 'zod';
 import { apiVersion } from './common.ts';
+import { SHA256_HEX_RE } from '../bundle/registry/digest.ts';
 
-const hex = z.string().regex(/^[a-f0-9]{64}$/, 'expected 64 lower-case hex digits');
+const hex = z.string().regex(SHA256_HEX_RE, 'expected 64 lower-case hex digits');
 const size = z.number().int().min(0);
 
 export const bundlePartsSchema = z.strictObject({

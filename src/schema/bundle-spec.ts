@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { apiVersion, envVarName } from './common.ts';
 import { parseReference } from '../bundle/registry/reference.ts';
+import { SHA256_HEX_RE } from '../bundle/registry/digest.ts';
 
 export const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 export const platformSchema = z
@@ -66,7 +67,7 @@ const fileModeSchema = z.union([z.number(), z.string()]).transform((v, ctx): num
 export const fileSourceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a plain file name (letters, digits, . _ -)'),
   url: z.url({ protocol: /^https?$/ }).describe('where to download it'),
-  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'expected 64 lowercase hex digits').describe('expected sha256 of the download'),
+  sha256: z.string().regex(SHA256_HEX_RE, 'expected 64 lowercase hex digits').describe('expected sha256 of the download'),
   mode: fileModeSchema.optional().describe('file mode in the bundle, in octal: 0o755 or "0755" for binaries (default 0o644); a plain integer is taken as written (493 = 0o755)'),
 });
 export type FileSource = z.infer<typeof fileSourceSchema>;

@@ -115,3 +115,37 @@ test('concurrent fetches of one digest share one download; the partial on disk h
   assert.ok(readFileSync(s.path(digest)).equals(data));
   assert.ok(!existsSync(partial));
 });
+
+test('a body shorter than the blob that ends cleanly is refused without a retry, and leaves no partial', async () => {
+  const s = store();
+  let opens = 0;
+  await assert.rejects(
+    s.fetch(digest, data.length, async () => (opens++, { body: Readable.from(chunks(data.subarray(0, 200_000))), partial: false })),
+    (err: Error) => err instanceof DigestMismatchError && /200000 bytes, expected 300000/.test(err.message),
+  );
+  assert.equal(opens, 1);
+  assert.deepEqual(readdirSync(join(s.root, 'blobs', 'sha256')), []);
+});
+
+test('an aborted download is not retried, and every byte that arrived is in the partial for the next run', async () => {
+  const s = store();
+  const ac = new AbortController();
+  let opens = 0;
+  const open = async () => {
+    opens++;
+    async function* cut() {
+      yield data.subarray(0, 70_000);
+      ac.abort();
+      throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError', code: 'UND_ERR_ABORTED' });
+    }
+    return { body: Readable.from(cut()), partial: false };
+  };
+  await assert.rejects(s.fetch(digest, data.length, open, { signal: ac.signal }), /aborted/);
+  assert.equal(opens, 1, 'no retry once aborted');
+  assert.ok(readFileSync(`${s.path(digest)}.partial`).equals(data.subarray(0, 70_000)));
+  const offsets: number[] = [];
+  const r = await s.fetch(digest, data.length, async (offset) => (offsets.push(offset), { body: Readable.from(chunks(data.subarray(offset))), partial: true }));
+  assert.deepEqual(offsets, [70_000]);
+  assert.equal(r.resumedFrom, 70_000);
+  assert.ok(readFileSync(s.path(digest)).equals(data));
+});

@@ -1,7 +1,7 @@
 // The retry policy shared by registry pulls and pushes (pure parts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isTransientError, isTransientStatus, parseRetryAfter, retryDelay, withRetries, RetriesExhausted, DEFAULT_RETRY } from '../../src/bundle/registry/retry.ts';
+import { isTransientError, isTransientStatus, parseRetryAfter, retryDelay, withRetries, RetriesExhausted, DEFAULT_RETRY, retryingRequest, transientFailure } from '../../src/bundle/registry/retry.ts';
 import { seededRandom } from '../support/fault-proxy.ts';
 
 test('transient statuses: 408, 429 and 5xx gateways; never 4xx answers about the request', () => {
@@ -91,4 +91,48 @@ test('withRetries: a classifier passes Retry-After through', async () => {
     onRetry: (_n, _e, d) => delays.push(d),
   });
   assert.deepEqual(delays, [0]);
+});
+
+test('retryingRequest: a transient status is tried again (Retry-After honoured), the last try comes back as it is', async () => {
+  const answer = (statusCode: number, headers: Record<string, string> = {}) => {
+    let dumped = false;
+    return { statusCode, headers, body: { dump: async () => void (dumped = true) }, get dumped() { return dumped; } };
+  };
+  const seen: number[] = [];
+  const retries: string[] = [];
+  const first = answer(503, { 'retry-after': '0' });
+  const r = await retryingRequest(async (attempt) => (seen.push(attempt), attempt === 1 ? first : answer(200)), { onRetry: (n, why) => retries.push(`${n} ${why}`) });
+  assert.equal(r.statusCode, 200);
+  assert.deepEqual(seen, [1, 2]);
+  assert.ok(first.dumped, 'the refused answer was read off its connection');
+  assert.deepEqual(retries, ['2 HTTP 503']);
+  const policy = { attempts: 3, baseMs: 1, maxMs: 2 };
+  const last = await retryingRequest(async () => answer(429), { policy });
+  assert.equal(last.statusCode, 429, 'the tries ran out: the answer itself, for the caller to report');
+  let sends = 0;
+  const once = await retryingRequest(async () => (sends++, answer(503)), { policy, replayable: false });
+  assert.equal(once.statusCode, 503);
+  assert.equal(sends, 1, 'a streamed body is not replayed');
+});
+
+test('retryingRequest: network errors are retried, a 4xx is not, an aborted signal stops the retries', async () => {
+  const policy = { attempts: 4, baseMs: 1, maxMs: 2 };
+  let n = 0;
+  const r = await retryingRequest(async () => {
+    if (++n < 3) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    return { statusCode: 404, headers: {}, body: { dump: async () => undefined } };
+  }, { policy });
+  assert.equal(r.statusCode, 404);
+  assert.equal(n, 3);
+  const ac = new AbortController();
+  ac.abort();
+  let tries = 0;
+  await assert.rejects(retryingRequest(async () => (tries++, Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))), { policy, signal: ac.signal }), /ECONNREFUSED/);
+  assert.equal(tries, 1);
+});
+
+test('transientFailure: an error carrying a transient HTTP status (a push step) is retried, a final one is not', () => {
+  assert.equal(transientFailure(Object.assign(new Error('the registry answered HTTP 503'), { status: 503 })).transient, true);
+  assert.equal(transientFailure(Object.assign(new Error('the registry answered HTTP 400'), { status: 400 })).transient, false);
+  assert.equal(transientFailure(Object.assign(new Error('x'), { code: 'EPIPE' })).transient, true);
 });

@@ -26,7 +26,7 @@ export interface ChartContext {
   store: ContentStore;
   mtime: number;
   specFile: string;
-  onBytes?: (n: number, fresh: boolean) => void;
+  onBytes?: (n: number) => void;
   /** the run's repository indexes (each read once for all its charts) */
   indexes?: RepoIndexes;
 }

@@ -2,6 +2,7 @@
 // (relative URLs resolve against the repository) and its `digest` (sha256 of
 // the .tgz), which, when present, the download must match.
 import { OperationError } from '../../errors.ts';
+import { isSha256Hex } from '../registry/digest.ts';
 import type { HttpSource } from '../http-source.ts';
 import { parseIndexEntries, readIndexEntries, type IndexEntries } from './index-stream.ts';
 
@@ -56,7 +57,7 @@ function indexDigest(value: unknown, what: string): string | undefined {
   if (typeof value === 'number' || typeof value === 'bigint') throw new OperationError(`${what} is a number, not a string (YAML reads an unquoted all-digit value as a number); expected a sha256 (64 lowercase hex), quoted`);
   if (typeof value !== 'string') throw new OperationError(`${what} is ${value === null ? 'empty' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`}; expected a sha256 (64 lowercase hex)`);
   const hex = value.replace(/^sha256:/, '');
-  if (!/^[a-f0-9]{64}$/.test(hex)) throw new OperationError(`${what} '${value.slice(0, 80)}' is not a sha256 (expected 64 lowercase hex)`);
+  if (!isSha256Hex(hex)) throw new OperationError(`${what} '${value.slice(0, 80)}' is not a sha256 (expected 64 lowercase hex)`);
   return `sha256:${hex}`;
 }
 

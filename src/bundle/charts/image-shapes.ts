@@ -6,6 +6,7 @@
 //   image: {repository: grafana/grafana, tag: "", sha: ""}              (sha: digest hex)
 //   {repository: nvcr.io/nvidia, image: driver, version: 570.148.08}     (NVIDIA ClusterPolicy)
 import { parseReference, type ImageReference } from '../registry/reference.ts';
+import { isSha256Hex } from '../registry/digest.ts';
 
 /** Which key of the map held each part (absent parts: no key or an empty value). */
 export interface ShapeKeys {
@@ -53,7 +54,7 @@ export function imageMapShape(o: Record<string, unknown>): ImageShape | undefine
   const usesImage = image !== undefined && !/[:@]/.test(image[1]) && typeof o[image[0]] === 'string';
   if (usesImage) name = `${name.replace(/\/+$/, '')}/${image[1]}`;
   let digestText = digest?.[1];
-  if (digestText && /^[a-f0-9]{64}$/.test(digestText)) digestText = `sha256:${digestText}`;
+  if (isSha256Hex(digestText)) digestText = `sha256:${digestText}`;
   let tagText = tag?.[1];
   if (tagText?.startsWith('@')) {
     digestText ??= tagText.slice(1);

@@ -6,8 +6,9 @@
 // retries with backoff + jitter on 5xx/429 (Retry-After) and dropped
 // connections (retry.ts). A push operation calls
 //   client.send(registry, { method: 'PUT', path: `/v2/${repo}/manifests/${tag}`, scope: 'pull,push', repository: repo, headers, body })
-// and gets undici's ResponseData back (read or dump its body). Bodies that are
-// streams are not retried (the caller restarts an upload); buffers are.
+// and gets undici's ResponseData back (read or dump its body). The retries are
+// retry.ts's one policy (retryingRequest). Bodies that are streams are not
+// retried (the caller restarts an upload); buffers are.
 // `path` may also be an absolute URL (an upload Location); credentials go only
 // to the registry's own origin.
 import { createHash } from 'node:crypto';
@@ -18,10 +19,8 @@ import { OperationError } from '../../errors.ts';
 import type { RegistrySettings } from '../../schema/bundle-spec.ts';
 import { findCredentials, RegistryAuth, repositoryScope } from './auth.ts';
 import { formatReference, type ImageReference } from './reference.ts';
-import { DEFAULT_RETRY, isTransientError, isTransientStatus, retryDelay, type RetryPolicy } from './retry.ts';
+import { DEFAULT_RETRY, retryingRequest, type RetryPolicy } from './retry.ts';
 import { Transport } from './transport.ts';
-import { blobGet, type BlobBody, type BlobResponse } from './blob-get.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 export const MEDIA = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -73,7 +72,7 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
   return Array.isArray(v) ? v[0] : v;
 }
 
-type AnyResponse = Dispatcher.ResponseData | BlobResponse;
+type AnyResponse = Dispatcher.ResponseData;
 
 export class RegistryClient {
   readonly transport: Transport;
@@ -111,12 +110,7 @@ export class RegistryClient {
   }
 
   /** One authenticated, retried registry request (see the top of this file). */
-  send(registry: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
-    return this.#send(registry, opts, false) as Promise<Dispatcher.ResponseData>;
-  }
-
-  /** `blob`: a GET whose body is read into the caller's buffers (blob-get.ts; blob downloads only). */
-  async #send(registry: string, opts: SendOptions, blob: boolean): Promise<AnyResponse> {
+  async send(registry: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const ep = await this.transport.endpoint(registry);
     const auth = this.#authFor(registry, ep.dispatcher);
     const scope = [...(opts.repository !== undefined ? [repositoryScope(opts.repository, opts.scope ?? 'pull')] : []), ...(opts.extraScopes ?? [])].join(' ');
@@ -126,43 +120,23 @@ export class RegistryClient {
     const what = `${opts.method ?? 'GET'} ${registry}${new URL(url).pathname}`;
     let authTried = false;
     let authorization = sameOrigin ? await auth.header(scope) : undefined;
-    for (let attempt = 1; ; attempt++) {
-      let res: AnyResponse | undefined;
-      try {
-        const headers = { 'user-agent': 'astrago-check', ...opts.headers, ...(authorization ? { authorization } : {}) };
-        res = blob
-          ? await blobGet(ep.dispatcher, url, headers, opts.signal)
-          : await request(url, {
-              method: opts.method ?? 'GET',
-              dispatcher: ep.dispatcher,
-              headers,
-              body: opts.body,
-              signal: opts.signal,
-            });
-      } catch (err) {
-        if (replayable && attempt < this.#retry.attempts && isTransientError(err) && !opts.signal?.aborted) {
-          const delay = retryDelay(attempt, undefined, this.#retry);
-          this.#onRetry?.(what, attempt + 1, (err as Error).message);
-          await sleep(delay);
-          continue;
-        }
-        throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
-      }
-      if (res.statusCode === 401 && sameOrigin && !authTried && replayable) {
-        await res.body.dump();
-        authTried = true;
-        authorization = await auth.challenged(header(res.headers, 'www-authenticate'), scope, authorization);
-        attempt--; // an auth round trip is not a failure
-        continue;
-      }
-      if (replayable && isTransientStatus(res.statusCode) && attempt < this.#retry.attempts) {
-        await res.body.dump();
-        const delay = retryDelay(attempt, header(res.headers, 'retry-after'), this.#retry);
-        this.#onRetry?.(what, attempt + 1, `HTTP ${res.statusCode}`);
-        await sleep(delay);
-        continue;
-      }
-      return res;
+    const once = () => request(url, { method: opts.method ?? 'GET', dispatcher: ep.dispatcher, headers: { 'user-agent': 'astrago-check', ...opts.headers, ...(authorization ? { authorization } : {}) }, body: opts.body, signal: opts.signal });
+    try {
+      return await retryingRequest(
+        async () => {
+          const res = await once();
+          // An auth round trip (401 -> challenge -> token) is part of the try, not a failure.
+          if (res.statusCode !== 401 || !sameOrigin || authTried || !replayable) return res;
+          await res.body.dump();
+          authTried = true;
+          authorization = await auth.challenged(header(res.headers, 'www-authenticate'), scope, authorization);
+          return await once();
+        },
+        { policy: this.#retry, replayable, onRetry: (attempt, reason) => this.#onRetry?.(what, attempt, reason), ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+    } catch (err) {
+      if (err instanceof OperationError) throw err;
+      throw new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -222,9 +196,9 @@ export class RegistryClient {
    * whether the registry honoured the range (206); when it answered 200 the
    * stream starts at byte 0 and the caller must start over.
    */
-  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ body: BlobBody; partial: boolean; length: number | undefined }> {
+  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ body: Readable; partial: boolean; length: number | undefined }> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await this.#send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, signal }, true);
+    const res = await this.send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, ...(signal ? { signal } : {}) });
     if (res.statusCode === 416 && offset > 0) {
       // Our partial is already as long as (or longer than) the blob: start over.
       // The short error body is dropped with its connection (reading it through was not reliable).

@@ -51,7 +51,8 @@ async function fail(what: string, res: PushResponse): Promise<never> {
     /* no body */
   }
   const hint = res.status === 404 && /NAME_UNKNOWN|project/i.test(detail) ? ' (on Harbor, the first component of the prefix must be an existing project)' : '';
-  throw new OperationError(`${what}: the registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}${hint}`);
+  // (the status rides along: retry.ts's transientFailure retries 5xx/429 answers)
+  throw Object.assign(new OperationError(`${what}: the registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}${hint}`), { status: res.status });
 }
 
 async function drain(res: PushResponse): Promise<void> {

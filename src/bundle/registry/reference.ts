@@ -1,6 +1,8 @@
 // Image references, parsed in one place, the way Docker normalises them:
 // `nginx` -> docker.io/library/nginx:latest, `ghcr.io/a/b@sha256:...`,
 // `localhost:5000/x:1`, `[::1]:5000/x`.
+import { isLoopbackName } from '../../loopback.ts';
+import { isDigest } from './digest.ts';
 
 export interface ImageReference {
   /** registry host[:port] as written (docker.io for Docker Hub) */
@@ -18,7 +20,6 @@ export const DOCKER_HUB_API = 'registry-1.docker.io';
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const DOMAIN = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/;
 
 export class ReferenceError extends Error {
@@ -38,7 +39,7 @@ export function parseReference(input: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(input, `digest must be sha256: followed by 64 lowercase hex digits`);
+    if (!isDigest(digest)) throw new ReferenceError(input, `digest must be sha256: followed by 64 lowercase hex digits`);
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
@@ -92,7 +93,7 @@ export function hostname(registry: string): string {
   return i >= 0 ? registry.slice(0, i) : registry;
 }
 
+/** Whether a registry (host[:port]) is on this machine (the one rule: ../../loopback.ts). */
 export function isLoopbackHost(registry: string): boolean {
-  const h = hostname(registry).toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return isLoopbackName(hostname(registry));
 }

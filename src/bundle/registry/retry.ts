@@ -1,5 +1,6 @@
-// When and how long to retry a registry request: one policy for pulls and
-// pushes. Transient means the next try may well succeed (connection reset or
+// When and how long to retry an HTTP request: one policy for every request
+// the tool makes (registry pulls and pushes, Helm repositories, files), and
+// the one place that applies it (withRetries, retryingRequest). Transient means the next try may well succeed (connection reset or
 // refused, timeouts, 408/429/5xx); anything else (4xx, digest mismatch) is
 // final. Delays grow exponentially with full jitter, so many parallel
 // transfers hit by the same outage do not come back in lock-step, and a
@@ -89,4 +90,59 @@ export async function withRetries<T>(
       await sleep(delay, undefined, { signal: opts.signal });
     }
   }
+}
+
+/** An answer with a transient status (5xx, 429, 408), as an error withRetries can classify. */
+export class TransientStatusError extends Error {
+  readonly status: number;
+  readonly retryAfter: string | undefined;
+  constructor(status: number, retryAfter: string | undefined) {
+    super(`HTTP ${status}`);
+    this.name = 'TransientStatusError';
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A failure the next try may not see: a network error, or an error naming a transient HTTP status (a push step). */
+export function transientFailure(err: unknown): { transient: boolean; retryAfter?: string } {
+  if (err instanceof TransientStatusError) return { transient: true, retryAfter: err.retryAfter };
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number') return { transient: isTransientStatus(status) };
+  return { transient: isTransientError(err) };
+}
+
+interface AnyAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: { dump(): Promise<void> };
+}
+
+/**
+ * Sends a request (`send`) under the retry policy: a network error or a
+ * transient status is tried again after the backoff (Retry-After honoured);
+ * the last try's answer comes back as it is, whatever its status.
+ * `replayable` false (a streamed upload body): nothing is retried here.
+ */
+export async function retryingRequest<R extends AnyAnswer>(
+  send: (attempt: number) => Promise<R>,
+  opts: { policy?: RetryPolicy; replayable?: boolean; onRetry?: (attempt: number, reason: string) => void; signal?: AbortSignal } = {},
+): Promise<R> {
+  const policy = opts.policy ?? DEFAULT_RETRY;
+  if (opts.replayable === false) return send(1);
+  return withRetries(
+    async (attempt) => {
+      const res = await send(attempt);
+      if (!isTransientStatus(res.statusCode) || attempt >= policy.attempts) return res;
+      await res.body.dump();
+      const ra = res.headers['retry-after'];
+      throw new TransientStatusError(res.statusCode, Array.isArray(ra) ? ra[0] : ra);
+    },
+    {
+      policy,
+      classify: (err) => (opts.signal?.aborted ? { transient: false } : transientFailure(err)),
+      onRetry: (attempt, err) => opts.onRetry?.(attempt, err instanceof Error ? err.message : String(err)),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+  );
 }

@@ -2,6 +2,7 @@
 // helm use): "*" matches everything; "name" matches it and its subdomains;
 // ".name" matches subdomains only; IPs and CIDRs match addresses; an entry with
 // ":port" matches that port only; loopback is never proxied.
+import { isLoopbackName } from '../../loopback.ts';
 import { BlockList, isIP } from 'node:net';
 
 export function splitNoProxy(value: string | string[] | undefined): string[] {
@@ -32,12 +33,9 @@ export function cidrContains(outer: string, inner: string): boolean {
   return bl.check(innerNet, ipFamily(innerNet));
 }
 
+/** The one loopback rule (../../loopback.ts). */
 export function isLoopback(host: string): boolean {
-  const h = stripBrackets(host).toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1';
-  return false;
+  return isLoopbackName(stripBrackets(host));
 }
 
 /** The NO_PROXY entry that sends `host[:port]` direct, or undefined (use the proxy). */
