@@ -94,6 +94,7 @@ export async function writeTar(
   hasher.begin([]);
   const limit = pLimit(copiers);
   let stopped = false;
+  let firstError: unknown;
   const fill = async (i: number, e: TarEntry): Promise<void> => {
     if (e.data) return tar.fill(i, e.data);
     const how = await (downloads.get(e.blob!) ?? 'cached');
@@ -102,6 +103,7 @@ export async function writeTar(
   };
   try {
     const stop = (err: unknown) => {
+      if (!stopped) firstError = err;
       stopped = true;
       hasher.cancel();
       throw err;
@@ -109,8 +111,8 @@ export async function writeTar(
     // Every job is awaited together below; none may reject unobserved meanwhile.
     const jobs = [tar.writeFrame(), ...entries.map((e, i) => fill(i, e))].map((p) => p.catch(stop));
     const results = await Promise.allSettled(jobs);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // (the first failure is the reason; the jobs it stopped are not)
+    if (results.some((r) => r.status === 'rejected')) throw firstError;
     await fh.close();
     const hex = await hasher.finish();
     await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
