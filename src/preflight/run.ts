@@ -21,7 +21,8 @@ import { ALL_CHECKS, SITE_CHECKS } from './checks/index.ts';
 import { FleetProgress } from './checks/fleet/progress.ts';
 import { runChecks, siteCheckTimeout, type EngineNode, type RecordedFacts } from './engine.ts';
 import { createLocalHost } from './hosts/local.ts';
-import { connectSsh, UnreachableHost } from './hosts/ssh.ts';
+import { connectSsh, UnreachableHost, type SshConnectOptions } from './hosts/ssh.ts';
+import { JumpPool, parseJump } from './hosts/ssh/jump.ts';
 import { checkIdMatches, DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts';
 import type { CheckDef, Host, SiteCheckDef } from './types.ts';
 
@@ -31,6 +32,9 @@ export const DEFAULT_LOCAL_ROLES: Role[] = ['control-plane'];
 export const DEFAULT_SSH_CONCURRENCY = 32;
 
 export interface RemoteHostOptions {
+  site?: Site;
+  /** Jump host connections of the run (ssh.proxyJump), shared by the nodes behind them. */
+  jumps?: JumpPool;
   siteDir: string;
   acceptNewHostKeys: boolean;
   timeoutMs: number;
@@ -40,11 +44,18 @@ export interface RemoteHostOptions {
 /** Opens a Host for a site node. Resolves even when the node is unreachable (the host then fails each call). */
 export type RemoteHostFactory = (node: SiteNode, opts: RemoteHostOptions) => Promise<Host>;
 
-export const openSshHost: RemoteHostFactory = (node, opts) =>
-  connectSsh(
-    { name: node.name, address: node.address, ...node.ssh },
-    { connectTimeoutMs: opts.timeoutMs, acceptNewHostKeys: opts.acceptNewHostKeys, env: opts.env, baseDir: opts.siteDir },
-  );
+export const openSshHost: RemoteHostFactory = (node, opts) => {
+  const { proxyJump, ...ssh } = node.ssh ?? {};
+  const target = { name: node.name, address: node.address, ...ssh };
+  const connect: SshConnectOptions = { connectTimeoutMs: opts.timeoutMs, acceptNewHostKeys: opts.acceptNewHostKeys, env: opts.env, baseDir: opts.siteDir };
+  // A node's own proxyJump, else the site's (as OpenSSH: the first setting wins).
+  const chain = proxyJump ?? opts.site?.ssh?.proxyJump;
+  if (chain?.length) {
+    if (!opts.jumps) throw new Error('openSshHost: proxyJump needs RemoteHostOptions.jumps');
+    connect.dial = opts.jumps.dialer(chain.map(parseJump), target, connect);
+  }
+  return connectSsh(target, connect);
+};
 
 export interface PreflightOptions {
   sitePath?: string;
@@ -139,7 +150,8 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
   const remote = siteNodes.filter((s) => (!o.nodeNames?.length || o.nodeNames.includes(s.name)) && s !== selfInSite);
 
   const factory = o.remoteHostFactory ?? openSshHost;
-  const remoteOpts: RemoteHostOptions = { siteDir, acceptNewHostKeys: o.acceptNewHostKeys ?? false, timeoutMs: o.timeoutMs, env: o.env };
+  const jumps = new JumpPool();
+  const remoteOpts: RemoteHostOptions = { site, jumps, siteDir, acceptNewHostKeys: o.acceptNewHostKeys ?? false, timeoutMs: o.timeoutMs, env: o.env };
   const nodes: EngineNode[] = [];
   try {
     if (checkLocal) {
@@ -216,5 +228,6 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
     };
   } finally {
     await Promise.all(nodes.map(async (n) => (await Promise.resolve(n.host).catch(() => null))?.close().catch(() => {})));
+    await jumps.close(); // after the nodes: their connections run through the hops
   }
 }

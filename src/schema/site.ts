@@ -4,6 +4,12 @@ import { apiVersion, envVarName, hostPort, roleSchema } from './common.ts';
 
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR like 10.233.0.0/18');
 
+/** OpenSSH ProxyJump hops, `[user@]host[:port]`, in order. */
+const proxyJump = z
+  .array(z.string().regex(/^(?:[^@\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^@:\s[\]]+)(?::\d{1,5})?$/, 'expected [user@]host[:port]'))
+  .min(1)
+  .describe('jump hosts to reach the node through, in order (as OpenSSH ProxyJump); each host key is checked like the node\'s');
+
 export const sshSchema = z.strictObject({
   user: z.string().min(1).optional().describe('SSH user (default: the current user)'),
   port: z.number().int().min(1).max(65535).optional().describe('SSH port (default 22)'),
@@ -13,6 +19,7 @@ export const sshSchema = z.strictObject({
   passwordFile: z.string().optional().describe('file holding the SSH password'),
   knownHostsFile: z.string().optional().describe('known_hosts file (default ~/.ssh/known_hosts)'),
   sudo: z.boolean().optional().describe('run root-only probes with sudo -n'),
+  proxyJump: proxyJump.optional(),
 });
 
 export const nodeSchema = z.strictObject({
@@ -34,6 +41,7 @@ export const siteSchema = z.strictObject({
   kind: z.literal('Site'),
   metadata: z.strictObject({ name: z.string().min(1) }),
   nodes: z.array(nodeSchema).default([]),
+  ssh: z.strictObject({ proxyJump: proxyJump.optional() }).optional().describe('SSH settings for every node (a node\'s own ssh settings win)'),
   network: z
     .strictObject({
       proxy: proxySchema.optional(),

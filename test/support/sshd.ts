@@ -94,7 +94,9 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
   const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...inUts] : inUts;
   const server = startProcess(argv);
   try {
-    for (const p of o.ports) await waitForPort(o.address, p, 10_000, server.child);
+    // Loopback inside a namespace is out of the host's reach: wait from inside it.
+    const inside = o.netns && /^127\./.test(o.address);
+    for (const p of o.ports) await (inside ? waitInNetns(o.netns!, o.address, p, server) : waitForPort(o.address, p, 10_000, server.child));
   } catch (err) {
     await server.stop();
     throw new Error(`sshd on ${o.address} did not start: ${(err as Error).message}\n${server.output()}`);
@@ -112,6 +114,20 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
       await sleep(0);
     },
   };
+}
+
+async function waitInNetns(netns: string, address: string, port: number, server: Server): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (server.child.exitCode !== null) throw new Error(`sshd exited with ${server.child.exitCode}`);
+    try {
+      execFileSync('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`], { stdio: 'ignore' });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listens on ${address}:${port} in ${netns}`);
+      await sleep(50);
+    }
+  }
 }
 
 /**

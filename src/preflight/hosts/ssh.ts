@@ -65,6 +65,8 @@ export interface SshConnectOptions {
   /** Base directory for relative keyFile/passwordFile/knownHostsFile paths (the site file's). */
   baseDir?: string;
   home?: string;
+  /** How to reach address:port (default: a TCP connection from here; through jump hosts: ssh/jump.ts). */
+  dial?(address: string, port: number, o: { timeoutMs: number; signal?: AbortSignal }): Promise<Duplex>;
 }
 
 export type HostKeyStatus = 'known' | 'added' | 'unknown' | 'changed' | 'revoked' | 'unchecked';
@@ -169,12 +171,12 @@ export async function connectSsh(t: SshTarget, opts: SshConnectOptions): Promise
   }
 
   // Phase 1: TCP.
-  let sock: Socket;
+  let sock: Duplex;
   const tTcp = performance.now();
   try {
-    // The same TCP dial as probes from this machine use.
-    sock = (await createLocalHost().connectTcp(t.address, port, { timeoutMs: left(), signal: opts.signal })) as Socket;
-    sock.setNoDelay(true); // many small request/reply packets: Nagle + delayed ACK would add ~40 ms to each
+    // The same TCP dial as probes from this machine use, or the last jump host's channel.
+    sock = await (opts.dial ?? ((a, p, o) => createLocalHost().connectTcp(a, p, o)))(t.address, port, { timeoutMs: left(), signal: opts.signal });
+    (sock as Socket).setNoDelay?.(true); // many small request/reply packets: Nagle + delayed ACK would add ~40 ms to each
     facts.tcp = { ok: true, ms: Math.round(performance.now() - tTcp) };
   } catch (err) {
     const d = opts.signal?.aborted ? { state: 'timeout' as const, error: 'aborted (overall deadline)' } : describeSocketError(err as NodeJS.ErrnoException);
