@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import { InputError, OperationError } from '../../errors.ts';
-import type { RegistrySettings } from '../../schema/bundle-spec.ts';
+import type { RegistrySettings } from './settings.ts';
 import { DOCKER_HUB } from './reference.ts';
 
 export interface Credentials {
@@ -100,6 +100,29 @@ function basic(c: Credentials): string {
   return 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64');
 }
 
+/** GETs a token URL with these headers; the preflight checks pass one that goes over the node's own route. */
+export type TokenFetcher = (url: URL, headers: Record<string, string>) => Promise<{ status: number; body: string }>;
+
+/** A token fetcher through an undici dispatcher (the registry client's transport). */
+export function dispatcherTokenFetcher(dispatcher: Dispatcher): TokenFetcher {
+  return async (url, headers) => {
+    const res = await request(url, { dispatcher, headers });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+}
+
+/** The token service refused (`status`), or answered 200 with no usable token (`problem`). */
+export class TokenError extends OperationError {
+  readonly status: number;
+  readonly problem: string | undefined;
+  constructor(message: string, status: number, problem?: string) {
+    super(message);
+    this.name = 'TokenError';
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
 interface CachedToken {
   header: string;
   expires: number;
@@ -113,14 +136,14 @@ interface CachedToken {
 export class RegistryAuth {
   readonly #registry: string;
   readonly #creds: Credentials | undefined;
-  readonly #dispatcher: Dispatcher;
+  readonly #fetcher: TokenFetcher;
   #challenge: Challenge | undefined;
   readonly #tokens = new Map<string, Promise<CachedToken>>();
 
-  constructor(registry: string, creds: Credentials | undefined, dispatcher: Dispatcher) {
+  constructor(registry: string, creds: Credentials | undefined, fetchToken: TokenFetcher) {
     this.#registry = registry;
     this.#creds = creds;
-    this.#dispatcher = dispatcher;
+    this.#fetcher = fetchToken;
   }
 
   /** Number of token requests made (for tests and logs). */
@@ -176,24 +199,22 @@ export class RegistryAuth {
     // `scope` may hold several space-separated scopes (a mount also reads its source): one parameter each.
     const scopes = new Set([...scope.split(' '), ...(extraScope ? extraScope.split(' ') : [])].filter(Boolean));
     for (const s of scopes) url.searchParams.append('scope', s);
+    // `account` as docker login sends it (token services may use it to pick the user)
+    if (this.#creds) url.searchParams.set('account', this.#creds.username);
     this.tokenFetches++;
-    const res = await request(url, {
-      dispatcher: this.#dispatcher,
-      headers: { accept: 'application/json', ...(this.#creds ? { authorization: basic(this.#creds) } : {}) },
-    });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) {
+    const res = await this.#fetcher(url, { accept: 'application/json', ...(this.#creds ? { authorization: basic(this.#creds) } : {}) });
+    if (res.status !== 200) {
       // The realm's answer may echo the request; never the credentials, which were only in a header.
-      throw new OperationError(`registry ${this.#registry}: token service ${url.origin}${url.pathname} answered HTTP ${res.statusCode}${this.#creds ? ` for user ${this.#creds.username}` : ' (anonymous)'}`);
+      throw new TokenError(`registry ${this.#registry}: token service ${url.origin}${url.pathname} answered HTTP ${res.status}${this.#creds ? ` for user ${this.#creds.username}` : ' (anonymous)'}`, res.status);
     }
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(res.body);
     } catch {
-      throw new OperationError(`registry ${this.#registry}: token service answered something that is not JSON`);
+      throw new TokenError(`registry ${this.#registry}: token service answered something that is not JSON`, 200, 'the token endpoint did not answer JSON');
     }
     const token = body.token ?? body.access_token;
-    if (!token) throw new OperationError(`registry ${this.#registry}: token service answered without a token`);
+    if (!token) throw new TokenError(`registry ${this.#registry}: token service answered without a token`, 200, 'the token endpoint answered without a token');
     // Refresh a little early; 60 s is the spec's default lifetime.
     const lifetime = Math.max(30, body.expires_in ?? 60);
     return { header: `Bearer ${token}`, expires: Date.now() + (lifetime - 10) * 1000 };

@@ -16,8 +16,8 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import { OperationError } from '../../errors.ts';
-import type { RegistrySettings } from '../../schema/bundle-spec.ts';
-import { findCredentials, RegistryAuth, repositoryScope } from './auth.ts';
+import type { RegistrySettings } from './settings.ts';
+import { dispatcherTokenFetcher, findCredentials, RegistryAuth, repositoryScope } from './auth.ts';
 import { formatReference, type ImageReference } from './reference.ts';
 import { DEFAULT_RETRY, retryingRequest, type RetryPolicy } from './retry.ts';
 import { Transport } from './transport.ts';
@@ -91,7 +91,7 @@ export class RegistryClient {
   #authFor(registry: string, dispatcher: Dispatcher): RegistryAuth {
     let a = this.#auth.get(registry);
     if (!a) {
-      a = new RegistryAuth(registry, findCredentials(registry, this.transport.settingsFor(registry), this.#env), dispatcher);
+      a = new RegistryAuth(registry, findCredentials(registry, this.transport.settingsFor(registry), this.#env), dispatcherTokenFetcher(dispatcher));
       this.#auth.set(registry, a);
     }
     return a;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
 import { InputError, OperationError } from '../../errors.ts';
-import type { RegistrySettings } from '../../schema/bundle-spec.ts';
+import type { RegistrySettings } from './settings.ts';
 import { apiHost, isLoopbackHost } from './reference.ts';
 
 export interface Endpoint {

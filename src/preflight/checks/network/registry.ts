@@ -7,6 +7,7 @@ import { routeFor } from '../../net/proxy.ts';
 import { inspectTls, type TlsFacts } from '../../net/tls.ts';
 import { resolveOnHost, type Resolution } from '../../net/resolve.ts';
 import { challengeProblem, parseChallenge } from '../../net/www-authenticate.ts';
+import { RegistryAuth, TokenError, type TokenFetcher } from '../../../bundle/registry/auth.ts';
 import { isLoopback } from '../../net/no-proxy.ts';
 import { describeTcpState, probeTcp } from '../../net/tcp.ts';
 import { NODE_ENV, nodeProxySettings } from './proxy-settings.ts';
@@ -316,27 +317,21 @@ export const registryAuth = defineCheck<RegistryAuthFacts>({
       const anon = await getV2(ctx, t, opts);
       facts.anonymousStatus = anon.status;
       if (anon.status !== 401 || !creds || creds.error) return facts;
-      const c = anon.headers['www-authenticate'] ? parseChallenge(anon.headers['www-authenticate']) : undefined;
+      const www = anon.headers['www-authenticate'];
+      const c = www ? parseChallenge(www) : undefined;
       facts.scheme = c?.scheme;
-      const basic = 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64');
-      if (c?.scheme === 'basic') {
-        facts.loginStatus = (await getV2(ctx, t, opts, { authorization: basic })).status;
-      } else if (c?.scheme === 'bearer' && !challengeProblem(c)) {
-        const realm = new URL(c.params.realm!);
-        if (c.params.service) realm.searchParams.set('service', c.params.service);
-        realm.searchParams.set('account', creds.username);
-        const tok = await fetchOnHost(ctx.host, realm, { timeoutMs: opts.timeoutMs, signal: ctx.signal, headers: { authorization: basic } }, opts);
-        facts.tokenStatus = tok.status;
-        if (tok.status === 200) {
-          let token: string | undefined;
-          try {
-            const body = JSON.parse(tok.body) as { token?: string; access_token?: string };
-            token = body.token ?? body.access_token;
-          } catch {
-            facts.tokenError = 'the token endpoint did not answer JSON';
-          }
-          if (token) facts.loginStatus = (await getV2(ctx, t, opts, { authorization: `Bearer ${token}` })).status;
-          else facts.tokenError ??= 'the token endpoint answered without a token';
+      if ((c?.scheme === 'basic' || c?.scheme === 'bearer') && !challengeProblem(c)) {
+        // The registry client's own login flow (Basic, or the Bearer token service), over this node's route.
+        const fetchToken: TokenFetcher = async (url, headers) => fetchOnHost(ctx.host, url, { timeoutMs: opts.timeoutMs, signal: ctx.signal, headers }, opts);
+        const auth = new RegistryAuth(t.url.host, { username: creds.username, password: creds.password ?? '' }, fetchToken);
+        try {
+          const authorization = await auth.challenged(www, '');
+          if (c.scheme === 'bearer') facts.tokenStatus = 200;
+          if (authorization) facts.loginStatus = (await getV2(ctx, t, opts, { authorization })).status;
+        } catch (err) {
+          if (!(err instanceof TokenError)) throw err;
+          facts.tokenStatus = err.status;
+          if (err.problem) facts.tokenError = err.problem;
         }
       }
     } catch (err) {
