@@ -106,6 +106,8 @@ function pick(argv: string[]): { cmd: CommandEntry; rest: string[] } | 'help' | 
   if (first === 'checklist' && second === 'import') return { cmd: CHECKLIST_IMPORT, rest: argv.slice(2) };
   if (first === 'report') {
     if (second === 'merge') return { cmd: REPORT_MERGE, rest: argv.slice(2) };
+    // `report --help`: its one command's help, as `bundle --help` lists its commands.
+    if (second === '--help' || second === '-h') return { cmd: REPORT_MERGE, rest: ['--help'] };
     throw new UsageError(`report: expected 'report merge REPORT.json...'\nRun '${TOOL_NAME} report merge --help' for usage.`);
   }
   if (first !== undefined && TOP[first]) return { cmd: TOP[first], rest: argv.slice(1) };

@@ -47,6 +47,25 @@ test('profile prints the embedded built-in profile; checks lists every check (th
   assert.equal((await runBinary(['checks', '--format', 'pdf'])).code, 2);
 });
 
+test('--output and --save-facts into a directory that does not exist yet: created (checklist, report merge, preflight), exit as usual', async () => {
+  const d = join(dir, 'new-out');
+  const cl = await runBinary(['checklist', '--format', 'markdown', '--output', join(d, 'a', 'form.md')]);
+  assert.equal(cl.code, 0, cl.stderr);
+  assert.match(readFileSync(join(d, 'a', 'form.md'), 'utf8'), /\|/);
+  const pf = await runBinary(['--only', 'os.hostname', '--format', 'json', '--output', join(d, 'b', 'r.json'), '--save-facts', join(d, 'c', 'facts.json')]);
+  assert.equal(pf.code, 0, pf.stderr);
+  assert.equal(JSON.parse(readFileSync(join(d, 'c', 'facts.json'), 'utf8')).kind, 'PreflightFacts');
+  const m = await runBinary(['report', 'merge', join(d, 'b', 'r.json'), '--format', 'json', '--output', join(d, 'd', 'site.json')]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(reportSchema.parse(JSON.parse(readFileSync(join(d, 'd', 'site.json'), 'utf8'))).nodes?.length, 1);
+  // A --save-facts that cannot be written is refused before any check runs, naming that flag.
+  writeFileSync(join(d, 'file'), 'x');
+  const bad = await runBinary(['--only', 'os.hostname', '--format', 'json', '--save-facts', join(d, 'file', 'facts.json')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /preflight: --save-facts .*file\/facts\.json: cannot write there/);
+  assert.equal(bad.stdout, '');
+});
+
 test('preflight --help says what a bare --timeout number means', async () => {
   const r = await runBinary(['preflight', '--help']);
   assert.match(r.stdout, /--timeout DUR\s+per-check timeout: 5s, 500ms, 2m; a bare number is\s+seconds/);
@@ -63,6 +82,8 @@ const COMMANDS: [string[], RegExp][] = [
   [['bundle', 'verify'], /Usage: astrago-check bundle verify/],
   [['bundle', 'inspect'], /Usage: astrago-check bundle inspect/],
   [['bundle', 'install'], /Usage: astrago-check bundle install/],
+  [['report'], /Usage: astrago-check report merge/],
+  [['report', 'merge'], /Usage: astrago-check report merge/],
 ];
 
 for (const [cmd, usage] of COMMANDS) {

@@ -9,6 +9,6 @@ export { runFromFacts } from '../../preflight/rejudge.ts';
 
 /** Writes the facts (secrets masked) and says where they went. */
 export function saveFacts(file: string, doc: FactsFile, secrets: readonly string[], say: { write(s: string): unknown }): void {
-  writeOutputFile('preflight --save-facts', file, JSON.stringify(redactValue(doc, secrets)) + '\n', 'the facts');
+  writeOutputFile('preflight', file, JSON.stringify(redactValue(doc, secrets)) + '\n', 'the facts', '--save-facts');
   say.write(`facts written to ${file}: ${doc.checks.length} node checks on ${doc.nodes.length} nodes, ${doc.siteChecks.length} site checks\n`);
 }

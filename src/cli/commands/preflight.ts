@@ -16,13 +16,13 @@ const WRITE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 
  * Before any check runs: the report's directory exists (created as `bundle create --output`
  * does) and can be written, so a long run never ends in a report that cannot be saved.
  */
-function prepareOutput(file: string): void {
+function prepareOutput(file: string, flag = '--output'): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
     accessSync(dirname(file), constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code && WRITE_ERRORS.has(code)) throw new UsageError(`preflight: --output ${file}: cannot write there (${code}: ${(err as Error).message})`);
+    if (code && WRITE_ERRORS.has(code)) throw new UsageError(`preflight: ${flag} ${file}: cannot write there (${code}: ${(err as Error).message})`);
     throw err;
   }
 }
@@ -66,6 +66,7 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
     const live = ['site', 'node', 'local', 'role', 'accept-new-host-keys', 'save-facts', 'ssh-concurrency'].filter((k) => values[k] !== undefined && !(Array.isArray(values[k]) && values[k].length === 0));
     if (live.length) throw new UsageError(`preflight: --from-facts judges kept facts with no connection; it takes no --${live.join(', --')}`);
   }
+  if (saveFacts) prepareOutput(saveFacts, '--save-facts');
   const facts = fromFacts || saveFacts ? await import('./preflight-facts.ts') : undefined;
   const recorder = saveFacts ? new facts!.FactsRecorder() : undefined;
   const pf = fromFacts
