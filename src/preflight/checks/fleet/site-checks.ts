@@ -263,21 +263,30 @@ async function proveRefused(
     else byTarget.set(c.to, [c]);
   }
   const listeners: Record<string, ListenerFacts> = {};
-  await Promise.all(
+  const left = deadline - performance.now();
+  if (left < 600 || signal.aborted || byTarget.size === 0) return listeners;
+  const perProbe = Math.max(300, Math.min(2000, Math.floor(left / 4)));
+  // Every target's listener first, then ONE round of dials for all of them (a batch per source,
+  // as the first round): one round per target would cost the tool n² channels on a large site.
+  const up = await Promise.all(
     [...byTarget].map(async ([to, refused]) => {
-      const left = deadline - performance.now();
-      if (left < 600 || signal.aborted) return;
-      const perProbe = Math.max(300, Math.min(2000, Math.floor(left / 4)));
       const ports = [...new Set(refused.map((c) => c.port))];
       const expected: Record<number, number> = {};
       for (const c of refused) expected[c.port] = (expected[c.port] ?? 0) + 1;
-      const l = await startProofListener(hosts.get(to)!, ports, { expected, holdMs: perProbe + 1500, readyMs: Math.min(1500, Math.floor(left / 3)), signal, bindAddress: address.get(to) });
+      // Held until every expected dial came, at most for what is left of the budget.
+      const holdMs = Math.max(perProbe + 1500, Math.floor(deadline - performance.now()) - 200);
+      const l = await startProofListener(hosts.get(to)!, ports, { expected, holdMs, readyMs: Math.min(1500, Math.floor(left / 3)), signal, bindAddress: address.get(to) });
       listeners[to] = { bound: l.bound, errors: { ...l.errors } };
-      const again = refused.filter((c) => l.bound.includes(c.port));
-      if (again.length) {
-        const { cells: retried } = await dialAll(again, hosts, address, signal, perProbe);
-        again.forEach((c, i) => (c.retry = { state: retried[i]!.state, ...(retried[i]!.error ? { error: retried[i]!.error } : {}) }));
-      }
+      return { to, l, again: refused.filter((c) => l.bound.includes(c.port)) };
+    }),
+  );
+  const again = up.flatMap((u) => u.again);
+  if (again.length) {
+    const { cells: retried } = await dialAll(again, hosts, address, signal, perProbe);
+    again.forEach((c, i) => (c.retry = { state: retried[i]!.state, ...(retried[i]!.error ? { error: retried[i]!.error } : {}) }));
+  }
+  await Promise.all(
+    up.map(async ({ to, l }) => {
       // The listener ends once every port got its dials, else after its hold time on its own:
       // wait a moment for it, not for its hold time.
       const final = await Promise.race([l.done, new Promise<undefined>((r) => void setTimeout(() => r(undefined), Math.max(0, Math.min(500, deadline - performance.now()))).unref())]);
