@@ -160,7 +160,8 @@ try {
       const run = (k: string, killAfterMs?: number) =>
         side === 'create'
           ? runCli(['bundle', 'create', '--spec', spec, '--output', join(work, `c-${k}`, 'b.tar'), '--cache-dir', join(work, `c-cache-${k}`), '--concurrency', '2'], { killAfterMs })
-          : runCli(['bundle', 'install', good, '--registry', `${proxy.hostPort}/crash-${k}`, '--charts-dir', join(work, `c-charts-${k}`), '--concurrency', '2'], { killAfterMs });
+          // --flat: the trials look the images up at PREFIX/<path> (the by-registry layout adds the source host)
+          : runCli(['bundle', 'install', good, '--registry', `${proxy.hostPort}/crash-${k}`, '--flat', '--charts-dir', join(work, `c-charts-${k}`), '--concurrency', '2'], { killAfterMs });
       const s0 = performance.now();
       const clean = await run('clean');
       const duration = performance.now() - s0;
