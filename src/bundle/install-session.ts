@@ -67,6 +67,10 @@ export async function openPushSession(opts: SessionOptions): Promise<PushSession
     baseUrl = ep.baseUrl;
   } catch (err) {
     await client.close();
+    // The client's own words name bundle create's sources (the spec's registries[]); install takes others.
+    if (err instanceof OperationError && /needs a login .*no credentials were found/.test(err.message)) {
+      throw new OperationError(`registry ${host} needs a login and no credentials were found: give them with --site site.yaml (its registry username and passwordEnv/passwordFile) or 'docker login ${host}' / 'skopeo login ${host}' (~/.docker/config.json); nothing was pushed or written`, { cause: err });
+    }
     if (err instanceof OperationError && !/certificate|EPROTO|wrong version|ECONN|ENOTFOUND|EAI_AGAIN|timeout/i.test(err.message)) throw err;
     throw explain(host, err);
   }

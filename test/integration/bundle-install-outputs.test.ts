@@ -132,6 +132,11 @@ test('a registry that is down or refuses the credentials: found before verifying
   assert.doesNotMatch(r2.stdout, /Verifying/);
   assert.ok(!(r2.stdout + r2.stderr).includes('wrong-password'));
 
+  const r3 = await install(['--registry', `${target.host}/b`, '--ca-file', pki.caCert, '--charts-dir', charts], join(dir, 'no-docker-config'));
+  assert.equal(r3.code, 1, r3.stdout + r3.stderr);
+  assert.match(r3.stderr, new RegExp(`registry ${target.host} needs a login and no credentials were found: give them with --site site\\.yaml .*docker login ${target.host}`));
+  assert.doesNotMatch(r3.stderr, /spec registries/, 'install reads no spec');
+
   assert.deepEqual(snapshot(charts), before, 'registry-values.yaml and the charts stay as they were');
   assert.deepEqual(snapshot(join(dir, 'site-b', 'astrago-files')), filesBefore);
 });
