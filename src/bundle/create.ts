@@ -181,7 +181,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     for (const w of warnings) progress.log(`warning: ${w}`);
 
     const delta = baseInventory ? selectDelta(baseInventory, deltaItems(okImages, okCharts, okFiles)) : undefined;
-    if (delta) progress.log(`delta against ${delta.base.name} ${delta.base.version} (${delta.base.manifestDigest}): leaves out ${delta.blobs.size} layers, ${delta.base.omitted.charts.length} charts, ${delta.base.omitted.files.length} files (${formatBytes(delta.savedBytes)})`);
+    if (delta) progress.log(`delta against ${delta.base.name} ${delta.base.version} (${delta.base.manifestDigest}): leaves out ${plural(delta.blobs.size, 'layer')}, ${plural(delta.base.omitted.charts.length, 'chart')}, ${plural(delta.base.omitted.files.length, 'file')} (${formatBytes(delta.savedBytes)})`);
     const manifest = buildManifest(loaded.spec, platforms, okImages, okCharts, okFiles, chartImages, warnings, sources, delta?.base);
     const entries = layoutEntries(manifest, okImages, okCharts, okFiles, mtime, delta);
 

@@ -38,9 +38,10 @@ function spec(version: string, images: string[]): string {
   return f;
 }
 
-async function create(specFile: string, out: string, more: string[] = []): Promise<void> {
+async function create(specFile: string, out: string, more: string[] = []): Promise<string> {
   const r = await runBinary(['bundle', 'create', '--spec', specFile, '--output', out, '--cache-dir', join(work, 'cache'), ...more], { env: env(), timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  return r.stdout + r.stderr;
 }
 
 function tarEntries(file: string): string[] {
@@ -111,7 +112,8 @@ test('--base OLD/bundle.yaml leaves out the same', async () => {
   const yamlOnly = join(work, 'base-bundle.yaml');
   writeFileSync(yamlOnly, execFileSync('tar', ['-xOf', baseTar, 'bundle.yaml']));
   const out = join(work, 'delta-from-yaml.tar');
-  await create(spec('2.0.0', NAMES.map((n) => `${source.host}/team/${n}:${n === 'three' ? '2.0' : '1.0'}`)), out, ['--base', yamlOnly]);
+  const said = await create(spec('2.0.0', NAMES.map((n) => `${source.host}/team/${n}:${n === 'three' ? '2.0' : '1.0'}`)), out, ['--base', yamlOnly]);
+  assert.match(said, /delta against platform 1\.0\.0 \(sha256:[0-9a-f]{64}\): leaves out 5 layers, 1 chart, 1 file \(/);
   assert.ok(readFileSync(out).equals(readFileSync(deltaTar)), 'byte for byte the same delta');
 });
 
