@@ -62,6 +62,8 @@ export interface VerifyResult {
   delta?: { base: DeltaBase; needs: { blobs: Map<string, number>; bytes: number; charts: string[]; files: string[] } };
   counts: { entries: number; blobs: number; manifests: number; charts: number; files: number; images: number };
   problems: VerifyProblem[];
+  /** the bundle could not be opened (a split bundle with a part missing or extra): nothing was read */
+  unopened?: true;
 }
 
 export interface VerifyOptions {
@@ -93,6 +95,7 @@ export async function verifyBundle(input: string | BundleSource, opts: VerifyOpt
   } catch (err) {
     if (!(err instanceof BundleSourceError)) throw err;
     problems.push(...err.problems);
+    result.unopened = true;
     return result;
   }
   result.file = src.tarName;

@@ -95,6 +95,10 @@ test('a flipped byte is named by its part (and its entry); a missing part and an
   r = await runBinary(['bundle', 'verify', parts[0]!]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /good\.tar\.002: missing \(good\.tar\.parts\.json lists \d+ parts\)/);
+  // Nothing was read: no counts or sidecar status that would read as an empty bundle without a .sha256.
+  assert.match(r.stdout, /^bundle \S*good\.tar\.000: not read \(its parts on disk are not the ones it is made of\)$/m);
+  assert.doesNotMatch(r.stdout, /sidecar|entries\s+0 hashed|\(0 B\)/);
+  assert.match(r.stdout, /Copy a missing part again/);
   r = await runBinary(['bundle', 'inspect', parts[0]!]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /good\.tar\.002: missing/);

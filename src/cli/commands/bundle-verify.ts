@@ -36,6 +36,14 @@ ${SIGNER_USAGE}`,
 export function renderVerify(r: VerifyResult): string {
   const lines: string[] = [];
   const m = r.manifest;
+  if (r.unopened) {
+    // No counts or sidecar status: they would read as an empty bundle with no .sha256.
+    lines.push(`bundle ${r.file}: not read (its parts on disk are not the ones it is made of)`);
+    lines.push(`FAILED: ${plural(r.problems.length, 'problem')}:`);
+    for (const p of r.problems) lines.push(`  - ${p.path}: ${p.message}`);
+    lines.push('Copy a missing part again (its size and sha256 are in the .parts.json), move a stray one away, then verify again.');
+    return lines.join('\n') + '\n';
+  }
   lines.push(`bundle ${r.file} (${formatBytes(r.tarSize)})${m ? `: ${m.metadata.name} ${m.metadata.version}${m.metadata.createdBy ? `, made by ${m.metadata.createdBy}` : ''}` : ''}`);
   if (r.source.split) lines.push(`  ${'parts'.padEnd(20)} ${r.source.parts.length}${r.source.partsFile ? `, each checked against ${basename(r.source.partsFile)}` : ` (no ${basename(r.file)}.parts.json: parts not checked one by one)`}`);
   const sidecar = { ok: 'matches', mismatch: 'DOES NOT MATCH', absent: 'absent (not checked)', unreadable: 'unreadable' }[r.sidecar.status];
