@@ -48,6 +48,13 @@ export async function openBundle(given: string): Promise<{ source: BundleSource;
   return { source, entries, tarSize: listing.tarSize, manifest: loadBundleManifest(yaml.toString('utf8')), manifestDigest: `sha256:${createHash('sha256').update(yaml).digest('hex')}`, read };
 }
 
+/** A file a delta leaves out has no tar entry here: its mode is the one the spec gave it (create writes that one), else 0644. */
+function specFileMode(spec: unknown, name: string): number {
+  const files = (spec as { files?: Array<{ name?: unknown; mode?: unknown }> } | undefined)?.files;
+  const mode = Array.isArray(files) ? files.find((f) => f?.name === name)?.mode : undefined;
+  return typeof mode === 'number' ? mode : 0o644;
+}
+
 export async function inspectBundle(given: string): Promise<BundleInspection> {
   const b = await openBundle(given);
   const file = b.source.tarName;
@@ -92,7 +99,7 @@ export async function inspectBundle(given: string): Promise<BundleInspection> {
     platforms: m.platforms,
     charts: m.charts.map(({ name, version, file: f, size, digest }) => ({ name, version, file: f, size, digest })),
     images,
-    files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest, mode: b.entries.get(f)?.mode ?? 0o644 })),
+    files: m.files.map(({ name, file: f, size, digest }) => ({ name, file: f, size, digest, mode: b.entries.get(f)?.mode ?? specFileMode(m.spec, name) })),
     ...(m.base ? { delta: deltaSummary(m) } : {}),
     totals: { charts: m.charts.length, images: images.length, files: m.files.length, blobs, uniqueBlobBytes, tarSize: b.tarSize },
     ...(m.spec !== undefined ? { spec: m.spec } : {}),

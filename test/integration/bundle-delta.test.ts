@@ -125,6 +125,8 @@ test('verify checks the delta\'s own bytes and says what it needs; inspect says 
   const i = await runBinary(['bundle', 'inspect', deltaTar]);
   assert.equal(i.code, 0, i.stderr);
   assert.match(i.stdout, /Delta of platform 1\.0\.0 .*leaves out 5 layers, 1 chart and 1 file the base holds, [\d.]+ KiB saved/);
+  // The file left out keeps the mode the base carries it with (the spec's 0o755), not a default.
+  assert.match(i.stdout, /^  tool\s+files\/tool\s+0755\s/m);
   // The inventory of a delta is the whole release's, and names the base.
   const c = await runBinary(['bundle', 'inspect', deltaTar, '--format', 'cyclonedx']);
   assert.equal(c.code, 0, c.stderr);
