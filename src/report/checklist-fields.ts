@@ -32,6 +32,7 @@ export const NODE_FIELDS: readonly Field[] = [
   { key: 'ssh.passwordFile', kind: 'text', secretRef: true, example: './ssh-password.txt', help: { en: '... or the file holding it (one of the two)', ko: '... 또는 비밀번호 파일 (둘 중 하나)' } },
   { key: 'ssh.knownHostsFile', kind: 'text', example: './known_hosts', help: { en: 'known_hosts file (default ~/.ssh/known_hosts)', ko: 'known_hosts 파일 (기본값 ~/.ssh/known_hosts)' } },
   { key: 'ssh.sudo', kind: 'bool', example: 'yes', help: { en: 'run root-only checks with sudo -n (passwordless sudo)', ko: 'root 권한 점검을 sudo -n 으로 실행 (비밀번호 없는 sudo)' } },
+  { key: 'ssh.proxyJump', kind: 'list', example: 'astrago@bastion.acme.local:22', help: { en: 'jump hosts to reach the node through, in order, [user@]host[:port] (comma-separated; as OpenSSH ProxyJump)', ko: '노드에 접속할 때 거치는 점프 호스트, 순서대로 [user@]host[:port] (쉼표로 구분; OpenSSH ProxyJump)' } },
 ];
 
 export interface FormSheet {
@@ -48,7 +49,10 @@ export interface FormSheet {
 export const SITE_SHEET: FormSheet = {
   name: 'Site',
   title: { en: 'Astrago customer information checklist', ko: 'Astrago 고객 정보 체크리스트' },
-  fields: [{ key: 'metadata.name', kind: 'text', required: true, example: 'acme-lab', help: { en: 'short site name, shown in every report', ko: '사이트 이름 (모든 보고서에 표시)' } }],
+  fields: [
+    { key: 'metadata.name', kind: 'text', required: true, example: 'acme-lab', help: { en: 'short site name, shown in every report', ko: '사이트 이름 (모든 보고서에 표시)' } },
+    { key: 'ssh.proxyJump', kind: 'list', example: 'astrago@bastion.acme.local:22', help: { en: 'jump hosts for every node, in order, [user@]host[:port] (comma-separated; a node\'s own ssh.proxyJump wins)', ko: '모든 노드의 점프 호스트, 순서대로 [user@]host[:port] (쉼표로 구분; 노드의 ssh.proxyJump가 우선)' } },
+  ],
 };
 
 export const CATEGORY_SHEETS: readonly FormSheet[] = [

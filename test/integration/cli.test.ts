@@ -167,7 +167,9 @@ test('checklist from the binary validates as a site file (en and ko); markdown f
   const md = await runBinary(['checklist', '--format', 'markdown', '--lang', 'ko']);
   assert.equal(md.code, 0);
   assert.match(md.stdout, /^# Astrago 고객 정보 체크리스트/);
-  assert.match(md.stdout, /\| NET-01 \| .+ \| \|/);
+  // Each item the preflight verifies, with its check ids; the values to give are asked in the field tables.
+  assert.match(md.stdout, /\| NET-01 \| .+ \| `ports\.free` \|/);
+  assert.match(md.stdout, /\| `registry\.url` \| .+ \| \|/);
 });
 
 test('checklist --profile takes the items from an edited profile; a bad profile -> exit 2', async () => {
