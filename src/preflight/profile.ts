@@ -1,5 +1,6 @@
 // Loads the check profile: the built-in checks/default.yaml or a user's copy.
 import { assetText } from '../assets.ts';
+import { UsageError } from '../errors.ts';
 import { loadYamlFile, parseYaml } from '../schema/load.ts';
 import { profileSchema, type ChecklistItem, type Profile } from '../schema/profile.ts';
 import type { Category } from '../schema/common.ts';
@@ -18,6 +19,16 @@ export function checkIdMatches(pattern: string, checkId: string): boolean {
   if (pattern === base) return true;
   if (pattern.endsWith('.') || pattern.endsWith('*')) return base.startsWith(pattern.replace(/\*$/, ''));
   return base.startsWith(pattern + '.');
+}
+
+/** --only/--skip patterns must name a known check (a typo would silently check nothing), live or from kept facts. */
+export function validatePatterns(flag: string, patterns: string[], ids: string[]): void {
+  for (const p of patterns) {
+    const base = p.replace(/\[.*\]$/, '');
+    if (!ids.some((id) => checkIdMatches(p, id) || checkIdMatches(base, id))) {
+      throw new UsageError(`preflight: --${flag} '${p}' names no check (checks: ${ids.join(', ')})`);
+    }
+  }
 }
 
 /** The checklist item a check verifies, or a synthetic one from the check's own category. */

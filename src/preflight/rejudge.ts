@@ -9,7 +9,7 @@ import type { CheckResult } from '../schema/report.ts';
 import { ALL_CHECKS, SITE_CHECKS } from './checks/index.ts';
 import { errorJudgement, errorOf, isSelected, siteCheckTimeout, toResult } from './engine.ts';
 import { loadFactsFile, type FactsFile } from './facts-file.ts';
-import { DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts';
+import { DEFAULT_PROFILE_NAME, loadProfile, validatePatterns } from './profile.ts';
 import type { PreflightRun } from './run.ts';
 import type { CheckDef, JudgeContext, Judgement, NodeInfo, SiteCheckDef } from './types.ts';
 
@@ -75,6 +75,9 @@ export function rejudgeFacts(doc: FactsFile, o: RejudgeOptions): CheckResult[] {
 /** A run made of kept facts (preflight --from-facts FILE): the shape runPreflight gives, judged with `profilePath`. */
 export function runFromFacts(o: { factsPath: string; profilePath?: string; only?: string[]; skip?: string[]; lang: Lang; cwd: string }): PreflightRun {
   const t0 = performance.now();
+  const ids = [...ALL_CHECKS, ...SITE_CHECKS].map((c) => c.id);
+  validatePatterns('only', o.only ?? [], ids);
+  validatePatterns('skip', o.skip ?? [], ids);
   const file = resolve(o.cwd, o.factsPath);
   const doc = loadFactsFile(file);
   const profile = loadProfile(o.profilePath && resolve(o.cwd, o.profilePath));

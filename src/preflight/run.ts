@@ -23,7 +23,7 @@ import { runChecks, siteCheckTimeout, type EngineNode, type RecordedFacts } from
 import { createLocalHost } from './hosts/local.ts';
 import { connectSsh, UnreachableHost, type SshConnectOptions } from './hosts/ssh.ts';
 import { JumpPool, parseJump } from './hosts/ssh/jump.ts';
-import { checkIdMatches, DEFAULT_PROFILE_NAME, loadProfile } from './profile.ts';
+import { DEFAULT_PROFILE_NAME, loadProfile, validatePatterns } from './profile.ts';
 import type { CheckDef, Host, SiteCheckDef } from './types.ts';
 
 export const DEFAULT_LOCAL_ROLES: Role[] = ['control-plane'];
@@ -108,16 +108,6 @@ export interface PreflightRun {
   host: string;
   startedAt: Date;
   durationMs: number;
-}
-
-/** --only/--skip patterns must name a known check (a typo would silently check nothing). */
-function validatePatterns(flag: string, patterns: string[], ids: string[]): void {
-  for (const p of patterns) {
-    const base = p.replace(/\[.*\]$/, '');
-    if (!ids.some((id) => checkIdMatches(p, id) || checkIdMatches(base, id))) {
-      throw new UsageError(`preflight: --${flag} '${p}' names no check (checks: ${ids.join(', ')})`);
-    }
-  }
 }
 
 export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {

@@ -110,4 +110,12 @@ test('--from-facts refuses a damaged file and live-only flags, exit 2', async ()
   const mixed = await runBinary(['preflight', '--from-facts', bad, '--site', site], { env: env() });
   assert.equal(mixed.code, 2);
   assert.match(mixed.stderr, /takes no --site/);
+  // A typo in --only would judge nothing and say "Ready": refused as on a live run.
+  const good = join(dir, 'facts.json');
+  for (const flag of ['--only', '--skip']) {
+    const typo = await runBinary(['preflight', '--from-facts', good, flag, 'os.hostnmae'], { env: env() });
+    assert.equal(typo.code, 2, typo.stdout + typo.stderr);
+    assert.match(typo.stderr, new RegExp(`preflight: ${flag} 'os\\.hostnmae' names no check`));
+    assert.equal(typo.stdout, '');
+  }
 });
