@@ -133,6 +133,14 @@ test('bundle join writes the tar back (checked), and refuses a damaged part', as
   const r = await runBinary(['bundle', 'join', parts[0]!]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(readFileSync(tar).equals(readFileSync(good.file)));
+  // --output into a directory that does not exist yet: made; one that cannot be: exit 2, named.
+  const elsewhere = join(tar, '..', 'new', 'dir', 'joined.tar');
+  const r2 = await runBinary(['bundle', 'join', parts[0]!, '--output', elsewhere]);
+  assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+  assert.ok(readFileSync(elsewhere).equals(readFileSync(good.file)));
+  const r3 = await runBinary(['bundle', 'join', parts[0]!, '--output', join(tar, 'under-a-file.tar')]);
+  assert.equal(r3.code, 2, r3.stdout + r3.stderr);
+  assert.match(r3.stderr, /bundle join: --output \S*good\.tar\/under-a-file\.tar: cannot write there/);
   rmSync(tar);
   const p = readFileSync(parts[0]!);
   p[600]! ^= 1;

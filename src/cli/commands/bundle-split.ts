@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { formatBytes } from '../../bundle/inspect-format.ts';
 import { parseSize } from '../../bundle/parts/parts-file.ts';
 import { joinParts, splitTar } from '../../bundle/parts/split.ts';
@@ -52,6 +53,13 @@ Options:
     const { openBundleSource } = await import('../../bundle/bundle-source.ts');
     const src = await openBundleSource(resolve(io.cwd, positionals[0]!));
     const out = typeof values.output === 'string' ? resolve(io.cwd, values.output) : src.tarName;
+    // Its directory made (as bundle create --output does) and writable before a multi-GB copy starts.
+    try {
+      mkdirSync(dirname(out), { recursive: true });
+      accessSync(dirname(out), constants.W_OK);
+    } catch (err) {
+      throw new UsageError(`bundle join: --output ${out}: cannot write there (${(err as Error).message})`);
+    }
     const r = await joinParts(src, out);
     io.stdout.write(`wrote ${out} (${src.parts.length} parts, ${formatBytes(r.size)}, sha256 ${r.sha256})\n`);
     return 0;
