@@ -325,6 +325,12 @@ test('credentials by reference from the site file (passwordEnv), and a bearer-to
   const wrong = await runBinary(['bundle', 'install', bundle.file, '--registry', '127.0.0.2:5000', '--site', site], { env: { PATH: process.env.PATH, HOME: dir } });
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /site\.yaml: field 'registry\.url': names the registry 127\.0\.0\.1:\d+, but --registry names 127\.0\.0\.2:5000: give --registry 127\.0\.0\.1:\d+\[\/PREFIX\], or correct registry\.url/);
+  // The variable the site file names is not set: the site file's field, exit 2, before the registry is contacted.
+  const unset = await runBinary(['bundle', 'install', bundle.file, '--registry', `${reg.host}/viasite`, '--site', site, '--charts-dir', join(dir, 'charts-unset')], { env: { PATH: process.env.PATH, HOME: dir } });
+  assert.equal(unset.code, 2, unset.stdout + unset.stderr);
+  assert.match(unset.stderr, /site\.yaml: field 'registry\.passwordEnv': environment variable LAB_REGISTRY_PW is not set/);
+  assert.doesNotMatch(unset.stderr, /cannot reach|bundle spec/);
+  assert.equal(unset.stdout, '');
 
   // Bearer tokens: a mount needs pull on the source repository in the same token.
   const tok = await startRegistry({ auth: 'token' });

@@ -70,7 +70,7 @@ or 'skopeo login'; never on the command line.`,
   async run(values, positionals, io) {
     if (typeof values.registry !== 'string' || !values.registry) throw new UsageError('bundle install: --registry HOST[:PORT][/PREFIX] is required');
     const concurrency = positiveInt('bundle install', 'concurrency', values.concurrency, 64) ?? 8;
-    const fromSite = typeof values.site === 'string' ? siteRegistry(resolve(io.cwd, values.site), values.registry) : {};
+    const fromSite = typeof values.site === 'string' ? siteRegistry(resolve(io.cwd, values.site), values.registry, io.env) : {};
     const signers = await signerPolicyFrom('bundle install', values, io.cwd);
     const progress = progressLine(io.stderr);
     // SIGINT/SIGTERM stop at once: what was pushed stays (the next run skips it), uploads in
@@ -136,13 +136,15 @@ export function renderSummary(s: InstallSummary): string {
  * references (never the secret), CA file and insecure, paths relative to the
  * site file. A site registry for another host is an input error.
  */
-function siteRegistry(file: string, registry: string): { caFile?: string; insecure?: boolean; username?: string; passwordEnv?: string; passwordFile?: string } {
+function siteRegistry(file: string, registry: string, env: NodeJS.ProcessEnv): { caFile?: string; insecure?: boolean; username?: string; passwordEnv?: string; passwordFile?: string } {
   const site = loadYamlFile(file, siteSchema);
   const reg = site.registry;
   if (!reg) throw new InputError({ file, field: 'registry', expected: 'a registry section (url, caFile, username, passwordEnv or passwordFile) for bundle install --site' });
   const host = reg.url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
   const target = parseRegistryTarget(registry).host;
   if (host !== target) throw new InputError({ file, field: 'registry.url', expected: `names the registry ${host}, but --registry names ${target}: give --registry ${host}[/PREFIX], or correct registry.url` });
+  // Before the registry is contacted: an unset variable is the site file's fault, not the network's.
+  if (reg.passwordEnv && env[reg.passwordEnv] === undefined) throw new InputError({ file, field: 'registry.passwordEnv', expected: `environment variable ${reg.passwordEnv} is not set: export it with the registry password (or use passwordFile)` });
   const rel = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(dirname(file), p));
   return {
     ...(reg.caFile ? { caFile: rel(reg.caFile) } : {}),
