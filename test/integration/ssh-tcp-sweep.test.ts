@@ -12,7 +12,8 @@ import ssh2 from 'ssh2';
 import { freePort } from '../support/process.ts';
 import { createNamespace, nsExec, type Namespace } from '../support/netns.ts';
 import { createLoginUser, makeKey, startSshd, type KeyPair, type Sshd } from '../support/sshd.ts';
-import { connectSsh, SshHost } from '../../src/preflight/hosts/ssh.ts';
+import { connectSsh } from '../../src/preflight/hosts/ssh/connect.ts';
+import { SshHost } from '../../src/preflight/hosts/ssh/host.ts';
 
 const pid = process.pid;
 let dir: string;

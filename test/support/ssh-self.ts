@@ -3,7 +3,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectSsh } from '../../src/preflight/hosts/ssh.ts';
+import { connectSsh } from '../../src/preflight/hosts/ssh/connect.ts';
 import type { Host } from '../../src/preflight/types.ts';
 import { freePort } from './process.ts';
 import { makeKey, startSshd } from './sshd.ts';

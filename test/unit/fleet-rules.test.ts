@@ -6,8 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadProfile } from '../../src/preflight/profile.ts';
-import { authMethods, notCheckedWhy } from '../../src/preflight/hosts/ssh.ts';
-import type { SshConnectFacts } from '../../src/preflight/hosts/ssh.ts';
+import { authMethods } from '../../src/preflight/hosts/ssh/auth.ts';
+import { notCheckedWhy } from '../../src/preflight/hosts/ssh/facts.ts';
+import type { SshConnectFacts } from '../../src/preflight/hosts/ssh/facts.ts';
 import {
   cellVerdict,
   judgeAuth,
@@ -189,7 +190,7 @@ test('listening ports from /proc/net/tcp', () => {
 test('fleet progress: one line per node connection and per node done, with its failures; unreachable nodes skip at once', async () => {
   const { Writable } = await import('node:stream');
   const { FleetProgress } = await import('../../src/preflight/checks/fleet/progress.ts');
-  const { UnreachableHost } = await import('../../src/preflight/hosts/ssh.ts');
+  const { UnreachableHost } = await import('../../src/preflight/hosts/ssh/unreachable.ts');
   const lines: string[] = [];
   const out = new Writable({ write: (c, _e, cb) => (lines.push(...String(c).split('\n').filter(Boolean)), cb()) });
   const p = new FleetProgress(out, 2);

@@ -6,7 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authMethods, classifyTcpError, connectSsh, shQuote, UnreachableHost } from '../../src/preflight/hosts/ssh.ts';
+import { authMethods } from '../../src/preflight/hosts/ssh/auth.ts';
+import { classifyTcpError } from '../../src/preflight/hosts/ssh/tcp-error.ts';
+import { connectSsh } from '../../src/preflight/hosts/ssh/connect.ts';
+import { shQuote } from '../../src/preflight/hosts/quote.ts';
+import { UnreachableHost } from '../../src/preflight/hosts/ssh/unreachable.ts';
 import { freePort } from '../support/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-sshauth-'));

@@ -3,7 +3,7 @@
 // starts on the host itself (local socket or SSH direct-tcpip channel).
 import type { Duplex } from 'node:stream';
 import type { Host, TcpProbeResult } from '../types.ts';
-import { classifyTcpError } from '../hosts/ssh.ts';
+import { classifyTcpError } from '../hosts/ssh/tcp-error.ts';
 
 export type TcpState = TcpProbeResult['state'];
 

@@ -1,6 +1,6 @@
 // GPU site checks: facts from every reached GPU node (through the same readers as the
 // node checks, so what those read is reused), judged by gpu-site-rules.ts.
-import { UnreachableHost } from '../../hosts/ssh.ts';
+import { UnreachableHost } from '../../hosts/ssh/unreachable.ts';
 import { nodeNeedsGpu } from '../../roles.ts';
 import { defineSiteCheck, type Host, type ProbeContext, type SiteCheckContext } from '../../types.ts';
 import { pciOf, rdmaOf } from '../gpu/checks.ts';

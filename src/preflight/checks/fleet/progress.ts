@@ -6,7 +6,8 @@
 // - Progress on a terminal while nodes answer: "[12/50 nodes] master-1 done (3 fail)".
 import type { CheckResult } from '../../../schema/report.ts';
 import type { CheckDef } from '../../types.ts';
-import { NodeUnreachableError, UnreachableHost } from '../../hosts/ssh.ts';
+import { NodeUnreachableError } from '../../hosts/ssh/facts.ts';
+import { UnreachableHost } from '../../hosts/ssh/unreachable.ts';
 
 /** Checks that report on the connection itself and so run on an unreachable node too. */
 const CONNECTION_CHECKS = /^ssh\./;

@@ -2,7 +2,7 @@
 // the site, clock skew between nodes, and the node-to-node port matrix. Facts in,
 // results out: tested on recorded facts, no machine needed.
 import type { Judgement } from '../../types.ts';
-import type { SshConnectFacts } from '../../hosts/ssh.ts';
+import type { SshConnectFacts } from '../../hosts/ssh/facts.ts';
 
 // ---------------------------------------------------------------- ssh.*
 

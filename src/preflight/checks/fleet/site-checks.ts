@@ -3,7 +3,8 @@
 // budget: what is not measured by then is reported as such, not waited for.
 import pLimit from 'p-limit';
 import { defineSiteCheck, type Host, type SiteCheckContext, type TcpProbeResult } from '../../types.ts';
-import { UnreachableHost, classifyTcpError } from '../../hosts/ssh.ts';
+import { UnreachableHost } from '../../hosts/ssh/unreachable.ts';
+import { classifyTcpError } from '../../hosts/ssh/tcp-error.ts';
 import {
   judgeClockSkew,
   judgeHostnames,

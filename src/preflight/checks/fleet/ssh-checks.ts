@@ -3,7 +3,9 @@
 // ssh.* results at once, without any further waiting. On this machine
 // (--local, or no site) they yield no result: nothing went over SSH.
 import { defineCheck, type Host, type Judgement, type ProbeContext } from '../../types.ts';
-import { SshHost, UnreachableHost, type SshConnectFacts } from '../../hosts/ssh.ts';
+import { SshHost } from '../../hosts/ssh/host.ts';
+import { UnreachableHost } from '../../hosts/ssh/unreachable.ts';
+import type { SshConnectFacts } from '../../hosts/ssh/facts.ts';
 import { judgeAuth, judgeHostKey, judgeReachable, judgeSudo, type SudoFacts } from './rules.ts';
 
 export function connectFactsOf(host: Host): SshConnectFacts | null {

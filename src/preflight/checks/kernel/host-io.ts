@@ -33,7 +33,7 @@ export async function list(ctx: ProbeContext, path: string): Promise<string[] | 
 }
 
 /** A shell-quoted word (the SSH host's quoting serves every probe script). */
-export { shQuote as shq } from '../../hosts/ssh.ts';
+export { shQuote as shq } from '../../hosts/quote.ts';
 
 /** Exists when systemd is PID 1. */
 export const SYSTEMD_RUN = '/run/systemd/system';

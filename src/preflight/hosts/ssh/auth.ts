@@ -2,7 +2,7 @@
 // Secrets come only from the named env var or file; errors name the reference, never the value.
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
-import type { SshTarget } from '../ssh.ts';
+import type { SshTarget } from './target.ts';
 import { expandHome } from '../known-hosts.ts';
 
 const { utils } = ssh2;

@@ -3,7 +3,10 @@
 // (a direct-tcpip channel), with its host key checked against the node's known_hosts and its
 // login tried with the node's keys, exactly as the node's; the node is then dialled through
 // the last hop. Nodes behind the same chain share its connections (one per hop, opened once).
-import { connectSsh, SshHost, type SshConnectOptions, type SshTarget, type UnreachableHost } from '../ssh.ts';
+import { connectSsh } from './connect.ts';
+import { SshHost } from './host.ts';
+import type { SshConnectOptions, SshTarget } from './target.ts';
+import type { UnreachableHost } from './unreachable.ts';
 
 export interface JumpHop {
   user?: string;

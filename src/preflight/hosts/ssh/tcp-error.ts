@@ -1,6 +1,6 @@
 // Connect errors in the words of the TCP probe states.
 import type { TcpProbeResult } from '../../types.ts';
-import type { SshConnectFacts } from '../ssh.ts';
+import type { SshConnectFacts } from './facts.ts';
 
 /** open | refused | filtered | dns | unreachable | error, from a connect error's words. */
 export function classifyTcpError(err: Error): TcpProbeResult['state'] {
