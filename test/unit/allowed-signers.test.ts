@@ -42,5 +42,5 @@ test('options are honoured: namespaces, validity window, cert-authority lines ne
 test('a damaged line names its line and field', () => {
   assert.throws(() => parseAllowedSigners('\n\nx@y ssh-ed25519 AAAA\n', 'f'), /f:3: field 'ssh-ed25519'/);
   assert.throws(() => parseAllowedSigners(`x@y bogus=1 ssh-ed25519 ${edBlob().toString('base64')}`, 'f'), /f:1: field 'bogus'/);
-  assert.throws(() => parseAllowedSigners('x@y\n', 'f'), /f:1: 'PRINCIPALS \[OPTIONS\] KEYTYPE BASE64KEY/);
+  assert.throws(() => parseAllowedSigners('x@y\n', 'f'), /f:1: expected an allowed_signers line 'PRINCIPALS \[OPTIONS\] KEYTYPE BASE64KEY/);
 });

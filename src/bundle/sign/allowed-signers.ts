@@ -72,7 +72,7 @@ export function parseAllowedSigners(text: string, file: string): AllowedSigner[]
     let opts: ReturnType<typeof parseOptions> = { certAuthority: false };
     if (f[0] && !/^(ssh-|ecdsa-|sk-)/.test(f[0])) opts = parseOptions(f.shift()!, file, line);
     const [type, b64] = f;
-    if (!type || !b64) throw new InputError({ file, line, expected: "'PRINCIPALS [OPTIONS] KEYTYPE BASE64KEY [COMMENT]'" });
+    if (!type || !b64) throw new InputError({ file, line, expected: "expected an allowed_signers line 'PRINCIPALS [OPTIONS] KEYTYPE BASE64KEY [COMMENT]' (ssh-keygen(1), ALLOWED SIGNERS), e.g. 'release@example.com ssh-ed25519 AAAA...'" });
     const key = Buffer.from(b64, 'base64');
     let inner: string;
     try {
