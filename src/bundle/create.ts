@@ -196,6 +196,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const failed = new AbortController();
     const blobCtx = { ...pullCtx, signal: opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal };
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
+    // The bytes still to come: the blobs the cache lacks (a resumed one takes its partial off).
+    let expected = progress.bytes;
+    for (const { d } of layers.values()) if (store.sizeOf(d.digest) !== d.size) expected += d.size;
+    progress.expectBytes(expected);
     for (const digest of [...layers.keys()].sort()) {
       const { image, d } = layers.get(digest)!;
       const p = blobLimit(() => {
@@ -207,6 +211,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         if (r.resumedFrom > 0) {
           resumed.blobs++;
           resumed.bytes += r.resumedFrom;
+          progress.expectBytes(-r.resumedFrom);
         }
         progress.count('blobs');
         return r.how;

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { OperationError, errorMessage } from '../errors.ts';
 import { formatBytes, formatMode, plural } from './inspect-format.ts';
+import { formatTransfer, RateMeter } from './progress.ts';
 import { blobPath, type Descriptor, type ImageTree } from './inspect-layout.ts';
 import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './install-plan.ts';
 import { imageRepository, refuseCollisions, type PlannedTarget, type TargetLayout } from './install-targets.ts';
@@ -294,11 +295,18 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
   const holders = new Map<string, Promise<string | undefined>>([...(delta?.blobsInRegistry ?? [])].map(([d, repo]) => [d, Promise.resolve(repo)]));
   let sentBytes = 0;
   let doneBlobs = 0;
+  // The total shrinks by each unique blob whose first outcome is a skip or a mount (not an upload).
+  let expectedBytes = totalBytes;
+  const accounted = new Set<string>();
+  const notUploaded = (d: Descriptor) => {
+    if (!accounted.has(d.digest)) expectedBytes -= d.size;
+    accounted.add(d.digest);
+  };
   const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
-  const started = performance.now();
+  const rate = new RateMeter();
   const status = () => {
-    const rate = sentBytes / Math.max(0.001, (performance.now() - started) / 1000);
-    opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${formatBytes(sentBytes)} of at most ${formatBytes(totalBytes)} uploaded, ${formatBytes(rate)}/s (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
+    const transfer = formatTransfer(sentBytes, expectedBytes, rate.sample(sentBytes, performance.now()), ', ');
+    opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${transfer} (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
   };
 
   // A delta's charts from its base tar, by their .tgz digest.
@@ -325,6 +333,7 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
     try {
       if (await blobExists(session, repository, d.digest)) {
         summary.blobsSkipped++;
+        notUploaded(d);
         settle?.(repository);
         return;
       }
@@ -339,11 +348,13 @@ async function pushAll(session: PushSession, opts: InstallOptions, images: Image
         const m = await mountBlob(session, repository, d.digest, from);
         if (m.mounted) {
           summary.blobsMounted++;
+          notUploaded(d);
           return;
         }
         location = m.location; // the registry opened an upload instead
       }
       const src = source();
+      accounted.add(d.digest);
       await withRetries(() => uploadBlob(session, repository, d.digest, src, location), {
         classify: transientFailure,
         onRetry: (n) => {

@@ -1,0 +1,87 @@
+// On a terminal, bundle create and bundle install show bytes done of the total, percent, rate
+// and time left; off a terminal they stay line-based. The terminal is a real pty (util-linux
+// `script`); the registries sit behind a slow link (bench/support/wan-link.ts) so the status
+// line is drawn while blobs are still moving.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLayout, pushImage } from '../support/images.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { ensureBinary, runBinary } from '../support/run-binary.ts';
+import { startWanLink, type WanLink } from '../../bench/support/wan-link.ts';
+
+const MB = 1e6;
+const slow = { rttMs: 10, perConnBytesPerSec: 2 * MB, totalBytesPerSec: 4 * MB };
+let work: string;
+let source: TestRegistry;
+let sourceLink: WanLink;
+let spec: string;
+
+/** Runs the binary on a pty; returns all it wrote there (stdout and stderr, control codes kept). */
+function onTerminal(args: string[]): Promise<{ code: number | null; text: string }> {
+  const quoted = [ensureBinary(), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: work, TERM: 'xterm' } });
+  let text = '';
+  child.stdout.on('data', (d) => (text += d));
+  child.stderr.on('data', (d) => (text += d));
+  return new Promise((r) => child.on('close', (code) => r({ code, text })));
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ac-progress-tty-'));
+  source = await startRegistry();
+  sourceLink = await startWanLink({ port: source.port }, slow);
+  const lay = createLayout(join(work, 'layout'));
+  const layers = [await lay.addLayer(6 * MB), await lay.addLayer(4 * MB)];
+  lay.tag('p', await lay.addImage({ layers }));
+  await pushImage(lay, 'p', source, 'progress/p:1');
+  lay.cleanup();
+  spec = join(work, 'spec.yaml');
+  writeFileSync(spec, `apiVersion: astrago.io/v1\nkind: BundleSpec\nmetadata: {name: progress, version: "1"}\nplatforms: [linux/amd64]\nimages:\n  - ${sourceLink.host}/progress/p:1\n`);
+});
+
+after(async () => {
+  await sourceLink?.stop();
+  await source?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const transferLine = /\d+(\.\d)? [KMG]iB of (9\.\d|10\.\d) MiB[, ]+\d{1,3} %[, ]+[\d.]+ [KMG]?i?B\/s[, ]+(\d+ s|\d+ min \d+ s|\?) left/;
+
+test('create and install on a terminal: bytes of the total, percent, rate, time left', async () => {
+  const tar = join(work, 'tty.tar');
+  const c = await onTerminal(['bundle', 'create', '--spec', spec, '--output', tar, '--cache-dir', join(work, 'cache-tty')]);
+  assert.equal(c.code, 0, c.text);
+  assert.match(c.text, /\r\x1b\[2K/, 'a rewritten status line');
+  assert.match(c.text, new RegExp(`blobs \\d/2 {2}${transferLine.source}`), c.text);
+
+  const target = await startRegistry();
+  const link = await startWanLink({ port: target.port }, slow);
+  try {
+    const r = await onTerminal(['bundle', 'install', tar, '--registry', `${link.host}/site`, '--charts-dir', join(work, 'charts-tty')]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(r.text, new RegExp(`pushing: \\d/\\d blobs, ${transferLine.source}`), r.text);
+  } finally {
+    await link.stop();
+    await target.stop();
+  }
+});
+
+test('off a terminal: plain lines, no status line', async () => {
+  const tar = join(work, 'plain.tar');
+  const c = await runBinary(['bundle', 'create', '--spec', spec, '--output', tar, '--cache-dir', join(work, 'cache-plain')], { env: { HOME: work } });
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /^image .*progress\/p:1 sha256:/m);
+  assert.doesNotMatch(c.stderr, /\r|\x1b\[| % /);
+  const target = await startRegistry();
+  try {
+    const r = await runBinary(['bundle', 'install', tar, '--registry', `${target.host}/site`, '--charts-dir', join(work, 'charts-plain')], { env: { HOME: work } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /\r|\x1b\[|pushing:/);
+  } finally {
+    await target.stop();
+  }
+});
