@@ -130,10 +130,13 @@ export async function startProofListener(
   return { bound, errors, done: run.then((r) => bindErrors(r, ports, bound)) };
 }
 
+const LISTEN_LINES = "if command -v grep >/dev/null 2>&1; then grep -h ' 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; else cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi; :";
+
 /** The subset of `ports` in LISTEN state on the node, read fresh (an exec, never a cached read). */
 async function listenedOn(host: Host, ports: number[], signal: AbortSignal): Promise<number[]> {
   try {
-    const r = await host.exec(['sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; :'], { signal, timeoutMs: 2000, sudo: false });
+    // Only the LISTEN lines travel where the node has grep: the files list every socket of the node.
+    const r = await host.exec(['sh', '-c', LISTEN_LINES], { signal, timeoutMs: 2000, sudo: false });
     const up = new Set(listeningPorts(r.stdout));
     return ports.filter((p) => up.has(p));
   } catch {
