@@ -64,6 +64,11 @@ test('--output and --save-facts into a directory that does not exist yet: create
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /preflight: --save-facts .*file\/facts\.json: cannot write there/);
   assert.equal(bad.stdout, '');
+  // An --output that is a directory: refused before any check runs, not after the whole run.
+  const isDir = await runBinary(['--only', 'os.hostname', '--output', d]);
+  assert.equal(isDir.code, 2);
+  assert.match(isDir.stderr, /preflight: --output \S*new-out is a directory: give a file name in it/);
+  assert.equal(isDir.stdout, '');
 });
 
 test('preflight --help says what a bare --timeout number means', async () => {

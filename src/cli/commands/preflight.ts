@@ -1,5 +1,5 @@
 // The preflight command: flags -> runPreflight -> report (redacted) -> stdout or --output FILE.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { ROLES, type Role } from '../../schema/common.ts';
@@ -17,6 +17,7 @@ const WRITE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 
  * does) and can be written, so a long run never ends in a report that cannot be saved.
  */
 function prepareOutput(file: string, flag = '--output'): void {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`preflight: ${flag} ${file} is a directory: give a file name in it, e.g. ${file.replace(/\/$/, '')}/report`);
   try {
     mkdirSync(dirname(file), { recursive: true });
     accessSync(dirname(file), constants.W_OK);
