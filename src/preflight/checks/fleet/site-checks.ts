@@ -30,7 +30,9 @@ function unreachedNames(ctx: SiteCheckContext): string[] {
 
 /** A signal that fires a little before the engine's own timeout, so partial facts still come back. */
 function budget(ctx: SiteCheckContext): { signal: AbortSignal; ms: number } {
-  const ms = Math.max(200, ctx.timeoutMs - Math.min(500, ctx.timeoutMs / 5));
+  // The margin grows with the budget (a large site's budget is several timeouts): winding down
+  // hundreds of channels, with the machine busy, takes longer than 500 ms.
+  const ms = Math.max(200, ctx.timeoutMs - Math.max(Math.min(500, ctx.timeoutMs / 5), ctx.timeoutMs / 10));
   return { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]), ms };
 }
 
