@@ -6,7 +6,8 @@
 // tar is written under a temp name beside the output and renamed at the end;
 // a failure, a signal or a fatal error leaves nothing under the final name.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { signatureFileFor } from './sign/bundle-signature.ts';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -76,7 +77,7 @@ export async function writeTar(
   downloads: Map<string, Promise<'fetched' | 'cached'>>,
   copiers: number,
   hasher: FollowHash,
-): Promise<{ sha256: string; size: number }> {
+): Promise<{ sha256: string; size: number; staleSignature: boolean }> {
   mkdirSync(dirname(out), { recursive: true });
   removeStaleTemps(out);
   const tmp = tempTarName(out);
@@ -116,9 +117,12 @@ export async function writeTar(
     await fh.close();
     const hex = await hasher.finish();
     await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
+    const before = await readFile(`${out}.sha256`, 'utf8').then((t) => t.split(/\s/)[0], () => undefined);
     await rename(tmp, out);
     await rename(sidecarTmp, `${out}.sha256`);
-    return { sha256: hex, size: tar.size };
+    // A signature beside the old tar signs other bytes; a byte-identical rebuild keeps it valid.
+    const staleSignature = before !== hex && (await rm(signatureFileFor(out)).then(() => true, () => false));
+    return { sha256: hex, size: tar.size, staleSignature };
   } catch (err) {
     stopped = true;
     hasher.cancel();

@@ -221,7 +221,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     }
     progress.total('blobs', downloads.size);
     const out = resolve(opts.output);
-    let written: { sha256: string; size: number };
+    let written: Awaited<ReturnType<typeof writeTar>>;
     try {
       written = await writeTar(out, [...entries.first, ...entries.rest], store, mtime, downloads, Math.min(concurrency, 3), hasher);
     } catch (err) {
@@ -239,6 +239,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     }
     const resumedText = resumed.blobs ? ` (${resumed.blobs === 1 ? '1 of them' : `${resumed.blobs} of them`} resumed where an interrupted run stopped: ${formatBytes(resumed.bytes)} not downloaded again)` : '';
     progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${plural(layers.size, 'layer')}: ${fetched} downloaded${resumedText}, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
+    if (written.staleSignature) progress.log(`removed ${out}.sig: it signed the tar this run replaced (sign the new one with bundle sign)`);
     return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
   } finally {
     hasher.cancel();

@@ -195,3 +195,34 @@ test('install --allowed-signers: an unsigned bundle is refused with nothing push
     await reg.stop();
   }
 });
+
+test('bundle create over a signed tar: the old signature is removed when the bytes change, kept when they are the same', async () => {
+  const work = join(dir, 'recreate');
+  const chart = (version: string) => {
+    mkdirSync(join(work, 'chart', 'templates'), { recursive: true });
+    writeFileSync(join(work, 'chart', 'Chart.yaml'), `apiVersion: v2\nname: tiny\nversion: ${version}\n`);
+    writeFileSync(join(work, 'chart', 'templates', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tiny}\n');
+  };
+  const spec = join(work, 'spec.yaml');
+  mkdirSync(work, { recursive: true });
+  writeFileSync(spec, 'apiVersion: astrago.io/v1\nkind: BundleSpec\nmetadata: {name: tiny, version: "1"}\ncharts:\n  - {name: tiny, path: ./chart}\n');
+  const tar = join(work, 'tiny.tar');
+  const create = async () => {
+    const r = await runBinary(['bundle', 'create', '--spec', spec, '--output', tar, '--cache-dir', join(work, 'cache')], { env: { PATH: '/usr/bin:/bin', HOME: work } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return r;
+  };
+  chart('1.0.0');
+  await create();
+  await sign(tar, ec.key);
+  const same = await create();
+  assert.ok(existsSync(`${tar}.sig`), 'a byte-identical rebuild keeps its signature');
+  assert.doesNotMatch(same.stdout + same.stderr, /removed .*\.sig/);
+  assert.equal((await verify(tar, ['--identity', 'ops@example.com'])).code, 0);
+  chart('1.0.1');
+  const changed = await create();
+  assert.ok(!existsSync(`${tar}.sig`), 'the signature of the replaced tar is gone');
+  assert.match(changed.stdout + changed.stderr, /removed .*tiny\.tar\.sig: it signed the tar this run replaced/);
+  const v = await verify(tar, ['--identity', 'ops@example.com']);
+  assert.equal(v.code, 1, 'unsigned now, and verify says so rather than "bad signature"');
+});
