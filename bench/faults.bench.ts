@@ -19,9 +19,9 @@ import { startRegistry } from '../test/support/registry.ts';
 import { startFaultProxy, seededRandom, completedBlobFetches, completedBlobUploads, type FaultRule } from '../test/support/fault-proxy.ts';
 import { runCli, scratchDir, seededRegistry, writeSpec, filesBelow, storedTag, repositoryBlobs } from '../test/support/hardening.ts';
 import { ensureBinary } from '../test/support/run-binary.ts';
-import { verifyBundle } from '../src/bundle/verify.ts';
-import { walkTar } from '../src/bundle/tar-reader.ts';
-import { parseSha256Sums } from '../src/bundle/verify-sums.ts';
+import { verifyBundle } from '../src/bundle/verify/verify.ts';
+import { walkTar } from '../src/archive/tar-reader.ts';
+import { parseSha256Sums } from '../src/bundle/verify/sums.ts';
 
 const FAULTS = Number(process.env.BENCH_FAULTS ?? 1000);
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 300);

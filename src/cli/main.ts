@@ -134,7 +134,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     }
     if (picked.cmd === BUNDLE.create && !picked.rest.some((a) => a === '--help' || a === '-h')) {
       // The tar-hash worker boots on the other core while the command's modules load.
-      (await import('../bundle/follow-hash.ts')).prestartHashWorker();
+      (await import('../bundle/store/follow-hash.ts')).prestartHashWorker();
     }
     const cmd = await picked.cmd.load();
     const { values, positionals } = parseCommand(cmd, picked.rest);

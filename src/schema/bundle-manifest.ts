@@ -1,7 +1,7 @@
 // bundle.yaml: the first entry of a bundle tar. Written by `bundle create`, read by verify/inspect/install.
 import { z } from 'zod';
 import { apiVersion } from './common.ts';
-import { DIGEST_RE } from '../bundle/registry/digest.ts';
+import { DIGEST_RE } from '../oci/digest.ts';
 import { bundleSpecSchema } from './bundle-spec.ts';
 
 const digest = z.string().regex(DIGEST_RE, 'expected sha256:<64 hex>');

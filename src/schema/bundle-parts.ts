@@ -2,7 +2,7 @@
 // Concatenated in order, the parts are byte for byte NAME.tar.
 import { z } from 'zod';
 import { apiVersion } from './common.ts';
-import { SHA256_HEX_RE } from '../bundle/registry/digest.ts';
+import { SHA256_HEX_RE } from '../oci/digest.ts';
 
 const hex = z.string().regex(SHA256_HEX_RE, 'expected 64 lower-case hex digits');
 const size = z.number().int().min(0);

@@ -1,8 +1,8 @@
 // The bundle spec (kind BundleSpec): what `bundle create` downloads. Secrets by reference only.
 import { z } from 'zod';
 import { apiVersion, envVarName } from './common.ts';
-import { parseReference } from '../bundle/registry/reference.ts';
-import { SHA256_HEX_RE } from '../bundle/registry/digest.ts';
+import { parseReference } from '../oci/reference.ts';
+import { SHA256_HEX_RE } from '../oci/digest.ts';
 
 export const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 export const platformSchema = z

@@ -1,4 +1,4 @@
-// The push protocol (src/bundle/registry/push.ts) against a real distribution
+// The push protocol (src/oci/registry/push.ts) against a real distribution
 // registry: chunked PATCH uploads, a mount that the registry declines (202:
 // the upload goes on in the session it opened), a mount it accepts (201),
 // manifests PUT byte for byte, and relative upload Locations.
@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { openPushSession } from '../../src/bundle/install-session.ts';
-import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, uploadUrl, type BlobSource } from '../../src/bundle/registry/push.ts';
+import { openPushSession } from '../../src/bundle/install/session.ts';
+import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, uploadUrl, type BlobSource } from '../../src/oci/registry/push.ts';
 
 let reg: TestRegistry;
 let session: Awaited<ReturnType<typeof openPushSession>>;

@@ -19,8 +19,8 @@ import { createLayout, multiPlatformImage, pushImage, singlePlatformImage, type 
 import { makeChartDir, startStaticServer, writeHelmIndex, type StaticServer } from '../support/helm-repo.ts';
 import { packageChart } from '../../src/bundle/charts/package.ts';
 import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
-import { writeChartsDir } from '../../src/bundle/install-output.ts';
-import { walkTar } from '../../src/bundle/tar-reader.ts';
+import { writeChartsDir } from '../../src/bundle/install/output.ts';
+import { walkTar } from '../../src/archive/tar-reader.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { freePort } from '../support/process.ts';
 

@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { Header } from 'tar';
 import { stringify as yamlStringify } from 'yaml';
-import { TarWriter } from '../../src/bundle/tar-writer.ts';
+import { TarWriter } from '../../src/archive/tar-writer.ts';
 
 export interface RawEntry {
   path: string;

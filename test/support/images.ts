@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { TarWriter } from '../../src/bundle/tar-writer.ts';
+import { TarWriter } from '../../src/archive/tar-writer.ts';
 import type { TestRegistry } from './registry.ts';
 
 const execFileP = promisify(execFile);

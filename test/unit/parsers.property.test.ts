@@ -12,19 +12,19 @@ import fc from 'fast-check';
 import { parse as parseYamlText, stringify } from 'yaml';
 import type { z } from 'zod';
 import { InputError, InputErrors, UsageError } from '../../src/errors.ts';
-import { loadBundleManifest } from '../../src/bundle/inspect-manifest.ts';
-import { parseIndexJson, parseManifestBlob } from '../../src/bundle/inspect-layout.ts';
-import { parseSha256Sums } from '../../src/bundle/verify-sums.ts';
-import { parseRegistryTarget } from '../../src/bundle/install-plan.ts';
+import { loadBundleManifest } from '../../src/bundle/inspect/manifest.ts';
+import { parseIndexJson, parseManifestBlob } from '../../src/bundle/inspect/layout.ts';
+import { parseSha256Sums } from '../../src/bundle/verify/sums.ts';
+import { parseRegistryTarget } from '../../src/bundle/install/plan.ts';
 import { bundleSpecSchema } from '../../src/schema/bundle-spec.ts';
-import { loadBundleSpec, parseImageList } from '../../src/bundle/spec.ts';
-import { parseReference, formatReference, ReferenceError as RefError } from '../../src/bundle/registry/reference.ts';
+import { loadBundleSpec, parseImageList } from '../../src/bundle/spec/spec.ts';
+import { parseReference, formatReference, ReferenceError as RefError } from '../../src/oci/reference.ts';
 import { parseYaml, fieldPath } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { profileSchema } from '../../src/schema/profile.ts';
 import { runBinary, ROOT } from '../support/run-binary.ts';
 import { rawTar } from '../support/bundle-fixture.ts';
-import { walkTar, checkEntryPath, TarFormatError } from '../../src/bundle/tar-reader.ts';
+import { walkTar, checkEntryPath, TarFormatError } from '../../src/archive/tar-reader.ts';
 
 // Bounded and reproducible: a failure prints its seed and shrunk counterexample.
 const RUNS = { numRuns: 200, seed: 20261123 };

@@ -2,10 +2,10 @@
 // a Helm HTTP repository (digest from index.yaml checked when present), an
 // oci:// reference, or a local directory (packaged reproducibly).
 import { OperationError } from '../../errors.ts';
-import type { RegistryClient } from '../registry/client.ts';
-import type { HttpSource } from '../http-source.ts';
-import type { SpecChart } from '../spec.ts';
-import type { ContentStore } from '../store.ts';
+import type { RegistryClient } from '../../oci/registry/client.ts';
+import type { HttpSource } from '../create/http-source.ts';
+import type { SpecChart } from '../spec/spec.ts';
+import type { ContentStore } from '../store/store.ts';
 import { readChartArchive, type ChartMetadata } from './chart-archive.ts';
 import { RepoIndexes, resolveRepoChart } from './helm-repo.ts';
 import { chartLayer, ociChartReference } from './oci-chart.ts';

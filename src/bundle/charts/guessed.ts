@@ -2,7 +2,7 @@
 // write `v{{ .Chart.AppVersion }}` (or strip the v). bundle create tries the guess, then the other
 // spelling; what it carries, or that it carries nothing, is a warning either way.
 import { errorMessage } from '../../errors.ts';
-import { formatReference, type ImageReference } from '../registry/reference.ts';
+import { formatReference, type ImageReference } from '../../oci/reference.ts';
 
 export interface GuessOutcome<T> {
   plan?: T;

@@ -2,8 +2,8 @@
 // (relative URLs resolve against the repository) and its `digest` (sha256 of
 // the .tgz), which, when present, the download must match.
 import { OperationError } from '../../errors.ts';
-import { isSha256Hex } from '../registry/digest.ts';
-import type { HttpSource } from '../http-source.ts';
+import { isSha256Hex } from '../../oci/digest.ts';
+import type { HttpSource } from '../create/http-source.ts';
 import { parseIndexEntries, readIndexEntries, type IndexEntries } from './index-stream.ts';
 
 export interface RepoChartEntry {

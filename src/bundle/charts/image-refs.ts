@@ -8,7 +8,7 @@
 // Some operators complete a tag at run time (GPU Operator appends the node's
 // OS to the driver's); those hits carry `completion`.
 import { parse as parseYamlText } from 'yaml';
-import { formatReference, type ImageReference } from '../registry/reference.ts';
+import { formatReference, type ImageReference } from '../../oci/reference.ts';
 import { hasExplicitVersion, imageMapShape, referencesInText, tryReference } from './image-shapes.ts';
 import { formatValuesPath, isMap, type PathPart } from './values-merge.ts';
 

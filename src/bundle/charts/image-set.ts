@@ -3,8 +3,8 @@
 // its sources. Pure. Warnings: tags an operator completes at run time (and how
 // the spec completes them: `nodeOS`), list entries at a tag no chart uses, and, without
 // helm, that the list is a walk of the values with guessed tags.
-import { formatReference, type ImageReference } from '../registry/reference.ts';
-import type { SpecImage } from '../spec.ts';
+import { formatReference, type ImageReference } from '../../oci/reference.ts';
+import type { SpecImage } from '../spec/spec.ts';
 import type { ChartDiscovery, ChartImage, ImageSource } from './discover.ts';
 import type { ImageValuesPaths } from './values-walk.ts';
 

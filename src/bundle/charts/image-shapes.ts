@@ -5,8 +5,8 @@
 //   image: {repository: goharbor/harbor-core, tag: v2.9.1}
 //   image: {repository: grafana/grafana, tag: "", sha: ""}              (sha: digest hex)
 //   {repository: nvcr.io/nvidia, image: driver, version: 570.148.08}     (NVIDIA ClusterPolicy)
-import { parseReference, type ImageReference } from '../registry/reference.ts';
-import { isSha256Hex } from '../registry/digest.ts';
+import { parseReference, type ImageReference } from '../../oci/reference.ts';
+import { isSha256Hex } from '../../oci/digest.ts';
 
 /** Which key of the map held each part (absent parts: no key or an empty value). */
 export interface ShapeKeys {

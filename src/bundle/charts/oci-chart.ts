@@ -1,7 +1,7 @@
 // Helm charts stored in OCI registries (`helm push`): the manifest for
 // REF:VERSION has a Helm config and one chart-content layer, the .tgz itself.
 import { OperationError } from '../../errors.ts';
-import { parseReference, type ImageReference } from '../registry/reference.ts';
+import { parseReference, type ImageReference } from '../../oci/reference.ts';
 
 export const HELM_CONFIG_MEDIA_TYPE = 'application/vnd.cncf.helm.config.v1+json';
 export const HELM_CHART_MEDIA_TYPE = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';

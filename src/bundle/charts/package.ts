@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { InputError } from '../../errors.ts';
-import { TarWriter } from '../tar-writer.ts';
+import { TarWriter } from '../../archive/tar-writer.ts';
 import { parseChartYaml, type ChartMetadata } from './chart-archive.ts';
 
 interface IgnoreRule {

@@ -3,7 +3,7 @@
 // spec's images and image lists. With `discoverImages: false`, the lists only.
 import pLimit from 'p-limit';
 import { InputError, InputErrors, OperationError } from '../../errors.ts';
-import type { LoadedSpec, SpecChart } from '../spec.ts';
+import type { LoadedSpec, SpecChart } from '../spec/spec.ts';
 import { discoverChart, type ChartDiscovery, type ImageSource } from './discover.ts';
 import type { FetchedChart } from './fetch.ts';
 import { collectBundleImages, describeSource, type BundleImage, type BundleImageSet } from './image-set.ts';

@@ -9,7 +9,7 @@
 //
 // Paths are from the top chart's values, as `helm --set` takes them: a
 // subchart's `image.tag` under alias `grafana` is `grafana.image.tag`.
-import { formatReference, type ImageReference } from '../registry/reference.ts';
+import { formatReference, type ImageReference } from '../../oci/reference.ts';
 import type { ChartTree } from './chart-tree.ts';
 import { VALUES_COMPLETIONS, type RuntimeCompletion } from './image-refs.ts';
 import { hasExplicitVersion, imageMapShape, referencesInText, scalarText, tryReference, type ShapeKeys } from './image-shapes.ts';

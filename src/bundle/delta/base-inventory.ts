@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, InputError } from '../../errors.ts';
-import type { BundleSource } from '../bundle-source.ts';
-import { openBundle } from '../inspect.ts';
-import { loadBundleManifest, type BundleManifestView } from '../inspect-manifest.ts';
-import { digestOfBlobPath } from '../inspect-layout.ts';
-import type { TarEntry } from '../tar-reader.ts';
+import type { BundleSource } from '../../archive/source.ts';
+import { openBundle } from '../inspect/inspect.ts';
+import { loadBundleManifest, type BundleManifestView } from '../inspect/manifest.ts';
+import { digestOfBlobPath } from '../inspect/layout.ts';
+import type { TarEntry } from '../../archive/tar-reader.ts';
 
 export interface BaseInventory {
   name: string;

@@ -4,13 +4,13 @@
 // registry before anything is pushed; whatever is in none of these places is
 // named, and nothing is pushed.
 import { OperationError } from '../../errors.ts';
-import { formatBytes } from '../inspect-format.ts';
-import { blobPath } from '../inspect-layout.ts';
-import { MEDIA } from '../registry/client.ts';
-import { blobExists, type PushSession } from '../registry/push.ts';
-import type { BundleSource } from '../bundle-source.ts';
-import type { TarEntry } from '../tar-reader.ts';
-import type { DeltaBase } from '../inspect-manifest.ts';
+import { formatBytes } from '../inspect/format.ts';
+import { blobPath } from '../inspect/layout.ts';
+import { MEDIA } from '../../oci/registry/client.ts';
+import { blobExists, type PushSession } from '../../oci/registry/push.ts';
+import type { BundleSource } from '../../archive/source.ts';
+import type { TarEntry } from '../../archive/tar-reader.ts';
+import type { DeltaBase } from '../inspect/manifest.ts';
 import type { BaseInventory } from './base-inventory.ts';
 
 export interface BaseEntry {

@@ -2,7 +2,7 @@
 // base holds, every chart and file the base holds at the same path with the
 // same digest. Manifests, indexes and configs are always carried (a few
 // kilobytes): verify walks every image from them, and install pushes them.
-import type { DeltaBase } from '../inspect-manifest.ts';
+import type { DeltaBase } from '../inspect/manifest.ts';
 import type { BaseInventory } from './base-inventory.ts';
 
 export interface DeltaItems {

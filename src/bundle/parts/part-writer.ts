@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { BundleParts } from '../../schema/bundle-parts.ts';
-import { partName } from './parts-file.ts';
+import { partName } from '../../archive/parts-file.ts';
 
 export function tempPartName(tarName: string, index: number): string {
   return `${partName(tarName, index)}.tmp-${process.pid}`;

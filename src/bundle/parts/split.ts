@@ -11,9 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, OperationError } from '../../errors.ts';
 import type { BundleParts } from '../../schema/bundle-parts.ts';
-import { openBundleSource, type BundleSource } from '../bundle-source.ts';
-import { parseSidecar } from '../verify-sums.ts';
-import { PART_RE, partName, partsDocument, partsFileFor, writePartsFile } from './parts-file.ts';
+import { openBundleSource, type BundleSource } from '../../archive/source.ts';
+import { parseSidecar } from '../verify/sums.ts';
+import { PART_RE, partName, partsDocument, partsFileFor, writePartsFile } from '../../archive/parts-file.ts';
 import { PartWriter, tempPartName } from './part-writer.ts';
 
 export interface SplitResult {

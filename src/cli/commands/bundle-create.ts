@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { listOption, positiveInt, type Command } from '../args.ts';
 import { UsageError } from '../../errors.ts';
-import { createBundle } from '../../bundle/create.ts';
-import { formatBytes } from '../../bundle/inspect-format.ts';
-import { parseSize } from '../../bundle/parts/parts-file.ts';
+import { createBundle } from '../../bundle/create/create.ts';
+import { formatBytes } from '../../bundle/inspect/format.ts';
+import { parseSize } from '../../archive/parts-file.ts';
 import { splitInPlace } from '../../bundle/parts/split.ts';
 import { renderParts } from './bundle-split.ts';
 import { PLATFORM_RE } from '../../schema/bundle-spec.ts';

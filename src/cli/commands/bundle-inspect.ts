@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { cyclonedxOf } from '../../bundle/inspect-cyclonedx.ts';
-import { parseSidecar } from '../../bundle/verify-sums.ts';
+import { cyclonedxOf } from '../../bundle/inspect/cyclonedx.ts';
+import { parseSidecar } from '../../bundle/verify/sums.ts';
 import { stringify } from 'yaml';
-import { formatBytes, formatMode, plural, shortDigest } from '../../bundle/inspect-format.ts';
-import { inspectBundle, type BundleInspection } from '../../bundle/inspect.ts';
+import { formatBytes, formatMode, plural, shortDigest } from '../../bundle/inspect/format.ts';
+import { inspectBundle, type BundleInspection } from '../../bundle/inspect/inspect.ts';
 import { oneOf, type Command } from '../args.ts';
 
 const FORMATS = ['tty', 'json', 'yaml', 'cyclonedx'] as const;

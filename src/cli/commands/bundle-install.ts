@@ -1,7 +1,7 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import { formatBytes, progressLine } from '../../bundle/inspect-format.ts';
-import { mappingRef, parseRegistryTarget } from '../../bundle/install-plan.ts';
-import { installBundle, type InstallSummary } from '../../bundle/install.ts';
+import { formatBytes, progressLine } from '../../bundle/inspect/format.ts';
+import { mappingRef, parseRegistryTarget } from '../../bundle/install/plan.ts';
+import { installBundle, type InstallSummary } from '../../bundle/install/install.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { runFatalCleanups } from '../../in-flight.ts';
 import { loadYamlFile } from '../../schema/load.ts';

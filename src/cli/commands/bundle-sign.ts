@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { openBundleSource } from '../../bundle/bundle-source.ts';
+import { openBundleSource } from '../../archive/source.ts';
 import { loadSigningKey, signBundle } from '../../bundle/sign/bundle-signature.ts';
 import { UsageError } from '../../errors.ts';
 import type { Command } from '../args.ts';

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { formatBytes } from '../../bundle/inspect-format.ts';
-import { parseSize } from '../../bundle/parts/parts-file.ts';
+import { formatBytes } from '../../bundle/inspect/format.ts';
+import { parseSize } from '../../archive/parts-file.ts';
 import { joinParts, splitTar } from '../../bundle/parts/split.ts';
 import { UsageError } from '../../errors.ts';
 import type { Command } from '../args.ts';
@@ -50,7 +50,7 @@ Options:
   options: { output: { type: 'string' } },
   positionals: [1, 1],
   async run(values, positionals, io) {
-    const { openBundleSource } = await import('../../bundle/bundle-source.ts');
+    const { openBundleSource } = await import('../../archive/source.ts');
     const src = await openBundleSource(resolve(io.cwd, positionals[0]!));
     const out = typeof values.output === 'string' ? resolve(io.cwd, values.output) : src.tarName;
     // Its directory made (as bundle create --output does) and writable before a multi-GB copy starts.

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
-import { formatBytes, plural, progressLine } from '../../bundle/inspect-format.ts';
-import { verifyBundle, type VerifyResult } from '../../bundle/verify.ts';
+import { formatBytes, plural, progressLine } from '../../bundle/inspect/format.ts';
+import { verifyBundle, type VerifyResult } from '../../bundle/verify/verify.ts';
 import type { Command } from '../args.ts';
 import { SIGNER_USAGE, signerOptions, signerPolicyFrom } from './signer-flags.ts';
 

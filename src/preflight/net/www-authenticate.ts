@@ -1,7 +1,7 @@
 // WWW-Authenticate challenges of a registry (RFC 7235 / Docker token auth):
 // `Basic realm="x"` or `Bearer realm="https://auth/token",service="reg",scope="..."`.
 // Parsed by the registry client's parser; here only: is the challenge usable?
-import { parseChallenge, type Challenge } from '../../bundle/registry/auth.ts';
+import { parseChallenge, type Challenge } from '../../oci/registry/auth.ts';
 
 export { parseChallenge, type Challenge };
 

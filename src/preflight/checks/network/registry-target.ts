@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ProbeContext } from '../../types.ts';
 import { parseCaBundle, type CaBundle } from '../../net/ca.ts';
-import { dockerConfigCredentials } from '../../../bundle/registry/auth.ts';
+import { dockerConfigCredentials } from '../../../oci/registry/auth.ts';
 import { expandHome } from '../../hosts/known-hosts.ts';
 
 /** "harbor.acme.local", "harbor:5443", "https://harbor.acme.local/prefix" -> URL; an error text when malformed. */

@@ -7,7 +7,7 @@ import { routeFor } from '../../net/proxy.ts';
 import { inspectTls, type TlsFacts } from '../../net/tls.ts';
 import { resolveOnHost, type Resolution } from '../../net/resolve.ts';
 import { challengeProblem, parseChallenge } from '../../net/www-authenticate.ts';
-import { RegistryAuth, TokenError, type TokenFetcher } from '../../../bundle/registry/auth.ts';
+import { RegistryAuth, TokenError, type TokenFetcher } from '../../../oci/registry/auth.ts';
 import { isLoopback } from '../../net/no-proxy.ts';
 import { describeTcpState, probeTcp } from '../../net/tcp.ts';
 import { NODE_ENV, nodeProxySettings } from './proxy-settings.ts';

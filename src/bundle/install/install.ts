@@ -1,0 +1,436 @@
+// bundle install: check that the site registry answers and takes the
+// credentials, verify the bundle, push every image and chart, then write the
+// charts and files directories (install-output.ts). Blobs stream straight out
+// of the tar (a blob's bytes sit contiguously in it), so nothing is extracted
+// to disk but those two directories; the registry re-checks every digest.
+import { statfs, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { OperationError, errorMessage } from '../../errors.ts';
+import { formatBytes, formatMode, plural } from '../inspect/format.ts';
+import { formatTransfer, RateMeter } from '../create/progress.ts';
+import { blobPath, type Descriptor, type ImageTree } from '../inspect/layout.ts';
+import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './plan.ts';
+import { imageRepository, refuseCollisions, type PlannedTarget, type TargetLayout } from './targets.ts';
+import { openPushSession, type SessionOptions } from './session.ts';
+import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles, type MirrorSettings } from './runtime-mirrors.ts';
+import { planChartValues, renderCheck } from './chart-values-files.ts';
+import { findHelm } from '../charts/render.ts';
+import { parseReference } from '../../oci/reference.ts';
+import { MEDIA } from '../../oci/registry/client.ts';
+import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from '../../oci/registry/push.ts';
+import { transientFailure, withRetries } from '../../oci/registry/retry.ts';
+import { entryStream, type TarEntry } from '../../archive/tar-reader.ts';
+import { sourceStream, type BundleSource } from '../../archive/source.ts';
+import { defaultFilesDir, writeInstallOutputs, type TextFile } from './output.ts';
+import { readChartArchive } from '../charts/chart-archive.ts';
+import { readBaseInventory } from '../delta/base-inventory.ts';
+import { baseEntries, resolveDeltaNeeds, type BaseEntry, type DeltaSources } from '../delta/install-needs.ts';
+import type { BundleManifestView } from '../inspect/manifest.ts';
+import { verifyBundle, type VerifyResult } from '../verify/verify.ts';
+import type { SignerPolicy } from '../sign/bundle-signature.ts';
+
+export interface InstallOptions extends Omit<SessionOptions, 'target'> {
+  file: string;
+  registry: string;
+  dryRun?: boolean;
+  /** drop the source registry from image targets (the layout before by-registry) */
+  flat?: boolean;
+  /** helm for checking values/<chart>.yaml by rendering (default: $ASTRAGO_HELM, else helm on PATH) */
+  helm?: string;
+  chartsDir?: string;
+  /** where the bundle's files/ go (default: astrago-files beside the charts directory) */
+  filesDir?: string;
+  concurrency?: number;
+  /** require a good signature by one of these signers before anything changes */
+  signers?: SignerPolicy;
+  /** a delta bundle's base (OLD.tar): what the delta leaves out is taken from there */
+  base?: string;
+  cwd: string;
+  /** one line of output (plan, summary) */
+  log(line: string): void;
+  /** redrawn status line on a terminal */
+  status?(line: string): void;
+}
+
+export interface InstallCounts {
+  blobsPushed: number;
+  bytesPushed: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+  manifestsPushed: number;
+  manifestsSkipped: number;
+}
+
+export interface InstallSummary extends InstallCounts {
+  registry: string;
+  layout: TargetLayout;
+  images: ImageMapping[];
+  charts: Array<{ name: string; version: string; ref: string }>;
+  chartsDir: string;
+  valuesFile: string;
+  /** values/<chart>.yaml files, relative to the charts directory */
+  chartValues: string[];
+  /** the runtime mirror files, relative to the charts directory */
+  mirrors: string[];
+  filesDir: string;
+  files: string[];
+  dryRun: boolean;
+}
+
+interface ImagePlan {
+  mapping: ImageMapping;
+  tree: ImageTree;
+  /** manifests pushed by digest (children), then the root by tag or digest */
+  pushRefs: Array<{ node: ImageTree['manifests'][number]; reference: string }>;
+}
+
+interface ChartPlan {
+  name: string;
+  version: string;
+  entry: TarEntry;
+  /** the bundle's tar, or (a chart a delta leaves out) its base's */
+  source: BundleSource;
+  repository: string;
+  tag: string;
+  artifact: ReturnType<typeof helmArtifact>;
+  tgz: Descriptor;
+}
+
+const DEFAULT_CHARTS_DIR = 'astrago-charts';
+/** Kept free beyond what the charts directory needs (index, values, temp names). */
+const DISK_MARGIN = 1 << 20;
+
+export async function installBundle(opts: InstallOptions): Promise<InstallSummary> {
+  const target = parseRegistryTarget(opts.registry);
+  const layout: TargetLayout = opts.flat ? 'flat' : 'by-registry';
+  const chartsDir = resolve(opts.cwd, opts.chartsDir ?? DEFAULT_CHARTS_DIR);
+  const filesDir = opts.filesDir ? resolve(opts.cwd, opts.filesDir) : defaultFilesDir(chartsDir);
+
+  // 1. The registry answers and takes the credentials (seconds), before the verification (minutes on a large bundle).
+  let session: Awaited<ReturnType<typeof openPushSession>> | undefined;
+  if (!opts.dryRun) {
+    opts.log(`Registry: ${target.host} ...`);
+    session = await openPushSession({ ...opts, target, connections: Math.max(16, (opts.concurrency ?? 8) * 2) });
+    opts.log(`Registry: ${target.host} answers${session.user ? ` and accepts the credentials of ${session.user}` : ''}.`);
+  }
+  try {
+    return await verifyAndInstall(opts, target, layout, chartsDir, filesDir, session);
+  } finally {
+    await session?.close();
+  }
+}
+
+async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, chartsDir: string, filesDir: string, session: PushSession | undefined): Promise<InstallSummary> {
+  // 2. Verify before anything changes.
+  opts.log(`Verifying ${opts.file} ...`);
+  const verified = await verifyBundle(opts.file, { ...(opts.signers ? { signers: opts.signers } : {}), onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
+  opts.status?.('');
+  if (verified.problems.length || !verified.manifest) {
+    const list = verified.problems.slice(0, 50).map((p) => `  - ${p.path}: ${p.message}`);
+    if (verified.problems.length > 50) list.push(`  ... and ${verified.problems.length - 50} more`);
+    throw new OperationError(`${opts.file}: verification failed (${plural(verified.problems.length, 'problem')}); nothing was pushed or written:\n${list.join('\n')}`);
+  }
+  if (verified.signature) opts.log(`Signature: ${verified.signature.message}`);
+  const n = verified.counts;
+  opts.log(`Verified: ${plural(n.entries, 'entry', 'entries')}, ${plural(n.images, 'image')}, ${plural(n.charts, 'chart')}, ${plural(n.files, 'file')}.`);
+
+  // 3. Plan. A delta's pieces from its base come from --base OLD.tar or, checked below, the registry.
+  const delta = verified.delta;
+  if (opts.base && !delta) throw new OperationError(`${opts.file} is not a delta bundle: --base is only for one; nothing was pushed or written`);
+  if (delta) opts.log(`Delta of ${delta.base.name} ${delta.base.version}: needs ${plural(delta.needs.blobs.size, 'layer')} (${formatBytes(delta.needs.bytes)}) and ${plural(delta.needs.charts.length, 'chart')} from the base (${opts.base ? `--base ${opts.base}, else ` : ''}the registry)`);
+  const fromBase = delta ? baseEntries(delta.base, opts.base ? await readBaseInventory(resolve(opts.cwd, opts.base)) : undefined, opts.base ?? '') : { blobs: new Map(), charts: new Map(), files: new Map() };
+  const images = planImages(target, verified, layout);
+  const { charts, inRegistry } = await planCharts(target, verified, fromBase.charts);
+  refuseCollisions(target, plannedTargets(images, charts), layout);
+  const mappings = images.map((i) => i.mapping);
+  const values = valuesOverride(target, mappings, [...charts, ...inRegistry].map((c) => ({ name: c.name, version: c.version })), layout);
+  const indexEntry = verified.records.get('charts/index.yaml')?.entry;
+  // A delta's files come from its base tar; without it they are not written (the base's install wrote them).
+  const files: Array<{ source: BundleSource; entry: TarEntry }> = [];
+  for (const f of verified.manifest.files) {
+    const rec = verified.records.get(f.file);
+    const at = rec ? { source: verified.source, entry: rec.entry } : fromBase.files.get(f.file);
+    if (at) files.push(at);
+    else opts.log(`  file ${f.name}: in the base bundle, not in this delta: not written`);
+  }
+  const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + files.reduce((s, f) => s + f.entry.size, 0) + DISK_MARGIN;
+  const free = await freeBytes(chartsDir);
+  const uniqueBlobs = new Map<string, number>();
+  for (const i of images) for (const b of i.tree.blobs) uniqueBlobs.set(b.digest, b.size);
+  for (const c of charts) uniqueBlobs.set(c.tgz.digest, c.tgz.size);
+  const pushBytes = [...uniqueBlobs.values()].reduce((a, b) => a + b, 0);
+
+  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${plural(images.length, 'image')}, ${plural(charts.length, 'chart')}, ${plural(uniqueBlobs.size, 'unique blob')}, ${formatBytes(pushBytes)} at most to upload)`);
+  opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir}${files.length ? ` and ${filesDir}` : ''} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
+  for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
+  for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
+  opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}, values/<chart>.yaml), written once every push succeeded`);
+  const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
+  if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
+  const chartValues = await planChartValues(verified.source, charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, source: c.source, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), mappings, opts.log);
+  for (const v of chartValues) opts.log(`  chart values ${v.path} (${plural(v.set.length, 'image')} set${v.missing.length ? `, ${v.missing.length} not in the bundle: ${v.missing.map((m) => m.image).join(', ')}` : ''})`);
+  for (const { entry: f } of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
+
+  const summary: InstallSummary = {
+    registry: targetBase(target),
+    layout,
+    images: mappings,
+    charts: [...charts, ...inRegistry].map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
+    chartsDir,
+    valuesFile: join(chartsDir, VALUES_FILE),
+    chartValues: chartValues.map((v) => v.path),
+    mirrors: sources.length ? [...sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`), REGISTRIES_FILE] : [],
+    filesDir,
+    files: files.map(({ entry: f }) => join(filesDir, f.path.replace(/^files\//, ''))),
+    dryRun: !!opts.dryRun,
+    blobsPushed: 0,
+    bytesPushed: 0,
+    blobsSkipped: 0,
+    blobsMounted: 0,
+    manifestsPushed: 0,
+    manifestsSkipped: 0,
+  };
+  const noSpace = free !== undefined && free < need ? `not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free` : undefined;
+  if (opts.dryRun || !session) {
+    if (noSpace) opts.log(`Warning: ${noSpace}; the install would stop here.`);
+    opts.log('Dry run: nothing was pushed or written.');
+    return summary;
+  }
+  // (a full disk stops the install before the registry is changed)
+  if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
+
+  // A delta: everything it needs from its base is found (read-only requests) before anything changes.
+  const deltaSources = delta
+    ? await resolveDeltaNeeds(session, {
+        base: delta.base,
+        images: images.map((i) => ({ ref: i.mapping.original, repository: i.mapping.repository, blobs: i.tree.blobs.filter((b) => delta.needs.blobs.has(b.digest)) })),
+        charts: inRegistry.map((c) => ({ path: c.file, name: c.name, version: c.version, repository: c.repository, tag: c.tag, digest: c.digest })),
+        fromBase,
+      })
+    : undefined;
+  for (const c of inRegistry) opts.log(`  chart ${c.name} ${c.version}: already in the registry (from the base); not in the charts directory`);
+
+  // 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
+  // push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
+  await pushAll(session, opts, images, charts, verified, summary, pushBytes, deltaSources);
+  const mirrors = await mirrorFiles(opts, session, { target, layout, sources });
+  await writeInstallOutputs(verified.source, {
+    chartsDir,
+    charts: charts.map((c) => ({ source: c.source, entry: c.entry })),
+    ...(indexEntry ? { index: indexEntry } : {}),
+    texts: [{ path: VALUES_FILE, content: values }, ...mirrors, ...chartValues],
+    filesDir,
+    files,
+    // (a delta's chart or file from its base tar: checked against bundle.yaml's digest)
+    sha256: (p) => verified.records.get(p)?.sha256 ?? [...verified.manifest!.charts, ...verified.manifest!.files].find((x) => x.file === p)?.digest.slice(7),
+  });
+  // Where helm is at hand: each chart rendered with its values file, naming what still comes from elsewhere.
+  const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
+  if (helm) for (const line of await renderCheck(helm, chartsDir, chartValues, target)) opts.log(line);
+  return summary;
+}
+
+/** Every target of the plan, for the collision check. */
+function plannedTargets(images: ImagePlan[], charts: ChartPlan[]): PlannedTarget[] {
+  return [
+    ...images.map((i) => ({ what: `image ${i.mapping.original}`, repository: i.mapping.repository, reference: i.mapping.tag ?? i.mapping.digest, digest: i.mapping.digest })),
+    ...charts.map((c) => ({ what: `chart ${c.name} ${c.version}`, repository: c.repository, reference: c.tag, digest: c.artifact.manifestDigest })),
+  ];
+}
+
+/** The runtime mirrors for the registry as the push reached it (its scheme, the CA it was trusted with). */
+async function mirrorFiles(opts: InstallOptions, session: PushSession, m: Pick<MirrorSettings, 'target' | 'layout' | 'sources'>): Promise<TextFile[]> {
+  if (!m.sources.length) return [];
+  const scheme = new URL(session.baseUrl).protocol === 'http:' ? 'http' : 'https';
+  const ca = opts.caFile ? await readFile(resolve(opts.cwd, opts.caFile), 'utf8') : undefined;
+  return runtimeMirrorFiles({ ...m, scheme, ca, skipVerify: opts.insecure === true });
+}
+
+function planImages(target: RegistryTarget, v: VerifyResult, layout: TargetLayout): ImagePlan[] {
+  return v.images.map(({ ref, tree }) => {
+    const r = parseReference(ref);
+    const repository = imageRepository(target, r.registry, r.repository, layout);
+    const mapping: ImageMapping = { original: ref, originalRegistry: r.registry, originalRepository: r.repository, registry: target.host, repository, tag: r.tag, digest: tree.root.digest };
+    const pushRefs = tree.manifests.map((node) => ({ node, reference: node.descriptor.digest === tree.root.digest && r.tag ? r.tag : node.descriptor.digest }));
+    return { mapping, tree, pushRefs };
+  });
+}
+
+/** Charts to push (from the tar, or a delta's base tar); a delta's other charts must already be in the registry. */
+async function planCharts(target: RegistryTarget, v: VerifyResult, fromBase: Map<string, BaseEntry>): Promise<{ charts: ChartPlan[]; inRegistry: Array<BundleManifestView['charts'][number] & { repository: string; tag: string }> }> {
+  const out: ChartPlan[] = [];
+  const inRegistry = [];
+  for (const c of v.manifest!.charts) {
+    const rec = v.records.get(c.file);
+    const at = rec ? { source: v.source, entry: rec.entry } : fromBase.get(c.file);
+    if (!at) {
+      inRegistry.push({ ...c, repository: chartRepository(target, c.name), tag: chartTag(c.version) });
+      continue;
+    }
+    const { metadata: chartYaml } = await readChartArchive(entryStream(at.source, at.entry), `${at.source.tarName}: ${c.file}`);
+    const tgz: Descriptor = { mediaType: HELM_CHART_MEDIA_TYPE, digest: c.digest, size: c.size };
+    out.push({ name: c.name, version: c.version, entry: at.entry, source: at.source, repository: chartRepository(target, c.name), tag: chartTag(c.version), artifact: helmArtifact(chartYaml, tgz), tgz });
+  }
+  return { charts: out, inRegistry };
+}
+
+/** Free bytes on the file system that holds `dir` (or its nearest existing parent). */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const s = await statfs(d);
+      return s.bavail * s.bsize;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) return undefined;
+    }
+  }
+}
+
+async function pushAll(session: PushSession, opts: InstallOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallSummary, totalBytes: number, delta?: DeltaSources): Promise<void> {
+  const limit = pLimit(opts.concurrency ?? 8);
+  // digest -> a repository that holds it (settled once its first push finished), for mounts;
+  // a delta's layers the registry holds from its base are mounted from where they are.
+  const holders = new Map<string, Promise<string | undefined>>([...(delta?.blobsInRegistry ?? [])].map(([d, repo]) => [d, Promise.resolve(repo)]));
+  let sentBytes = 0;
+  let doneBlobs = 0;
+  // The total shrinks by each unique blob whose first outcome is a skip or a mount (not an upload).
+  let expectedBytes = totalBytes;
+  const accounted = new Set<string>();
+  const notUploaded = (d: Descriptor) => {
+    if (!accounted.has(d.digest)) expectedBytes -= d.size;
+    accounted.add(d.digest);
+  };
+  const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
+  const rate = new RateMeter();
+  const status = () => {
+    const transfer = formatTransfer(sentBytes, expectedBytes, rate.sample(sentBytes, performance.now()), ', ');
+    opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${transfer} (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
+  };
+
+  // A delta's charts from its base tar, by their .tgz digest.
+  const chartsFromBase = new Map(charts.filter((c) => c.source !== v.source).map((c) => [c.tgz.digest, { source: c.source, entry: c.entry }]));
+  const tarSource = (d: Descriptor): BlobSource => {
+    const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
+    const at = rec ? { source: v.source, entry: rec.entry } : (delta?.blobsFromBase.get(d.digest) ?? chartsFromBase.get(d.digest));
+    if (!at) throw new OperationError(`blob ${d.digest} is not in the bundle${delta ? ' nor its base' : ''}`);
+    const base = at.entry.dataOffset;
+    return {
+      size: at.entry.size,
+      open: (start, end) => counting(sourceStream(at.source, base + start, base + end - 1), (n) => {
+        sentBytes += n;
+        status();
+      }),
+    };
+  };
+  const bufferSource = (b: Buffer): BlobSource => ({ size: b.length, open: (start, end) => bufferStream(b.subarray(start, end)) });
+
+  const pushBlob = async (repository: string, d: Descriptor, source: () => BlobSource): Promise<void> => {
+    const claimed = holders.get(d.digest);
+    let settle: ((repo: string | undefined) => void) | undefined;
+    if (!claimed) holders.set(d.digest, new Promise((r) => (settle = r)));
+    try {
+      if (await blobExists(session, repository, d.digest)) {
+        summary.blobsSkipped++;
+        notUploaded(d);
+        settle?.(repository);
+        return;
+      }
+      let location: string | undefined;
+      const from = claimed ? await claimed : undefined;
+      if (from === repository) {
+        // Another image of this run already put it into this repository (two tags of one image).
+        summary.blobsSkipped++;
+        return;
+      }
+      if (from) {
+        const m = await mountBlob(session, repository, d.digest, from);
+        if (m.mounted) {
+          summary.blobsMounted++;
+          notUploaded(d);
+          return;
+        }
+        location = m.location; // the registry opened an upload instead
+      }
+      const src = source();
+      accounted.add(d.digest);
+      await withRetries(() => uploadBlob(session, repository, d.digest, src, location), {
+        classify: transientFailure,
+        onRetry: (n) => {
+          location = undefined; // a retry starts a fresh upload session
+          opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
+        },
+      });
+      summary.blobsPushed++;
+      summary.bytesPushed += src.size;
+      settle?.(repository);
+    } catch (err) {
+      settle?.(undefined);
+      // A dropped connection names only the upload URL: say which blob it was.
+      if (!errorMessage(err).includes(d.digest)) throw new OperationError(`blob ${d.digest}: ${errorMessage(err)}`, { cause: err });
+      throw err;
+    } finally {
+      doneBlobs++;
+      status();
+    }
+  };
+
+  const pushManifest = async (repository: string, reference: string, mediaType: string, bytes: Buffer, digest: string): Promise<void> => {
+    const have = await manifestDigest(session, repository, reference);
+    if (have === digest) {
+      summary.manifestsSkipped++;
+      return;
+    }
+    await withRetries(() => putManifest(session, repository, reference, mediaType, bytes, digest), { classify: transientFailure });
+    summary.manifestsPushed++;
+  };
+
+  const imageJobs = images.map(async (img) => {
+    const repo = img.mapping.repository;
+    try {
+      await Promise.all(img.tree.blobs.map((b) => limit(() => pushBlob(repo, b, () => tarSource(b)))));
+      for (const { node, reference } of img.pushRefs) {
+        const bytes = v.jsonBlobs.get(node.descriptor.digest);
+        if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
+        await limit(() => pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest));
+      }
+      opts.log(`  done: ${mappingRef(img.mapping)}`);
+    } catch (err) {
+      throw new OperationError(`image ${img.mapping.original} -> ${mappingRef(img.mapping)}: ${errorMessage(err)}`);
+    }
+  });
+  const chartJobs = charts.map(async (c) => {
+    try {
+      await Promise.all([
+        limit(() => pushBlob(c.repository, { mediaType: HELM_CONFIG_MEDIA_TYPE, digest: c.artifact.configDigest, size: c.artifact.config.length }, () => bufferSource(c.artifact.config))),
+        limit(() => pushBlob(c.repository, c.tgz, () => tarSource(c.tgz))),
+      ]);
+      await limit(() => pushManifest(c.repository, c.tag, MEDIA.ociManifest, c.artifact.manifest, c.artifact.manifestDigest));
+      opts.log(`  done: oci://${new URL(session.baseUrl).host}/${c.repository}:${c.tag}`);
+    } catch (err) {
+      throw new OperationError(`chart ${c.name} ${c.version} -> ${c.repository}:${c.tag}: ${errorMessage(err)}`);
+    }
+  });
+  const results = await Promise.allSettled([...imageJobs, ...chartJobs]);
+  opts.status?.('');
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length) {
+    throw new OperationError(`${failures.length} push${failures.length === 1 ? '' : 'es'} failed (${summary.blobsPushed} blobs pushed, ${summary.blobsSkipped} skipped before the failure; running install again resumes):\n${failures.map((f) => `  - ${errorMessage(f.reason)}`).join('\n')}`);
+  }
+}
+
+/** Counts bytes as the consumer pulls them (a 'data' listener would start the flow too early). */
+function counting(stream: Readable, onBytes: (n: number) => void): Readable {
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      onBytes(chunk.length);
+      yield chunk;
+    }
+  }
+  return Readable.from(counted(), { objectMode: false });
+}
+
+function bufferStream(b: Buffer): Readable {
+  return Readable.from([b], { objectMode: false });
+}
