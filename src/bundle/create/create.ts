@@ -12,7 +12,6 @@
 //    the finished prefix of the tar for FILE.tar.sha256. The first failure
 //    stops the rest (each keeps what it has in the cache). Temp names,
 //    renamed at the end.
-import { readBaseInventory } from '../delta/base-inventory.ts';
 import { selectDelta, type DeltaItems, type DeltaSelection } from '../delta/select.ts';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +42,8 @@ import { loadBundleSpec } from '../spec/spec.ts';
 import { ContentStore } from '../store/store.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
+/** The largest byte range one layer request asks for (bundle create --piece-size). */
+export const PIECE_BYTES = 8 << 20;
 
 export interface CreateOptions {
   specFile: string;
@@ -51,6 +52,8 @@ export interface CreateOptions {
   platforms?: string[];
   cacheDir?: string;
   concurrency?: number;
+  /** the largest byte range a layer request asks for (default PIECE_BYTES); 0: one stream per layer */
+  pieceBytes?: number;
   env?: NodeJS.ProcessEnv;
   stderr: ProgressSink;
   /** the helm binary (else $ASTRAGO_HELM, else helm on PATH; none: the charts' values are walked) */
@@ -92,7 +95,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const concurrency = opts.concurrency ?? 8;
   const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)));
   // Read before any download: a bad base is an input error at once.
-  const baseInventory = opts.base ? await readBaseInventory(opts.base) : undefined;
+  const baseInventory = opts.base ? await (await import('../delta/base-inventory.ts')).readBaseInventory(opts.base) : undefined;
   const progress = new Progress(opts.stderr);
   // The tar-hash worker starts now: its start-up overlaps the manifest round trips.
   const hasher = followHash(tempTarName(resolve(opts.output)));
@@ -103,7 +106,6 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     onRetry: (what, attempt, reason) => progress.log(`retry ${attempt}: ${what} (${reason})`),
   });
   const http = new HttpSource(client.transport);
-  const blobLimit = pLimit(concurrency);
   const itemLimit = pLimit(Math.max(concurrency, 4));
   const onBytes = (n: number) => progress.addBytes(n);
   progress.total('images', loaded.images.length);
@@ -194,7 +196,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const resumed = { blobs: 0, bytes: 0 };
     // The first failure stops the other downloads (each keeps what it has in the cache).
     const failed = new AbortController();
-    const blobCtx = { ...pullCtx, signal: opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal };
+    // Every layer request takes one of `concurrency` slots; a layer over the piece size comes in
+    // byte ranges where its registry honours them, so large layers do not end the run alone.
+    const pieceBytes = opts.pieceBytes ?? PIECE_BYTES;
+    const requests = { limit: pLimit(concurrency), pieceBytes: pieceBytes || Infinity };
+    const blobCtx = { ...pullCtx, requests, signal: opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal };
+    // More layers open than slots, so the slots always have pieces waiting, taken in tar order.
+    const layerLimit = pLimit(2 * concurrency);
     const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
     // The bytes still to come: the blobs the cache lacks (a resumed one takes its partial off).
     let expected = progress.bytes;
@@ -202,7 +210,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     progress.expectBytes(expected);
     for (const digest of [...layers.keys()].sort()) {
       const { image, d } = layers.get(digest)!;
-      const p = blobLimit(() => {
+      const p = layerLimit(() => {
         blobCtx.signal.throwIfAborted();
         return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d));
       }).then((r) => {

@@ -46,6 +46,8 @@ export interface PullContext {
   onBytes?: (n: number) => void;
   /** aborts blob downloads (bundle create interrupted) */
   signal?: AbortSignal;
+  /** the request slots all layer downloads share; with them, a large layer downloads in pieces (store/ranged-fetch.ts) */
+  requests?: { limit<T>(fn: () => Promise<T>): Promise<T>; pieceBytes: number };
 }
 
 function parse(bytes: Buffer, what: string): ManifestDoc {
@@ -56,9 +58,23 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
   }
 }
 
-/** Downloads one blob of `ref` into the store (resuming a partial one). */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
-  return ctx.store.fetch(d.digest, d.size, (offset) => ctx.client.getBlob(ref.registry, ref.repository, d.digest, offset, ctx.signal), { what: `image ${name}: blob ${d.digest}`, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+/**
+ * Downloads one blob of `ref` into the store (resuming a partial one). A
+ * config is asked for as an explicit byte range: how the registry answers
+ * tells whether its layers can come in pieces.
+ */
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, probe = false) {
+  const { client } = ctx;
+  const get = (start: number, signal?: AbortSignal, end?: number) => client.getBlob(ref.registry, ref.repository, d.digest, start, signal, end);
+  const ranges =
+    ctx.requests && client.honoursRanges(ref.registry) ? { ...ctx.requests, open: (start: number, end: number, signal: AbortSignal) => get(start, signal, end) } : undefined;
+  const open = (offset: number) => (probe && d.size > 0 ? get(offset, ctx.signal, d.size) : get(offset, ctx.signal));
+  return ctx.store.fetch(d.digest, d.size, open, {
+    what: `image ${name}: blob ${d.digest}`,
+    ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(ranges ? { ranges } : ctx.requests ? { limit: ctx.requests.limit } : {}),
+  });
 }
 
 export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {
@@ -74,7 +90,7 @@ export async function planImage(ref: ImageReference, name: string, ctx: PullCont
   };
 
   const fetchConfig = async (d: Descriptor): Promise<void> => {
-    await fetchImageBlob(ctx, ref, name, d);
+    await fetchImageBlob(ctx, ref, name, d, true);
     blobs.set(d.digest, d.size);
   };
   const planManifest = async (desc: Descriptor, doc: ManifestDoc): Promise<void> => {

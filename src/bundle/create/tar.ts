@@ -7,7 +7,7 @@
 // a failure, a signal or a fatal error leaves nothing under the final name.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { signatureFileFor } from '../sign/bundle-signature.ts';
+import { signatureFileFor } from '../sign/signature-file.ts';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';

@@ -11,11 +11,9 @@ import { judgeSigner, parseAllowedSigners, type AllowedSigner } from './allowed-
 import { parseRevokedKeys, type RevokedKeys } from './revoked-keys.ts';
 import { parsePrivateKey, SshKeyError, type SigningKey } from './ssh-keys.ts';
 import { BUNDLE_NAMESPACE, parseSshsig, signDigest, SshsigFormatError, verifyDigest, type Sshsig } from './sshsig.ts';
+import { signatureFileFor } from './signature-file.ts';
 
-/** The signature of NAME.tar (split or not) is NAME.tar.sig. */
-export function signatureFileFor(tarName: string): string {
-  return `${tarName}.sig`;
-}
+export { signatureFileFor };
 
 async function readInput(file: string, what: string): Promise<Buffer> {
   try {

@@ -15,6 +15,9 @@ import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
 import { hexOf, sha256Digest } from '../../oci/digest.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
+import { removeExtents } from './extents.ts';
+import { hashRange, writeFully } from './file-io.ts';
+import { fetchRanged, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
 
 /** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
 export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean }>;
@@ -37,6 +40,10 @@ export interface FetchOptions {
   retry?: RetryPolicy;
   /** stops the retries (bundle create interrupted) */
   signal?: AbortSignal;
+  /** byte ranges of the blob, when its server honours them: it downloads in pieces of at most ranges.pieceBytes */
+  ranges?: RangeSource;
+  /** the request slots a single-stream download takes one of, for all its bytes */
+  limit?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export class DigestMismatchError extends OperationError {
@@ -50,23 +57,9 @@ export class DigestMismatchError extends OperationError {
 async function hashFile(path: string, size: number, hash: Hash): Promise<void> {
   const fh = await openFile(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(size, 1)));
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-      if (bytesRead === 0) throw new OperationError(`${path}: shorter than ${size} bytes`);
-      hash.update(buf.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
+    await hashRange(fh, path, 0, size, hash);
   } finally {
     await fh.close();
-  }
-}
-
-/** Writes all of `chunk` at `position`. */
-async function writeFully(fh: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  for (let off = 0; off < chunk.length; ) {
-    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position + off);
-    off += bytesWritten;
   }
 }
 
@@ -112,6 +105,9 @@ async function streamToFile(body: Readable, file: string, start: number, skip: n
     await fh.close();
   }
 }
+
+/** The options a ranged download takes from a fetch's. */
+const pick = (o: FetchOptions) => ({ ...(o.onBytes ? { onBytes: o.onBytes } : {}), ...(o.retry ? { retry: o.retry } : {}), ...(o.signal ? { signal: o.signal } : {}) });
 
 const partialSize = (file: string) => stat(file).then((st) => st.size, () => 0);
 
@@ -196,11 +192,22 @@ export class ContentStore {
     const partial = `${final}.partial`;
     // A partial longer than the blob cannot be ours: start it over.
     if (size !== undefined && (await partialSize(partial)) > size) await rm(partial, { force: true });
+    if (size !== undefined && size > 0 && opts.ranges) {
+      try {
+        const r = await fetchRanged(partial, size, opts.ranges, { what, ...pick(opts) });
+        return await this.#seal(digest, size, partial, final, r.hash, size, what, r.transferred, r.resumedFrom);
+      } catch (err) {
+        if (!(err instanceof RangeIgnoredError)) throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    // One stream from where the partial ends (a ranged download's partial is cut at its first hole).
+    if (size !== undefined) await keepPrefix(partial, size);
     const resumedFrom = await partialSize(partial);
     let transferred = 0;
     try {
+      const slot = opts.limit ?? opts.ranges?.limit ?? (<T>(fn: () => Promise<T>) => fn());
       return await withRetries(
-        async () => {
+        async () => slot(async () => {
           // Re-hash what an earlier try (or run) left, then ask for the rest.
           const hash = createHash('sha256');
           const offset = await partialSize(partial);
@@ -217,7 +224,7 @@ export class ContentStore {
             if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
           });
           return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
-        },
+        }),
         { ...(opts.retry ? { policy: opts.retry } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
       );
     } catch (err) {
@@ -230,12 +237,14 @@ export class ContentStore {
     if (hex !== hexOf(digest) || (size !== undefined && got !== size)) {
       // A bad partial must not poison the next run.
       await rm(partial, { force: true });
+      await removeExtents(partial);
       if (size !== undefined && got !== size && hex !== hexOf(digest)) {
         throw new DigestMismatchError(`${what} (${got} bytes, expected ${size})`, digest, hex, got);
       }
       throw new DigestMismatchError(what, digest, hex, got);
     }
     await rename(partial, final);
+    await removeExtents(partial);
     return { how: 'fetched', size: got, transferred, resumedFrom };
   }
 }

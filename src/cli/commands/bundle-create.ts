@@ -4,8 +4,6 @@ import { UsageError } from '../../errors.ts';
 import { createBundle } from '../../bundle/create/create.ts';
 import { formatBytes } from '../../bundle/inspect/format.ts';
 import { parseSize } from '../../archive/parts-file.ts';
-import { splitInPlace } from '../../bundle/parts/split.ts';
-import { renderParts } from './bundle-split.ts';
 import { PLATFORM_RE } from '../../schema/bundle-spec.ts';
 
 export const bundleCreateCommand: Command = {
@@ -20,6 +18,9 @@ Options:
   --cache-dir DIR       content-addressed cache; a repeated or interrupted run resumes from it
                         (default $XDG_CACHE_HOME/astrago-check or ~/.cache/astrago-check)
   --concurrency N       parallel downloads (default 8)
+  --piece-size SIZE     download a layer larger than SIZE in byte ranges of SIZE (default 8MiB; 0: one
+                        stream per layer); where the registry honours ranges, large layers share the
+                        connections to the end instead of finishing alone
   --base OLD.tar        make a delta: leave out the layers, charts and files OLD holds (OLD.tar, its
                         first part, or its bundle.yaml); install needs OLD in the registry (or --base)
   --split SIZE          write FILE.tar.000, .001, ... of SIZE each (e.g. 4GiB) and FILE.tar.parts.json
@@ -36,6 +37,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     platform: { type: 'string', multiple: true },
     'cache-dir': { type: 'string' },
     concurrency: { type: 'string' },
+    'piece-size': { type: 'string' },
     split: { type: 'string' },
     helm: { type: 'string' },
     base: { type: 'string' },
@@ -45,6 +47,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
     const output = values.output as string | undefined;
     if (!spec) throw new UsageError('bundle create: --spec FILE.yaml is required');
     if (!output) throw new UsageError('bundle create: --output FILE.tar is required');
+    const pieceBytes = values['piece-size'] === undefined ? undefined : values['piece-size'] === '0' ? 0 : parseSize('bundle create', 'piece-size', values['piece-size']);
     const split = values.split === undefined ? undefined : parseSize('bundle create', 'split', values.split);
     const platforms = listOption(values.platform);
     for (const p of platforms) {
@@ -69,6 +72,7 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
         platforms,
         cacheDir: values['cache-dir'] ? resolve(io.cwd, values['cache-dir'] as string) : undefined,
         concurrency: positiveInt('bundle create', 'concurrency', values.concurrency, 256),
+        ...(pieceBytes !== undefined ? { pieceBytes } : {}),
         env: io.env,
         helm: values.helm === undefined ? undefined : resolve(io.cwd, String(values.helm)),
         stderr: io.stderr,
@@ -77,6 +81,8 @@ Registry credentials: the spec's registries[] (passwordEnv/passwordFile) or ~/.d
       });
       if (split !== undefined) {
         // Split where the tar was written: the parts peel off its end, so the disk never holds two tars.
+        const { splitInPlace } = await import('../../bundle/parts/split.ts');
+        const { renderParts } = await import('./bundle-split.ts');
         const r = await splitInPlace(made.file, split);
         io.stderr.write(`split into ${r.parts.length} parts of at most ${formatBytes(split)}: ${r.partsFile}\n${renderParts(r.parts)}`);
       }

@@ -79,6 +79,8 @@ export class RegistryClient {
   readonly #env: NodeJS.ProcessEnv;
   readonly #retry: RetryPolicy;
   readonly #auth = new Map<string, RegistryAuth>();
+  /** registry -> whether it honoured an explicit byte range */
+  readonly #ranges = new Map<string, boolean>();
   readonly #onRetry: ClientOptions['onRetry'];
 
   constructor(opts: ClientOptions = {}) {
@@ -192,12 +194,15 @@ export class RegistryClient {
   }
 
   /**
-   * GET a blob as a stream, from byte `offset` on (HTTP Range). `partial` says
-   * whether the registry honoured the range (206); when it answered 200 the
-   * stream starts at byte 0 and the caller must start over.
+   * GET a blob as a stream, from byte `offset` on (HTTP Range), up to byte
+   * `end` - 1 when `end` is given. `partial` says whether the registry
+   * honoured the range (206); when it answered 200 the stream starts at byte 0
+   * and the caller must start over. What a registry did with an explicit
+   * range is remembered (honoursRanges).
    */
-  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ body: Readable; partial: boolean; length: number | undefined }> {
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+  async getBlob(registry: string, repository: string, digest: string, offset = 0, signal?: AbortSignal, end?: number): Promise<{ body: Readable; partial: boolean; length: number | undefined }> {
+    const bounded = end !== undefined && end > offset;
+    const headers: Record<string, string> = bounded ? { range: `bytes=${offset}-${end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {};
     const res = await this.send(registry, { path: `/v2/${repository}/blobs/${digest}`, repository, headers, ...(signal ? { signal } : {}) });
     if (res.statusCode === 416 && offset > 0) {
       // Our partial is already as long as (or longer than) the blob: start over.
@@ -206,8 +211,14 @@ export class RegistryClient {
       return this.getBlob(registry, repository, digest, 0, signal);
     }
     if (res.statusCode !== 200 && res.statusCode !== 206) await this.#fail(`blob ${digest} of ${registry}/${repository}`, res);
+    if (bounded) this.#ranges.set(registry, res.statusCode === 206);
     const len = header(res.headers, 'content-length');
     return { body: res.body, partial: res.statusCode === 206, length: len === undefined ? undefined : Number(len) };
+  }
+
+  /** Whether `registry` answered a byte range with just those bytes (undefined: not asked yet). */
+  honoursRanges(registry: string): boolean | undefined {
+    return this.#ranges.get(registry);
   }
 
   async close(): Promise<void> {
