@@ -366,7 +366,7 @@ describe('bundle create resume', () => {
     for (const hex of verified) assert.equal(proxy.blobGets(`sha256:${hex}`).length, 0, `verified blob ${hex} fetched again`);
     const resumed = proxy.blobGets(`sha256:${partial!.replace('.partial', '')}`);
     assert.equal(resumed.length, 1);
-    assert.equal(resumed[0]!.range, `bytes=${partialSize}-`);
+    assert.match(resumed[0]!.range ?? '', new RegExp(`^bytes=${partialSize}-(\\d+)?$`), 'asks for the rest, from where the partial ends');
     assert.equal(resumed[0]!.status, 206);
     assert.match(r.stderr, new RegExp(`1 of them resumed where an interrupted run stopped: [\\d.]+ [KM]iB not downloaded again\\), ${verified.length} from the cache`));
 
@@ -412,7 +412,7 @@ describe('bundle create resume', () => {
     assert.equal(r.code, 0, r.stderr);
     for (const [hex, size] of kept) {
       const gets = proxy.blobGets(`sha256:${hex}`);
-      assert.deepEqual(gets.map((g) => [g.range, g.status]), [[`bytes=${size}-`, 206]], `blob ${hex} resumed after its ${size} bytes`);
+      assert.deepEqual(gets.map((g) => [g.range?.replace(/-\d+$/, '-'), g.status]), [[`bytes=${size}-`, 206]], `blob ${hex} resumed after its ${size} bytes`);
     }
     // The resumed bundle is the one a clean run makes.
     const clean = await create(spec, join(dir, 'clean.tar'), join(work, 'cache-int-clean'));

@@ -1,8 +1,9 @@
-// Plans one image: fetches its manifest (or index) and configs into the
-// content store, selects platforms, and lists the layers still to download.
-// The layers themselves are fetched by the caller (create.ts), all images'
-// blobs together, so shared blobs download once and the tar can be written
-// while they arrive.
+// One image of a bundle: planImage reads its manifest (or index, and the
+// manifests it picks by platform) into the content store and lists its
+// layers; finishImage fetches its configs and judges a single-platform
+// image's platform. The layers are fetched by the caller (layers.ts), all
+// images' together, from the moment their manifests are read, so shared
+// layers download once and the configs' round trips overlap them.
 import { readFile } from 'node:fs/promises';
 import { OperationError } from '../../errors.ts';
 import { isIndex, MEDIA, type RegistryClient } from '../../oci/registry/client.ts';
@@ -59,17 +60,16 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 }
 
 /**
- * Downloads one blob of `ref` into the store (resuming a partial one). A
- * config is asked for as an explicit byte range: how the registry answers
- * tells whether its layers can come in pieces.
+ * Downloads one blob of `ref` into the store (resuming a partial one). With
+ * request slots, it comes in byte ranges unless its registry has answered a
+ * range with the whole blob (then as one stream).
  */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, probe = false) {
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
   const { client } = ctx;
   const get = (start: number, signal?: AbortSignal, end?: number) => client.getBlob(ref.registry, ref.repository, d.digest, start, signal, end);
   const ranges =
-    ctx.requests && client.honoursRanges(ref.registry) ? { ...ctx.requests, open: (start: number, end: number, signal: AbortSignal) => get(start, signal, end) } : undefined;
-  const open = (offset: number) => (probe && d.size > 0 ? get(offset, ctx.signal, d.size) : get(offset, ctx.signal));
-  return ctx.store.fetch(d.digest, d.size, open, {
+    ctx.requests && client.honoursRanges(ref.registry) !== false ? { ...ctx.requests, open: (start: number, end: number, signal: AbortSignal) => get(start, signal, end) } : undefined;
+  return ctx.store.fetch(d.digest, d.size, (offset) => get(offset, ctx.signal), {
     what: `image ${name}: blob ${d.digest}`,
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -77,10 +77,19 @@ export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: stri
   });
 }
 
-export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PulledImage> {
+/** An image whose manifests are read: its layers are known, its configs not yet fetched (finishImage). */
+export interface PlannedImage extends PulledImage {
+  configs: Descriptor[];
+  /** the config of a single-platform image: its platform is judged from it */
+  single?: Descriptor;
+}
+
+/** Reads an image's manifest (or index and the manifests picked from it) into the store. */
+export async function planImage(ref: ImageReference, name: string, ctx: PullContext): Promise<PlannedImage> {
   const { client, store } = ctx;
   const blobs = new Map<string, number>();
   const layers: Descriptor[] = [];
+  const configs = new Map<string, Descriptor>();
 
   const manifestInto = async (reference: string): Promise<{ doc: ManifestDoc; desc: Descriptor }> => {
     const m = await client.getManifest(ref, reference);
@@ -88,21 +97,17 @@ export async function planImage(ref: ImageReference, name: string, ctx: PullCont
     blobs.set(m.digest, m.bytes.length);
     return { doc: parse(m.bytes, `image ${name}`), desc: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length } };
   };
-
-  const fetchConfig = async (d: Descriptor): Promise<void> => {
-    await fetchImageBlob(ctx, ref, name, d, true);
-    blobs.set(d.digest, d.size);
-  };
-  const planManifest = async (desc: Descriptor, doc: ManifestDoc): Promise<void> => {
+  const planManifest = (desc: Descriptor, doc: ManifestDoc): void => {
     if (!doc.config || !Array.isArray(doc.layers)) throw new OperationError(`image ${name}: manifest ${desc.digest} has no config or layers (media type ${desc.mediaType})`);
-    // A single-platform image's config was fetched already, to read its platform.
-    if (!blobs.has(doc.config.digest)) await fetchConfig(doc.config);
+    blobs.set(doc.config.digest, doc.config.size);
+    configs.set(doc.config.digest, doc.config);
     for (const l of doc.layers) {
       if (typeof l.digest !== 'string' || typeof l.size !== 'number') throw new OperationError(`image ${name}: manifest ${desc.digest} has a layer without digest or size`);
       blobs.set(l.digest, l.size);
       layers.push({ mediaType: l.mediaType, digest: l.digest, size: l.size });
     }
   };
+  const planned = (p: Omit<PlannedImage, 'blobs' | 'layers' | 'source' | 'name' | 'configs'>): PlannedImage => ({ name, blobs, layers, source: ref, configs: [...configs.values()], ...p });
 
   const top = await manifestInto(ref.digest ?? ref.tag ?? 'latest');
   if (isIndex(top.desc.mediaType)) {
@@ -115,17 +120,14 @@ export async function planImage(ref: ImageReference, name: string, ctx: PullCont
     for (const e of keep) {
       const child = await manifestInto(e.digest);
       if (isIndex(child.desc.mediaType)) throw new OperationError(`image ${name}: nested index ${e.digest} is not supported`);
-      await planManifest(child.desc, child.doc);
+      planManifest(child.desc, child.doc);
     }
     const platforms = keep.map((e) => e.platform).filter((p): p is Platform => !!p && p.os !== 'unknown').map(platformString);
-    if (wantsAll(ctx.platforms) || keep.length === entries.length) {
-      return { name, root: top.desc, platforms, blobs, layers, source: ref };
-    }
+    if (wantsAll(ctx.platforms) || keep.length === entries.length) return planned({ root: top.desc, platforms });
     if (keep.length === 1) {
       const only = keep[0]!;
-      const root: Descriptor = { mediaType: only.mediaType, digest: only.digest, size: only.size, ...(only.platform ? { platform: only.platform } : {}) };
       blobs.delete(top.desc.digest);
-      return { name, root, sourceDigest: top.desc.digest, platforms, blobs, layers, source: ref };
+      return planned({ root: { mediaType: only.mediaType, digest: only.digest, size: only.size, ...(only.platform ? { platform: only.platform } : {}) }, sourceDigest: top.desc.digest, platforms });
     }
     // Several of several more platforms: a smaller index of our own (its digest is new).
     const index = { schemaVersion: 2, mediaType: top.desc.mediaType === MEDIA.dockerList ? MEDIA.dockerList : MEDIA.ociIndex, manifests: keep };
@@ -133,25 +135,31 @@ export async function planImage(ref: ImageReference, name: string, ctx: PullCont
     const digest = await store.putBuffer(bytes);
     blobs.delete(top.desc.digest);
     blobs.set(digest, bytes.length);
-    return { name, root: { mediaType: index.mediaType, digest, size: bytes.length }, sourceDigest: top.desc.digest, platforms, blobs, layers, source: ref };
+    return planned({ root: { mediaType: index.mediaType, digest, size: bytes.length }, sourceDigest: top.desc.digest, platforms });
   }
 
   if (top.desc.mediaType !== MEDIA.ociManifest && top.desc.mediaType !== MEDIA.dockerManifest) {
     throw new OperationError(`image ${name}: unsupported manifest media type ${top.desc.mediaType || '(none)'} (Docker schema 1 is not supported)`);
   }
   if (!top.doc.config) throw new OperationError(`image ${name}: manifest has no config`);
-  await fetchConfig(top.doc.config);
-  // The platform of a single-platform image is in its config.
+  planManifest(top.desc, top.doc);
+  return planned({ root: top.desc, platforms: [], single: top.doc.config });
+}
+
+/** Fetches an image's configs; a single-platform image's platform is read from its config and judged. */
+export async function finishImage(p: PlannedImage, ctx: PullContext): Promise<PulledImage> {
+  await Promise.all(p.configs.map((d) => fetchImageBlob(ctx, p.source, p.name, d)));
+  const { configs: _configs, single, ...image } = p;
+  if (!single) return image;
   let platform: Platform | undefined;
   try {
-    const cfg = JSON.parse(await readFile(store.path(top.doc.config.digest), 'utf8')) as { os?: string; architecture?: string; variant?: string };
+    const cfg = JSON.parse(await readFile(ctx.store.path(single.digest), 'utf8')) as { os?: string; architecture?: string; variant?: string };
     if (cfg.os && cfg.architecture) platform = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) };
   } catch {
     platform = undefined; // not an image config (e.g. an artifact): no platform to judge
   }
   if (platform && !wantsAll(ctx.platforms) && !ctx.platforms.some((w) => platformMatches(platform, w))) {
-    throw new OperationError(`image ${name}: it is a single-platform ${platformString(platform)} image, the bundle wants ${ctx.platforms.join(', ')}`);
+    throw new OperationError(`image ${p.name}: it is a single-platform ${platformString(platform)} image, the bundle wants ${ctx.platforms.join(', ')}`);
   }
-  await planManifest(top.desc, top.doc);
-  return { name, root: { ...top.desc, ...(platform ? { platform } : {}) }, platforms: platform ? [platformString(platform)] : [], blobs, layers, source: ref };
+  return { ...image, root: { ...image.root, ...(platform ? { platform } : {}) }, platforms: platform ? [platformString(platform)] : [] };
 }

@@ -5,7 +5,7 @@
 // (follow-hash.ts) hashes the tar's finished prefix for FILE.tar.sha256. The
 // tar is written under a temp name beside the output and renamed at the end;
 // a failure, a signal or a fatal error leaves nothing under the final name.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { signatureFileFor } from '../sign/signature-file.ts';
 import { basename, dirname, join } from 'node:path';
@@ -82,11 +82,22 @@ export async function writeTar(
   removeStaleTemps(out);
   const tmp = tempTarName(out);
   const sidecarTmp = `${tmp}.sha256`;
-  const fh = await open(tmp, 'w');
+  // Created on this thread, then opened without O_CREAT: a fatal error's cleanup
+  // (on this thread too) either removes the file or runs before it exists; an
+  // open still under way elsewhere cannot bring the name back.
+  closeSync(openSync(tmp, 'w'));
   const forget = onFatalExit(() => {
     rmSync(tmp, { force: true });
     rmSync(sidecarTmp, { force: true });
   });
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(tmp, 'r+');
+  } catch (err) {
+    forget();
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   const tar = new TarLayout(
     fh,
     entries.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),

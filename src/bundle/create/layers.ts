@@ -1,0 +1,90 @@
+// bundle create's layer downloads: every layer once (shared layers too), into
+// the content store, which verifies each and renames it to its digest. They
+// start as soon as the images' manifests are read, in tar order (by digest),
+// while the configs are still fetched. Every request takes one of
+// `concurrency` slots; a layer over the piece size comes in byte ranges
+// (store/ranged-fetch.ts). The first failure stops the others; each keeps
+// what it has in the cache.
+import pLimit from 'p-limit';
+import { inFlight } from '../../in-flight.ts';
+import { fetchImageBlob, type Descriptor, type PlannedImage, type PullContext } from './image-pull.ts';
+import type { Progress } from './progress.ts';
+
+/** The largest byte range one layer request asks for (bundle create --piece-size). */
+export const PIECE_BYTES = 8 << 20;
+
+export interface LayerDownloads {
+  /** digest -> when it is in the store ('fetched' now, or 'cached' from before) */
+  downloads: Map<string, Promise<'fetched' | 'cached'>>;
+  /** layers downloaded, from the cache, and resumed (with the bytes not downloaded again) */
+  counts: { fetched: number; cached: number; resumed: { blobs: number; bytes: number } };
+  /** stops the downloads still running (a failure elsewhere) */
+  stop(): void;
+}
+
+export interface LayerOptions {
+  concurrency: number;
+  /** 0: one stream per layer */
+  pieceBytes?: number;
+  /** layers left out (a delta's base holds them) */
+  skip?: (digest: string) => boolean;
+  progress: Progress;
+}
+
+/** Starts the downloads of the layers of `images`. */
+export function startLayers(images: PlannedImage[], ctx: PullContext, opts: LayerOptions): LayerDownloads {
+  const { progress } = opts;
+  const layers = new Map<string, { image: PlannedImage; d: Descriptor }>();
+  for (const image of images) for (const d of image.layers) if (!layers.has(d.digest) && !opts.skip?.(d.digest)) layers.set(d.digest, { image, d });
+  const counts = { fetched: 0, cached: 0, resumed: { blobs: 0, bytes: 0 } };
+  const failed = new AbortController();
+  const pieceBytes = opts.pieceBytes ?? PIECE_BYTES;
+  const blobCtx: PullContext = {
+    ...ctx,
+    requests: { limit: pLimit(opts.concurrency), pieceBytes: pieceBytes || Infinity },
+    signal: ctx.signal ? AbortSignal.any([ctx.signal, failed.signal]) : failed.signal,
+  };
+  // More layers open than slots, so the slots always have pieces waiting, taken in tar order.
+  const layerLimit = pLimit(2 * opts.concurrency);
+  // The bytes still to come: the layers the cache lacks (a resumed one takes its partial off).
+  let expected = 0;
+  for (const { d } of layers.values()) if (ctx.store.sizeOf(d.digest) !== d.size) expected += d.size;
+  progress.expectBytes(expected);
+  const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
+  for (const digest of [...layers.keys()].sort()) {
+    const { image, d } = layers.get(digest)!;
+    const p = layerLimit(() => {
+      blobCtx.signal!.throwIfAborted();
+      return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d));
+    }).then((r) => {
+      if (r.how === 'cached') counts.cached++;
+      else counts.fetched++;
+      if (r.resumedFrom > 0) {
+        counts.resumed.blobs++;
+        counts.resumed.bytes += r.resumedFrom;
+        progress.expectBytes(-r.resumedFrom);
+      }
+      progress.count('blobs');
+      return r.how;
+    });
+    p.catch(() => failed.abort(stoppedByFailure())); // observed by the tar writer too
+    downloads.set(digest, p);
+  }
+  progress.total('blobs', downloads.size);
+  return { downloads, counts, stop: () => failed.abort(stoppedByFailure()) };
+}
+
+/** The reason the other downloads stop when one fails (an abort, not a failure of theirs). */
+function stoppedByFailure(): Error {
+  return Object.assign(new Error('stopped: another download failed'), { name: 'AbortError' });
+}
+
+/** An error from a request stopped on purpose (a signal, or another download's failure). */
+export function isAbort(err: unknown): boolean {
+  for (let e: unknown = err, d = 0; e && d < 5; e = (e as { cause?: unknown }).cause, d++) {
+    const name = (e as { name?: unknown }).name;
+    const code = (e as { code?: unknown }).code;
+    if (name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return true;
+  }
+  return false;
+}
