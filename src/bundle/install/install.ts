@@ -5,28 +5,24 @@
 // to disk but those two directories; the registry re-checks every digest.
 import { statfs, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import pLimit from 'p-limit';
-import { OperationError, errorMessage } from '../../errors.ts';
+import { OperationError } from '../../errors.ts';
 import { formatBytes, formatMode, plural } from '../inspect/format.ts';
-import { formatTransfer, RateMeter } from '../create/progress.ts';
-import { blobPath, type Descriptor, type ImageTree } from '../inspect/layout.ts';
-import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, mappingRef, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './plan.ts';
+import type { Descriptor } from '../inspect/layout.ts';
+import { chartRepository, chartTag, helmArtifact, HELM_CHART_MEDIA_TYPE, parseRegistryTarget, siteReference, targetBase, valuesOverride, VALUES_FILE, type ImageMapping, type RegistryTarget } from './plan.ts';
 import { imageRepository, refuseCollisions, type PlannedTarget, type TargetLayout } from './targets.ts';
 import { openPushSession, type SessionOptions } from './session.ts';
 import { CERTS_DIR, REGISTRIES_FILE, runtimeMirrorFiles, type MirrorSettings } from './runtime-mirrors.ts';
 import { planChartValues, renderCheck } from './chart-values-files.ts';
 import { findHelm } from '../charts/render.ts';
 import { parseReference } from '../../oci/reference.ts';
-import { MEDIA } from '../../oci/registry/client.ts';
-import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from '../../oci/registry/push.ts';
-import { transientFailure, withRetries } from '../../oci/registry/retry.ts';
+import type { PushSession } from '../../oci/registry/push.ts';
 import { entryStream, type TarEntry } from '../../archive/tar-reader.ts';
-import { sourceStream, type BundleSource } from '../../archive/source.ts';
+import type { BundleSource } from '../../archive/source.ts';
 import { defaultFilesDir, writeInstallOutputs, type TextFile } from './output.ts';
 import { readChartArchive } from '../charts/chart-archive.ts';
 import { readBaseInventory } from '../delta/base-inventory.ts';
-import { baseEntries, resolveDeltaNeeds, type BaseEntry, type DeltaSources } from '../delta/install-needs.ts';
+import { baseEntries, resolveDeltaNeeds, type BaseEntry } from '../delta/install-needs.ts';
+import { pushAll, type ChartPlan, type ImagePlan } from './push-all.ts';
 import type { BundleManifestView } from '../inspect/manifest.ts';
 import { verifyBundle, type VerifyResult } from '../verify/verify.ts';
 import type { SignerPolicy } from '../sign/bundle-signature.ts';
@@ -79,25 +75,6 @@ export interface InstallSummary extends InstallCounts {
   dryRun: boolean;
 }
 
-interface ImagePlan {
-  mapping: ImageMapping;
-  tree: ImageTree;
-  /** manifests pushed by digest (children), then the root by tag or digest */
-  pushRefs: Array<{ node: ImageTree['manifests'][number]; reference: string }>;
-}
-
-interface ChartPlan {
-  name: string;
-  version: string;
-  entry: TarEntry;
-  /** the bundle's tar, or (a chart a delta leaves out) its base's */
-  source: BundleSource;
-  repository: string;
-  tag: string;
-  artifact: ReturnType<typeof helmArtifact>;
-  tgz: Descriptor;
-}
-
 const DEFAULT_CHARTS_DIR = 'astrago-charts';
 /** Kept free beyond what the charts directory needs (index, values, temp names). */
 const DISK_MARGIN = 1 << 20;
@@ -108,7 +85,10 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
   const chartsDir = resolve(opts.cwd, opts.chartsDir ?? DEFAULT_CHARTS_DIR);
   const filesDir = opts.filesDir ? resolve(opts.cwd, opts.filesDir) : defaultFilesDir(chartsDir);
 
-  // 1. The registry answers and takes the credentials (seconds), before the verification (minutes on a large bundle).
+  // 1. The registry answers and takes the credentials (seconds) while the verification
+  // (minutes on a large bundle) gets under way: a refusal is reported at once.
+  const verifying = verifyBundle(opts.file, { ...(opts.signers ? { signers: opts.signers } : {}), onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
+  verifying.catch(() => undefined); // awaited below unless the registry check fails first
   let session: Awaited<ReturnType<typeof openPushSession>> | undefined;
   if (!opts.dryRun) {
     opts.log(`Registry: ${target.host} ...`);
@@ -116,16 +96,16 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
     opts.log(`Registry: ${target.host} answers${session.user ? ` and accepts the credentials of ${session.user}` : ''}.`);
   }
   try {
-    return await verifyAndInstall(opts, target, layout, chartsDir, filesDir, session);
+    return await verifyAndInstall(opts, target, layout, chartsDir, filesDir, session, verifying);
   } finally {
     await session?.close();
   }
 }
 
-async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, chartsDir: string, filesDir: string, session: PushSession | undefined): Promise<InstallSummary> {
-  // 2. Verify before anything changes.
+async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, chartsDir: string, filesDir: string, session: PushSession | undefined, verifying: Promise<VerifyResult>): Promise<InstallSummary> {
+  // 2. Verified before anything changes.
   opts.log(`Verifying ${opts.file} ...`);
-  const verified = await verifyBundle(opts.file, { ...(opts.signers ? { signers: opts.signers } : {}), onProgress: (b, t) => opts.status?.(`verifying: ${formatBytes(b)} / ${formatBytes(t)}`) });
+  const verified = await verifying;
   opts.status?.('');
   if (verified.problems.length || !verified.manifest) {
     const list = verified.problems.slice(0, 50).map((p) => `  - ${p.path}: ${p.message}`);
@@ -288,149 +268,3 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-async function pushAll(session: PushSession, opts: InstallOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallSummary, totalBytes: number, delta?: DeltaSources): Promise<void> {
-  const limit = pLimit(opts.concurrency ?? 8);
-  // digest -> a repository that holds it (settled once its first push finished), for mounts;
-  // a delta's layers the registry holds from its base are mounted from where they are.
-  const holders = new Map<string, Promise<string | undefined>>([...(delta?.blobsInRegistry ?? [])].map(([d, repo]) => [d, Promise.resolve(repo)]));
-  let sentBytes = 0;
-  let doneBlobs = 0;
-  // The total shrinks by each unique blob whose first outcome is a skip or a mount (not an upload).
-  let expectedBytes = totalBytes;
-  const accounted = new Set<string>();
-  const notUploaded = (d: Descriptor) => {
-    if (!accounted.has(d.digest)) expectedBytes -= d.size;
-    accounted.add(d.digest);
-  };
-  const totalBlobs = images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2;
-  const rate = new RateMeter();
-  const status = () => {
-    const transfer = formatTransfer(sentBytes, expectedBytes, rate.sample(sentBytes, performance.now()), ', ');
-    opts.status?.(`pushing: ${doneBlobs}/${totalBlobs} blobs, ${transfer} (${summary.blobsSkipped} skipped, ${summary.blobsMounted} mounted)`);
-  };
-
-  // A delta's charts from its base tar, by their .tgz digest.
-  const chartsFromBase = new Map(charts.filter((c) => c.source !== v.source).map((c) => [c.tgz.digest, { source: c.source, entry: c.entry }]));
-  const tarSource = (d: Descriptor): BlobSource => {
-    const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
-    const at = rec ? { source: v.source, entry: rec.entry } : (delta?.blobsFromBase.get(d.digest) ?? chartsFromBase.get(d.digest));
-    if (!at) throw new OperationError(`blob ${d.digest} is not in the bundle${delta ? ' nor its base' : ''}`);
-    const base = at.entry.dataOffset;
-    return {
-      size: at.entry.size,
-      open: (start, end) => counting(sourceStream(at.source, base + start, base + end - 1), (n) => {
-        sentBytes += n;
-        status();
-      }),
-    };
-  };
-  const bufferSource = (b: Buffer): BlobSource => ({ size: b.length, open: (start, end) => bufferStream(b.subarray(start, end)) });
-
-  const pushBlob = async (repository: string, d: Descriptor, source: () => BlobSource): Promise<void> => {
-    const claimed = holders.get(d.digest);
-    let settle: ((repo: string | undefined) => void) | undefined;
-    if (!claimed) holders.set(d.digest, new Promise((r) => (settle = r)));
-    try {
-      if (await blobExists(session, repository, d.digest)) {
-        summary.blobsSkipped++;
-        notUploaded(d);
-        settle?.(repository);
-        return;
-      }
-      let location: string | undefined;
-      const from = claimed ? await claimed : undefined;
-      if (from === repository) {
-        // Another image of this run already put it into this repository (two tags of one image).
-        summary.blobsSkipped++;
-        return;
-      }
-      if (from) {
-        const m = await mountBlob(session, repository, d.digest, from);
-        if (m.mounted) {
-          summary.blobsMounted++;
-          notUploaded(d);
-          return;
-        }
-        location = m.location; // the registry opened an upload instead
-      }
-      const src = source();
-      accounted.add(d.digest);
-      await withRetries(() => uploadBlob(session, repository, d.digest, src, location), {
-        classify: transientFailure,
-        onRetry: (n) => {
-          location = undefined; // a retry starts a fresh upload session
-          opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
-        },
-      });
-      summary.blobsPushed++;
-      summary.bytesPushed += src.size;
-      settle?.(repository);
-    } catch (err) {
-      settle?.(undefined);
-      // A dropped connection names only the upload URL: say which blob it was.
-      if (!errorMessage(err).includes(d.digest)) throw new OperationError(`blob ${d.digest}: ${errorMessage(err)}`, { cause: err });
-      throw err;
-    } finally {
-      doneBlobs++;
-      status();
-    }
-  };
-
-  const pushManifest = async (repository: string, reference: string, mediaType: string, bytes: Buffer, digest: string): Promise<void> => {
-    const have = await manifestDigest(session, repository, reference);
-    if (have === digest) {
-      summary.manifestsSkipped++;
-      return;
-    }
-    await withRetries(() => putManifest(session, repository, reference, mediaType, bytes, digest), { classify: transientFailure });
-    summary.manifestsPushed++;
-  };
-
-  const imageJobs = images.map(async (img) => {
-    const repo = img.mapping.repository;
-    try {
-      await Promise.all(img.tree.blobs.map((b) => limit(() => pushBlob(repo, b, () => tarSource(b)))));
-      for (const { node, reference } of img.pushRefs) {
-        const bytes = v.jsonBlobs.get(node.descriptor.digest);
-        if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
-        await limit(() => pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest));
-      }
-      opts.log(`  done: ${mappingRef(img.mapping)}`);
-    } catch (err) {
-      throw new OperationError(`image ${img.mapping.original} -> ${mappingRef(img.mapping)}: ${errorMessage(err)}`);
-    }
-  });
-  const chartJobs = charts.map(async (c) => {
-    try {
-      await Promise.all([
-        limit(() => pushBlob(c.repository, { mediaType: HELM_CONFIG_MEDIA_TYPE, digest: c.artifact.configDigest, size: c.artifact.config.length }, () => bufferSource(c.artifact.config))),
-        limit(() => pushBlob(c.repository, c.tgz, () => tarSource(c.tgz))),
-      ]);
-      await limit(() => pushManifest(c.repository, c.tag, MEDIA.ociManifest, c.artifact.manifest, c.artifact.manifestDigest));
-      opts.log(`  done: oci://${new URL(session.baseUrl).host}/${c.repository}:${c.tag}`);
-    } catch (err) {
-      throw new OperationError(`chart ${c.name} ${c.version} -> ${c.repository}:${c.tag}: ${errorMessage(err)}`);
-    }
-  });
-  const results = await Promise.allSettled([...imageJobs, ...chartJobs]);
-  opts.status?.('');
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failures.length) {
-    throw new OperationError(`${failures.length} push${failures.length === 1 ? '' : 'es'} failed (${summary.blobsPushed} blobs pushed, ${summary.blobsSkipped} skipped before the failure; running install again resumes):\n${failures.map((f) => `  - ${errorMessage(f.reason)}`).join('\n')}`);
-  }
-}
-
-/** Counts bytes as the consumer pulls them (a 'data' listener would start the flow too early). */
-function counting(stream: Readable, onBytes: (n: number) => void): Readable {
-  async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      onBytes(chunk.length);
-      yield chunk;
-    }
-  }
-  return Readable.from(counted(), { objectMode: false });
-}
-
-function bufferStream(b: Buffer): Readable {
-  return Readable.from([b], { objectMode: false });
-}
