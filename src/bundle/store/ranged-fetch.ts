@@ -97,7 +97,9 @@ export async function fetchRanged(partial: string, size: number, src: RangeSourc
       hashedTo = end;
     });
   const record = () => after(() => (recorded ? writeExtents(partial, size, extents) : Promise.resolve()));
-  // One piece failing for good stops the others (what they wrote is recorded).
+  // One piece failing for good stops the others (what they wrote is recorded);
+  // the first failure in time is the reason (the others' errors are its echoes,
+  // which the registry client may wrap in errors of its own).
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
 
@@ -149,7 +151,7 @@ export async function fetchRanged(partial: string, size: number, src: RangeSourc
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await record();
-      throw firstCause(results, failed.reason);
+      throw stop.signal.aborted ? stop.signal.reason : failed.reason;
     }
     await advanceHash();
     if (chainError) throw chainError;
@@ -159,10 +161,4 @@ export async function fetchRanged(partial: string, size: number, src: RangeSourc
     await chain;
     await fh.close();
   }
-}
-
-/** The failure that stopped the pieces (not the aborts it caused in the others). */
-function firstCause(results: PromiseSettledResult<void>[], fallback: unknown): unknown {
-  const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
-  return reasons.find((r) => (r as { name?: string }).name !== 'AbortError') ?? fallback;
 }
