@@ -11,10 +11,11 @@
 //   reg.tokenRequests()           how many tokens the issuer handed out (token auth)
 //   await reg.stop()              kills the registry (and issuer), removes its storage
 //
-//   const proxy = await startCountingProxy(reg.url, { bytesPerSecond })  // reverse proxy in front of a
+//   const proxy = await startCountingProxy(reg.url, { bytesPerSecond, ignoreRanges })  // reverse proxy in front of a
 //   proxy.url / proxy.host / proxy.requests (method, path, status, range) / proxy.blobGets(digest?)
-//   proxy.setBytesPerSecond(n | undefined) / proxy.stop()
-//   It counts what a client really fetched and can throttle, so a test can kill a download mid-way.
+//   proxy.setBytesPerSecond(n | undefined) / proxy.setIgnoreRanges(bool) / proxy.stop()
+//   It counts what a client really fetched and can throttle, so a test can kill a download mid-way;
+//   ignoring ranges, it drops the client's Range header, so the registry answers 200 with the whole blob.
 import { createSign, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -169,23 +170,32 @@ export interface CountingProxy {
   blobGets(digest?: string): ProxiedRequest[];
   /** change (or with undefined, lift) the throttle for responses that start from now on */
   setBytesPerSecond(n: number | undefined): void;
+  /** from now on, pass requests on without their Range header (a front that ignores ranges) */
+  setIgnoreRanges(on: boolean): void;
   stop(): Promise<void>;
 }
 
 /**
  * A plain-HTTP reverse proxy in front of a plain-HTTP registry that records
- * every request and can throttle response bodies (bytes per second).
+ * every request (the Range as the client sent it), can throttle response
+ * bodies (bytes per second), and can drop Range headers.
  */
-export async function startCountingProxy(targetUrl: string, opts: { bytesPerSecond?: number } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(targetUrl: string, opts: { bytesPerSecond?: number; ignoreRanges?: boolean } = {}): Promise<CountingProxy> {
   const target = new URL(targetUrl);
   if (target.protocol !== 'http:') throw new Error('counting proxy fronts plain-HTTP registries only');
   const requests: ProxiedRequest[] = [];
   let rate = opts.bytesPerSecond;
+  let ignoreRanges = opts.ignoreRanges ?? false;
   const server = createServer((req, res) => {
     const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, range: req.headers.range };
     requests.push(entry);
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host };
+    if (ignoreRanges) {
+      delete headers.range;
+      delete headers['if-range'];
+    }
     const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
       async (upRes) => {
         entry.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -223,6 +233,9 @@ export async function startCountingProxy(targetUrl: string, opts: { bytesPerSeco
     requests,
     setBytesPerSecond: (n) => {
       rate = n;
+    },
+    setIgnoreRanges: (on) => {
+      ignoreRanges = on;
     },
     blobGets: (digest) => requests.filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.path) && (!digest || r.path.endsWith(digest)) && (r.status === 200 || r.status === 206)),
     async stop() {

@@ -22,11 +22,15 @@ export interface RunResult {
   stderr: string;
 }
 
+/** The command line that runs the CLI: the binary, or node on the source with AC_TEST_FROM_SOURCE=1 (for tests that spawn it themselves). */
+export function cliCommand(): string[] {
+  return process.env.AC_TEST_FROM_SOURCE === '1' ? [process.execPath, join(ROOT, 'src', 'cli', 'main.ts')] : [ensureBinary()];
+}
+
 /** Runs the binary with `args`; env replaces the environment (PATH kept unless given). */
 /** `wrap` runs the binary through another command, e.g. ['unshare', '--uts', ...]. */
 export async function runBinary(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; wrap?: string[] } = {}): Promise<RunResult> {
-  const cli = process.env.AC_TEST_FROM_SOURCE === '1' ? [process.execPath, join(ROOT, 'src', 'cli', 'main.ts')] : [ensureBinary()];
-  const argv = [...(opts.wrap ?? []), ...cli, ...args];
+  const argv = [...(opts.wrap ?? []), ...cliCommand(), ...args];
   const env = opts.env ?? { PATH: process.env.PATH, HOME: process.env.HOME };
   return await new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
