@@ -5,7 +5,8 @@
 // end. Each piece is written at its offset in the blob's .partial; what each
 // wrote is kept in the extents record (extents.ts), so after a stop (a signal,
 // a failure) the next try asks only for what is missing. The sha256 follows
-// the covered prefix as pieces land, so little is left to hash at the end.
+// the covered prefix: the piece at its edge as it arrives, the ones beyond it
+// read back as the edge reaches them, so little is left to hash at the end.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open as openFile, stat, truncate } from 'node:fs/promises';
@@ -111,13 +112,20 @@ export async function fetchRanged(partial: string, size: number, src: RangeSourc
           signal.throwIfAborted();
           const from = start + done;
           const res = await src.open(from, end, signal);
-          if (!res.partial) {
+          // (a whole-blob answer to a piece that is the whole blob is just what was asked for)
+          if (!res.partial && !(from === 0 && end === size)) {
             res.body.destroy();
             throw new RangeIgnoredError();
           }
           try {
             for await (const chunk of res.body as AsyncIterable<Buffer>) {
               if (start + done + chunk.length > end) throw new OperationError(`${opts.what}: more bytes than the range ${from}-${end - 1} asked for`);
+              // The piece at the hashed frontier is hashed as it arrives (a single-stream
+              // blob, all of it); the others are read back once the frontier reaches them.
+              if (start + done === hashedTo) {
+                hash.update(chunk);
+                hashedTo += chunk.length;
+              }
               try {
                 await writeFully(fh, chunk, start + done);
               } catch (err) {

@@ -212,6 +212,12 @@ export class RegistryClient {
     }
     if (res.statusCode !== 200 && res.statusCode !== 206) await this.#fail(`blob ${digest} of ${registry}/${repository}`, res);
     if (bounded) this.#ranges.set(registry, res.statusCode === 206);
+    // A range answer must start where it was asked to: anything else would put bytes in the wrong place.
+    const got = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '');
+    if (res.statusCode === 206 && got && Number(got[1]) !== offset) {
+      res.body.destroy();
+      throw new OperationError(`blob ${digest} of ${registry}/${repository}: asked for bytes from ${offset}, the registry answered ${header(res.headers, 'content-range')}`);
+    }
     const len = header(res.headers, 'content-length');
     return { body: res.body, partial: res.statusCode === 206, length: len === undefined ? undefined : Number(len) };
   }
