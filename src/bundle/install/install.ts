@@ -103,7 +103,29 @@ export async function installBundle(opts: InstallOptions): Promise<InstallSummar
 }
 
 async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, chartsDir: string, filesDir: string, session: PushSession | undefined, verifying: Promise<VerifyResult>): Promise<InstallSummary> {
-  // 2. Verified before anything changes.
+  const verified = await verifiedBundle(opts, verifying);
+  const plan = await planInstall(opts, target, layout, verified);
+  const where = { target, layout, chartsDir, filesDir };
+  const free = await freeBytes(chartsDir);
+  logPlan(opts, where, plan, free);
+  const chartValues = await planChartValues(verified.source, plan.charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, source: c.source, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), plan.mappings, opts.log);
+  for (const v of chartValues) opts.log(`  chart values ${v.path} (${plural(v.set.length, 'image')} set${v.missing.length ? `, ${v.missing.length} not in the bundle: ${v.missing.map((m) => m.image).join(', ')}` : ''})`);
+  for (const { entry: f } of plan.files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
+  const summary = emptySummary(opts, where, plan, chartValues);
+  const noSpace = free !== undefined && free < plan.need ? `not enough disk space for the charts directory ${chartsDir}: ${formatBytes(plan.need)} needed, ${formatBytes(free)} free` : undefined;
+  if (opts.dryRun || !session) {
+    if (noSpace) opts.log(`Warning: ${noSpace}; the install would stop here.`);
+    opts.log('Dry run: nothing was pushed or written.');
+    return summary;
+  }
+  // (a full disk stops the install before the registry is changed)
+  if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
+  await pushAndWrite(opts, session, where, plan, verified, summary, chartValues);
+  return summary;
+}
+
+/** 2. The verification's outcome: anything wrong stops the install before anything changes. */
+async function verifiedBundle(opts: InstallOptions, verifying: Promise<VerifyResult>): Promise<VerifyResult & { manifest: NonNullable<VerifyResult['manifest']> }> {
   opts.log(`Verifying ${opts.file} ...`);
   const verified = await verifying;
   opts.status?.('');
@@ -115,8 +137,19 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
   if (verified.signature) opts.log(`Signature: ${verified.signature.message}`);
   const n = verified.counts;
   opts.log(`Verified: ${plural(n.entries, 'entry', 'entries')}, ${plural(n.images, 'image')}, ${plural(n.charts, 'chart')}, ${plural(n.files, 'file')}.`);
+  return verified as VerifyResult & { manifest: NonNullable<VerifyResult['manifest']> };
+}
 
-  // 3. Plan. A delta's pieces from its base come from --base OLD.tar or, checked below, the registry.
+type InstallPlan = Awaited<ReturnType<typeof planInstall>>;
+interface Where {
+  target: RegistryTarget;
+  layout: TargetLayout;
+  chartsDir: string;
+  filesDir: string;
+}
+
+/** 3. What goes where. A delta's pieces from its base come from --base OLD.tar or, checked before the push, the registry. */
+async function planInstall(opts: InstallOptions, target: RegistryTarget, layout: TargetLayout, verified: VerifyResult & { manifest: NonNullable<VerifyResult['manifest']> }) {
   const delta = verified.delta;
   if (opts.base && !delta) throw new OperationError(`${opts.file} is not a delta bundle: --base is only for one; nothing was pushed or written`);
   if (delta) opts.log(`Delta of ${delta.base.name} ${delta.base.version}: needs ${plural(delta.needs.blobs.size, 'layer')} (${formatBytes(delta.needs.bytes)}) and ${plural(delta.needs.charts.length, 'chart')} from the base (${opts.base ? `--base ${opts.base}, else ` : ''}the registry)`);
@@ -136,34 +169,36 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
     else opts.log(`  file ${f.name}: in the base bundle, not in this delta: not written`);
   }
   const need = charts.reduce((s, c) => s + c.entry.size, 0) + (indexEntry?.size ?? 0) + Buffer.byteLength(values) + files.reduce((s, f) => s + f.entry.size, 0) + DISK_MARGIN;
-  const free = await freeBytes(chartsDir);
   const uniqueBlobs = new Map<string, number>();
   for (const i of images) for (const b of i.tree.blobs) uniqueBlobs.set(b.digest, b.size);
   for (const c of charts) uniqueBlobs.set(c.tgz.digest, c.tgz.size);
   const pushBytes = [...uniqueBlobs.values()].reduce((a, b) => a + b, 0);
+  const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
+  return { delta, fromBase, images, charts, inRegistry, mappings, values, indexEntry, files, need, uniqueBlobs: uniqueBlobs.size, pushBytes, sources };
+}
 
-  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${plural(images.length, 'image')}, ${plural(charts.length, 'chart')}, ${plural(uniqueBlobs.size, 'unique blob')}, ${formatBytes(pushBytes)} at most to upload)`);
-  opts.log(`Disk needed: ${formatBytes(need)} in ${chartsDir}${files.length ? ` and ${filesDir}` : ''} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
+function logPlan(opts: InstallOptions, { target, layout, chartsDir, filesDir }: Where, plan: InstallPlan, free: number | undefined): void {
+  const { images, charts } = plan;
+  opts.log(`Target: ${targetBase(target)}, ${layout === 'flat' ? 'flat (source registry dropped)' : 'by source registry'} (${plural(images.length, 'image')}, ${plural(charts.length, 'chart')}, ${plural(plan.uniqueBlobs, 'unique blob')}, ${formatBytes(plan.pushBytes)} at most to upload)`);
+  opts.log(`Disk needed: ${formatBytes(plan.need)} in ${chartsDir}${plan.files.length ? ` and ${filesDir}` : ''} (${free === undefined ? 'free space unknown' : `${formatBytes(free)} free`}); blobs stream from the tar, nothing else is extracted.`);
   for (const i of images) opts.log(`  image ${i.mapping.original} -> ${siteReference(target, i.mapping.repository, i.mapping.tag, i.mapping.digest)}`);
   for (const c of charts) opts.log(`  chart ${c.name} ${c.version} -> oci://${target.host}/${c.repository}:${c.tag}`);
   opts.log(`  charts directory ${chartsDir} (chart .tgz files, index.yaml, ${VALUES_FILE}, values/<chart>.yaml), written once every push succeeded`);
-  const sources = [...new Set(mappings.map((m) => m.originalRegistry))].sort();
-  if (sources.length) opts.log(`  runtime mirrors ${sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
-  const chartValues = await planChartValues(verified.source, charts.map((c) => ({ name: c.name, version: c.version, entry: c.entry, source: c.source, ref: `oci://${target.host}/${c.repository}:${c.tag}` })), mappings, opts.log);
-  for (const v of chartValues) opts.log(`  chart values ${v.path} (${plural(v.set.length, 'image')} set${v.missing.length ? `, ${v.missing.length} not in the bundle: ${v.missing.map((m) => m.image).join(', ')}` : ''})`);
-  for (const { entry: f } of files) opts.log(`  file ${join(filesDir, f.path.replace(/^files\//, ''))} (mode ${formatMode(f.mode)})`);
+  if (plan.sources.length) opts.log(`  runtime mirrors ${plan.sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`).join(', ')}, ${REGISTRIES_FILE}`);
+}
 
-  const summary: InstallSummary = {
+function emptySummary(opts: InstallOptions, { target, layout, chartsDir, filesDir }: Where, plan: InstallPlan, chartValues: Array<{ path: string }>): InstallSummary {
+  return {
     registry: targetBase(target),
     layout,
-    images: mappings,
-    charts: [...charts, ...inRegistry].map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
+    images: plan.mappings,
+    charts: [...plan.charts, ...plan.inRegistry].map((c) => ({ name: c.name, version: c.version, ref: `oci://${target.host}/${c.repository}:${c.tag}` })),
     chartsDir,
     valuesFile: join(chartsDir, VALUES_FILE),
     chartValues: chartValues.map((v) => v.path),
-    mirrors: sources.length ? [...sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`), REGISTRIES_FILE] : [],
+    mirrors: plan.sources.length ? [...plan.sources.map((h) => `${CERTS_DIR}/${h}/hosts.toml`), REGISTRIES_FILE] : [],
     filesDir,
-    files: files.map(({ entry: f }) => join(filesDir, f.path.replace(/^files\//, ''))),
+    files: plan.files.map(({ entry: f }) => join(filesDir, f.path.replace(/^files\//, ''))),
     dryRun: !!opts.dryRun,
     blobsPushed: 0,
     bytesPushed: 0,
@@ -172,44 +207,39 @@ async function verifyAndInstall(opts: InstallOptions, target: RegistryTarget, la
     manifestsPushed: 0,
     manifestsSkipped: 0,
   };
-  const noSpace = free !== undefined && free < need ? `not enough disk space for the charts directory ${chartsDir}: ${formatBytes(need)} needed, ${formatBytes(free)} free` : undefined;
-  if (opts.dryRun || !session) {
-    if (noSpace) opts.log(`Warning: ${noSpace}; the install would stop here.`);
-    opts.log('Dry run: nothing was pushed or written.');
-    return summary;
-  }
-  // (a full disk stops the install before the registry is changed)
-  if (noSpace) throw new OperationError(`${noSpace}. Nothing was pushed or written; free some space or choose another --charts-dir.`);
+}
 
+/**
+ * 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
+ * push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
+ */
+async function pushAndWrite(opts: InstallOptions, session: PushSession, { target, layout, chartsDir, filesDir }: Where, plan: InstallPlan, verified: VerifyResult & { manifest: NonNullable<VerifyResult['manifest']> }, summary: InstallSummary, chartValues: Awaited<ReturnType<typeof planChartValues>>): Promise<void> {
+  const { delta, images, charts, inRegistry } = plan;
   // A delta: everything it needs from its base is found (read-only requests) before anything changes.
   const deltaSources = delta
     ? await resolveDeltaNeeds(session, {
         base: delta.base,
         images: images.map((i) => ({ ref: i.mapping.original, repository: i.mapping.repository, blobs: i.tree.blobs.filter((b) => delta.needs.blobs.has(b.digest)) })),
         charts: inRegistry.map((c) => ({ path: c.file, name: c.name, version: c.version, repository: c.repository, tag: c.tag, digest: c.digest })),
-        fromBase,
+        fromBase: plan.fromBase,
       })
     : undefined;
   for (const c of inRegistry) opts.log(`  chart ${c.name} ${c.version}: already in the registry (from the base); not in the charts directory`);
-
-  // 4. Push, then 5. the local directories (charts, values, runtime mirrors, files): a failed
-  // push leaves the previous ones as they were; nodes that pick the mirrors up find the images.
-  await pushAll(session, opts, images, charts, verified, summary, pushBytes, deltaSources);
-  const mirrors = await mirrorFiles(opts, session, { target, layout, sources });
+  await pushAll(session, opts, images, charts, verified, summary, plan.pushBytes, deltaSources);
+  const mirrors = await mirrorFiles(opts, session, { target, layout, sources: plan.sources });
   await writeInstallOutputs(verified.source, {
     chartsDir,
     charts: charts.map((c) => ({ source: c.source, entry: c.entry })),
-    ...(indexEntry ? { index: indexEntry } : {}),
-    texts: [{ path: VALUES_FILE, content: values }, ...mirrors, ...chartValues],
+    ...(plan.indexEntry ? { index: plan.indexEntry } : {}),
+    texts: [{ path: VALUES_FILE, content: plan.values }, ...mirrors, ...chartValues],
     filesDir,
-    files,
+    files: plan.files,
     // (a delta's chart or file from its base tar: checked against bundle.yaml's digest)
-    sha256: (p) => verified.records.get(p)?.sha256 ?? [...verified.manifest!.charts, ...verified.manifest!.files].find((x) => x.file === p)?.digest.slice(7),
+    sha256: (p) => verified.records.get(p)?.sha256 ?? [...verified.manifest.charts, ...verified.manifest.files].find((x) => x.file === p)?.digest.slice(7),
   });
   // Where helm is at hand: each chart rendered with its values file, naming what still comes from elsewhere.
   const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
   if (helm) for (const line of await renderCheck(helm, chartsDir, chartValues, target)) opts.log(line);
-  return summary;
 }
 
 /** Every target of the plan, for the collision check. */

@@ -1,20 +1,16 @@
 // bundle install's push: every blob an image or chart needs is placed in its
-// repository, then the manifests go on top. Each unique blob is uploaded
-// once, in `concurrency` upload slots; every other repository that needs it
-// mounts it from there once it is in, waiting outside the slots. Existence
-// checks, mounts and manifests are small requests with slots of their own,
-// so uploads never wait behind them.
-// An image's manifests are pushed only once all its blobs are in: a failed
-// blob leaves no tag naming it. The registry checks every digest.
+// repository (blob-placement.ts: each unique blob uploaded once, mounted
+// elsewhere), then the manifests go on top. An image's manifests are pushed
+// only once all its blobs are in: a failed blob leaves no tag naming it. The
+// registry checks every digest.
 import { Readable } from 'node:stream';
-import pLimit from 'p-limit';
 import { OperationError, errorMessage } from '../../errors.ts';
 import { formatTransfer, RateMeter } from '../create/progress.ts';
 import { blobPath, type Descriptor, type ImageTree } from '../inspect/layout.ts';
 import { helmArtifact, HELM_CONFIG_MEDIA_TYPE, mappingRef, type ImageMapping } from './plan.ts';
 import { MEDIA } from '../../oci/registry/client.ts';
-import { blobExists, manifestDigest, mountBlob, putManifest, uploadBlob, type BlobSource, type PushSession } from '../../oci/registry/push.ts';
-import { transientFailure, withRetries } from '../../oci/registry/retry.ts';
+import type { BlobSource, PushSession } from '../../oci/registry/push.ts';
+import { BlobPlacer } from './blob-placement.ts';
 import { sourceStream, type BundleSource } from '../../archive/source.ts';
 import type { TarEntry } from '../../archive/tar-reader.ts';
 import type { DeltaSources } from '../delta/install-needs.ts';
@@ -48,85 +44,10 @@ export interface PushOptions {
 
 /** Pushes every image and chart; `summary` counts what was pushed, skipped and mounted. */
 export async function pushAll(session: PushSession, opts: PushOptions, images: ImagePlan[], charts: ChartPlan[], v: VerifyResult, summary: InstallCounts, totalBytes: number, delta?: DeltaSources): Promise<void> {
-  const concurrency = opts.concurrency ?? 8;
-  const uploads = pLimit(concurrency);
-  const small = pLimit(concurrency);
-  // digest -> a repository that holds it (settled once its upload finished), for mounts;
-  // a delta's layers the registry holds from its base are mounted from where they are.
-  const holders = new Map<string, Promise<string | undefined>>([...(delta?.blobsInRegistry ?? [])].map(([d, repo]) => [d, Promise.resolve(repo)]));
   const progress = pushProgress(opts, summary, totalBytes, images.reduce((s, i) => s + i.tree.blobs.length, 0) + charts.length * 2);
-
-  // A delta's charts from its base tar, by their .tgz digest.
-  const chartsFromBase = new Map(charts.filter((c) => c.source !== v.source).map((c) => [c.tgz.digest, { source: c.source, entry: c.entry }]));
-  const tarSource = (d: Descriptor): BlobSource => {
-    const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
-    const at = rec ? { source: v.source, entry: rec.entry } : (delta?.blobsFromBase.get(d.digest) ?? chartsFromBase.get(d.digest));
-    if (!at) throw new OperationError(`blob ${d.digest} is not in the bundle${delta ? ' nor its base' : ''}`);
-    const base = at.entry.dataOffset;
-    return { size: at.entry.size, open: (start, end) => counting(sourceStream(at.source, base + start, base + end - 1), progress.sent) };
-  };
-  const bufferSource = (b: Buffer): BlobSource => ({ size: b.length, open: (start, end) => Readable.from([b.subarray(start, end)], { objectMode: false }) });
-
-  const upload = async (repository: string, d: Descriptor, src: BlobSource, location?: string): Promise<void> => {
-    progress.uploading(d);
-    let loc = location;
-    await uploads(() =>
-      withRetries(() => uploadBlob(session, repository, d.digest, src, loc), {
-        classify: transientFailure,
-        onRetry: (n) => {
-          loc = undefined; // a retry starts a fresh upload session
-          opts.log(`  retrying upload of ${d.digest} to ${repository} (attempt ${n})`);
-        },
-      }),
-    );
-    summary.blobsPushed++;
-    summary.bytesPushed += src.size;
-  };
-
-  /** Puts blob `d` into `repository`: the first placement of a digest uploads it, the others mount it from there. */
-  const place = async (repository: string, d: Descriptor, source: () => BlobSource): Promise<void> => {
-    const claimed = holders.get(d.digest);
-    let settle: ((repo: string | undefined) => void) | undefined;
-    if (!claimed) holders.set(d.digest, new Promise((r) => (settle = r)));
-    try {
-      const from = claimed ? await claimed : undefined;
-      if (from === repository) {
-        // Another image of this run already put it into this repository (two tags of one image).
-        summary.blobsSkipped++;
-        return;
-      }
-      const got = await small(async (): Promise<'there' | 'mounted' | { location?: string }> => {
-        if (await blobExists(session, repository, d.digest)) return 'there';
-        if (!from) return {};
-        const m = await mountBlob(session, repository, d.digest, from);
-        return m.mounted ? 'mounted' : { location: m.location }; // (a registry that will not mount opens an upload instead)
-      });
-      if (got === 'there' || got === 'mounted') {
-        if (got === 'mounted') summary.blobsMounted++;
-        else summary.blobsSkipped++;
-        progress.notUploaded(d);
-      } else await upload(repository, d, source(), got.location);
-      settle?.(repository);
-    } catch (err) {
-      settle?.(undefined);
-      // A dropped connection names only the upload URL: say which blob it was.
-      if (!errorMessage(err).includes(d.digest)) throw new OperationError(`blob ${d.digest}: ${errorMessage(err)}`, { cause: err });
-      throw err;
-    } finally {
-      progress.blobDone();
-    }
-  };
-
-  const pushManifest = (repository: string, reference: string, mediaType: string, bytes: Buffer, digest: string): Promise<void> =>
-    small(async () => {
-      if ((await manifestDigest(session, repository, reference)) === digest) {
-        summary.manifestsSkipped++;
-        return;
-      }
-      await withRetries(() => putManifest(session, repository, reference, mediaType, bytes, digest), { classify: transientFailure });
-      summary.manifestsPushed++;
-    });
-
+  // A delta's layers the registry holds from its base are mounted from where they are.
+  const placer = new BlobPlacer(session, opts, summary, progress, delta?.blobsInRegistry);
+  const tarSource = bundleSources(v, charts, progress.sent, delta);
   // Every placement starts now (a digest's first, in the images' order, is its upload).
   const chartConfig = (c: ChartPlan): Descriptor => ({ mediaType: HELM_CONFIG_MEDIA_TYPE, digest: c.artifact.configDigest, size: c.artifact.config.length });
   const wanted = [
@@ -138,7 +59,7 @@ export async function pushAll(session: PushSession, opts: PushOptions, images: I
   ];
   const placed = new Map<string, Promise<void>[]>();
   for (const w of wanted) {
-    const p = place(w.repository, w.d, w.source);
+    const p = placer.place(w.repository, w.d, w.source);
     p.catch(() => undefined); // awaited by its image or chart below
     placed.set(w.key, [...(placed.get(w.key) ?? []), p]);
   }
@@ -150,7 +71,7 @@ export async function pushAll(session: PushSession, opts: PushOptions, images: I
       for (const { node, reference } of img.pushRefs) {
         const bytes = v.jsonBlobs.get(node.descriptor.digest);
         if (!bytes) throw new OperationError(`manifest ${node.descriptor.digest} is not in the bundle`);
-        await pushManifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest);
+        await placer.manifest(repo, reference, node.descriptor.mediaType, bytes, node.descriptor.digest);
       }
       opts.log(`  done: ${mappingRef(img.mapping)}`);
     } catch (err) {
@@ -160,7 +81,7 @@ export async function pushAll(session: PushSession, opts: PushOptions, images: I
   const chartJobs = charts.map(async (c, i) => {
     try {
       await settledAll(placed.get(`c${i}`) ?? []);
-      await pushManifest(c.repository, c.tag, MEDIA.ociManifest, c.artifact.manifest, c.artifact.manifestDigest);
+      await placer.manifest(c.repository, c.tag, MEDIA.ociManifest, c.artifact.manifest, c.artifact.manifestDigest);
       opts.log(`  done: oci://${new URL(session.baseUrl).host}/${c.repository}:${c.tag}`);
     } catch (err) {
       throw new OperationError(`chart ${c.name} ${c.version} -> ${c.repository}:${c.tag}: ${errorMessage(err)}`);
@@ -174,6 +95,21 @@ export async function pushAll(session: PushSession, opts: PushOptions, images: I
   }
 }
 
+/** Where each blob's bytes are: the bundle's tar, or a delta's base tar. */
+function bundleSources(v: VerifyResult, charts: ChartPlan[], onBytes: (n: number) => void, delta?: DeltaSources): (d: Descriptor) => BlobSource {
+  // A delta's charts from its base tar, by their .tgz digest.
+  const chartsFromBase = new Map(charts.filter((c) => c.source !== v.source).map((c) => [c.tgz.digest, { source: c.source, entry: c.entry }]));
+  return (d) => {
+    const rec = v.records.get(blobPath(d.digest)) ?? [...v.records.values()].find((r) => `sha256:${r.sha256}` === d.digest);
+    const at = rec ? { source: v.source, entry: rec.entry } : (delta?.blobsFromBase.get(d.digest) ?? chartsFromBase.get(d.digest));
+    if (!at) throw new OperationError(`blob ${d.digest} is not in the bundle${delta ? ' nor its base' : ''}`);
+    const base = at.entry.dataOffset;
+    return { size: at.entry.size, open: (start, end) => counting(sourceStream(at.source, base + start, base + end - 1), onBytes) };
+  };
+}
+
+const bufferSource = (b: Buffer): BlobSource => ({ size: b.length, open: (start, end) => Readable.from([b.subarray(start, end)], { objectMode: false }) });
+
 /** Like Promise.all, but waits for every job before it rejects (none is left running unobserved). */
 async function settledAll(jobs: Promise<void>[]): Promise<void> {
   const results = await Promise.allSettled(jobs);
@@ -182,7 +118,7 @@ async function settledAll(jobs: Promise<void>[]): Promise<void> {
 }
 
 /** The status line: blobs done, bytes sent of those still to upload, rate, time left. */
-function pushProgress(opts: PushOptions, summary: InstallCounts, totalBytes: number, totalBlobs: number) {
+export function pushProgress(opts: PushOptions, summary: InstallCounts, totalBytes: number, totalBlobs: number) {
   let sentBytes = 0;
   let doneBlobs = 0;
   // The total shrinks by each unique blob whose first outcome is a skip or a mount (not an upload).

@@ -9,7 +9,7 @@
 // read back as the edge reaches them, so little is left to hash at the end.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open as openFile, stat, truncate } from 'node:fs/promises';
+import { open as openFile, stat, truncate, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
@@ -72,101 +72,141 @@ export async function keepPrefix(partial: string, size: number): Promise<void> {
  */
 export async function fetchRanged(partial: string, size: number, src: RangeSource, opts: RangedOptions): Promise<{ hash: Hash; transferred: number; resumedFrom: number }> {
   const held = await heldExtents(partial, size);
-  let extents = held.list;
-  const resumedFrom = extents.reduce((n, [a, b]) => n + b - a, 0);
-  const pieces = planPieces(missingExtents(extents, size), src.pieceBytes);
+  const resumedFrom = held.list.reduce((n, [a, b]) => n + b - a, 0);
+  const pieces = planPieces(missingExtents(held.list, size), src.pieceBytes);
   // One piece that continues the prefix keeps it a prefix; anything else is
   // recorded before its first byte is written, so a partial with holes always has a record.
-  const recorded = held.recorded || pieces.length > 1 || (pieces.length === 1 && pieces[0]![0] !== coveredEnd(extents, 0));
-  if (recorded && !held.recorded) await writeExtents(partial, size, extents);
+  const recorded = held.recorded || pieces.length > 1 || (pieces.length === 1 && pieces[0]![0] !== coveredEnd(held.list, 0));
+  if (recorded && !held.recorded) await writeExtents(partial, size, held.list);
   const fh = await openFile(partial, existsSync(partial) ? 'r+' : 'w+');
-  const hash = createHash('sha256');
-  let hashedTo = 0;
-  let transferred = 0;
+  const d = new RangedDownload(partial, size, fh, held.list, recorded, src, opts);
+  try {
+    await d.run(pieces);
+    return { hash: d.hash, transferred: d.transferred, resumedFrom };
+  } finally {
+    await d.settled();
+    await fh.close();
+  }
+}
+
+/** One blob's pieces in flight, what they covered, and the hash of its covered prefix. */
+class RangedDownload {
+  readonly hash = createHash('sha256');
+  transferred = 0;
+  #hashedTo = 0;
+  #extents: Extent[];
   // Record writes and hashing run one at a time, in the order pieces finish;
   // the first failure among them is kept for the end.
-  let chain: Promise<void> = Promise.resolve();
-  let chainError: unknown;
-  const after = (step: () => Promise<void>) =>
-    (chain = chain.then(step).catch((err: unknown) => {
-      chainError ??= err;
-    }));
-  const advanceHash = () =>
-    after(async () => {
-      const end = coveredEnd(extents, hashedTo);
-      if (end > hashedTo) await hashRange(fh, partial, hashedTo, end, hash);
-      hashedTo = end;
-    });
-  const record = () => after(() => (recorded ? writeExtents(partial, size, extents) : Promise.resolve()));
+  #chain: Promise<void> = Promise.resolve();
+  #chainError: unknown;
   // One piece failing for good stops the others (what they wrote is recorded);
   // the first failure in time is the reason (the others' errors are its echoes,
   // which the registry client may wrap in errors of its own).
-  const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  readonly #stop = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #partial: string;
+  readonly #size: number;
+  readonly #fh: FileHandle;
+  readonly #recorded: boolean;
+  readonly #src: RangeSource;
+  readonly #opts: RangedOptions;
 
-  const piece = async ([start, end]: Extent): Promise<void> => {
-    let done = 0;
-    try {
-      await withRetries(
-        async () => {
-          signal.throwIfAborted();
-          const from = start + done;
-          const res = await src.open(from, end, signal);
-          // (a whole-blob answer to a piece that is the whole blob is just what was asked for)
-          if (!res.partial && !(from === 0 && end === size)) {
-            res.body.destroy();
-            throw new RangeIgnoredError();
-          }
-          try {
-            for await (const chunk of res.body as AsyncIterable<Buffer>) {
-              if (start + done + chunk.length > end) throw new OperationError(`${opts.what}: more bytes than the range ${from}-${end - 1} asked for`);
-              // The piece at the hashed frontier is hashed as it arrives (a single-stream
-              // blob, all of it); the others are read back once the frontier reaches them.
-              if (start + done === hashedTo) {
-                hash.update(chunk);
-                hashedTo += chunk.length;
-              }
-              try {
-                await writeFully(fh, chunk, start + done);
-              } catch (err) {
-                throw new OperationError(`cannot write ${partial}: ${(err as Error).message}`, { cause: err });
-              }
-              done += chunk.length;
-              transferred += chunk.length;
-              opts.onBytes?.(chunk.length);
-            }
-          } catch (err) {
-            res.body.destroy();
-            throw err;
-          }
-          if (start + done < end) throw new OperationError(`${opts.what}: the server sent ${start + done - from} of the ${end - from} bytes of range ${from}-${end - 1}`);
-        },
-        { ...(opts.retry ? { policy: opts.retry } : {}), signal },
-      );
-    } catch (err) {
-      stop.abort(err);
-      throw err;
-    } finally {
-      extents = addExtent(extents, start, start + done);
-    }
-    void record();
-    void advanceHash();
-  };
+  constructor(partial: string, size: number, fh: FileHandle, extents: Extent[], recorded: boolean, src: RangeSource, opts: RangedOptions) {
+    this.#partial = partial;
+    this.#size = size;
+    this.#fh = fh;
+    this.#extents = extents;
+    this.#recorded = recorded;
+    this.#src = src;
+    this.#opts = opts;
+    this.#signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal;
+  }
 
-  try {
-    void advanceHash(); // what an earlier run left
-    const results = await Promise.allSettled(pieces.map((p) => src.limit(() => piece(p))));
+  async run(pieces: Extent[]): Promise<void> {
+    void this.#advanceHash(); // what an earlier run left
+    const results = await Promise.allSettled(pieces.map((p) => this.#src.limit(() => this.#piece(p))));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await record();
-      throw stop.signal.aborted ? stop.signal.reason : failed.reason;
+      await this.#record();
+      throw this.#stop.signal.aborted ? this.#stop.signal.reason : failed.reason;
     }
-    await advanceHash();
-    if (chainError) throw chainError;
-    if (hashedTo !== size) throw new OperationError(`${opts.what}: ${hashedTo} of ${size} bytes written`);
-    return { hash, transferred, resumedFrom };
-  } finally {
-    await chain;
-    await fh.close();
+    await this.#advanceHash();
+    if (this.#chainError) throw this.#chainError;
+    if (this.#hashedTo !== this.#size) throw new OperationError(`${this.#opts.what}: ${this.#hashedTo} of ${this.#size} bytes written`);
+  }
+
+  /** Waits for the record writes and hashing still queued. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  #after(step: () => Promise<void>): Promise<void> {
+    return (this.#chain = this.#chain.then(step).catch((err: unknown) => {
+      this.#chainError ??= err;
+    }));
+  }
+
+  /** Hashes the covered run from the frontier on (read back from the partial). */
+  #advanceHash(): Promise<void> {
+    return this.#after(async () => {
+      const end = coveredEnd(this.#extents, this.#hashedTo);
+      if (end > this.#hashedTo) await hashRange(this.#fh, this.#partial, this.#hashedTo, end, this.hash);
+      this.#hashedTo = end;
+    });
+  }
+
+  #record(): Promise<void> {
+    return this.#after(() => (this.#recorded ? writeExtents(this.#partial, this.#size, this.#extents) : Promise.resolve()));
+  }
+
+  /** Downloads bytes [start, end), each retry from where the last try stopped. */
+  async #piece([start, end]: Extent): Promise<void> {
+    const at = { done: 0 };
+    try {
+      await withRetries(() => this.#try(start, end, at), { ...(this.#opts.retry ? { policy: this.#opts.retry } : {}), signal: this.#signal });
+    } catch (err) {
+      this.#stop.abort(err);
+      throw err;
+    } finally {
+      this.#extents = addExtent(this.#extents, start, start + at.done);
+    }
+    void this.#record();
+    void this.#advanceHash();
+  }
+
+  /** One request for what piece [start, end) still lacks; `at.done` counts what it has. */
+  async #try(start: number, end: number, at: { done: number }): Promise<void> {
+    const { what } = this.#opts;
+    this.#signal.throwIfAborted();
+    const from = start + at.done;
+    const res = await this.#src.open(from, end, this.#signal);
+    // (a whole-blob answer to a piece that is the whole blob is just what was asked for)
+    if (!res.partial && !(from === 0 && end === this.#size)) {
+      res.body.destroy();
+      throw new RangeIgnoredError();
+    }
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (start + at.done + chunk.length > end) throw new OperationError(`${what}: more bytes than the range ${from}-${end - 1} asked for`);
+        // The piece at the hashed frontier is hashed as it arrives (a single-stream
+        // blob, all of it); the others are read back once the frontier reaches them.
+        if (start + at.done === this.#hashedTo) {
+          this.hash.update(chunk);
+          this.#hashedTo += chunk.length;
+        }
+        try {
+          await writeFully(this.#fh, chunk, start + at.done);
+        } catch (err) {
+          throw new OperationError(`cannot write ${this.#partial}: ${(err as Error).message}`, { cause: err });
+        }
+        at.done += chunk.length;
+        this.transferred += chunk.length;
+        this.#opts.onBytes?.(chunk.length);
+      }
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    if (start + at.done < end) throw new OperationError(`${what}: the server sent ${start + at.done - from} of the ${end - from} bytes of range ${from}-${end - 1}`);
   }
 }
