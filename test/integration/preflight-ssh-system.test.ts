@@ -63,3 +63,19 @@ test('over SSH the system probes see the same machine as locally', async () => {
   assert.match(rf.message, /p99 needs a local run/);
   assert.deepEqual(readdirSync(String(rf.facts.measuredPath)).filter((f) => f.startsWith('.astrago-check-fsync-')), [], 'dd test file removed');
 });
+
+test('exec over SSH honours timeoutMs and AbortSignal as the local host does', async () => {
+  for (const host of [createLocalHost({ name: 'self' }), ssh]) {
+    const t0 = performance.now();
+    const t = await host.exec(['sleep', '30'], { timeoutMs: 300 });
+    assert.equal(t.code, null, host.kind);
+    assert.match(t.stderr, /\(killed after 300 ms\)$/, host.kind);
+    const ac = new AbortController();
+    const p = host.exec(['sleep', '30'], { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stop now')), 300);
+    await assert.rejects(p, /stop now/, host.kind);
+    assert.ok(performance.now() - t0 < 5000, `${host.kind}: ${Math.round(performance.now() - t0)} ms`);
+    // The killed commands left nothing behind that blocks the next one.
+    assert.deepEqual(await host.exec(['echo', 'next'], { timeoutMs: 5000 }), { code: 0, stdout: 'next\n', stderr: '' }, host.kind);
+  }
+});

@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult, FsStats, Host } from '../types.ts';
+import { abortError } from './abort.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from './mountinfo.ts';
+import { settleOnce } from './settle-once.ts';
 
 /** Output kept per stream: probes read small outputs; a runaway command must not eat memory. */
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -22,11 +24,6 @@ export interface LocalHostOptions {
 
 export function createLocalHost(opts: LocalHostOptions = {}): Host {
   return new LocalHost(opts.name ?? hostname(), opts.sudo ?? false);
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(String(r ?? 'aborted'));
 }
 
 class LocalHost implements Host {
@@ -53,38 +50,25 @@ class LocalHost implements Host {
       const child = spawn(full[0]!, full.slice(1), { env, stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      let done = false;
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         if (stdout.length < MAX_OUTPUT) stdout += d;
       });
       child.stderr!.setEncoding('utf8').on('data', (d: string) => {
         if (stderr.length < MAX_OUTPUT) stderr += d;
       });
-      const finish = (fn: () => void) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      // On abort/timeout: kill and settle at once, without waiting for stdio to close
-      // (a grandchild holding the pipe must not keep the check waiting).
-      const kill = () => {
-        child.kill('SIGKILL');
-        child.stdout!.destroy();
-        child.stderr!.destroy();
-      };
-      const onAbort = () => {
-        kill();
-        finish(() => reject(abortError(signal!)));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = timeoutMs
-        ? setTimeout(() => {
-            kill();
-            finish(() => resolvePromise({ code: null, stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)` }));
-          }, timeoutMs)
-        : undefined;
+      const { finish } = settleOnce({
+        signal,
+        timeoutMs,
+        reject,
+        // On abort/timeout: kill and settle at once, without waiting for stdio to close
+        // (a grandchild holding the pipe must not keep the check waiting).
+        kill: () => {
+          child.kill('SIGKILL');
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+        },
+        onTimeout: () => resolvePromise({ code: null, stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)` }),
+      });
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') finish(() => resolvePromise({ code: 127, stdout: '', stderr: `${full[0]}: command not found` }));
         // execvp reports EACCES when a PATH directory is unreadable to this user (e.g. /root/... as nobody).

@@ -3,7 +3,7 @@
 // on; each reading is bracketed by when we asked and when the answer came.
 import type { ClientChannel } from 'ssh2';
 import { shQuote } from '../quote.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 
 export interface ClockReading {
   sentAt: number;

@@ -3,7 +3,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Client as SshClient, ClientChannel } from 'ssh2';
 import type { ExecOptions, ExecResult } from '../../types.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
+import { settleOnce } from '../settle-once.ts';
 import { NodeUnreachableError } from './facts.ts';
 import { Slots } from './slots.ts';
 
@@ -62,14 +63,6 @@ export class ExecChannels {
     const { signal, timeoutMs } = opts;
     const { ch, exit } = await this.session(cmd, signal);
     return await new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (fn: () => void) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
       const kill = () => {
         try {
           ch.signal('KILL'); // honoured by OpenSSH >= 7.9; closing the channel hangs up the rest
@@ -78,33 +71,25 @@ export class ExecChannels {
         }
         ch.close();
       };
+      const timedOut = () => resolve({ code: null, timedOut: true });
+      const settlement = settleOnce({ signal, timeoutMs, reject, kill, onTimeout: timedOut });
+      const { finish } = settlement;
       const check = () => {
         if (opts.tooMuch?.()) {
           kill();
-          finish(() => resolve({ code: null, timedOut: true }));
+          finish(timedOut);
         }
       };
       ch.on('data', (d: Buffer) => {
-        if (done) return;
+        if (settlement.done) return;
         opts.stdout(d);
         check();
       });
       ch.stderr.on('data', (d: Buffer) => {
-        if (done) return;
+        if (settlement.done) return;
         opts.stderr(d);
         check();
       });
-      const onAbort = () => {
-        kill();
-        finish(() => reject(abortError(signal!)));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = timeoutMs
-        ? setTimeout(() => {
-            kill();
-            finish(() => resolve({ code: null, timedOut: true }));
-          }, timeoutMs)
-        : undefined;
       ch.on('close', () => finish(() => resolve({ code: exit.code, ...(exit.signal ? { signal: exit.signal } : {}) })));
       ch.on('error', (err: Error) => finish(() => reject(err)));
       if (opts.input !== undefined) ch.end(opts.input);

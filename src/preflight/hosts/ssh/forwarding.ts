@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Client as SshClient } from 'ssh2';
 import type { ExecResult, TcpProbeResult } from '../../types.ts';
 import { shQuote } from '../quote.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 import { NodeUnreachableError } from './facts.ts';
 import { classifyTcpError } from './tcp-error.ts';
 

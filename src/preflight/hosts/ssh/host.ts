@@ -12,7 +12,7 @@ import type { BatchCache } from '../batch-cache.ts';
 import { statFsScript } from '../batch.ts';
 import { fsTypeFromMagic, mountFor, parseMountinfo } from '../mountinfo.ts';
 import { shQuote } from '../quote.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 import { clockCommand, readClock, type ClockReading } from './clock.ts';
 import { ExecChannels, MAX_OUTPUT, type RunOptions } from './exec.ts';
 import { NodeUnreachableError, type SshConnectFacts } from './facts.ts';

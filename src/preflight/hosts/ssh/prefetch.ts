@@ -5,7 +5,7 @@ import type { Gather } from '../../types.ts';
 import { BatchParser, batchEntries, batchScript } from '../batch.ts';
 import { BatchCache } from '../batch-cache.ts';
 import { shQuote } from '../quote.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 import type { ExecChannels } from './exec.ts';
 
 /** A batch read whose output piles up beyond this without a marker is abandoned (runaway command). */

@@ -3,7 +3,7 @@
 import type { Client as SshClient, SFTPWrapper } from 'ssh2';
 import type { ExecResult } from '../../types.ts';
 import { shQuote } from '../quote.ts';
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 
 /** Runs a shell command line on the node (the fallback without SFTP). */
 type Run = (cmd: string, opts: { signal?: AbortSignal }) => Promise<ExecResult>;

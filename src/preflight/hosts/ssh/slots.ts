@@ -1,5 +1,5 @@
 // A semaphore for session channels (sshd limits them per connection: MaxSessions).
-import { abortError } from './abort.ts';
+import { abortError } from '../abort.ts';
 
 export class Slots {
   #free: number;
