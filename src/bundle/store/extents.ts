@@ -66,12 +66,18 @@ export async function readExtents(partial: string, size: number): Promise<Extent
   }
 }
 
-/** Writes the record whole (temp name, rename), so a crash leaves the old one or the new one. */
+/**
+ * Writes the record whole (temp name, rename), so a crash leaves the old one or the new one.
+ * The temp name is fixed: one left by a killed run is taken over by the next write.
+ */
 export async function writeExtents(partial: string, size: number, list: readonly Extent[]): Promise<void> {
   const file = extentsFile(partial);
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.tmp`;
   await writeFile(tmp, JSON.stringify({ size, extents: list }));
   await rename(tmp, file);
 }
 
-export const removeExtents = (partial: string) => rm(extentsFile(partial), { force: true });
+export const removeExtents = async (partial: string) => {
+  await rm(extentsFile(partial), { force: true });
+  await rm(`${extentsFile(partial)}.tmp`, { force: true });
+};
