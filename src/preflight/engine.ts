@@ -176,6 +176,23 @@ async function isRootOn(host: Host, timeoutMs: number, outer?: AbortSignal): Pro
   }
 }
 
+/** What a run's steps share: its options, the node checks it runs, and where results go. */
+interface Run {
+  opts: RunChecksOptions;
+  checks: CheckDef[];
+  env: NodeJS.ProcessEnv;
+  concurrency: number;
+  /** Passes on the results --only/--skip select, and returns them. */
+  emit(r: CheckResult[]): CheckResult[];
+}
+
+/** A node once its connection is settled: host null when it could not be reached. */
+interface ReadyNode {
+  info: NodeInfo;
+  host: Host | null;
+  unreachable?: string;
+}
+
 /** Runs the checks; results come back in a stable order (node, check, judgement). */
 export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> {
   const only = opts.only ?? [];
@@ -188,101 +205,107 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     for (const x of kept) opts.onResult?.(x);
     return kept;
   };
+  const run: Run = { opts, checks, env, concurrency, emit };
 
   // Hosts still connecting are awaited per node, so a slow node delays only itself.
-  const ready: { info: NodeInfo; host: Host | null; unreachable?: string }[] = [];
-  const perNode = await Promise.all(
-    opts.nodes.map(async (pending, i) => {
-      const node = { info: pending.info, host: await pending.host, unreachable: pending.unreachable };
-      ready[i] = node;
-      const limit = pLimit(concurrency);
-      if (node.host?.prefetch) startPrefetch(node.host, node.info);
-      const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
-      opts.onFacts?.({ kind: 'node', node: node.info.name, isRoot });
-      const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
-      const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
-      return Promise.all(applicable.map((check) => limit(() => runOne(check, node, ctx))));
-    }),
-  );
-
-  /**
-   * Asks the host to read, in one go, what the node's checks declare they will read.
-   * Whether the user is root is not known yet: a check counts if it applies either way.
-   * Half the check timeout: what the batch has not delivered by then is still read one by one.
-   */
-  function startPrefetch(host: Host, info: NodeInfo): void {
-    const gathers: Gather[] = [];
-    for (const c of checks) {
-      if (!c.gather) continue;
-      const ctx = (isRoot: boolean): JudgeContext => ({ node: info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir });
-      try {
-        if (!c.appliesTo || c.appliesTo(ctx(false)) || c.appliesTo(ctx(true))) gathers.push(c.gather(ctx(false)));
-      } catch {
-        // a declaration that fails costs only speed: the probe reads for itself
-      }
-    }
-    host.prefetch!(mergeGathers(gathers), { signal: opts.signal, timeoutMs: Math.max(1000, Math.floor(opts.timeoutMs / 2)) });
-  }
-
-  async function runOne(check: CheckDef, node: { info: NodeInfo; host: Host | null; unreachable?: string }, ctx: JudgeContext): Promise<CheckResult[]> {
-    const started = performance.now();
-    const meta = { id: check.id, category: check.category, title: check.title };
-    if (!node.host) {
-      const why = `node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}`;
-      const j: Judgement = { status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why } };
-      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: { message: why, code: 'ERR_NODE_UNREACHABLE' }, durationMs: 0 });
-      return emit([toResult(opts.profile, meta, node.info.name, j, {}, 0)]);
-    }
-    const host = node.host;
-    let facts: unknown = {};
-    let judgements: Judgement[];
-    try {
-      facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
-        check.probe({ ...ctx, host, signal, timeoutMs: opts.timeoutMs, env }),
-      );
-      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, facts, durationMs: Math.round(performance.now() - started) });
-      try {
-        const j = check.judge(facts, ctx);
-        judgements = Array.isArray(j) ? j : [j];
-      } catch (err) {
-        judgements = [errorJudgement(err, 'judge')];
-      }
-    } catch (err) {
-      opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
-      judgements = [errorJudgement(err, 'probe')];
-    }
-    const ms = performance.now() - started;
-    return emit(judgements.map((j) => toResult(opts.profile, meta, node.info.name, j, facts, ms)));
-  }
+  const ready: ReadyNode[] = [];
+  const perNode = await Promise.all(opts.nodes.map((pending, i) => runNodeChecks(run, pending, (node) => (ready[i] = node))));
 
   const siteChecks = (opts.siteChecks ?? []).filter((c) => checkWanted(c.id, only, skip));
   const limit = pLimit(concurrency);
-  const siteResults = await Promise.all(
-    siteChecks.map((check) =>
-      limit(async () => {
-        const started = performance.now();
-        const meta = { id: check.id, category: check.category, title: check.title };
-        const nodes = ready.map((n) => ({ info: n.info, host: n.host }));
-        let facts: unknown = {};
-        let judgements: Judgement[];
-        try {
-          const timeoutMs = siteCheckTimeout(opts.timeoutMs, nodes.length);
-          facts = await withTimeout(timeoutMs, opts.signal, (signal) => check.probe({ nodes, profile: opts.profile, site: opts.site, signal, timeoutMs, lang: opts.lang }));
-          opts.onFacts?.({ kind: 'site', check: check.id, facts, durationMs: Math.round(performance.now() - started) });
-          try {
-            judgements = check.judge(facts, { profile: opts.profile, site: opts.site, timeoutMs, lang: opts.lang, nodes: nodes.map((n) => n.info) });
-          } catch (err) {
-            judgements = [errorJudgement(err, 'judge')];
-          }
-        } catch (err) {
-          opts.onFacts?.({ kind: 'site', check: check.id, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
-          judgements = [errorJudgement(err, 'probe')];
-        }
-        const ms = performance.now() - started;
-        return emit(judgements.map((j) => toResult(opts.profile, meta, j.node ?? 'site', j, facts, ms)));
-      }),
-    ),
-  );
+  const siteResults = await Promise.all(siteChecks.map((check) => limit(() => runSiteCheck(run, check, ready))));
 
   return [...perNode.flat(2), ...siteResults.flat()];
+}
+
+/** Waits for the node's host, then runs the checks that apply to it, `concurrency` at a time. */
+async function runNodeChecks(run: Run, pending: EngineNode, onReady: (node: ReadyNode) => void): Promise<CheckResult[][]> {
+  const { opts, checks } = run;
+  const node = { info: pending.info, host: await pending.host, unreachable: pending.unreachable };
+  onReady(node);
+  const limit = pLimit(run.concurrency);
+  if (node.host?.prefetch) startPrefetch(run, node.host, node.info);
+  const isRoot = node.host ? await isRootOn(node.host, opts.timeoutMs, opts.signal) : false;
+  opts.onFacts?.({ kind: 'node', node: node.info.name, isRoot });
+  const ctx: JudgeContext = { node: node.info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir };
+  const applicable = checks.filter((c) => !c.appliesTo || c.appliesTo(ctx));
+  return Promise.all(applicable.map((check) => limit(() => runNodeCheck(run, check, node, ctx))));
+}
+
+/**
+ * Asks the host to read, in one go, what the node's checks declare they will read.
+ * Whether the user is root is not known yet: a check counts if it applies either way.
+ * Half the check timeout: what the batch has not delivered by then is still read one by one.
+ */
+function startPrefetch(run: Run, host: Host, info: NodeInfo): void {
+  const { opts } = run;
+  const gathers: Gather[] = [];
+  for (const c of run.checks) {
+    if (!c.gather) continue;
+    const ctx = (isRoot: boolean): JudgeContext => ({ node: info, profile: opts.profile, site: opts.site, isRoot, lang: opts.lang, siteDir: opts.siteDir });
+    try {
+      if (!c.appliesTo || c.appliesTo(ctx(false)) || c.appliesTo(ctx(true))) gathers.push(c.gather(ctx(false)));
+    } catch {
+      // a declaration that fails costs only speed: the probe reads for itself
+    }
+  }
+  host.prefetch!(mergeGathers(gathers), { signal: opts.signal, timeoutMs: Math.max(1000, Math.floor(opts.timeoutMs / 2)) });
+}
+
+/** One check on one node: probe, then judge; an unreachable node's checks are skipped. */
+async function runNodeCheck(run: Run, check: CheckDef, node: ReadyNode, ctx: JudgeContext): Promise<CheckResult[]> {
+  const { opts, env, emit } = run;
+  const started = performance.now();
+  const meta = { id: check.id, category: check.category, title: check.title };
+  if (!node.host) {
+    const why = `node unreachable${node.unreachable ? ` (${node.unreachable})` : ''}`;
+    const j: Judgement = { status: 'skip', message: `not checked: ${why}`, facts: { notChecked: why } };
+    opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: { message: why, code: 'ERR_NODE_UNREACHABLE' }, durationMs: 0 });
+    return emit([toResult(opts.profile, meta, node.info.name, j, {}, 0)]);
+  }
+  const host = node.host;
+  let facts: unknown = {};
+  let judgements: Judgement[];
+  try {
+    facts = await withTimeout(opts.timeoutMs, opts.signal, (signal) =>
+      check.probe({ ...ctx, host, signal, timeoutMs: opts.timeoutMs, env }),
+    );
+    opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, facts, durationMs: Math.round(performance.now() - started) });
+    try {
+      const j = check.judge(facts, ctx);
+      judgements = Array.isArray(j) ? j : [j];
+    } catch (err) {
+      judgements = [errorJudgement(err, 'judge')];
+    }
+  } catch (err) {
+    opts.onFacts?.({ kind: 'check', check: check.id, node: node.info.name, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
+    judgements = [errorJudgement(err, 'probe')];
+  }
+  const ms = performance.now() - started;
+  return emit(judgements.map((j) => toResult(opts.profile, meta, node.info.name, j, facts, ms)));
+}
+
+/** One site check over every node (reachable or not), after the node checks. */
+async function runSiteCheck(run: Run, check: SiteCheckDef, ready: ReadyNode[]): Promise<CheckResult[]> {
+  const { opts, emit } = run;
+  const started = performance.now();
+  const meta = { id: check.id, category: check.category, title: check.title };
+  const nodes = ready.map((n) => ({ info: n.info, host: n.host }));
+  let facts: unknown = {};
+  let judgements: Judgement[];
+  try {
+    const timeoutMs = siteCheckTimeout(opts.timeoutMs, nodes.length);
+    facts = await withTimeout(timeoutMs, opts.signal, (signal) => check.probe({ nodes, profile: opts.profile, site: opts.site, signal, timeoutMs, lang: opts.lang }));
+    opts.onFacts?.({ kind: 'site', check: check.id, facts, durationMs: Math.round(performance.now() - started) });
+    try {
+      judgements = check.judge(facts, { profile: opts.profile, site: opts.site, timeoutMs, lang: opts.lang, nodes: nodes.map((n) => n.info) });
+    } catch (err) {
+      judgements = [errorJudgement(err, 'judge')];
+    }
+  } catch (err) {
+    opts.onFacts?.({ kind: 'site', check: check.id, error: recordedError(err), durationMs: Math.round(performance.now() - started) });
+    judgements = [errorJudgement(err, 'probe')];
+  }
+  const ms = performance.now() - started;
+  return emit(judgements.map((j) => toResult(opts.profile, meta, j.node ?? 'site', j, facts, ms)));
 }

@@ -125,9 +125,70 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
   const sitePath = o.sitePath && resolve(o.cwd, o.sitePath);
   const site = sitePath ? loadYamlFile(sitePath, siteSchema) : undefined;
   const siteDir = sitePath ? dirname(sitePath) : o.cwd;
-  const siteNodes = site?.nodes ?? [];
 
   const me = hostname();
+  const plan = chooseNodes(o, site?.nodes ?? [], me);
+  const jumps = new JumpPool();
+  const remoteOpts: RemoteHostOptions = { site, jumps, siteDir, acceptNewHostKeys: o.acceptNewHostKeys ?? false, timeoutMs: o.timeoutMs, env: o.env };
+  const nodes: EngineNode[] = [];
+  try {
+    // Handshakes cost CPU here: a bounded number at once, each timed from its own start (the
+    // connect timeout does not run while a node waits for its turn).
+    const sshConcurrency = Math.max(1, o.sshConcurrency ?? DEFAULT_SSH_CONCURRENCY);
+    const progress = addNodes(nodes, plan, o, remoteOpts, sshConcurrency);
+    const deadlineMs = overallDeadline(o, checks.length, plan.remote.length, sshConcurrency, nodes.length);
+    const lastResultAt = new Map<string, number>();
+    const results = await withDeadline(deadlineMs, (signal) =>
+      runChecks({
+        nodes,
+        checks: plan.remote.length > 0 ? progress.wrap(checks) : checks,
+        siteChecks,
+        profile,
+        site,
+        timeoutMs: o.timeoutMs,
+        concurrency: o.concurrency,
+        lang: o.lang,
+        only: o.only,
+        skip: o.skip,
+        env: o.env,
+        siteDir,
+        signal,
+        onFacts: o.onFacts,
+        onResult: (r) => {
+          lastResultAt.set(r.node, performance.now() - t0);
+          progress.onResult(r);
+          o.onResult?.(r);
+        },
+      }),
+    );
+    return {
+      results,
+      profile,
+      profileName: o.profilePath ?? DEFAULT_PROFILE_NAME,
+      site,
+      siteDir,
+      nodes: await describeNodes(nodes, lastResultAt),
+      host: me,
+      startedAt,
+      durationMs: performance.now() - t0,
+    };
+  } finally {
+    await Promise.all(nodes.map(async (n) => (await Promise.resolve(n.host).catch(() => null))?.close().catch(() => {})));
+    await jumps.close(); // after the nodes: their connections run through the hops
+  }
+}
+
+/** The nodes a run checks: this machine or not (and as which site node), and the site nodes over SSH. */
+interface NodePlan {
+  checkLocal: boolean;
+  selfInSite?: SiteNode;
+  remote: SiteNode[];
+  /** This machine's hostname. */
+  me: string;
+}
+
+/** Decides which nodes to check (see the top of this file); --node and --role that do not fit the site are usage errors. */
+function chooseNodes(o: PreflightOptions, siteNodes: SiteNode[], me: string): NodePlan {
   for (const n of o.nodeNames ?? []) {
     if (!siteNodes.some((s) => s.name === n)) {
       throw new UsageError(`preflight: --node '${n}' is not a node of ${o.sitePath ?? 'the site (no --site given)'}${siteNodes.length ? ` (nodes: ${siteNodes.map((s) => s.name).join(', ')})` : ''}`);
@@ -140,86 +201,64 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightRun> {
   // This machine named in the site: it takes that node's roles and is checked locally, not over SSH.
   const selfInSite = checkLocal ? siteNodes.find((s) => s.name === me) : undefined;
   const remote = siteNodes.filter((s) => (!o.nodeNames?.length || o.nodeNames.includes(s.name)) && s !== selfInSite);
+  return { checkLocal, selfInSite, remote, me };
+}
 
-  const factory = o.remoteHostFactory ?? openSshHost;
-  const jumps = new JumpPool();
-  const remoteOpts: RemoteHostOptions = { site, jumps, siteDir, acceptNewHostKeys: o.acceptNewHostKeys ?? false, timeoutMs: o.timeoutMs, env: o.env };
-  const nodes: EngineNode[] = [];
-  try {
-    if (checkLocal) {
-      const roles = o.roles?.length ? o.roles : (selfInSite?.roles ?? DEFAULT_LOCAL_ROLES);
-      nodes.push({ info: { name: me, address: selfInSite?.address, roles }, host: createLocalHost({ name: me }) });
-    }
-    // SSH fan-out: connections open in parallel under a limit, each bounded by its own
-    // connect timeout, so an unreachable node costs its timeout and delays no other.
-    const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
-    const progress = new FleetProgress(progressOut, remote.length + (checkLocal ? 1 : 0), remote.length);
-    // Handshakes cost CPU here: a bounded number at once, each timed from its own start (the
-    // connect timeout does not run while a node waits for its turn).
-    const sshConcurrency = Math.max(1, o.sshConcurrency ?? DEFAULT_SSH_CONCURRENCY);
-    const connectLimit = pLimit(sshConcurrency);
-    // Each node's checks start as soon as its own connection is up (the engine awaits per node).
-    remote.forEach((n) =>
-      nodes.push({
-        info: { name: n.name, address: n.address, roles: n.roles },
-        host: connectLimit(async () => {
-          const h = await factory(n, remoteOpts);
-          progress.connected(n.name, h);
-          return h;
-        }),
-      }),
-    );
-
-    // Overall deadline: connecting, every wave of checks on a node and the site checks each
-    // get one timeout; whatever still runs then is reported as `error`, never waited for.
-    // Connections open in waves of sshConcurrency: each wave may take up to one timeout; site
-    // checks get one timeout per NODES_PER_SITE_TIMEOUT nodes.
-    const waves = Math.ceil(checks.length / Math.max(1, o.concurrency)) + Math.ceil(remote.length / sshConcurrency);
-    const deadlineMs = o.timeoutMs * (waves + 2) + siteCheckTimeout(o.timeoutMs, nodes.length);
-    const deadline = new AbortController();
-    const lastResultAt = new Map<string, number>();
-    const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);
-    timer.unref();
-    const results = await runChecks({
-      nodes,
-      checks: remote.length > 0 ? progress.wrap(checks) : checks,
-      siteChecks,
-      profile,
-      site,
-      timeoutMs: o.timeoutMs,
-      concurrency: o.concurrency,
-      lang: o.lang,
-      only: o.only,
-      skip: o.skip,
-      env: o.env,
-      siteDir,
-      signal: deadline.signal,
-      onFacts: o.onFacts,
-      onResult: (r) => {
-        lastResultAt.set(r.node, performance.now() - t0);
-        progress.onResult(r);
-        o.onResult?.(r);
-      },
-    }).finally(() => clearTimeout(timer));
-    return {
-      results,
-      profile,
-      profileName: o.profilePath ?? DEFAULT_PROFILE_NAME,
-      site,
-      siteDir,
-      nodes: await Promise.all(
-        nodes.map(async (n) => {
-          const h = await n.host;
-          const ms = lastResultAt.get(n.info.name);
-          return { ...n.info, reachable: h?.kind === 'local' ? true : !(h instanceof UnreachableHost), ...(ms === undefined ? {} : { durationMs: Math.round(ms) }) };
-        }),
-      ),
-      host: me,
-      startedAt,
-      durationMs: performance.now() - t0,
-    };
-  } finally {
-    await Promise.all(nodes.map(async (n) => (await Promise.resolve(n.host).catch(() => null))?.close().catch(() => {})));
-    await jumps.close(); // after the nodes: their connections run through the hops
+/**
+ * Adds the plan's nodes to `nodes` (this machine first), each remote one with its connection
+ * still opening; returns the progress display they report to.
+ */
+function addNodes(nodes: EngineNode[], plan: NodePlan, o: PreflightOptions, remoteOpts: RemoteHostOptions, sshConcurrency: number): FleetProgress {
+  const { checkLocal, selfInSite, remote, me } = plan;
+  if (checkLocal) {
+    const roles = o.roles?.length ? o.roles : (selfInSite?.roles ?? DEFAULT_LOCAL_ROLES);
+    nodes.push({ info: { name: me, address: selfInSite?.address, roles }, host: createLocalHost({ name: me }) });
   }
+  // SSH fan-out: connections open in parallel under a limit, each bounded by its own
+  // connect timeout, so an unreachable node costs its timeout and delays no other.
+  const factory = o.remoteHostFactory ?? openSshHost;
+  const progressOut = o.progress ?? (remote.length > 0 && process.stderr.isTTY ? process.stderr : undefined);
+  const progress = new FleetProgress(progressOut, remote.length + (checkLocal ? 1 : 0), remote.length);
+  const connectLimit = pLimit(sshConcurrency);
+  // Each node's checks start as soon as its own connection is up (the engine awaits per node).
+  remote.forEach((n) =>
+    nodes.push({
+      info: { name: n.name, address: n.address, roles: n.roles },
+      host: connectLimit(async () => {
+        const h = await factory(n, remoteOpts);
+        progress.connected(n.name, h);
+        return h;
+      }),
+    }),
+  );
+  return progress;
+}
+
+/**
+ * The run's overall deadline: connecting, every wave of checks on a node and the site checks
+ * each get one timeout. Connections open in waves of sshConcurrency: each wave may take up to
+ * one timeout; site checks get one timeout per NODES_PER_SITE_TIMEOUT nodes.
+ */
+function overallDeadline(o: PreflightOptions, checks: number, remote: number, sshConcurrency: number, nodes: number): number {
+  const waves = Math.ceil(checks / Math.max(1, o.concurrency)) + Math.ceil(remote / sshConcurrency);
+  return o.timeoutMs * (waves + 2) + siteCheckTimeout(o.timeoutMs, nodes);
+}
+
+/** Runs `fn` with a signal that fires at the deadline: whatever still runs then is reported as `error`, never waited for. */
+function withDeadline<T>(deadlineMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`overall deadline of ${Math.round(deadlineMs / 1000)} s reached`)), deadlineMs);
+  timer.unref();
+  return fn(deadline.signal).finally(() => clearTimeout(timer));
+}
+
+/** The nodes as the report lists them: reachable or not, and how long until their last result. */
+function describeNodes(nodes: EngineNode[], lastResultAt: Map<string, number>): Promise<PreflightNode[]> {
+  return Promise.all(
+    nodes.map(async (n) => {
+      const h = await n.host;
+      const ms = lastResultAt.get(n.info.name);
+      return { ...n.info, reachable: h?.kind === 'local' ? true : !(h instanceof UnreachableHost), ...(ms === undefined ? {} : { durationMs: Math.round(ms) }) };
+    }),
+  );
 }

@@ -268,81 +268,93 @@ export function chainsFromIptables(text: string): Chain[] {
       c.policy = t[2] === 'DROP' ? 'drop' : 'accept';
     } else if (t[0] === '-N' && t[1]) get(t[1]);
     else if (t[0] === '-A' && t[1]) {
-      const conds: Cond[] = [];
-      let action: Action = 'continue';
-      let protocol: string | undefined;
-      for (let i = 2; i < t.length; i++) {
-        let negate = false;
-        if (t[i] === '!') {
-          negate = true;
-          i++;
-        }
-        const opt = t[i]!;
-        const val = t[i + 1] ?? '';
-        const take = () => i++;
-        switch (opt) {
-          case '-p':
-            protocol = val;
-            conds.push({ kind: 'proto', protocols: [val], negate });
-            take();
-            break;
-          case '--dport':
-          case '--destination-port':
-          case '--dports':
-          case '--destination-ports': {
-            const r = iptPorts(val);
-            conds.push(r ? { kind: 'dport', ranges: r, protocol, negate } : { kind: 'unknown', text: `${opt} ${val}` });
-            take();
-            break;
-          }
-          case '-i':
-          case '--in-interface':
-            conds.push(val === 'lo' !== negate ? { kind: 'never', why: 'loopback only' } : { kind: 'proto', protocols: ['tcp', 'udp'] });
-            take();
-            break;
-          case '--ctstate':
-          case '--state': {
-            const states = val.toUpperCase().split(',');
-            const newConn = states.includes('NEW') || states.includes('UNTRACKED');
-            conds.push(newConn !== negate ? { kind: 'proto', protocols: ['tcp', 'udp'] } : { kind: 'never', why: 'not a new connection' });
-            take();
-            break;
-          }
-          case '-m':
-          case '--limit':
-          case '--limit-burst':
-          case '--comment':
-          case '--reject-with':
-          case '--log-prefix':
-          case '--log-level':
-            take();
-            break;
-          case '--dst-type':
-            if (val !== 'LOCAL') conds.push({ kind: 'unknown', text: `--dst-type ${val}` });
-            take();
-            break;
-          case '-j':
-          case '-g': {
-            const target = val.toUpperCase();
-            if (target === 'ACCEPT') action = 'accept';
-            else if (target === 'DROP') action = 'drop';
-            else if (target === 'REJECT') action = 'reject';
-            else if (target === 'RETURN') action = 'return';
-            else if (['LOG', 'NFLOG', 'MARK', 'CONNMARK', 'CT', 'NOTRACK', 'AUDIT'].includes(target)) action = 'continue';
-            else action = opt === '-j' ? { jump: val } : { goto: val };
-            take();
-            break;
-          }
-          default:
-            if (opt.startsWith('-')) {
-              const hasValue = t[i + 1] !== undefined && !t[i + 1]!.startsWith('-');
-              conds.push({ kind: 'unknown', text: hasValue ? `${opt} ${val}` : opt });
-              if (hasValue) take();
-            }
-        }
-      }
+      const { conds, action } = iptRule(t);
       get(t[1]).rules.push({ conds, action, text: line.trim() });
     }
   }
   return [...chains.values()];
+}
+
+/** A rule as it is being read: the protocol of `-p` scopes the port matches after it. */
+interface IptRule {
+  conds: Cond[];
+  action: Action;
+  protocol?: string;
+}
+
+/** The conditions and action of an `-A CHAIN ...` line (its tokens). */
+function iptRule(t: string[]): IptRule {
+  const rule: IptRule = { conds: [], action: 'continue' };
+  for (let i = 2; i < t.length; i++) {
+    let negate = false;
+    if (t[i] === '!') {
+      negate = true;
+      i++;
+    }
+    if (iptOption(rule, t[i]!, t[i + 1], negate)) i++;
+  }
+  return rule;
+}
+
+/** Adds one option of a rule to it; true when the option took the next token as its value. */
+function iptOption(rule: IptRule, opt: string, next: string | undefined, negate: boolean): boolean {
+  const { conds } = rule;
+  const val = next ?? '';
+  switch (opt) {
+    case '-p':
+      rule.protocol = val;
+      conds.push({ kind: 'proto', protocols: [val], negate });
+      return true;
+    case '--dport':
+    case '--destination-port':
+    case '--dports':
+    case '--destination-ports': {
+      const r = iptPorts(val);
+      conds.push(r ? { kind: 'dport', ranges: r, protocol: rule.protocol, negate } : { kind: 'unknown', text: `${opt} ${val}` });
+      return true;
+    }
+    case '-i':
+    case '--in-interface':
+      conds.push(val === 'lo' !== negate ? { kind: 'never', why: 'loopback only' } : { kind: 'proto', protocols: ['tcp', 'udp'] });
+      return true;
+    case '--ctstate':
+    case '--state': {
+      const states = val.toUpperCase().split(',');
+      const newConn = states.includes('NEW') || states.includes('UNTRACKED');
+      conds.push(newConn !== negate ? { kind: 'proto', protocols: ['tcp', 'udp'] } : { kind: 'never', why: 'not a new connection' });
+      return true;
+    }
+    case '-m':
+    case '--limit':
+    case '--limit-burst':
+    case '--comment':
+    case '--reject-with':
+    case '--log-prefix':
+    case '--log-level':
+      return true;
+    case '--dst-type':
+      if (val !== 'LOCAL') conds.push({ kind: 'unknown', text: `--dst-type ${val}` });
+      return true;
+    case '-j':
+    case '-g':
+      rule.action = iptTarget(opt, val);
+      return true;
+    default: {
+      if (!opt.startsWith('-')) return false;
+      const hasValue = next !== undefined && !next.startsWith('-');
+      conds.push({ kind: 'unknown', text: hasValue ? `${opt} ${val}` : opt });
+      return hasValue;
+    }
+  }
+}
+
+/** The action of `-j TARGET` or `-g TARGET`: targets that only log or mark let the packet go on. */
+function iptTarget(opt: '-j' | '-g', val: string): Action {
+  const target = val.toUpperCase();
+  if (target === 'ACCEPT') return 'accept';
+  if (target === 'DROP') return 'drop';
+  if (target === 'REJECT') return 'reject';
+  if (target === 'RETURN') return 'return';
+  if (['LOG', 'NFLOG', 'MARK', 'CONNMARK', 'CT', 'NOTRACK', 'AUDIT'].includes(target)) return 'continue';
+  return opt === '-j' ? { jump: val } : { goto: val };
 }

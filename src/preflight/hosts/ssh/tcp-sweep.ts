@@ -92,100 +92,138 @@ export interface SweepResult {
 
 /** Runs the sweep on an open channel; null when the node has no bash. */
 export function runSweep(ch: SweepChannel, targets: SweepTarget[], o: SweepOptions): Promise<SweepResult | null> {
-  const results: (TcpProbeResult | undefined)[] = Array.from({ length: targets.length }, () => undefined);
-  const n = targets.length;
-  const k = Math.max(1, Math.min(o.workers, n));
-  // Per worker: the index it dials now, and since when it waits for that dial.
-  const cur = Array.from({ length: k }, (_, w) => w);
-  const since = new Array<number>(k).fill(0);
-  let started = false;
-  let got = 0;
-  let noBash = false;
-  let listening: number[] | null = null;
-  let buf = '';
-  return new Promise((resolve) => {
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearInterval(tick);
-      o.signal?.removeEventListener('abort', finish);
-      try {
-        ch.end();
-      } catch {
-        // channel already gone
-      }
-      resolve(noBash ? null : { results, listening });
-    };
-    const record = (i: number, r: TcpProbeResult) => {
-      if (i < 0 || i >= n || results[i]) return;
-      results[i] = r;
-      if (++got === n) finish();
-    };
-    const onLine = (line: string) => {
-      if (line === NO_BASH) {
-        noBash = true;
-        return;
-      }
-      if (line.startsWith('L')) {
-        if (line !== 'L?') listening = [...new Set(line.slice(1).trim().split(' ').filter(Boolean).map(Number))].sort((a, b) => a - b);
-        return;
-      }
-      if (line === 'S') {
-        started = true;
-        since.fill(performance.now());
-        return;
-      }
-      // "R I open" | "R I fail TEXT" (split by hand: hundreds of thousands of lines on a large site)
-      if (!line.startsWith('R ')) return;
-      const sp = line.indexOf(' ', 2);
-      const i = Number(line.slice(2, sp));
-      if (sp < 0 || !Number.isInteger(i)) return;
-      const open = line.startsWith('open', sp + 1);
-      const w = i % k;
-      const t = performance.now();
-      const ms = Math.round(t - since[w]!);
-      const text = line.slice(sp + 6).trim() || 'connect failed';
-      record(i, open ? { state: 'open', ms, via: 'ssh-batch' } : { state: classifyTcpText(text), error: text, ms, via: 'ssh-batch' });
-      if (i >= cur[w]!) {
-        cur[w] = i + k;
-        since[w] = t;
-      }
-    };
-    // A worker silent for longer than the probe timeout hangs in connect(): filtered.
-    const tick = setInterval(() => {
-      if (!started) return;
-      const t = performance.now();
-      for (let w = 0; w < k; w++) {
-        const i = cur[w]!;
-        if (i >= n || t - since[w]! < o.probeTimeoutMs) continue;
-        cur[w] = i + k;
-        since[w] = t;
-        if (i + k < n) ch.write(`K ${i}\n`);
-        record(i, { state: 'filtered', error: `no answer within ${o.probeTimeoutMs} ms`, ms: Math.round(o.probeTimeoutMs), via: 'ssh-batch' });
-      }
-    }, Math.max(20, Math.min(250, Math.floor(o.probeTimeoutMs / 5))));
-    if (o.signal?.aborted) return finish();
-    o.signal?.addEventListener('abort', finish, { once: true });
+  const sweep = new Sweep(ch, targets.length, o);
+  return new Promise((resolve) => sweep.start(targets, resolve));
+}
+
+/** One sweep's bookkeeping: what each worker dials and since when, and what came back. */
+class Sweep {
+  readonly ch: SweepChannel;
+  readonly o: SweepOptions;
+  readonly results: (TcpProbeResult | undefined)[];
+  readonly n: number;
+  /** Workers on the node. */
+  readonly k: number;
+  /** Per worker: the index it dials now, and since when it waits for that dial. */
+  readonly cur: number[];
+  readonly since: number[];
+  started = false;
+  got = 0;
+  noBash = false;
+  listening: number[] | null = null;
+  buf = '';
+  finished = false;
+  tick?: ReturnType<typeof setInterval>;
+  resolve?: (r: SweepResult | null) => void;
+
+  constructor(ch: SweepChannel, n: number, o: SweepOptions) {
+    this.ch = ch;
+    this.o = o;
+    this.results = Array.from({ length: n }, () => undefined);
+    this.n = n;
+    this.k = Math.max(1, Math.min(o.workers, n));
+    this.cur = Array.from({ length: this.k }, (_, w) => w);
+    this.since = new Array<number>(this.k).fill(0);
+  }
+
+  /** Starts the timeout watch, listens on the channel and sends the targets. */
+  start(targets: SweepTarget[], resolve: (r: SweepResult | null) => void): void {
+    const { ch, o, n } = this;
+    this.resolve = resolve;
+    this.tick = setInterval(() => this.expireStuck(), Math.max(20, Math.min(250, Math.floor(o.probeTimeoutMs / 5))));
+    if (o.signal?.aborted) return this.finish();
+    o.signal?.addEventListener('abort', this.finish, { once: true });
     ch.setEncoding('utf8');
-    ch.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
+    ch.on('data', (d: string) => this.onData(d));
     ch.stderr.on('data', () => {});
-    ch.on('close', finish);
-    ch.on('error', finish);
+    ch.on('close', this.finish);
+    ch.on('error', this.finish);
     // Targets the script could not take are reported at once, never sent.
     const lines: string[] = [];
     targets.forEach((t, i) => {
       if (valid(t)) lines.push(`${t.host} ${t.port}`);
-      else lines.push('127.0.0.1 0'), record(i, { state: 'error', error: `not a host and port: ${JSON.stringify(t)}`, ms: 0, via: 'ssh-batch' });
+      else lines.push('127.0.0.1 0'), this.record(i, { state: 'error', error: `not a host and port: ${JSON.stringify(t)}`, ms: 0, via: 'ssh-batch' });
     });
     ch.write(`${lines.join('\n')}\n.\n`);
-    if (n === 0) finish();
-  });
+    if (n === 0) this.finish();
+  }
+
+  /** Ends the sweep once (all answered, channel gone, or aborted); an arrow, to serve as a listener. */
+  readonly finish = (): void => {
+    if (this.finished) return;
+    this.finished = true;
+    clearInterval(this.tick);
+    this.o.signal?.removeEventListener('abort', this.finish);
+    try {
+      this.ch.end();
+    } catch {
+      // channel already gone
+    }
+    this.resolve!(this.noBash ? null : { results: this.results, listening: this.listening });
+  };
+
+  record(i: number, r: TcpProbeResult): void {
+    if (i < 0 || i >= this.n || this.results[i]) return;
+    this.results[i] = r;
+    if (++this.got === this.n) this.finish();
+  }
+
+  onData(d: string): void {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      this.onLine(this.buf.slice(0, nl));
+      this.buf = this.buf.slice(nl + 1);
+    }
+  }
+
+  onLine(line: string): void {
+    if (line === NO_BASH) {
+      this.noBash = true;
+      return;
+    }
+    if (line.startsWith('L')) {
+      if (line !== 'L?') this.listening = [...new Set(line.slice(1).trim().split(' ').filter(Boolean).map(Number))].sort((a, b) => a - b);
+      return;
+    }
+    if (line === 'S') {
+      this.started = true;
+      this.since.fill(performance.now());
+      return;
+    }
+    if (line.startsWith('R ')) this.onResult(line);
+  }
+
+  /** "R I open" | "R I fail TEXT" (split by hand: hundreds of thousands of lines on a large site). */
+  onResult(line: string): void {
+    const { k, cur, since } = this;
+    const sp = line.indexOf(' ', 2);
+    const i = Number(line.slice(2, sp));
+    if (sp < 0 || !Number.isInteger(i)) return;
+    const open = line.startsWith('open', sp + 1);
+    const w = i % k;
+    const t = performance.now();
+    const ms = Math.round(t - since[w]!);
+    const text = line.slice(sp + 6).trim() || 'connect failed';
+    this.record(i, open ? { state: 'open', ms, via: 'ssh-batch' } : { state: classifyTcpText(text), error: text, ms, via: 'ssh-batch' });
+    if (i >= cur[w]!) {
+      cur[w] = i + k;
+      since[w] = t;
+    }
+  }
+
+  /** A worker silent for longer than the probe timeout hangs in connect(): filtered. */
+  expireStuck(): void {
+    if (!this.started) return;
+    const { k, n, cur, since, o } = this;
+    const t = performance.now();
+    for (let w = 0; w < k; w++) {
+      const i = cur[w]!;
+      if (i >= n || t - since[w]! < o.probeTimeoutMs) continue;
+      cur[w] = i + k;
+      since[w] = t;
+      if (i + k < n) this.ch.write(`K ${i}\n`);
+      this.record(i, { state: 'filtered', error: `no answer within ${o.probeTimeoutMs} ms`, ms: Math.round(o.probeTimeoutMs), via: 'ssh-batch' });
+    }
+  }
 }
