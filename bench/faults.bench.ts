@@ -20,7 +20,7 @@ import { startFaultProxy, seededRandom, completedBlobFetches, completedBlobUploa
 import { runCli, scratchDir, seededRegistry, writeSpec, filesBelow, storedTag, repositoryBlobs } from '../test/support/hardening.ts';
 import { ensureBinary } from '../test/support/run-binary.ts';
 import { verifyBundle } from '../src/bundle/verify/verify.ts';
-import { walkTar } from '../src/archive/tar-reader.ts';
+import { walkTar } from '../src/archive/tar-walk.ts';
 import { parseSha256Sums } from '../src/bundle/verify/sums.ts';
 
 const FAULTS = Number(process.env.BENCH_FAULTS ?? 1000);

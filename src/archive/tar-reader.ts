@@ -1,30 +1,19 @@
-// Reads a bundle tar without trusting it.
-//
-// The walker reads the file sequentially with positional reads; node-tar's
-// Header and Pax decode the 512-byte headers (checksum, octal and base-256
-// numbers, ustar prefix, pax records). Walking ourselves rather than through
-// node-tar's Parser lets a caller skip an entry's data without reading it
-// (inspect and install only need the headers' offsets, and then read the few
-// entries they want), and lets verify hash every byte of the file in the same
-// pass. Every entry is checked before anything sees it: only regular files and
-// directories with relative, `..`-free paths are accepted; links, devices,
-// FIFOs, garbled headers and truncated data are refused with an error naming
-// the entry and its offset. Extraction writes only below its directory.
+// Reads a bundle tar without trusting it: what an entry may be (only regular
+// files and directories with relative, `..`-free paths; links, devices and
+// FIFOs are refused), and reading or extracting one entry the walk
+// (tar-walk.ts) found. Extraction writes only below its directory.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
-import { Header, Pax, type HeaderData } from 'tar';
 import { OperationError } from '../errors.ts';
-import { fileSource, SourceReader, sourceStream, whereInParts, type BundleSource } from './source.ts';
+import { fileSource, SourceReader, sourceStream, type BundleSource } from './source.ts';
 
-export const BLOCK = 512;
 /** Longest path accepted in an entry (after pax/GNU long names). */
 export const MAX_PATH_BYTES = 4096;
-/** Largest pax or GNU long-name record accepted. */
-export const MAX_META_BYTES = 1 << 20;
+/** Read size of an entry's stream. */
 const CHUNK = 1 << 20;
 
 /** A tar that is unsafe, garbled or truncated: exit 1, the entry named. */
@@ -88,36 +77,6 @@ export function entryTypeProblem(typeCode: string, linkpath?: string): string | 
   return `unsupported entry type '${typeCode}' refused`;
 }
 
-export interface EntrySink {
-  /** `chunk` is only valid during the call (the walker reuses its buffer): copy what you keep. */
-  write(chunk: Buffer): void;
-  end?(): void | Promise<void>;
-}
-
-export interface WalkOptions {
-  /** Called for each file or directory entry; return a sink to receive its data, or nothing to skip it. */
-  onEntry?(entry: TarEntry): EntrySink | undefined | void;
-  /** Every byte of the file in order (for a whole-file hash); makes the walk read everything. Valid during the call only. */
-  onBytes?(chunk: Buffer): void;
-  /** Bytes consumed so far (progress). */
-  onProgress?(offset: number, total: number): void;
-}
-
-export interface WalkResult {
-  entries: TarEntry[];
-  /** Size of the tar file in bytes. */
-  tarSize: number;
-}
-
-function isZeroBlock(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
-function padded(n: number): number {
-  return Math.ceil(n / BLOCK) * BLOCK;
-}
-
 /** A tar file's path, or a bundle source (a tar, or the parts of a split one). */
 export type TarInput = string | BundleSource;
 
@@ -128,148 +87,6 @@ export async function sourceOf(input: TarInput): Promise<BundleSource> {
   } catch (err) {
     throw new OperationError(`${input}: cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-}
-
-/**
- * Walks every entry of `input` once, in order. Entries are safety-checked
- * before onEntry sees them; the first unsafe, garbled or truncated entry
- * throws a TarFormatError.
- */
-export async function walkTar(input: TarInput, opts: WalkOptions = {}): Promise<WalkResult> {
-  const src = await sourceOf(input);
-  const file = src.tarName;
-  const fh = new SourceReader(src);
-  try {
-    const total = src.size;
-    const scratch = Buffer.allocUnsafe(CHUNK);
-    const readAll = opts.onBytes !== undefined;
-    let pos = 0;
-    const entries: TarEntry[] = [];
-    const fail = (offset: number, entry: string | undefined, reason: string): never => {
-      throw new TarFormatError(file, offset, entry, reason + whereInParts(src, offset));
-    };
-
-    /** Fills `buf` from the file at pos (pos itself does not move). */
-    const fill = async (buf: Buffer, entry: string | undefined): Promise<void> => {
-      for (let got = 0; got < buf.length; ) {
-        const bytesRead = await fh.read(buf, got, buf.length - got, pos + got);
-        if (bytesRead === 0) fail(pos, entry, 'truncated archive: file shrank while reading');
-        got += bytesRead;
-      }
-    };
-
-    /** Reads exactly n bytes at pos (n small: headers, pax records). */
-    const readBytes = async (n: number, entry: string | undefined, what: string): Promise<Buffer> => {
-      if (pos + n > total) fail(pos, entry, `truncated archive: ${what} needs ${n} bytes, only ${total - pos} remain`);
-      const buf = Buffer.alloc(n);
-      await fill(buf, entry);
-      opts.onBytes?.(buf);
-      pos += n;
-      opts.onProgress?.(pos, total);
-      return buf;
-    };
-
-    /** Passes n data bytes (plus padding) to sink, or skips them. */
-    const pump = async (n: number, entryPath: string, sink: EntrySink | undefined): Promise<void> => {
-      const full = padded(n);
-      if (pos + n > total) fail(pos, entryPath, `truncated archive: data needs ${n} bytes, only ${total - pos} remain`);
-      if (!sink && !readAll) {
-        pos = Math.min(pos + full, total);
-        opts.onProgress?.(pos, total);
-        return;
-      }
-      let left = full;
-      let dataLeft = n;
-      while (left > 0 && pos < total) {
-        const want = Math.min(CHUNK, left, total - pos);
-        // One buffer reused for every chunk keeps memory flat: sinks copy what they keep.
-        const buf = scratch.subarray(0, want);
-        await fill(buf, entryPath);
-        opts.onBytes?.(buf);
-        if (sink && dataLeft > 0) {
-          const data = dataLeft >= want ? buf : buf.subarray(0, dataLeft);
-          sink.write(data);
-          dataLeft -= data.length;
-        }
-        pos += want;
-        left -= want;
-        opts.onProgress?.(pos, total);
-      }
-      // The padding of the last entry may be cut short only when nothing follows:
-      // the missing end-of-archive blocks are reported by the caller's loop.
-    };
-
-    let ex: HeaderData | undefined;
-    let gex: HeaderData | undefined;
-    let longPath: string | undefined;
-    let entryStart = 0;
-    let previous: string | undefined;
-    for (;;) {
-      if (pos >= total) {
-        fail(pos, undefined, `truncated archive: no end-of-archive marker${previous ? ` after '${previous}'` : ''}`);
-      }
-      const headerOffset = pos;
-      if (ex === undefined && longPath === undefined) entryStart = pos;
-      const block = await readBytes(BLOCK, undefined, 'a header');
-      if (isZeroBlock(block)) {
-        // End of archive: one zero block is enough to stop; the rest is padding.
-        if (ex !== undefined || longPath !== undefined) fail(headerOffset, undefined, 'extended header not followed by an entry');
-        if (readAll) {
-          while (pos < total) await pump(Math.min(CHUNK, total - pos), '(end of archive)', undefined);
-        }
-        break;
-      }
-      let h: Header;
-      try {
-        h = new Header(block, 0, longPath !== undefined ? { ...ex, path: longPath } : ex, gex);
-      } catch (err) {
-        // node-tar throws plain Errors for some garbage (e.g. a bad base-256 number field).
-        return fail(headerOffset, undefined, `garbled header (${(err as Error).message})${previous ? ` after entry '${previous}'` : ''}`);
-      }
-      const rawName = h.path ?? '';
-      const shown = rawName.slice(0, 200);
-      if (!h.cksumValid) fail(headerOffset, shown || undefined, `garbled header (checksum mismatch)${previous ? ` after entry '${previous}'` : ''}`);
-      const typeCode = block.toString('latin1', 156, 157).replace('\0', '');
-      const size = h.size;
-      if (size === undefined || !Number.isSafeInteger(size) || size < 0) fail(headerOffset, shown, 'garbled header (bad size field)');
-      const sz = size as number;
-
-      if (typeCode === 'x' || typeCode === 'g' || typeCode === 'L') {
-        if (sz > MAX_META_BYTES) fail(headerOffset, shown, `oversized extended header (${sz} bytes)`);
-        const data = await readBytes(padded(sz), shown, 'an extended header');
-        const text = data.toString('utf8', 0, sz);
-        if (typeCode === 'x') ex = Pax.parse(text, ex, false);
-        else if (typeCode === 'g') gex = Pax.parse(text, gex, true);
-        else longPath = text.replace(/\0.*$/s, '');
-        continue;
-      }
-      ex = undefined;
-      longPath = undefined;
-
-      const kind = entryTypeProblem(typeCode === '' ? '0' : typeCode, h.linkpath);
-      if (kind) fail(headerOffset, shown, kind);
-      const checked = checkEntryPath(rawName);
-      if ('problem' in checked) fail(headerOffset, shown, checked.problem);
-      const path = (checked as { path: string }).path;
-      const type = typeCode === '5' ? 'directory' : 'file';
-      if (type === 'file' && path === '') fail(headerOffset, shown, 'file entry without a name');
-      const entry: TarEntry = { path, type, size: type === 'file' ? sz : 0, headerOffset: entryStart, dataOffset: pos , mode: (h.mode ?? 0o644) & 0o777 };
-      entries.push(entry);
-      previous = path;
-      const sink = opts.onEntry?.(entry) ?? undefined;
-      // A directory's size field is ignored (node-tar does the same), so its data is nothing.
-      await pump(entry.size, path, sink);
-      await sink?.end?.();
-    }
-    return { entries, tarSize: total };
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Scans headers only (no data read): the entry list with offsets. */
-export async function listTar(input: TarInput): Promise<WalkResult> {
-  return await walkTar(input);
 }
 
 /** A stream of one entry's data (across parts for a split bundle). */

@@ -16,7 +16,7 @@ import { makeChartDir, startStaticServer, type StaticServer } from '../support/h
 import { createLayout, pushImage, registryDigest, singlePlatformImage, type Layout } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runBinary } from '../support/run-binary.ts';
-import { walkTar } from '../../src/archive/tar-reader.ts';
+import { walkTar } from '../../src/archive/tar-walk.ts';
 import { JsonStrictValidator } from '@cyclonedx/cyclonedx-library/Validation';
 import { Version } from '@cyclonedx/cyclonedx-library/Spec';
 

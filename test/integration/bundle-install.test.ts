@@ -20,7 +20,7 @@ import { makeChartDir, startStaticServer, writeHelmIndex, type StaticServer } fr
 import { packageChart } from '../../src/bundle/charts/package.ts';
 import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
 import { writeChartsDir } from '../../src/bundle/install/output.ts';
-import { walkTar } from '../../src/archive/tar-reader.ts';
+import { walkTar } from '../../src/archive/tar-walk.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { freePort } from '../support/process.ts';
 

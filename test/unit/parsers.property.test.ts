@@ -24,7 +24,8 @@ import { siteSchema } from '../../src/schema/site.ts';
 import { profileSchema } from '../../src/schema/profile.ts';
 import { runBinary, ROOT } from '../support/run-binary.ts';
 import { rawTar } from '../support/bundle-fixture.ts';
-import { walkTar, checkEntryPath, TarFormatError } from '../../src/archive/tar-reader.ts';
+import { checkEntryPath, TarFormatError } from '../../src/archive/tar-reader.ts';
+import { walkTar } from '../../src/archive/tar-walk.ts';
 
 // Bounded and reproducible: a failure prints its seed and shrunk counterexample.
 const RUNS = { numRuns: 200, seed: 20261123 };

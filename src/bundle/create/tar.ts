@@ -103,7 +103,6 @@ export async function writeTar(
     entries.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
     { mtime, onProgress: (n) => hasher.progress(n) },
   );
-  hasher.begin([]);
   const limit = pLimit(copiers);
   let stopped = false;
   let firstError: unknown;

@@ -8,7 +8,8 @@ import { OperationError } from '../../errors.ts';
 import { openBundleSource, type BundleSource } from '../../archive/source.ts';
 import { blobPath, parseIndexJson, resolveImage, REF_NAME_ANNOTATION } from './layout.ts';
 import { loadBundleManifest, type BundleManifestView } from './manifest.ts';
-import { listTar, readEntry, type TarEntry } from '../../archive/tar-reader.ts';
+import { readEntry, type TarEntry } from '../../archive/tar-reader.ts';
+import { listTar } from '../../archive/tar-walk.ts';
 
 export interface BundleInspection {
   apiVersion: 'astrago.io/v1';

@@ -3,11 +3,6 @@
 // up to there (page cache) and hashes. bundle create's main thread is busy
 // with downloads and copying; on two cores this takes the whole-tar hash off
 // its critical path.
-//
-// The same read also gives the sha256 of given spans of the file (bundle
-// create: each downloaded blob's tar entry), so a blob is verified against its
-// digest from the bytes that are in the tar, with no second read and no
-// hashing on the main thread.
 import { Worker } from 'node:worker_threads';
 
 // Plain CommonJS for an eval'd worker (works from source and in the single binary).
@@ -26,44 +21,19 @@ function fileName() {
     Atomics.wait(seq, 3, 0, 5);
   }
 }
-// The spans come in the message after the file's name (begin()), before any byte is written.
-function nextMessage() {
-  for (;;) {
-    const m = receiveMessageOnPort(parentPort);
-    if (m) return m.message;
-    Atomics.wait(seq, 3, 0, 5);
-  }
-}
 try {
   const h = createHash('sha256');
   let fd = -1; // opened at the first bytes: the worker starts before the file exists
-  let spans = [];
-  let si = 0; // the first span not yet finished
-  let sh = null; // its hash, once a byte of it was read
   const buf = Buffer.allocUnsafe(1 << 20);
   let pos = 0;
   for (;;) {
     const seen = Atomics.load(seq, 0);
     const end = written[0];
     if (pos < end) {
-      if (fd < 0) {
-        fd = openSync(fileName(), 'r');
-        spans = nextMessage().spans;
-      }
+      if (fd < 0) fd = openSync(fileName(), 'r');
       const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
       if (n <= 0) throw new Error('file shorter than written');
       h.update(buf.subarray(0, n));
-      // Spans are sorted and disjoint: feed each its part of this read, report each that ends in it.
-      while (si < spans.length && spans[si].start < pos + n) {
-        const s = spans[si];
-        const from = Math.max(s.start, pos);
-        const to = Math.min(s.end, pos + n);
-        if (to > from) (sh ??= createHash('sha256')).update(buf.subarray(from - pos, to - pos));
-        if (s.end > pos + n) break;
-        parentPort.postMessage({ span: si, hex: (sh ?? createHash('sha256')).digest('hex') });
-        sh = null;
-        si++;
-      }
       pos += n;
       continue;
     }
@@ -87,20 +57,7 @@ try {
  */
 const WAKE_BYTES = 8 << 20;
 
-/** A byte range of the followed file: [start, end). */
-export interface Span {
-  start: number;
-  end: number;
-}
-
 export interface FollowHash {
-  /**
-   * Names the spans whose own sha256 is wanted (sorted, disjoint, not empty);
-   * before the first progress(). Without it, there are none.
-   */
-  begin(spans: Span[]): void;
-  /** the sha256 (hex) of span `k`, once the file is written past its end */
-  span(k: number): Promise<string>;
   /** the file is now `bytes` long */
   progress(bytes: number): void;
   /** no more writes: resolves to the sha256 (hex) of all `bytes` */
@@ -138,24 +95,8 @@ export function followHash(file: string): FollowHash {
   const { w, shared } = started;
   const seq = new Int32Array(shared, 0, 4);
   const written = new Float64Array(shared, 16, 1);
-  let spans: Span[] | undefined;
-  const waits = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
-  const got = new Map<number, string>();
-  let failure: Error | undefined;
-  const failAll = (err: Error) => {
-    failure ??= err;
-    for (const wait of waits.values()) wait.reject(failure);
-    waits.clear();
-  };
   const result = new Promise<string>((resolve, reject) => {
-    w.on('message', (m: { span?: number; hex?: string; error?: string }) => {
-      if (m.span !== undefined) {
-        const wait = waits.get(m.span);
-        waits.delete(m.span);
-        if (wait) wait.resolve(m.hex!);
-        else got.set(m.span, m.hex!);
-        return;
-      }
+    w.once('message', (m: { hex?: string; error?: string }) => {
       void w.terminate();
       if (m.hex) resolve(m.hex);
       else reject(new Error(`tar hash: ${m.error ?? 'worker failed'}`));
@@ -163,40 +104,17 @@ export function followHash(file: string): FollowHash {
     w.once('error', reject);
     w.once('exit', () => reject(new Error('tar hash worker stopped')));
   });
-  result.catch(failAll); // awaited (or cancelled) by the caller
+  result.catch(() => {}); // awaited (or cancelled) by the caller
   const bump = () => {
     Atomics.add(seq, 0, 1);
     Atomics.notify(seq, 0);
   };
   let woken = 0;
-  /** the next span end that wakes the worker whatever WAKE_BYTES says: someone waits for its digest */
-  let nextEnd = 0;
-  const begin = (list: Span[]) => {
-    if (spans) throw new Error('follow-hash: begin() twice');
-    spans = list;
-    w.postMessage({ spans: list });
-  };
   return {
-    begin,
-    span(k) {
-      const hex = got.get(k);
-      if (hex !== undefined) {
-        got.delete(k);
-        return Promise.resolve(hex);
-      }
-      if (failure) return Promise.reject(failure);
-      return new Promise<string>((resolve, reject) => waits.set(k, { resolve, reject }));
-    },
     progress(bytes) {
-      if (!spans) begin([]);
       written[0] = bytes;
-      let due = false;
-      while (nextEnd < spans!.length && spans![nextEnd]!.end <= bytes) {
-        nextEnd++;
-        due = true;
-      }
-      // Wake the worker only when it sleeps and has a worthwhile amount to do, or a span to report.
-      if (Atomics.load(seq, 2) === 1 && (due || bytes - woken >= WAKE_BYTES)) {
+      // Wake the worker only when it sleeps and has a worthwhile amount to do.
+      if (Atomics.load(seq, 2) === 1 && bytes - woken >= WAKE_BYTES) {
         woken = bytes;
         bump();
       }
@@ -209,7 +127,6 @@ export function followHash(file: string): FollowHash {
     },
     cancel() {
       void w.terminate();
-      failAll(new Error('tar hash stopped'));
     },
   };
 }

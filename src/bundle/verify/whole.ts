@@ -1,7 +1,7 @@
 // bundle verify's checks of the tar as a whole, beside the entry walk: the
 // NAME.tar.sha256 sidecar, each part of a split bundle against
 // NAME.tar.parts.json, and the signature NAME.tar.sig (when required). One
-// worker reads the bytes once for all of them (verify-hash.ts).
+// worker reads the bytes once for all of them (hash.ts).
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { errorMessage, OperationError } from '../../errors.ts';
