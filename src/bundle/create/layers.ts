@@ -11,7 +11,7 @@ import { fetchImageBlob, type Descriptor, type PlannedImage, type PullContext } 
 import type { Progress } from './progress.ts';
 
 /** The largest byte range one layer request asks for (bundle create --piece-size). */
-export const PIECE_BYTES = 8 << 20;
+export const PIECE_BYTES = 16 << 20;
 
 export interface LayerDownloads {
   /** digest -> when it is in the store ('fetched' now, or 'cached' from before) */
