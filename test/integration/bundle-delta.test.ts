@@ -181,6 +181,14 @@ test('install onto a registry that holds the base pushes only the new layer', as
     assert.match(d.stdout, /blobs\s+2 pushed \(11\d\.\d KiB\), 0 mounted/, 'the new layer and the new config');
     assert.match(d.stdout, /chart demo 0\.1\.0: already in the registry/);
     assert.equal(await registryDigest(site, 'site/team/three:2.0'), changedDigest);
+    // A new charts directory: its index.yaml names only the charts it holds (the base's are in c1).
+    const named = Object.values((parse(readFileSync(join(work, 'c2', 'index.yaml'), 'utf8')) as { entries: Record<string, Array<{ urls: string[] }>> }).entries).flat().map((v) => v.urls[0]!);
+    for (const f of named) assert.ok(existsSync(join(work, 'c2', f)), `index.yaml names ${f}, which c2 holds`);
+    assert.ok(!named.includes('demo-0.1.0.tgz'), 'the base chart is not named in the new directory');
+    // Installed again into the base's directory, where its chart is: the bundle's index as it is.
+    const again = await runBinary(['bundle', 'install', deltaTar, '--registry', `${site.host}/site`, '--flat', '--charts-dir', join(work, 'c1')], { env: env() });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.ok(readFileSync(join(work, 'c1', 'index.yaml')).equals(execFileSync('tar', ['-xOf', deltaTar, 'charts/index.yaml'])), 'the bundle\'s index.yaml, byte for byte');
   } finally {
     await site.stop();
   }

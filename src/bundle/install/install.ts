@@ -4,7 +4,9 @@
 // of the tar (a blob's bytes sit contiguously in it), so nothing is extracted
 // to disk but those two directories; the registry re-checks every digest.
 import { statfs, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { OperationError } from '../../errors.ts';
 import { formatBytes, formatMode, plural } from '../inspect/format.ts';
 import type { Descriptor } from '../inspect/layout.ts';
@@ -16,7 +18,7 @@ import { planChartValues, renderCheck } from './chart-values-files.ts';
 import { findHelm } from '../charts/render.ts';
 import { parseReference } from '../../oci/reference.ts';
 import type { PushSession } from '../../oci/registry/push.ts';
-import { entryStream, type TarEntry } from '../../archive/tar-reader.ts';
+import { entryStream, readEntry, type TarEntry } from '../../archive/tar-reader.ts';
 import type { BundleSource } from '../../archive/source.ts';
 import { defaultFilesDir, writeInstallOutputs, type TextFile } from './output.ts';
 import { readChartArchive } from '../charts/chart-archive.ts';
@@ -227,11 +229,12 @@ async function pushAndWrite(opts: InstallOptions, session: PushSession, { target
   for (const c of inRegistry) opts.log(`  chart ${c.name} ${c.version}: already in the registry (from the base); not in the charts directory`);
   await pushAll(session, opts, images, charts, verified, summary, plan.pushBytes, deltaSources);
   const mirrors = await mirrorFiles(opts, session, { target, layout, sources: plan.sources });
+  const index = await chartsIndex(verified.source, plan, chartsDir);
   await writeInstallOutputs(verified.source, {
     chartsDir,
     charts: charts.map((c) => ({ source: c.source, entry: c.entry })),
-    ...(plan.indexEntry ? { index: plan.indexEntry } : {}),
-    texts: [{ path: VALUES_FILE, content: plan.values }, ...mirrors, ...chartValues],
+    ...(index.entry ? { index: index.entry } : {}),
+    texts: [...(index.text ? [{ path: 'index.yaml', content: index.text }] : []), { path: VALUES_FILE, content: plan.values }, ...mirrors, ...chartValues],
     filesDir,
     files: plan.files,
     // (a delta's chart or file from its base tar: checked against bundle.yaml's digest)
@@ -240,6 +243,24 @@ async function pushAndWrite(opts: InstallOptions, session: PushSession, { target
   // Where helm is at hand: each chart rendered with its values file, naming what still comes from elsewhere.
   const helm = chartValues.length ? findHelm(opts.helm, opts.env) : undefined;
   if (helm) for (const line of await renderCheck(helm, chartsDir, chartValues, target)) opts.log(line);
+}
+
+/**
+ * The charts directory's index.yaml: the bundle's, unless it names charts this install does not
+ * write and the directory lacks (a delta's charts from its base, installed elsewhere): then the
+ * bundle's without them, so helm finds every chart the index lists.
+ */
+async function chartsIndex(source: BundleSource, plan: InstallPlan, chartsDir: string): Promise<{ entry?: TarEntry; text?: string }> {
+  if (!plan.indexEntry) return {};
+  const absent = new Set(plan.inRegistry.map((c) => basename(c.file)).filter((f) => !existsSync(join(chartsDir, f))));
+  if (!absent.size) return { entry: plan.indexEntry };
+  const index = parseYaml((await readEntry(source, plan.indexEntry)).toString('utf8')) as { entries?: Record<string, Array<{ urls?: string[] }>> };
+  for (const [name, versions] of Object.entries(index.entries ?? {})) {
+    const kept = versions.filter((v) => !absent.has(v.urls?.[0] ?? ''));
+    if (kept.length) index.entries![name] = kept;
+    else delete index.entries![name];
+  }
+  return { text: stringifyYaml(index, { lineWidth: 0 }) };
 }
 
 /** Every target of the plan, for the collision check. */
