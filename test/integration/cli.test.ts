@@ -127,6 +127,8 @@ const BAD: [args: string[], message: RegExp][] = [
   [['preflight', '--lang', 'fr'], /--lang must be one of en, ko \(got 'fr'\)/],
   [['preflight', '--role', 'boss'], /--role must be one of control-plane, worker, gpu-worker/],
   [['preflight', '--site'], /--site.*argument missing|Option '--site <value>' argument missing/],
+  [['preflight', '--ssh-concurrency', '4'], /--ssh-concurrency is for the site's nodes over SSH; give --site site\.yaml/],
+  [['preflight', '--accept-new-host-keys', '--ssh-concurrency', '4'], /--ssh-concurrency and --accept-new-host-keys are for the site's nodes over SSH/],
   [['checklist', '--lang', 'fr'], /--lang must be one of en, ko \(got 'fr'\)/],
   [['checklist', '--format', 'json'], /--format must be one of yaml, markdown, xlsx \(got 'json'\)/],
   [['schema', 'nope'], /unknown kind 'nope'/],

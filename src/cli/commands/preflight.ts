@@ -67,6 +67,11 @@ async function run(values: Record<string, unknown>, io: CommandIO): Promise<numb
     const live = ['site', 'node', 'local', 'role', 'accept-new-host-keys', 'save-facts', 'ssh-concurrency'].filter((k) => values[k] !== undefined && !(Array.isArray(values[k]) && values[k].length === 0));
     if (live.length) throw new UsageError(`preflight: --from-facts judges kept facts with no connection; it takes no --${live.join(', --')}`);
   }
+  if (!fromFacts && values.site === undefined) {
+    // (without a site there is no SSH node for them to act on: say so rather than ignore them)
+    const ssh = ['ssh-concurrency', 'accept-new-host-keys'].filter((k) => values[k] !== undefined);
+    if (ssh.length) throw new UsageError(`preflight: --${ssh.join(' and --')} ${ssh.length > 1 ? 'are' : 'is'} for the site's nodes over SSH; give --site site.yaml`);
+  }
   if (saveFacts) prepareOutput(saveFacts, '--save-facts');
   const facts = fromFacts || saveFacts ? await import('./preflight-facts.ts') : undefined;
   const recorder = saveFacts ? new facts!.FactsRecorder() : undefined;
