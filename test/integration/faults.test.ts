@@ -224,6 +224,24 @@ describe('bundle create through faults', () => {
     assertCacheSound(r.cache);
   });
 
+  test('in byte-range pieces (--piece-size 64KiB): survives resets mid-piece, 503/500, stalls, and makes the same bytes', async () => {
+    const r = await create(
+      [
+        { name: 'piece reset', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'reset', afterBytes: 20_000 }, skip: 2, times: 3 },
+        { name: 'piece 503', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'status', status: 503, retryAfter: 1 }, skip: 4, times: 2 },
+        { name: 'piece 500', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'status', status: 500 }, skip: 6, times: 1 },
+        { name: 'piece stall', method: 'GET', path: /\/blobs\/sha256:/, fault: { kind: 'stall', ms: 300, afterBytes: 10_000 }, skip: 3, times: 2 },
+      ],
+      ['--piece-size', '64KiB'],
+    );
+    assert.equal(r.run.code, 0, `create in pieces survives transient faults:\n${r.run.stderr}`);
+    assert.deepEqual(proxy.stats().injected, { reset: 3, status: 3, stall: 2, corrupt: 0, redirect: 0 }, 'every planned fault was served');
+    assert.ok(proxy.records.filter((x) => x.status === 206).length > 6, 'the layers came in pieces');
+    assert.ok(readFileSync(r.out).equals(cleanTar), 'the bundle is byte-identical to an undisturbed run');
+    assertCacheSound(r.cache);
+    assert.deepEqual(filesBelow(join(r.cache, 'blobs', 'sha256')).filter((f) => /\.partial/.test(f)), [], 'no partial or extents record left');
+  });
+
   test('a changed byte in bundle.yaml is found without the sidecar (SHA256SUMS covers bundle.yaml)', async () => {
     // The metadata name is checked by nothing else: only the sum can catch this.
     const at = cleanTar.indexOf('name: hardening', 512);
