@@ -10,6 +10,7 @@ import { isIndex, MEDIA, type RegistryClient } from '../../oci/registry/client.t
 import type { ImageReference } from '../../oci/reference.ts';
 import { platformMatches, platformString, selectPlatforms, wantsAll, type Platform } from './platforms.ts';
 import type { ContentStore } from '../store/store.ts';
+import type { RangeSource } from '../store/ranged-fetch.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -48,7 +49,7 @@ export interface PullContext {
   /** aborts blob downloads (bundle create interrupted) */
   signal?: AbortSignal;
   /** the request slots all layer downloads share; with them, a large layer downloads in pieces (store/ranged-fetch.ts) */
-  requests?: { limit<T>(fn: () => Promise<T>): Promise<T>; pieceBytes: number };
+  requests?: Pick<RangeSource, 'limit' | 'pieceBytes'>;
 }
 
 function parse(bytes: Buffer, what: string): ManifestDoc {

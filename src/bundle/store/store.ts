@@ -106,9 +106,6 @@ async function streamToFile(body: Readable, file: string, start: number, skip: n
   }
 }
 
-/** The options a ranged download takes from a fetch's. */
-const pick = (o: FetchOptions) => ({ ...(o.onBytes ? { onBytes: o.onBytes } : {}), ...(o.retry ? { retry: o.retry } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-
 const partialSize = (file: string) => stat(file).then((st) => st.size, () => 0);
 
 export class ContentStore {
@@ -194,7 +191,7 @@ export class ContentStore {
     if (size !== undefined && (await partialSize(partial)) > size) await rm(partial, { force: true });
     if (size !== undefined && size > 0 && opts.ranges) {
       try {
-        const r = await fetchRanged(partial, size, opts.ranges, { what, ...pick(opts) });
+        const r = await fetchRanged(partial, size, opts.ranges, { ...opts, what });
         return await this.#seal(digest, size, partial, final, r.hash, size, what, r.transferred, r.resumedFrom);
       } catch (err) {
         if (!(err instanceof RangeIgnoredError)) throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
