@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { EMBEDDED_ASSETS } from '../src/assets.ts';
 import { ssh2KeyObjects } from './ssh2-key-objects.ts';
 import { leanDeps } from './lean-deps.ts';
+import { RUNTIME_FLAGS } from './runtime-flags.ts';
 
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -77,7 +78,7 @@ const pkgSea = require('@yao-pkg/pkg/lib-es5/sea.js') as {
 await pkgSea.default(bundlePath, {
   targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch: 'x64', output: tmpOut }],
   signature: false,
-  seaConfig: { useCodeCache: true },
+  seaConfig: { useCodeCache: true, execArgv: RUNTIME_FLAGS },
 });
 process.chdir(root);
 renameSync(tmpOut, finalPath);

@@ -9,6 +9,7 @@ import { parseYaml } from '../../src/schema/load.ts';
 import { siteSchema } from '../../src/schema/site.ts';
 import { SCHEMA_KINDS } from '../../src/schema/index.ts';
 import { reportSchema } from '../../src/schema/report.ts';
+import { RUNTIME_FLAGS } from '../../build/runtime-flags.ts';
 
 let dir: string;
 before(() => {
@@ -18,6 +19,19 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+
+test('the binary runs with its Node options: a 1 MiB young generation (peak memory of bundle create and install)', async () => {
+  // A preload (NODE_OPTIONS --require, which the binary honours as node does) reports from inside it.
+  const probe = join(dir, 'runtime-probe.cjs');
+  writeFileSync(probe, `let junk = []; for (let i = 0; i < 3e5; i++) { junk.push({ i, s: 'x' + i }); if (junk.length > 1e4) junk = []; }
+process.stderr.write(JSON.stringify({ execArgv: process.execArgv, newSpace: require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size }));`);
+  const r = await runBinary(['--version'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: `--require ${probe}` } });
+  assert.equal(r.code, 0, r.stderr);
+  const seen = JSON.parse(r.stderr) as { execArgv: string[]; newSpace: number };
+  assert.deepEqual(seen.execArgv, RUNTIME_FLAGS);
+  // (V8's default young generation grows to 16 MiB and more under this allocation)
+  assert.ok(seen.newSpace <= 4 << 20, `new space ${seen.newSpace} bytes`);
+});
 
 test('--version prints the package version, exit 0', async () => {
   for (const flag of ['--version', '-v']) {
