@@ -37,3 +37,16 @@ test('a digest YAML reads as a number, or of any other type or form, is an error
     );
   }
 });
+
+test('Helm index: version lookup, relative and absolute URLs, digest', () => {
+  const idx = `apiVersion: v1\nentries:\n  harbor:\n    - version: 1.13.1\n      urls: [harbor-1.13.1.tgz]\n      digest: ${'a'.repeat(64)}\n    - version: 1.12.0\n      urls: [https://cdn.example/h-1.12.0.tgz]\n`;
+  const e = pickFromIndex(idx, 'https://helm.goharbor.io', 'harbor', '1.13.1');
+  assert.equal(e.url, 'https://helm.goharbor.io/harbor-1.13.1.tgz');
+  assert.equal(e.digest, `sha256:${'a'.repeat(64)}`);
+  const old = pickFromIndex(idx, 'https://helm.goharbor.io/sub', 'harbor', 'v1.12.0');
+  assert.equal(old.url, 'https://cdn.example/h-1.12.0.tgz');
+  assert.equal(old.digest, undefined);
+  assert.equal(pickFromIndex(idx.replace('harbor-1.13.1.tgz', 'charts/harbor-1.13.1.tgz'), 'http://r:8080/repo', 'harbor', '1.13.1').url, 'http://r:8080/repo/charts/harbor-1.13.1.tgz');
+  assert.throws(() => pickFromIndex(idx, 'u', 'harbor', '9.9.9'), /version not found.*newest: 1\.13\.1, 1\.12\.0/);
+  assert.throws(() => pickFromIndex(idx, 'u', 'nope', '1'), /no chart named 'nope'/);
+});

@@ -2,6 +2,7 @@
 // (nested .tgz and directories), conditions, tags, aliases and global.imageRegistry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse } from 'yaml';
 import { loadChartTree } from '../../../../src/bundle/charts/chart-tree.ts';
 import { packageChart } from '../../../../src/bundle/charts/package.ts';
 import { imagesInChartValues } from '../../../../src/bundle/charts/values-walk.ts';
@@ -92,4 +93,33 @@ test("Bitnami's `images` annotation serves like artifacthub.io/images: an empty 
   assert.equal(hit!.ref, 'docker.io/bitnami/keycloak:23.0.6-debian-11-r0');
   assert.equal(hit!.tagFrom, 'annotation');
   assert.equal(hit!.guessed, false);
+});
+
+test('images named by chart values, in the usual shapes', () => {
+  const values = parse(`
+image: {registry: docker.io, repository: bitnami/keycloak, tag: 21.1.2}
+core: {image: {repository: goharbor/harbor-core, tag: v2.9.1}}
+operator: {repository: nvcr.io/nvidia, image: gpu-operator, version: v25.3.2}
+prometheus: {prometheusSpec: {image: {registry: quay.io, repository: prometheus/prometheus, tag: ""}}}
+sidecar: {image: "quay.io/kiwigrid/k8s-sidecar:1.22.0"}
+grafana: {image: {repository: grafana/grafana, tag: "", sha: "${'c'.repeat(64)}"}}
+name: just-a-name
+other: {image: busybox}
+`);
+  const tree = { metadata: { name: 'demo', version: '1.0.0', appVersion: 'v9.9.9' }, values, dependencies: [], subcharts: [], annotatedImages: [] };
+  const found = imagesInChartValues(tree);
+  assert.deepEqual(Object.fromEntries(found.map((f) => [f.ref, f.guessed])), {
+    'docker.io/bitnami/keycloak:21.1.2': false,
+    'docker.io/goharbor/harbor-core:v2.9.1': false,
+    'nvcr.io/nvidia/gpu-operator:v25.3.2': false,
+    'quay.io/prometheus/prometheus:v9.9.9': true,
+    'quay.io/kiwigrid/k8s-sidecar:1.22.0': false,
+    [`docker.io/grafana/grafana@sha256:${'c'.repeat(64)}`]: false,
+  });
+  assert.deepEqual(found.find((f) => f.ref.startsWith('quay.io/prometheus'))!.paths, {
+    repository: 'prometheus.prometheusSpec.image.repository',
+    registry: 'prometheus.prometheusSpec.image.registry',
+    tag: 'prometheus.prometheusSpec.image.tag',
+    globalRegistry: 'global.imageRegistry',
+  });
 });

@@ -3,9 +3,9 @@
 // facts the rules judge; a cut-short or foreign document is an error, never a report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSmiXml, SmiXmlError } from '../../../../../src/preflight/checks/gpu/facts/smi-xml.ts';
-import { smiFactsOf } from '../../../../../src/preflight/checks/gpu/facts/smi.ts';
-import { smiFixture } from '../../../../support/gpu-fixtures.ts';
+import { parseSmiXml, SmiXmlError } from '../../../../../../src/preflight/checks/gpu/facts/smi-xml.ts';
+import { smiFactsOf } from '../../../../../../src/preflight/checks/gpu/facts/smi.ts';
+import { smiFixture } from '../../../../../support/gpu-fixtures.ts';
 
 test('HGX H200: 8 GPUs with NVSwitch fabric, MIG off, ECC on', async () => {
   const r = await parseSmiXml(smiFixture('hgx-h200-nvswitch.xml'));

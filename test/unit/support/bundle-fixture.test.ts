@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleManifestSchema } from '../../../../src/schema/bundle-manifest.ts';
-import { buildBundle, makeChart } from '../../../support/bundle-fixture.ts';
-import { createLayout, singlePlatformImage } from '../../../support/images.ts';
-import { loadBundleManifest } from '../../../../src/bundle/inspect/manifest.ts';
+import { bundleManifestSchema } from '../../../src/schema/bundle-manifest.ts';
+import { buildBundle, makeChart } from '../../support/bundle-fixture.ts';
+import { createLayout, singlePlatformImage } from '../../support/images.ts';
+import { loadBundleManifest } from '../../../src/bundle/inspect/manifest.ts';
 
 test('fixture bundle.yaml is a valid BundleManifest and loads for verify/inspect/install', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ac-fixture-'));

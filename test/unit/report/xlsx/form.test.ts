@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ExcelJS from 'exceljs';
-import { InputErrors } from '../../../src/errors.ts';
-import { loadProfile } from '../../../src/preflight/profile.ts';
-import { ALL_SHEETS, NODE_FIELDS } from '../../../src/report/checklist-fields.ts';
-import { jsonSchemaOf } from '../../../src/schema/index.ts';
-import { importChecklistWorkbook } from '../../../src/report/xlsx/read-form.ts';
-import { checklistWorkbook, roleChoices } from '../../../src/report/xlsx/write-form.ts';
-import { siteSchema } from '../../../src/schema/site.ts';
-import { EXPECTED_SITE, filledForm, fillWorkbook, keyRows, xlsxParts } from '../../support/xlsx-form.ts';
+import { InputErrors } from '../../../../src/errors.ts';
+import { loadProfile } from '../../../../src/preflight/profile.ts';
+import { ALL_SHEETS, NODE_FIELDS } from '../../../../src/report/checklist-fields.ts';
+import { jsonSchemaOf } from '../../../../src/schema/index.ts';
+import { importChecklistWorkbook } from '../../../../src/report/xlsx/read-form.ts';
+import { checklistWorkbook, roleChoices } from '../../../../src/report/xlsx/write-form.ts';
+import { siteSchema } from '../../../../src/schema/site.ts';
+import { EXPECTED_SITE, filledForm, fillWorkbook, keyRows, xlsxParts } from '../../../support/xlsx-form.ts';
 
 const profile = loadProfile();
 const load = async (data: Buffer) => {
