@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLayout, pushImage } from '../support/images.ts';
@@ -19,6 +19,8 @@ let work: string;
 let source: TestRegistry;
 let sourceLink: WanLink;
 let spec: string;
+/** the 6 MB layer's digest and its first 3 MB (what an interrupted run leaves in the cache) */
+let bigLayer: { hex: string; head: Buffer };
 
 /** Runs the binary on a pty; returns all it wrote there (stdout and stderr, control codes kept). */
 function onTerminal(args: string[]): Promise<{ code: number | null; text: string }> {
@@ -37,6 +39,8 @@ before(async () => {
   const lay = createLayout(join(work, 'layout'));
   const layers = [await lay.addLayer(6 * MB), await lay.addLayer(4 * MB)];
   lay.tag('p', await lay.addImage({ layers }));
+  const hex = layers[0]!.digest.slice(7);
+  bigLayer = { hex, head: readFileSync(join(lay.dir, 'blobs', 'sha256', hex)).subarray(0, 3 * MB) };
   await pushImage(lay, 'p', source, 'progress/p:1');
   lay.cleanup();
   spec = join(work, 'spec.yaml');
@@ -68,6 +72,19 @@ test('create and install on a terminal: bytes of the total, percent, rate, time 
     await link.stop();
     await target.stop();
   }
+});
+
+test('a resumed create on a terminal: the total is what is still to come, from the first status line', async () => {
+  const cache = join(work, 'cache-resumed');
+  mkdirSync(join(cache, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(cache, 'blobs', 'sha256', `${bigLayer.hex}.partial`), bigLayer.head);
+  const c = await onTerminal(['bundle', 'create', '--spec', spec, '--output', join(work, 'resumed.tar'), '--cache-dir', cache]);
+  assert.equal(c.code, 0, c.text);
+  assert.match(c.text, /1 of them resumed where an interrupted run stopped: 2\.9 MiB not downloaded again/);
+  // 10 MB of layers less the 3 MB in the cache: 7 MB = 6.7 MiB, in every status line that has a total.
+  const totals = [...c.text.matchAll(/ of ([\d.]+ [KMG]iB)/g)].map((m) => m[1]);
+  assert.ok(totals.length > 0, c.text);
+  assert.deepEqual([...new Set(totals)], ['6.7 MiB'], c.text);
 });
 
 test('off a terminal: plain lines, no status line', async () => {

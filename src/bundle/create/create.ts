@@ -160,7 +160,7 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
   if (!failures.length && !opts.signal?.aborted) {
     // The configs still to come, then the layers (startLayers adds theirs).
     progress.expectBytes(progress.bytes + planned.images.flatMap((i) => i.configs).reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
-    layers = startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
+    layers = await startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
   }
   const [images, files] = await Promise.all([layers ? finishImages(run, planned.images, pullCtx) : [], filesDone]);
   try {

@@ -32,7 +32,7 @@ export interface LayerOptions {
 }
 
 /** Starts the downloads of the layers of `images`. */
-export function startLayers(images: PlannedImage[], ctx: PullContext, opts: LayerOptions): LayerDownloads {
+export async function startLayers(images: PlannedImage[], ctx: PullContext, opts: LayerOptions): Promise<LayerDownloads> {
   const { progress } = opts;
   const layers = new Map<string, { image: PlannedImage; d: Descriptor }>();
   for (const image of images) for (const d of image.layers) if (!layers.has(d.digest) && !opts.skip?.(d.digest)) layers.set(d.digest, { image, d });
@@ -46,10 +46,11 @@ export function startLayers(images: PlannedImage[], ctx: PullContext, opts: Laye
   };
   // More layers open than slots, so the slots always have pieces waiting, taken in tar order.
   const layerLimit = pLimit(2 * opts.concurrency);
-  // The bytes still to come: the layers the cache lacks (a resumed one takes its partial off).
-  let expected = 0;
-  for (const { d } of layers.values()) if (ctx.store.sizeOf(d.digest) !== d.size) expected += d.size;
-  progress.expectBytes(expected);
+  // The bytes still to come: the layers the cache lacks, less what interrupted runs left of them
+  // (corrected when a layer is in: a partial that turns out unusable is fetched again).
+  const missing = [...layers.values()].filter(({ d }) => ctx.store.sizeOf(d.digest) !== d.size);
+  const held = new Map(await Promise.all(missing.map(async ({ d }) => [d.digest, await ctx.store.resumableBytes(d.digest, d.size)] as const)));
+  progress.expectBytes(missing.reduce((n, { d }) => n + d.size - held.get(d.digest)!, 0));
   const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
   for (const digest of [...layers.keys()].sort()) {
     const { image, d } = layers.get(digest)!;
@@ -62,8 +63,8 @@ export function startLayers(images: PlannedImage[], ctx: PullContext, opts: Laye
       if (r.resumedFrom > 0) {
         counts.resumed.blobs++;
         counts.resumed.bytes += r.resumedFrom;
-        progress.expectBytes(-r.resumedFrom);
       }
+      progress.expectBytes((held.get(digest) ?? 0) - r.resumedFrom);
       progress.count('blobs');
       return r.how;
     });

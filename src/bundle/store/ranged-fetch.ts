@@ -58,6 +58,13 @@ async function heldExtents(partial: string, size: number): Promise<{ list: Exten
   return { list: length > 0 ? [[0, Math.min(length, size)]] : [], recorded: false };
 }
 
+/** How many bytes of a `size`-byte blob `partial` holds that a download will not fetch again. */
+export async function heldBytes(partial: string, size: number): Promise<number> {
+  return spanBytes((await heldExtents(partial, size)).list);
+}
+
+const spanBytes = (list: readonly Extent[]) => list.reduce((n, [a, b]) => n + b - a, 0);
+
 /** Makes a partial left by a ranged download a prefix again (for a single-stream download): cut at its first hole. */
 export async function keepPrefix(partial: string, size: number): Promise<void> {
   const held = await readExtents(partial, size);
@@ -72,7 +79,7 @@ export async function keepPrefix(partial: string, size: number): Promise<void> {
  */
 export async function fetchRanged(partial: string, size: number, src: RangeSource, opts: RangedOptions): Promise<{ hash: Hash; transferred: number; resumedFrom: number }> {
   const held = await heldExtents(partial, size);
-  const resumedFrom = held.list.reduce((n, [a, b]) => n + b - a, 0);
+  const resumedFrom = spanBytes(held.list);
   const pieces = planPieces(missingExtents(held.list, size), src.pieceBytes);
   // One piece that continues the prefix keeps it a prefix; anything else is
   // recorded before its first byte is written, so a partial with holes always has a record.

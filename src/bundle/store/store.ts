@@ -17,7 +17,7 @@ import { hexOf, sha256Digest } from '../../oci/digest.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
 import { removeExtents } from './extents.ts';
 import { hashRange, writeFully } from './file-io.ts';
-import { fetchRanged, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
+import { fetchRanged, heldBytes, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
 
 /** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
 export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean }>;
@@ -132,6 +132,13 @@ export class ContentStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** Bytes of blob `digest` (`size` bytes) that an interrupted run left in the store, so this one will not download them. */
+  async resumableBytes(digest: string, size: number): Promise<number> {
+    const partial = `${this.path(digest)}.partial`;
+    // (a partial longer than the blob is started over: see #fetch)
+    return (await partialSize(partial)) > size ? 0 : await heldBytes(partial, size);
   }
 
   /** Stores small content we already hold (manifests, generated files); returns its digest. */
