@@ -103,6 +103,7 @@ before(async () => {
   digests.app = await pushImage(lay, 'app', plain, 'team/app:1.0');
   digests.multi = await pushImage(lay, 'multi', plain, 'team/multi:2.0');
   digests.armonly = await pushImage(lay, 'armonly', plain, 'team/armonly:1');
+  await pushImage(lay, 'armonly', plain, 'team/armguess:0.1.0'); // found at the guessed tag, but linux/arm64 only
   digests.vtag = await pushImage(lay, 'app', plain, 'team/vtag:v0.1.0'); // the chart's appVersion is 0.1.0
   digests.tri = await pushImage(lay, 'tri', plain, 'team/tri:1');
   digests.token = await pushImage(lay, 'app', token, 'tok/app:1.0');
@@ -118,7 +119,7 @@ before(async () => {
   digests.ocichart = `sha256:${sha(oc.data)}`;
 
   // A Helm repository: web (index digest right), bad (index digest wrong).
-  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` }, guess: { image: { repository: `${plain.host}/team/nope`, tag: '' } }, vguess: { image: { repository: `${plain.host}/team/vtag`, tag: '' } } };
+  const values = { image: { repository: `${plain.host}/team/app`, tag: '1.0' }, sidecar: { image: `${plain.host}/team/tri:1` }, guess: { image: { repository: `${plain.host}/team/nope`, tag: '' } }, vguess: { image: { repository: `${plain.host}/team/vtag`, tag: '' } }, armguess: { image: { repository: `${plain.host}/team/armguess`, tag: '' } } };
   const webPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'web', version: '0.1.0', values }));
   writeFileSync(join(work, 'repo', webPkg.fileName), webPkg.data);
   const badPkg = await packageChart(makeChartDir(join(work, 'src'), { name: 'bad', version: '1.0.0' }));
@@ -192,7 +193,11 @@ describe('bundle create', () => {
     assert.equal(m.metadata.createdBy, 'astrago-check 0.1.0');
     assert.equal(m.spec.metadata.name, 'demo');
     assert.match(r.stderr, /warning: 127\.0\.0\.1:\d+\/team\/vtag:0\.1\.0: tag guessed .* not found; carried 127\.0\.0\.1:\d+\/team\/vtag:v0\.1\.0 instead/);
-    assert.equal(m.warnings.length, 3);
+    // a guessed tag the registry has, but single-platform of another platform: a warning, not carried
+    assert.match(r.stderr, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/team/armguess:0\\.1\\.0: tag guessed from the chart's appVersion \\(no helm\\): image \\S+ it is a single-platform linux/arm64 image, the bundle wants linux/amd64; not carried`));
+    assert.ok(!m.images.some((i) => i.ref.includes('team/armguess')));
+    assert.ok(!m.charts.find((c) => c.name === 'web')!.images.some((i) => i.includes('team/armguess')));
+    assert.equal(m.warnings.length, 4);
     assert.equal(img(`${plain.host}/team/vtag:v0.1.0`).sources![0]!.valuesPath, 'vguess.image');
     assert.ok(m.charts.find((c) => c.name === 'web')!.images.includes(`${plain.host}/team/vtag:v0.1.0`));
     assert.ok(!m.images.some((i) => i.ref.includes('team/nope')));

@@ -162,7 +162,7 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
     progress.expectBytes(progress.bytes + planned.images.flatMap((i) => i.configs).reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
     layers = await startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
   }
-  const [images, files] = await Promise.all([layers ? finishImages(run, planned.images, pullCtx) : [], filesDone]);
+  const [images, files] = await Promise.all([layers ? finishImages(run, planned, pullCtx) : [], filesDone]);
   try {
     // (interrupted: the files' downloads were aborted, which is not their failure)
     if (opts.signal?.aborted) throw interrupted(opts.signal, store);
@@ -209,10 +209,20 @@ function fetchFiles(run: Run): Promise<(FetchedFile | undefined)[]> {
 }
 
 /** Every image's manifests; a guessed tag (values walk, no helm) that the registry lacks is a warning, not a failure. */
-async function planImages(run: Run, list: Awaited<ReturnType<typeof carriedImages>>['images'], ctx: PullContext): Promise<{ images: PlannedImage[]; guessMisses: string[]; renamed: Map<string, string> }> {
+interface PlannedImages {
+  images: PlannedImage[];
+  /** warnings about guessed tags, in the list's order */
+  guessMisses: string[];
+  renamed: Map<string, string>;
+  /** the names (after renaming) of the images whose tag was guessed */
+  guessed: Set<string>;
+}
+
+async function planImages(run: Run, list: Awaited<ReturnType<typeof carriedImages>>['images'], ctx: PullContext): Promise<PlannedImages> {
   // (in the list's order, whichever answer comes first: bundle.yaml holds them)
   const misses: string[] = new Array(list.length);
   const renamed = new Map<string, string>();
+  const guessed = new Set<string>();
   const plans = await Promise.all(
     list.map((img, i) =>
       run
@@ -222,25 +232,40 @@ async function planImages(run: Run, list: Awaited<ReturnType<typeof carriedImage
             const g = await planGuessed(img.reference, img.ref, (r, name) => planImage(r, name, ctx));
             if (g.warning) misses[i] = g.warning;
             if (g.name !== img.ref) renamed.set(img.ref, g.name);
+            guessed.add(g.name);
             return g.plan;
           }),
         )
         .catch(run.fail),
     ),
   );
-  return { images: plans.filter((p): p is PlannedImage => p !== undefined), guessMisses: misses.filter((m) => m !== undefined), renamed };
+  return { images: plans.filter((p): p is PlannedImage => p !== undefined), guessMisses: misses.filter((m) => m !== undefined), renamed, guessed };
 }
 
-/** Every image's configs (their platforms judged), while the layers download. */
-async function finishImages(run: Run, planned: PlannedImage[], ctx: PullContext): Promise<PulledImage[]> {
+/**
+ * Every image's configs (their platforms judged), while the layers download. An image whose
+ * tag was guessed and that fails here (a single-platform image of another platform) is left
+ * out with a warning, as a guessed tag the registry lacks is; any other failure fails the run.
+ */
+async function finishImages(run: Run, planned: PlannedImages, ctx: PullContext): Promise<PulledImage[]> {
+  // (in the images' order, whichever answer comes first: bundle.yaml holds them)
+  const misses: string[] = new Array(planned.images.length);
   const done = await Promise.all(
-    planned.map((p) =>
-      run.itemLimit(() => inFlight(`fetching image ${p.name}`, () => finishImage(p, ctx))).then((i) => {
-        run.progress.item('images', `image ${i.name} ${i.root.digest} (${i.platforms.join(', ') || 'no platform'}; ${i.blobs.size} blobs, ${formatBytes([...i.blobs.values()].reduce((x, y) => x + y, 0))})`);
-        return i;
-      }, run.fail),
+    planned.images.map((p, n) =>
+      run.itemLimit(() => inFlight(`fetching image ${p.name}`, () => finishImage(p, ctx))).then(
+        (i) => {
+          run.progress.item('images', `image ${i.name} ${i.root.digest} (${i.platforms.join(', ') || 'no platform'}; ${i.blobs.size} blobs, ${formatBytes([...i.blobs.values()].reduce((x, y) => x + y, 0))})`);
+          return i;
+        },
+        (err: unknown) => {
+          if (!planned.guessed.has(p.name)) return run.fail(err);
+          misses[n] = `${p.name}: tag guessed from the chart's appVersion (no helm): ${errorMessage(err)}; not carried; helm gives the exact tag`;
+          return undefined;
+        },
+      ),
     ),
   );
+  planned.guessMisses.push(...misses.filter((m) => m !== undefined));
   return done.filter((i): i is PulledImage => i !== undefined);
 }
 
