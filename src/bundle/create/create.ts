@@ -163,28 +163,20 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
     layers = await startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
   }
   const [images, files] = await Promise.all([layers ? finishImages(run, planned, pullCtx) : [], filesDone]);
+  let made: ReturnType<typeof assemble>;
   try {
     // (interrupted: the files' downloads were aborted, which is not their failure)
     if (opts.signal?.aborted) throw interrupted(opts.signal, store);
     if (failures.length) throw new OperationError(`bundle not written; ${failures.length} item(s) could not be fetched:\n  ${failures.join('\n  ')}`);
+    made = assemble(run, { carried: carried!, planned, images, okCharts, okFiles: files as FetchedFile[], baseInventory });
   } catch (err) {
+    // (the layers still downloading are stopped, or the client's close would wait for them)
     layers?.stop();
     await Promise.allSettled(layers?.downloads.values() ?? []);
     progress.stop();
     throw err;
   }
-  const okFiles = files as FetchedFile[];
-  const { chartImages, sources } = carried!;
-  const warnings = [...carried!.warnings, ...planned.guessMisses];
-  const pulled = new Set(images.map((i) => i.name));
-  for (const [from, to] of planned.renamed) sources.set(to, sources.get(from) ?? []);
-  for (const [c, refs] of chartImages) chartImages.set(c, refs.map((r) => planned.renamed.get(r) ?? r).filter((r) => pulled.has(r)));
-  for (const w of warnings) progress.log(`warning: ${w}`);
-
-  const delta = baseInventory ? selectDelta(baseInventory, deltaItems(images, okCharts, okFiles)) : undefined;
-  if (delta) progress.log(`delta against ${delta.base.name} ${delta.base.version} (${delta.base.manifestDigest}): leaves out ${plural(delta.blobs.size, 'layer')}, ${plural(delta.base.omitted.charts.length, 'chart')}, ${plural(delta.base.omitted.files.length, 'file')} (${formatBytes(delta.savedBytes)})`);
-  const manifest = buildManifest(loaded.spec, run.platforms, images, okCharts, okFiles, chartImages, warnings, sources, delta?.base);
-  const entries = layoutEntries(manifest, images, okCharts, okFiles, run.mtime, delta);
+  const { manifest, entries, warnings } = made;
   const out = resolve(opts.output);
   const written = await writeBundleTar(run, out, [...entries.first, ...entries.rest], layers!, hasher);
   const { fetched, cached, resumed } = layers!.counts;
@@ -192,6 +184,25 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
   progress.log(`wrote ${out} (${formatBytes(written.size)}, sha256 ${written.sha256}); ${plural(layers!.downloads.size, 'layer')}: ${fetched} downloaded${resumedText}, ${cached} from the cache; ${formatBytes(progress.bytes)} over the network`);
   if (written.staleSignature) progress.log(`removed ${out}.sig: it signed the tar this run replaced (sign the new one with bundle sign)`);
   return { file: out, sha256: written.sha256, size: written.size, manifest, warnings };
+}
+
+/** bundle.yaml and the tar's entries, from what was fetched (a delta leaves out what its base holds). */
+function assemble(
+  run: Run,
+  got: { carried: NonNullable<Awaited<ReturnType<typeof carriedImages>>>; planned: PlannedImages; images: PulledImage[]; okCharts: FetchedChart[]; okFiles: FetchedFile[]; baseInventory: BaseInventory | undefined },
+) {
+  const { carried, planned, images, okCharts, okFiles, baseInventory } = got;
+  const { progress } = run;
+  const { chartImages, sources } = carried;
+  const warnings = [...carried.warnings, ...planned.guessMisses];
+  const pulled = new Set(images.map((i) => i.name));
+  for (const [from, to] of planned.renamed) sources.set(to, sources.get(from) ?? []);
+  for (const [c, refs] of chartImages) chartImages.set(c, refs.map((r) => planned.renamed.get(r) ?? r).filter((r) => pulled.has(r)));
+  for (const w of warnings) progress.log(`warning: ${w}`);
+  const delta = baseInventory ? selectDelta(baseInventory, deltaItems(images, okCharts, okFiles)) : undefined;
+  if (delta) progress.log(`delta against ${delta.base.name} ${delta.base.version} (${delta.base.manifestDigest}): leaves out ${plural(delta.blobs.size, 'layer')}, ${plural(delta.base.omitted.charts.length, 'chart')}, ${plural(delta.base.omitted.files.length, 'file')} (${formatBytes(delta.savedBytes)})`);
+  const manifest = buildManifest(run.loaded.spec, run.platforms, images, okCharts, okFiles, chartImages, warnings, sources, delta?.base);
+  return { manifest, entries: layoutEntries(manifest, images, okCharts, okFiles, run.mtime, delta), warnings };
 }
 
 /** The spec's files, each into the store (a failure is named in run.failures). */
