@@ -24,6 +24,7 @@ let work: string;
 let reg: TestRegistry;
 let proxy: CountingProxy;
 let big: Descriptor;
+let small: Descriptor;
 let bigBytes: Buffer;
 let spec: string;
 let clean: Promise<string> | undefined;
@@ -33,7 +34,7 @@ before(async () => {
   reg = await startRegistry();
   const lay = createLayout(join(work, 'layout'));
   big = await lay.addLayer(3 << 20);
-  const small = await lay.addLayer(100 << 10);
+  small = await lay.addLayer(100 << 10);
   lay.tag('ranges', await lay.addImage({ layers: [big, small] }));
   await pushImage(lay, 'ranges', reg, 'team/ranges:1');
   bigBytes = readBlob(lay.dir, big.digest);
@@ -205,6 +206,23 @@ test('a front that ignores Range (200, the whole blob): --piece-size 512KiB fall
     assert.deepEqual(new Set(gets.map((g) => g.status)), new Set([200]));
     assert.equal(gets.filter((g) => g.range === undefined).length, 1, `one request without a range, the one stream: ${gets.map((g) => g.range).join(', ')}`);
     assert.equal(gets.at(-1)!.range, undefined, 'the one stream comes last');
+    assert.equal(sha(readFileSync(r.tar)), cleanSha);
+  } finally {
+    proxy.setIgnoreRanges(false);
+  }
+});
+
+test('a front that answers a whole-blob range with 200 (as HTTP allows): a layer within one piece is a plain GET, and the large one still comes in ranges', async () => {
+  const cleanSha = await cleanTar();
+  proxy.requests.length = 0;
+  proxy.setIgnoreRanges('whole');
+  try {
+    const r = await create('whole-200', ['--piece-size', '512KiB']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(proxy.blobGets(small.digest).map((g) => [g.status, g.range]), [[200, undefined]], 'the small layer: one GET without a Range header');
+    const gets = proxy.blobGets(big.digest);
+    assert.deepEqual(new Set(gets.map((g) => g.status)), new Set([206]), 'the large layer: byte ranges only');
+    assertTiling(gets.map((g) => rangeOf(g)!), big.size, 'its ranges');
     assert.equal(sha(readFileSync(r.tar)), cleanSha);
   } finally {
     proxy.setIgnoreRanges(false);

@@ -417,7 +417,9 @@ describe('bundle create resume', () => {
     assert.equal(r.code, 0, r.stderr);
     for (const [hex, size] of kept) {
       const gets = proxy.blobGets(`sha256:${hex}`);
-      assert.deepEqual(gets.map((g) => [g.range?.replace(/-\d+$/, '-'), g.status]), [[`bytes=${size}-`, 206]], `blob ${hex} resumed after its ${size} bytes`);
+      // (a partial that got no byte yet is fetched whole: a plain GET)
+      const expected = size > 0 ? [`bytes=${size}-`, 206] : [undefined, 200];
+      assert.deepEqual(gets.map((g) => [g.range?.replace(/-\d+$/, '-'), g.status]), [expected], `blob ${hex} resumed after its ${size} bytes`);
     }
     // The resumed bundle is the one a clean run makes.
     const clean = await create(spec, join(dir, 'clean.tar'), join(work, 'cache-int-clean'));

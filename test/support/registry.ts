@@ -13,9 +13,10 @@
 //
 //   const proxy = await startCountingProxy(reg.url, { bytesPerSecond, ignoreRanges })  // reverse proxy in front of a
 //   proxy.url / proxy.host / proxy.requests (method, path, status, range) / proxy.blobGets(digest?)
-//   proxy.setBytesPerSecond(n | undefined) / proxy.setIgnoreRanges(bool) / proxy.stop()
+//   proxy.setBytesPerSecond(n | undefined) / proxy.setIgnoreRanges(bool | 'whole') / proxy.stop()
 //   It counts what a client really fetched and can throttle, so a test can kill a download mid-way;
-//   ignoring ranges, it drops the client's Range header, so the registry answers 200 with the whole blob.
+//   ignoring ranges, it drops the client's Range header, so the registry answers 200 with the whole blob;
+//   'whole' turns only a range that covers the whole blob into a 200 (as HTTP lets a server do).
 import { createSign, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -170,8 +171,11 @@ export interface CountingProxy {
   blobGets(digest?: string): ProxiedRequest[];
   /** change (or with undefined, lift) the throttle for responses that start from now on */
   setBytesPerSecond(n: number | undefined): void;
-  /** from now on, pass requests on without their Range header (a front that ignores ranges) */
-  setIgnoreRanges(on: boolean): void;
+  /**
+   * from now on, pass requests on without their Range header (a front that ignores ranges);
+   * 'whole': answer a range that covers the whole blob with a plain 200
+   */
+  setIgnoreRanges(on: boolean | 'whole'): void;
   stop(): Promise<void>;
 }
 
@@ -180,23 +184,28 @@ export interface CountingProxy {
  * every request (the Range as the client sent it), can throttle response
  * bodies (bytes per second), and can drop Range headers.
  */
-export async function startCountingProxy(targetUrl: string, opts: { bytesPerSecond?: number; ignoreRanges?: boolean } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(targetUrl: string, opts: { bytesPerSecond?: number; ignoreRanges?: boolean | 'whole' } = {}): Promise<CountingProxy> {
   const target = new URL(targetUrl);
   if (target.protocol !== 'http:') throw new Error('counting proxy fronts plain-HTTP registries only');
   const requests: ProxiedRequest[] = [];
   let rate = opts.bytesPerSecond;
-  let ignoreRanges = opts.ignoreRanges ?? false;
+  let ignoreRanges: boolean | 'whole' = opts.ignoreRanges ?? false;
   const server = createServer((req, res) => {
     const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, range: req.headers.range };
     requests.push(entry);
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host };
-    if (ignoreRanges) {
+    if (ignoreRanges === true) {
       delete headers.range;
       delete headers['if-range'];
     }
     const up = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
       async (upRes) => {
+        const whole = /^bytes 0-(\d+)\/(\d+)$/.exec(String(upRes.headers['content-range'] ?? ''));
+        if (ignoreRanges === 'whole' && upRes.statusCode === 206 && whole && Number(whole[1]) + 1 === Number(whole[2])) {
+          upRes.statusCode = 200;
+          delete upRes.headers['content-range'];
+        }
         entry.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         const bytesPerSecond = rate;

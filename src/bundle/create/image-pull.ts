@@ -68,8 +68,10 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
   const { client } = ctx;
   const get = (start: number, signal?: AbortSignal, end?: number) => client.getBlob(ref.registry, ref.repository, d.digest, start, signal, end);
-  const ranges =
-    ctx.requests && client.honoursRanges(ref.registry) !== false ? { ...ctx.requests, open: (start: number, end: number, signal: AbortSignal) => get(start, signal, end) } : undefined;
+  // A piece that is the whole blob is a plain GET: a server may answer a range that covers
+  // everything with a 200, which would wrongly mark the registry as one that ignores ranges.
+  const piece = (start: number, end: number, signal: AbortSignal) => get(start, signal, start === 0 && end === d.size ? undefined : end);
+  const ranges = ctx.requests && client.honoursRanges(ref.registry) !== false ? { ...ctx.requests, open: piece } : undefined;
   return ctx.store.fetch(d.digest, d.size, (offset) => get(offset, ctx.signal), {
     what: `image ${name}: blob ${d.digest}`,
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
