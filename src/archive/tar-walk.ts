@@ -15,7 +15,7 @@ import { checkEntryPath, entryTypeProblem, sourceOf, TarFormatError, type TarEnt
 
 const BLOCK = 512;
 /** Largest pax or GNU long-name record accepted. */
-export const MAX_META_BYTES = 1 << 20;
+const MAX_META_BYTES = 1 << 20;
 /** Read size: one buffer of it serves the whole walk. */
 const CHUNK = 1 << 20;
 

@@ -46,7 +46,7 @@ export interface CreateOptions {
   platforms?: string[];
   cacheDir?: string;
   concurrency?: number;
-  /** the largest byte range a layer request asks for (default layers.ts PIECE_BYTES); 0: one stream per layer */
+  /** the largest byte range a layer request asks for (default layers.ts PIECE_BYTES); 0: no pieces (see layers.ts) */
   pieceBytes?: number;
   env?: NodeJS.ProcessEnv;
   stderr: ProgressSink;

@@ -1,7 +1,7 @@
 // bundle create's layer downloads: every layer once (shared layers too), into
 // the content store, which verifies each and renames it to its digest. They
 // start as soon as the images' manifests are read, in tar order (by digest),
-// while the configs are still fetched. Every request takes one of
+// while the configs are still fetched. Every layer request takes one of
 // `concurrency` slots; a layer over the piece size comes in byte ranges
 // (store/ranged-fetch.ts). The first failure stops the others; each keeps
 // what it has in the cache.
@@ -24,7 +24,7 @@ export interface LayerDownloads {
 
 export interface LayerOptions {
   concurrency: number;
-  /** 0: one stream per layer */
+  /** 0: no pieces (one stream per layer; one per gap a ranged run left in a partial) */
   pieceBytes?: number;
   /** layers left out (a delta's base holds them) */
   skip?: (digest: string) => boolean;

@@ -1,6 +1,6 @@
 // bundle install: check that the site registry answers and takes the
 // credentials, verify the bundle, push every image and chart, then write the
-// charts and files directories (install-output.ts). Blobs stream straight out
+// charts and files directories (output.ts); push-all.ts does the pushing. Blobs stream straight out
 // of the tar (a blob's bytes sit contiguously in it), so nothing is extracted
 // to disk but those two directories; the registry re-checks every digest.
 import { statfs, readFile } from 'node:fs/promises';

@@ -45,7 +45,7 @@ export function parseRegistryTarget(value: string): RegistryTarget {
   return { host, prefix };
 }
 
-/** Charts land in REGISTRY[/PREFIX]/charts/NAME (images: install-targets.ts). */
+/** Charts land in REGISTRY[/PREFIX]/charts/NAME (images: targets.ts). */
 export function chartRepository(t: RegistryTarget, chartName: string): string {
   return t.prefix ? `${t.prefix}/${CHARTS_REPOSITORY}/${chartName}` : `${CHARTS_REPOSITORY}/${chartName}`;
 }

@@ -118,7 +118,7 @@ async function settledAll(jobs: Promise<void>[]): Promise<void> {
 }
 
 /** The status line: blobs done, bytes sent of those still to upload, rate, time left. */
-export function pushProgress(opts: PushOptions, summary: InstallCounts, totalBytes: number, totalBlobs: number) {
+function pushProgress(opts: PushOptions, summary: InstallCounts, totalBytes: number, totalBlobs: number) {
   let sentBytes = 0;
   let doneBlobs = 0;
   // The total shrinks by each unique blob whose first outcome is a skip or a mount (not an upload).

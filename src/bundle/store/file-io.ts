@@ -1,6 +1,6 @@
 // Positional file reads and writes the content store builds on.
 import type { Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { OperationError } from '../../errors.ts';
 
 /** Writes all of `chunk` at `position`. */
@@ -21,3 +21,6 @@ export async function hashRange(fh: FileHandle, path: string, from: number, to: 
     pos += bytesRead;
   }
 }
+
+/** The length of `file`, 0 when there is none (a partial not started yet). */
+export const partialSize = (file: string): Promise<number> => stat(file).then((st) => st.size, () => 0);

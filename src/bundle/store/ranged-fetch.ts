@@ -9,12 +9,12 @@
 // read back as the edge reaches them, so little is left to hash at the end.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open as openFile, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { open as openFile, truncate, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
 import { addExtent, coveredEnd, missingExtents, readExtents, removeExtents, writeExtents, type Extent } from './extents.ts';
-import { hashRange, writeFully } from './file-io.ts';
+import { hashRange, partialSize, writeFully } from './file-io.ts';
 
 export interface RangeSource {
   /** GET bytes [start, end); `partial` false: the server ignored the range */
@@ -41,7 +41,7 @@ export class RangeIgnoredError extends Error {
 }
 
 /** Splits the missing spans into pieces of at most `max` bytes. */
-export function planPieces(missing: readonly Extent[], max: number): Extent[] {
+function planPieces(missing: readonly Extent[], max: number): Extent[] {
   const out: Extent[] = [];
   for (const [a, b] of missing) for (let s = a; s < b; s += max) out.push([s, Math.min(b, s + max)]);
   return out;
@@ -52,7 +52,7 @@ export function planPieces(missing: readonly Extent[], max: number): Extent[] {
  * left by a single-stream download), and whether there is a record.
  */
 async function heldExtents(partial: string, size: number): Promise<{ list: Extent[]; recorded: boolean }> {
-  const length = await stat(partial).then((st) => st.size, () => 0);
+  const length = await partialSize(partial);
   const held = await readExtents(partial, size);
   if (held) return { list: held.filter(([, b]) => b <= length), recorded: true };
   return { list: length > 0 ? [[0, Math.min(length, size)]] : [], recorded: false };

@@ -9,14 +9,14 @@
 // arrived before a dropped connection is kept, and memory stays flat.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { open as openFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open as openFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
 import { hexOf, sha256Digest } from '../../oci/digest.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
 import { removeExtents } from './extents.ts';
-import { hashRange, writeFully } from './file-io.ts';
+import { hashRange, partialSize, writeFully } from './file-io.ts';
 import { fetchRanged, heldBytes, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
 
 /** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
@@ -105,8 +105,6 @@ async function streamToFile(body: Readable, file: string, start: number, skip: n
     await fh.close();
   }
 }
-
-const partialSize = (file: string) => stat(file).then((st) => st.size, () => 0);
 
 export class ContentStore {
   readonly root: string;

@@ -17,7 +17,8 @@ Options:
   --platform OS/ARCH    keep only these image platforms (repeatable; overrides the spec; 'all' keeps whole indexes)
   --cache-dir DIR       content-addressed cache; a repeated or interrupted run resumes from it
                         (default $XDG_CACHE_HOME/astrago-check or ~/.cache/astrago-check)
-  --concurrency N       requests at once, all downloads together (default 8)
+  --concurrency N       layer requests at once, byte ranges included; charts, files and
+                        manifests have as many slots again (default 8)
   --piece-size SIZE     download a layer larger than SIZE in byte ranges of SIZE (default 16MiB; 0: one
                         stream per layer); where the registry honours ranges, large layers share the
                         connections to the end instead of finishing alone
