@@ -159,7 +159,8 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
   let layers: LayerDownloads | undefined;
   if (!failures.length && !opts.signal?.aborted) {
     // The configs still to come, then the layers (startLayers adds theirs).
-    progress.expectBytes(progress.bytes + planned.images.flatMap((i) => i.configs).reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
+    const configs = new Map(planned.images.flatMap((i) => i.configs).map((d) => [d.digest, d])); // (one download per digest)
+    progress.expectBytes(progress.bytes + [...configs.values()].reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
     layers = await startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
   }
   const [images, files] = await Promise.all([layers ? finishImages(run, planned, pullCtx) : [], filesDone]);
