@@ -9,7 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLayout, pushImage } from '../support/images.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startCountingProxy, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startStaticServer } from '../support/helm-repo.ts';
+import { createHash, randomBytes } from 'node:crypto';
 import { ensureBinary, runBinary } from '../support/run-binary.ts';
 import { startWanLink, type WanLink } from '../../bench/support/wan-link.ts';
 
@@ -85,6 +87,27 @@ test('a resumed create on a terminal: the total is what is still to come, from t
   const totals = [...c.text.matchAll(/blobs \d\/2 {2}[\d.]+ [KMG]?i?B of ([\d.]+ [KMG]iB)/g)].map((m) => m[1]);
   assert.ok(totals.length > 0, c.text);
   assert.deepEqual([...new Set(totals)], ['6.7 MiB'], c.text);
+});
+
+test('a file still downloading when the layers start is in the total from its first answer on', async () => {
+  const big = randomBytes(4 * MB);
+  mkdirSync(join(work, 'web'), { recursive: true });
+  writeFileSync(join(work, 'web', 'big.bin'), big);
+  const web = await startStaticServer(join(work, 'web'));
+  const slow = await startCountingProxy(web.url, { bytesPerSecond: 2 * MB });
+  try {
+    const withFile = join(work, 'spec-file.yaml');
+    writeFileSync(withFile, `${readFileSync(spec, 'utf8')}files:\n  - {name: big, url: ${slow.url}/big.bin, sha256: ${createHash('sha256').update(big).digest('hex')}}\n`);
+    const c = await onTerminal(['bundle', 'create', '--spec', withFile, '--output', join(work, 'file.tar'), '--cache-dir', join(work, 'cache-file')]);
+    assert.equal(c.code, 0, c.text);
+    // 10 MB of layers and the 4 MB file: 14 MB = 13.4 MiB, in every status line of the layers.
+    const totals = [...c.text.matchAll(/blobs \d\/2 {2}[\d.]+ [KMG]?i?B of ([\d.]+ [KMG]iB)/g)].map((m) => m[1]);
+    assert.ok(totals.length > 0, c.text);
+    assert.deepEqual([...new Set(totals)], ['13.4 MiB'], c.text);
+  } finally {
+    await slow.stop();
+    await web.stop();
+  }
 });
 
 test('off a terminal: plain lines, no status line', async () => {

@@ -158,9 +158,10 @@ async function fetchAndWrite(run: Run, baseInventory: BaseInventory | undefined,
   const planned = await planImages(run, carried?.images ?? [], pullCtx);
   let layers: LayerDownloads | undefined;
   if (!failures.length && !opts.signal?.aborted) {
-    // The configs still to come, then the layers (startLayers adds theirs).
+    // What came so far without saying its size (charts), the configs still to come, then the
+    // layers (startLayers adds theirs); the files said theirs when they began.
     const configs = new Map(planned.images.flatMap((i) => i.configs).map((d) => [d.digest, d])); // (one download per digest)
-    progress.expectBytes(progress.bytes + [...configs.values()].reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
+    progress.expectBytes(progress.unannouncedBytes + [...configs.values()].reduce((n, d) => n + (store.sizeOf(d.digest) === d.size ? 0 : d.size), 0));
     layers = await startLayers(planned.images, pullCtx, { concurrency: run.concurrency, ...(opts.pieceBytes !== undefined ? { pieceBytes: opts.pieceBytes } : {}), ...(baseInventory ? { skip: (d: string) => baseInventory.blobs.has(d) } : {}), progress });
   }
   const [images, files] = await Promise.all([layers ? finishImages(run, planned, pullCtx) : [], filesDone]);
@@ -208,9 +209,11 @@ function assemble(
 
 /** The spec's files, each into the store (a failure is named in run.failures). */
 function fetchFiles(run: Run): Promise<(FetchedFile | undefined)[]> {
+  // A file whose server says its size is in the progress total from its first answer on.
+  const fileProgress = { onLength: (n: number) => run.progress.expectBytes(n), onBytes: (n: number, announced: boolean) => run.progress.addBytes(n, announced) };
   const p = Promise.all(
     run.loaded.spec.files.map((f) =>
-      run.itemLimit(() => inFlight(`fetching file ${f.name} (${f.url})`, () => fetchFile(f, run.http, run.store, run.onBytes, run.opts.signal))).then((r) => {
+      run.itemLimit(() => inFlight(`fetching file ${f.name} (${f.url})`, () => fetchFile(f, run.http, run.store, fileProgress, run.opts.signal))).then((r) => {
         run.progress.item('files', `file ${r.name} ${r.digest}`);
         return r;
       }, run.fail),
@@ -220,7 +223,6 @@ function fetchFiles(run: Run): Promise<(FetchedFile | undefined)[]> {
   return p;
 }
 
-/** Every image's manifests; a guessed tag (values walk, no helm) that the registry lacks is a warning, not a failure. */
 interface PlannedImages {
   images: PlannedImage[];
   /** warnings about guessed tags, in the list's order */
@@ -230,6 +232,7 @@ interface PlannedImages {
   guessed: Set<string>;
 }
 
+/** Every image's manifests; a guessed tag (values walk, no helm) that the registry lacks is a warning, not a failure. */
 async function planImages(run: Run, list: Awaited<ReturnType<typeof carriedImages>>['images'], ctx: PullContext): Promise<PlannedImages> {
   // (in the list's order, whichever answer comes first: bundle.yaml holds them)
   const misses: string[] = new Array(list.length);

@@ -71,6 +71,7 @@ export class Progress {
   readonly #done = new Map<string, number>();
   #bytes = 0;
   #expected = 0;
+  #announcedBytes = 0;
   readonly #rate = new RateMeter();
   #timer: NodeJS.Timeout | undefined;
   #lineShown = false;
@@ -97,8 +98,15 @@ export class Progress {
     this.#expected += n;
   }
 
-  addBytes(n: number): void {
+  /** `announced`: bytes of a download whose size an expectBytes call already counted. */
+  addBytes(n: number, announced = false): void {
     this.#bytes += n;
+    if (announced) this.#announcedBytes += n;
+  }
+
+  /** Bytes done that no expectBytes counted (downloads that did not say their size). */
+  get unannouncedBytes(): number {
+    return this.#bytes - this.#announcedBytes;
   }
 
   /** One item finished, counted only (no log line). */

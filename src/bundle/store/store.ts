@@ -20,7 +20,8 @@ import { hashRange, partialSize, writeFully } from './file-io.ts';
 import { fetchRanged, heldBytes, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
 
 /** Opens the source at byte `offset`; `partial` false means the stream starts at 0 regardless. */
-export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean }>;
+/** `length`: the bytes this response carries (Content-Length), when it says. */
+export type BlobOpener = (offset: number) => Promise<{ body: Readable; partial: boolean; length?: number }>;
 
 export interface FetchResult {
   /** 'cached': already verified in the store; 'fetched': downloaded now (maybe resumed) */
@@ -36,6 +37,8 @@ export interface FetchOptions {
   what?: string;
   /** bytes as they arrive */
   onBytes?: (n: number) => void;
+  /** a blob of unknown size: the bytes its first response says it carries, once */
+  onLength?: (n: number) => void;
   /** the tries (default: the one policy of registry/retry.ts) */
   retry?: RetryPolicy;
   /** stops the retries (bundle create interrupted) */
@@ -206,6 +209,7 @@ export class ContentStore {
     if (size !== undefined) await keepPrefix(partial, size);
     const resumedFrom = await partialSize(partial);
     let transferred = 0;
+    let announced = false;
     try {
       const slot = opts.limit ?? opts.ranges?.limit ?? (<T>(fn: () => Promise<T>) => fn());
       return await withRetries(
@@ -217,6 +221,10 @@ export class ContentStore {
           const src = await open(offset);
           // A server that ignored the range sends from byte 0: skip what we have.
           const skip = !src.partial && offset > 0 ? offset : 0;
+          if (size === undefined && !announced && src.length !== undefined && Number.isSafeInteger(src.length)) {
+            announced = true;
+            opts.onLength?.(src.length - skip);
+          }
           let got = offset;
           await streamToFile(src.body, partial, offset, skip, (chunk) => {
             hash.update(chunk);
