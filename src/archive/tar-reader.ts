@@ -175,19 +175,3 @@ export async function stageEntry(input: TarInput, entry: TarEntry, destDir: stri
   }
   return { dest, tmp, commit: () => rename(tmp, dest), discard: () => rm(tmp, { force: true }) };
 }
-
-/**
- * Copies one entry to destDir/asPath (default: its own path) through a temp
- * name, renamed only when complete: a failure (ENOSPC…) leaves nothing under
- * the final name.
- */
-export async function extractEntry(input: TarInput, entry: TarEntry, destDir: string, asPath = entry.path, expectSha256?: string): Promise<string> {
-  const staged = await stageEntry(input, entry, destDir, asPath, expectSha256);
-  try {
-    await staged.commit();
-  } catch (err) {
-    await staged.discard();
-    throw err;
-  }
-  return staged.dest;
-}

@@ -13,7 +13,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { writeAllv } from './write-all.ts';
 
 export const BLOCK = 512;
 
@@ -260,24 +259,6 @@ export class TarLayout {
     }
     if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
     this.#complete(i);
-  }
-
-  /**
-   * Writes part of entry `i`'s content at `pos` within it (bundle create tees
-   * a blob into the tar as it downloads). Writes to one entry come in order
-   * from 0, one at a time; the entry is complete with its last byte (a blob
-   * teed in is verified from there: the tar is only renamed into place once
-   * every blob in it verified).
-   */
-  async writeAt(i: number, bufs: Buffer[], pos: number, n: number): Promise<void> {
-    const { name, size } = this.#entries[i]!;
-    if (pos + n > size) throw new Error(`tar: ${name}: ${pos + n} bytes, more than its ${size}`);
-    await writeAllv(this.#fh, bufs, this.#dataAt[i]! + pos, n);
-    if (pos + n > this.#filled[i]!) {
-      this.#filled[i] = pos + n;
-      if (pos + n === size) this.#complete(i);
-      else if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
-    }
   }
 
   #complete(i: number): void {

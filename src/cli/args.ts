@@ -76,7 +76,3 @@ export function listOption(value: unknown): string[] {
   const arr = Array.isArray(value) ? value : [value];
   return arr.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
 }
-
-export function notImplemented(name: string, issue: number): never {
-  throw new UsageError(`${name}: not implemented yet in this build (tracked in issue #${issue})`);
-}

@@ -80,11 +80,6 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
 
-/** What to ask the registry for: the digest when pinned, else the tag. */
-export function manifestReference(r: ImageReference): string {
-  return r.digest ?? r.tag ?? 'latest';
-}
-
 /** Host part without port, brackets removed (for loopback detection). */
 export function hostname(registry: string): string {
   const m = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);

@@ -14,7 +14,6 @@ export const portSpecSchema = z.strictObject({
   /** Peers on other nodes connect to it (node-to-node matrix). */
   peers: z.array(roleSchema).optional(),
 });
-export type PortSpec = z.infer<typeof portSpecSchema>;
 
 export const diskSpecSchema = z.strictObject({
   path: z.string().min(1),

@@ -19,7 +19,7 @@ import { createLayout, multiPlatformImage, pushImage, singlePlatformImage, type 
 import { makeChartDir, startStaticServer, writeHelmIndex, type StaticServer } from '../support/helm-repo.ts';
 import { packageChart } from '../../src/bundle/charts/package.ts';
 import { buildBundle, makeChart, maliciousTars, rawTar, type BuiltBundle } from '../support/bundle-fixture.ts';
-import { writeChartsDir } from '../../src/bundle/install/output.ts';
+import { writeInstallOutputs } from '../../src/bundle/install/output.ts';
 import { walkTar } from '../../src/archive/tar-walk.ts';
 import { runBinary } from '../support/run-binary.ts';
 import { freePort } from '../support/process.ts';
@@ -347,7 +347,7 @@ test('a disk that fills up while the charts directory is written: clear stop, no
     const tar = join(dir, 'charts-only.tar');
     writeFileSync(tar, rawTar([{ path: 'charts/a-1.tgz', data: randomBytes(100_000) }, { path: 'charts/b-1.tgz', data: randomBytes(200_000) }]));
     const { entries } = await walkTar(tar);
-    await assert.rejects(writeChartsDir(tar, join(mnt, 'out'), entries, undefined, 'global: {}\n'), /disk full while writing the charts directory .*no file there was changed, no partial file is left/);
+    await assert.rejects(writeInstallOutputs(tar, { chartsDir: join(mnt, 'out'), charts: entries, texts: [{ path: 'registry-values.yaml', content: 'global: {}\n' }] }), /disk full while writing the charts directory .*no file there was changed, no partial file is left/);
     assert.deepEqual(readdirSync(join(mnt, 'out')), [], 'all or nothing: no temp file, nothing under a final name');
   });
 });

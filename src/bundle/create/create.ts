@@ -100,10 +100,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const loaded = loadBundleSpec(opts.specFile, env);
   const { spec } = loaded;
   const concurrency = opts.concurrency ?? 8;
-  const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)));
   // Read before any download: a bad base is an input error at once.
   const baseInventory = opts.base ? await (await import('../delta/base-inventory.ts')).readBaseInventory(opts.base) : undefined;
   const progress = new Progress(opts.stderr);
+  const store = new ContentStore(resolve(opts.cacheDir ?? defaultCacheDir(env)), {
+    onWait: (what, holder) => progress.log(`waiting for ${what}: another run (pid ${holder.pid} on ${holder.host}) is downloading it into this cache`),
+  });
   // The tar-hash worker starts now: its start-up overlaps the manifest round trips.
   const hasher = followHash(tempTarName(resolve(opts.output)));
   const client = new RegistryClient({

@@ -64,7 +64,9 @@ export async function startLayers(images: PlannedImage[], ctx: PullContext, opts
         counts.resumed.blobs++;
         counts.resumed.bytes += r.resumedFrom;
       }
-      progress.expectBytes((held.get(digest) ?? 0) - r.resumedFrom);
+      // (a missing layer that another run sharing the cache stored meanwhile comes from the cache)
+      const h = held.get(digest);
+      if (h !== undefined) progress.expectBytes(r.how === 'cached' ? h - d.size : h - r.resumedFrom);
       progress.count('blobs');
       return r.how;
     });

@@ -11,7 +11,6 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { onFatalExit } from '../../in-flight.ts';
 import { dirname, join } from 'node:path';
 import { OperationError } from '../../errors.ts';
-import { VALUES_FILE } from './plan.ts';
 import { safeDestination, stageEntry, type StagedEntry, type TarEntry, type TarInput } from '../../archive/tar-reader.ts';
 import type { BundleSource } from '../../archive/source.ts';
 
@@ -85,11 +84,6 @@ export async function writeInstallOutputs(file: TarInput, out: InstallOutputs): 
   }
   // Renames only: they need no space and do not fail on a full disk.
   for (const s of staged) await s.commit();
-}
-
-/** The charts directory alone (see writeInstallOutputs). */
-export async function writeChartsDir(file: TarInput, dir: string, charts: TarEntry[], indexEntry: TarEntry | undefined, values: string, sha256?: (path: string) => string | undefined): Promise<void> {
-  await writeInstallOutputs(file, { chartsDir: dir, charts, ...(indexEntry ? { index: indexEntry } : {}), texts: [{ path: VALUES_FILE, content: values }], ...(sha256 ? { sha256 } : {}) });
 }
 
 /** Where the files go when --files-dir is not given: beside the charts directory. */

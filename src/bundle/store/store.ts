@@ -6,7 +6,9 @@
 // its .partial; the next try (or run) re-hashes what is there and asks for the
 // rest with HTTP Range (when the server ignores the range, the bytes it resends
 // are skipped). Each chunk is written before the next is read, so whatever
-// arrived before a dropped connection is kept, and memory stays flat.
+// arrived before a dropped connection is kept, and memory stays flat. A
+// download holds <hex>.partial.lock (blob-lock.ts), so runs sharing the
+// cache never write one partial at once.
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { open as openFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.ts';
 import { hexOf, sha256Digest } from '../../oci/digest.ts';
 import { withRetries, type RetryPolicy } from '../../oci/registry/retry.ts';
+import { lockBlob, type LockHolder } from './blob-lock.ts';
 import { removeExtents } from './extents.ts';
 import { hashRange, partialSize, writeFully } from './file-io.ts';
 import { fetchRanged, heldBytes, keepPrefix, RangeIgnoredError, type RangeSource } from './ranged-fetch.ts';
@@ -109,13 +112,20 @@ async function streamToFile(body: Readable, file: string, start: number, skip: n
   }
 }
 
+export interface StoreOptions {
+  /** another run holds a blob's lock: this one waits for it (blob-lock.ts) */
+  onWait?: (what: string, holder: LockHolder) => void;
+}
+
 export class ContentStore {
   readonly root: string;
   readonly #blobs: string;
   readonly #inflight = new Map<string, Promise<FetchResult>>();
+  readonly #onWait: StoreOptions['onWait'];
 
-  constructor(root: string) {
+  constructor(root: string, opts: StoreOptions = {}) {
     this.root = root;
+    this.#onWait = opts.onWait;
     this.#blobs = join(root, 'blobs', 'sha256');
     mkdirSync(this.#blobs, { recursive: true });
     const marker = join(root, 'oci-layout');
@@ -189,11 +199,28 @@ export class ContentStore {
     return p;
   }
 
+  /** The blob when the store has it (verified), else undefined. */
+  #cached(digest: string, size: number | undefined): FetchResult | undefined {
+    const have = this.sizeOf(digest);
+    return have !== undefined && (size === undefined || have === size) ? { how: 'cached', size: have, transferred: 0, resumedFrom: 0 } : undefined;
+  }
+
   async #fetch(digest: string, size: number | undefined, open: BlobOpener, opts: FetchOptions): Promise<FetchResult> {
     const what = opts.what ?? `blob ${digest}`;
+    const cached = this.#cached(digest, size);
+    if (cached) return cached;
+    // One writer per partial across runs sharing this cache; a run that waited finds the blob stored.
+    const partial = `${this.path(digest)}.partial`;
+    const release = await lockBlob(partial, { ...(opts.signal ? { signal: opts.signal } : {}), onWait: (holder) => this.#onWait?.(what, holder) });
+    try {
+      return this.#cached(digest, size) ?? (await this.#download(digest, size, open, opts, what));
+    } finally {
+      await release();
+    }
+  }
+
+  async #download(digest: string, size: number | undefined, open: BlobOpener, opts: FetchOptions, what: string): Promise<FetchResult> {
     const final = this.path(digest);
-    const have = this.sizeOf(digest);
-    if (have !== undefined && (size === undefined || have === size)) return { how: 'cached', size: have, transferred: 0, resumedFrom: 0 };
     const partial = `${final}.partial`;
     // A partial longer than the blob cannot be ours: start it over.
     if (size !== undefined && (await partialSize(partial)) > size) await rm(partial, { force: true });

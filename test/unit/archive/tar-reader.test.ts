@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkEntryPath, entryTypeProblem, extractEntry, readEntry } from '../../../src/archive/tar-reader.ts';
+import { checkEntryPath, entryTypeProblem, readEntry, stageEntry, type TarInput, type TarEntry } from '../../../src/archive/tar-reader.ts';
+
+/** stageEntry then commit, as install does for every file it writes. */
+async function extract(input: TarInput, entry: TarEntry, destDir: string, asPath?: string, expectSha256?: string): Promise<string> {
+  const staged = await stageEntry(input, entry, destDir, asPath, expectSha256);
+  await staged.commit();
+  return staged.dest;
+}
 import { walkTar } from '../../../src/archive/tar-walk.ts';
 import { rawTar } from '../../support/bundle-fixture.ts';
 
@@ -61,29 +68,29 @@ test('readEntry reads one entry at its offsets, and refuses one larger than expe
   await assert.rejects(readEntry(f, entries[1]!, 1000), /entry 'b' is 2000 bytes, more than the 1000 expected/);
 });
 
-test('extractEntry writes only below its directory, through a temp name', async () => {
+test('stageEntry writes only below its directory, through a temp name', async () => {
   const f = put(rawTar([{ path: 'charts/a-1.tgz', data: 'chart' }]));
   const { entries } = await walkTar(f);
   const out = join(dir, 'out');
   mkdirSync(out);
-  const dest = await extractEntry(f, entries[0]!, out);
+  const dest = await extract(f, entries[0]!, out);
   assert.equal(readFileSync(dest, 'utf8'), 'chart');
   assert.deepEqual(readdirSync(join(out, 'charts')), ['a-1.tgz']);
-  await assert.rejects(extractEntry(f, entries[0]!, out, '../escape'), /'\.\.' component/);
+  await assert.rejects(extract(f, entries[0]!, out, '../escape'), /'\.\.' component/);
   // A symlink already inside the destination must not carry a write outside it.
   const outside = join(dir, 'outside');
   mkdirSync(outside);
   symlinkSync(outside, join(out, 'link'));
-  await assert.rejects(extractEntry(f, entries[0]!, out, 'link/x.tgz'), /outside/);
+  await assert.rejects(extract(f, entries[0]!, out, 'link/x.tgz'), /outside/);
   assert.equal(existsSync(join(outside, 'x.tgz')), false);
 });
 
-test('extractEntry refuses an entry that changed since it was verified', async () => {
+test('stageEntry refuses an entry that changed since it was verified', async () => {
   const f = put(rawTar([{ path: 'charts/a-1.tgz', data: 'chart' }]));
   const { entries } = await walkTar(f);
   const out = join(dir, 'out-changed');
   mkdirSync(out);
-  await assert.rejects(extractEntry(f, entries[0]!, out, undefined, 'f'.repeat(64)), /changed since it was verified/);
+  await assert.rejects(extract(f, entries[0]!, out, undefined, 'f'.repeat(64)), /changed since it was verified/);
   assert.deepEqual(readdirSync(out).filter((n) => n !== 'charts'), []);
   assert.deepEqual(readdirSync(join(out, 'charts')), [], 'no file under the final name, no temp file');
 });
