@@ -231,18 +231,40 @@ export class TarLayout {
   /**
    * Completes entry `i` from an open file, reusing two buffers (the next read
    * overlaps the last write), so copying gigabytes allocates nothing and memory
-   * stays flat. `onChunk` sees every content chunk (e.g. to re-hash).
+   * stays flat. `onChunk` sees every content chunk (e.g. to re-hash). `written`:
+   * sorted, disjoint spans [start, end) of the content that prefill() wrote
+   * from this same content; they are not copied again.
    */
-  async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void): Promise<void> {
-    const { name, size } = this.#entries[i]!;
-    const base = this.#dataAt[i]!;
-    const len = Math.min(COPY_CHUNK, Math.max(size, 1));
-    const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)];
+  async copy(i: number, src: FileHandle, onChunk?: (chunk: Buffer) => void, written: readonly (readonly [number, number])[] = []): Promise<void> {
+    const { size } = this.#entries[i]!;
     let pos = 0;
+    for (const [a, b] of [...written, [size, size] as [number, number]]) {
+      if (a > pos) await this.#copySpan(i, src, pos, a, true, onChunk);
+      pos = Math.max(pos, b);
+      this.#progressIn(i, Math.min(pos, size));
+    }
+    this.#complete(i);
+  }
+
+  /**
+   * Writes bytes [from, to) of entry `i`'s content from `src` (at the same offsets) ahead of
+   * its copy(): they count towards the finished prefix only once copy() completes the entry.
+   */
+  async prefill(i: number, src: FileHandle, from: number, to: number): Promise<void> {
+    if (to > this.#entries[i]!.size) throw new Error(`tar: ${this.#entries[i]!.name}: bytes to ${to}, more than its ${this.#entries[i]!.size}`);
+    await this.#copySpan(i, src, from, to, false);
+  }
+
+  async #copySpan(i: number, src: FileHandle, from: number, to: number, progress: boolean, onChunk?: (chunk: Buffer) => void): Promise<void> {
+    const { name } = this.#entries[i]!;
+    const base = this.#dataAt[i]!;
+    const len = Math.min(COPY_CHUNK, Math.max(to - from, 1));
+    const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)];
+    let pos = from;
     let k = 0;
     const readInto = async (b: Buffer) => {
-      if (pos >= size) return 0;
-      return (await src.read(b, 0, Math.min(b.length, size - pos), pos)).bytesRead;
+      if (pos >= to) return 0;
+      return (await src.read(b, 0, Math.min(b.length, to - pos), pos)).bytesRead;
     };
     let n = await readInto(bufs[0]!);
     while (n > 0) {
@@ -253,12 +275,15 @@ export class TarLayout {
       const [, next] = await Promise.all([this.#writeAt(cur, at), readInto(bufs[1 - k]!)]);
       k = 1 - k;
       n = next;
-      // The entry at the head of the unfinished ones moves the hashable prefix as it fills.
-      this.#filled[i] = pos;
-      if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
+      if (progress) this.#progressIn(i, pos);
     }
-    if (pos !== size) throw new Error(`tar: ${name} has ${pos} bytes, expected ${size}`);
-    this.#complete(i);
+    if (pos !== to) throw new Error(`tar: ${name} has ${pos} bytes, expected ${to}`);
+  }
+
+  /** Entry `i` is final up to `pos`: the entry at the head of the unfinished ones moves the hashable prefix. */
+  #progressIn(i: number, pos: number): void {
+    this.#filled[i] = pos;
+    if (i === this.#prefixEntry && this.#framed) this.#onProgress?.(this.contiguous());
   }
 
   #complete(i: number): void {

@@ -290,7 +290,7 @@ async function finishImages(run: Run, planned: PlannedImages, ctx: PullContext):
 async function writeBundleTar(run: Run, out: string, entries: Parameters<typeof writeTar>[1], layers: LayerDownloads, hasher: FollowHash): Promise<Awaited<ReturnType<typeof writeTar>>> {
   const { opts, progress } = run;
   try {
-    return await writeTar(out, entries, run.store, run.mtime, layers.downloads, Math.min(run.concurrency, 3), hasher);
+    return await writeTar(out, entries, run.store, run.mtime, layers, Math.min(run.concurrency, 3), hasher);
   } catch (err) {
     layers.stop();
     const settled = await Promise.allSettled(layers.downloads.values());

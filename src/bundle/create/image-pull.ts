@@ -11,6 +11,7 @@ import type { ImageReference } from '../../oci/reference.ts';
 import { platformMatches, platformString, selectPlatforms, wantsAll, type Platform } from './platforms.ts';
 import type { ContentStore } from '../store/store.ts';
 import type { RangeSource } from '../store/ranged-fetch.ts';
+import type { SpanFeed } from './span-feed.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -63,9 +64,10 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
 /**
  * Downloads one blob of `ref` into the store (resuming a partial one). With
  * request slots, it comes in byte ranges unless its registry has answered a
- * range with the whole blob (then as one stream).
+ * range with the whole blob (then as one stream). `spans` hears of the bytes
+ * as they are written (for the tar).
  */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor) {
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, spans?: SpanFeed) {
   const { client } = ctx;
   const get = (start: number, signal?: AbortSignal, end?: number) => client.getBlob(ref.registry, ref.repository, d.digest, start, signal, end);
   // A piece that is the whole blob is a plain GET: a server may answer a range that covers
@@ -77,6 +79,7 @@ export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: stri
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     ...(ranges ? { ranges } : ctx.requests ? { limit: ctx.requests.limit } : {}),
+    ...(spans ? { onSpan: spans.add, onRestart: spans.restart } : {}),
   });
 }
 

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { inFlight } from '../../in-flight.ts';
 import { fetchImageBlob, type Descriptor, type PlannedImage, type PullContext } from './image-pull.ts';
 import type { Progress } from './progress.ts';
+import { SpanFeed } from './span-feed.ts';
 
 /** The largest byte range one layer request asks for (bundle create --piece-size). */
 export const PIECE_BYTES = 16 << 20;
@@ -16,6 +17,8 @@ export const PIECE_BYTES = 16 << 20;
 export interface LayerDownloads {
   /** digest -> when it is in the store ('fetched' now, or 'cached' from before) */
   downloads: Map<string, Promise<'fetched' | 'cached'>>;
+  /** digest -> the spans of it written so far (the tar copies them in early) */
+  spans: Map<string, SpanFeed>;
   /** layers downloaded, from the cache, and resumed (with the bytes not downloaded again) */
   counts: { fetched: number; cached: number; resumed: { blobs: number; bytes: number } };
   /** stops the downloads still running (a failure elsewhere) */
@@ -52,11 +55,14 @@ export async function startLayers(images: PlannedImage[], ctx: PullContext, opts
   const held = new Map(await Promise.all(missing.map(async ({ d }) => [d.digest, await ctx.store.resumableBytes(d.digest, d.size)] as const)));
   progress.expectBytes(missing.reduce((n, { d }) => n + d.size - held.get(d.digest)!, 0));
   const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
+  const spans = new Map<string, SpanFeed>();
   for (const digest of [...layers.keys()].sort()) {
     const { image, d } = layers.get(digest)!;
+    const feed = new SpanFeed();
+    spans.set(digest, feed);
     const p = layerLimit(() => {
       blobCtx.signal!.throwIfAborted();
-      return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d));
+      return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d, feed));
     }).then((r) => {
       if (r.how === 'cached') counts.cached++;
       else counts.fetched++;
@@ -74,7 +80,7 @@ export async function startLayers(images: PlannedImage[], ctx: PullContext, opts
     downloads.set(digest, p);
   }
   progress.total('blobs', downloads.size);
-  return { downloads, counts, stop: () => failed.abort(stoppedByFailure()) };
+  return { downloads, spans, counts, stop: () => failed.abort(stoppedByFailure()) };
 }
 
 /** The reason the other downloads stop when one fails (an abort, not a failure of theirs). */

@@ -1,8 +1,11 @@
 // bundle create's tar, built from verified blobs: every entry's offset is
 // known up front (TarLayout), so each blob is copied from the content store
 // into its entry as soon as its download is verified, while the others still
-// download; the small entries and the headers are written meanwhile. A worker
-// (follow-hash.ts) hashes the tar's finished prefix for FILE.tar.sha256. The
+// download; the small entries and the headers are written meanwhile. The
+// spans a download has finished (its pieces) are copied in already while the
+// rest of it downloads, and count once the blob is verified, so little is
+// left to copy when the last layer is in. A worker (follow-hash.ts) hashes the
+// tar's finished prefix for FILE.tar.sha256. The
 // tar is written under a temp name beside the output and renamed at the end;
 // a failure, a signal or a fatal error leaves nothing under the final name.
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
@@ -15,6 +18,9 @@ import { onFatalExit } from '../../in-flight.ts';
 import type { FollowHash } from '../store/follow-hash.ts';
 import { DigestMismatchError, type ContentStore } from '../store/store.ts';
 import { TarLayout } from '../../archive/tar-writer.ts';
+import { addExtent, type Extent } from '../store/extents.ts';
+import type { LayerDownloads } from './layers.ts';
+import type { SpanFeed } from './span-feed.ts';
 
 export interface TarEntry {
   path: string;
@@ -50,10 +56,10 @@ function removeStaleTemps(out: string): void {
  * by the store a moment ago; one from an earlier run's cache is re-hashed on
  * the way, so a cache file changed on disk cannot slip into a bundle.
  */
-async function copyBlob(tar: TarLayout, i: number, e: TarEntry, store: ContentStore, verifiedNow: boolean): Promise<void> {
+async function copyBlob(tar: TarLayout, i: number, e: TarEntry, store: ContentStore, verifiedNow: boolean, written: readonly Extent[]): Promise<void> {
   const src = await open(store.path(e.blob!), 'r');
   try {
-    if (verifiedNow) return await tar.copy(i, src);
+    if (verifiedNow) return await tar.copy(i, src, undefined, written);
     const h = createHash('sha256');
     await tar.copy(i, src, (c) => h.update(c));
     const got = h.digest('hex');
@@ -64,9 +70,41 @@ async function copyBlob(tar: TarLayout, i: number, e: TarEntry, store: ContentSt
 }
 
 /**
+ * Copies each span of blob entry `i` into the tar as its download reports it (from the
+ * .partial, or the blob once renamed); stop() returns the spans written, none when the
+ * download started over meanwhile. A span that could not be copied is left to copyBlob.
+ */
+function followDownload(tar: TarLayout, i: number, blob: string, feed: SpanFeed, limit: ReturnType<typeof pLimit>): { stop(): Promise<readonly Extent[]> } {
+  const generation = feed.generation;
+  let written: Extent[] = [];
+  let chain = Promise.resolve();
+  let stopped = false;
+  const prefill = async ([a, b]: Extent) => {
+    const src = await open(`${blob}.partial`, 'r').catch(() => open(blob, 'r'));
+    try {
+      await tar.prefill(i, src, a, b);
+    } finally {
+      await src.close();
+    }
+    written = addExtent(written, a, b);
+  };
+  const unfollow = feed.follow((s) => {
+    chain = chain.then(() => (stopped || feed.generation !== generation ? undefined : limit(() => prefill(s)).catch(() => undefined)));
+  });
+  return {
+    async stop() {
+      unfollow();
+      stopped = true;
+      await chain;
+      return feed.generation === generation ? written : [];
+    },
+  };
+}
+
+/**
  * Writes `entries` into `out` (temp name, then rename) and FILE.tar.sha256.
- * `downloads` says, per blob digest, when it is in the store ('fetched' now
- * or 'cached' from before); a blob not listed is already there. The first
+ * `layers.downloads` says, per blob digest, when it is in the store ('fetched'
+ * now or 'cached' from before); a blob not listed is already there. The first
  * failure stops the rest.
  */
 export async function writeTar(
@@ -74,7 +112,7 @@ export async function writeTar(
   entries: TarEntry[],
   store: ContentStore,
   mtime: number,
-  downloads: Map<string, Promise<'fetched' | 'cached'>>,
+  layers: Pick<LayerDownloads, 'downloads' | 'spans'>,
   copiers: number,
   hasher: FollowHash,
 ): Promise<{ sha256: string; size: number; staleSignature: boolean }> {
@@ -108,9 +146,17 @@ export async function writeTar(
   let firstError: unknown;
   const fill = async (i: number, e: TarEntry): Promise<void> => {
     if (e.data) return tar.fill(i, e.data);
-    const how = await (downloads.get(e.blob!) ?? 'cached');
+    const feed = layers.spans.get(e.blob!);
+    const early = feed ? followDownload(tar, i, store.path(e.blob!), feed, limit) : undefined;
+    let how: 'fetched' | 'cached';
+    let written: readonly Extent[];
+    try {
+      how = await (layers.downloads.get(e.blob!) ?? 'cached');
+    } finally {
+      written = (await early?.stop()) ?? [];
+    }
     // (a queued copy gives up once another job failed; clearQueue would leave its promise unsettled)
-    await limit(() => (stopped ? Promise.reject(new Error('stopped')) : copyBlob(tar, i, e, store, how === 'fetched')));
+    await limit(() => (stopped ? Promise.reject(new Error('stopped')) : copyBlob(tar, i, e, store, how === 'fetched', how === 'fetched' ? written : [])));
   };
   try {
     const stop = (err: unknown) => {

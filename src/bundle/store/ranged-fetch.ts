@@ -28,6 +28,8 @@ export interface RangeSource {
 export interface RangedOptions {
   what: string;
   onBytes?: (n: number) => void;
+  /** a piece is complete in the partial: bytes [start, end) */
+  onSpan?: (start: number, end: number) => void;
   retry?: RetryPolicy;
   signal?: AbortSignal;
 }
@@ -177,6 +179,7 @@ class RangedDownload {
     } finally {
       this.#extents = addExtent(this.#extents, start, start + at.done);
     }
+    this.#opts.onSpan?.(start, end);
     void this.#record();
     void this.#advanceHash();
   }

@@ -50,7 +50,17 @@ export interface FetchOptions {
   ranges?: RangeSource;
   /** the request slots a single-stream download takes one of, for all its bytes */
   limit?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * bytes [start, end) are in the partial, final unless onRestart comes: each piece of a ranged
+   * download, a single stream every SPAN_STEP bytes (bundle create copies them into the tar early)
+   */
+  onSpan?: (start: number, end: number) => void;
+  /** the download starts the blob over as one stream: spans reported so far may be rewritten */
+  onRestart?: () => void;
 }
+
+/** How often a single-stream download reports a span (FetchOptions.onSpan). */
+const SPAN_STEP = 16 << 20;
 
 export class DigestMismatchError extends OperationError {
   constructor(what: string, expected: string, got: string, size: number) {
@@ -73,9 +83,9 @@ async function hashFile(path: string, size: number, hash: Hash): Promise<void> {
  * Streams `body` into `file` from byte `start` on: the first `skip` bytes are
  * dropped (a server that ignored our Range resends what we already have), each
  * further chunk is seen by `onChunk` (hash, count; it may throw to stop), then
- * written, before the next one is read.
+ * written (`onWritten`: where the file now ends), before the next one is read.
  */
-async function streamToFile(body: Readable, file: string, start: number, skip: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+async function streamToFile(body: Readable, file: string, start: number, skip: number, onChunk: (chunk: Buffer) => void, onWritten?: (end: number) => void): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await openFile(file, start > 0 ? 'r+' : 'w');
@@ -102,6 +112,7 @@ async function streamToFile(body: Readable, file: string, start: number, skip: n
         throw new OperationError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
       }
       pos += chunk.length;
+      onWritten?.(pos);
     }
     if (toSkip > 0) throw new OperationError(`the server sent fewer bytes than the ${skip} already downloaded`);
   } catch (err) {
@@ -230,6 +241,7 @@ export class ContentStore {
         return await this.#seal(digest, size, partial, final, r.hash, size, what, r.transferred, r.resumedFrom);
       } catch (err) {
         if (!(err instanceof RangeIgnoredError)) throw err instanceof OperationError ? err : new OperationError(`${what}: ${(err as Error).message}`, { cause: err });
+        opts.onRestart?.();
       }
     }
     // One stream from where the partial ends (a ranged download's partial is cut at its first hole).
@@ -253,13 +265,19 @@ export class ContentStore {
             opts.onLength?.(src.length - skip);
           }
           let got = offset;
+          let spanFrom = offset;
+          const onWritten = (end: number) => {
+            if (end - spanFrom < SPAN_STEP) return;
+            opts.onSpan?.(spanFrom, end);
+            spanFrom = end;
+          };
           await streamToFile(src.body, partial, offset, skip, (chunk) => {
             hash.update(chunk);
             got += chunk.length;
             transferred += chunk.length;
             opts.onBytes?.(chunk.length);
             if (size !== undefined && got > size) throw new OperationError(`${what}: more than the expected ${size} bytes`);
-          });
+          }, opts.onSpan ? onWritten : undefined);
           return await this.#seal(digest, size, partial, final, hash, got, what, transferred, resumedFrom);
         }),
         { ...(opts.retry ? { policy: opts.retry } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
