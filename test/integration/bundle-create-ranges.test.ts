@@ -195,6 +195,19 @@ test('SIGKILL once bytes past a hole have landed: a record lists only right byte
   assert.ok(!existsSync(partialOf(cache)) && !existsSync(`${partialOf(cache)}.extents`), 'no partial or record left');
 });
 
+test('the end of the queue comes in quarter pieces (at least 1 MiB): with --piece-size 4MiB and one request slot, the big layer\'s last bytes in pieces of at most 1 MiB', async () => {
+  const cleanSha = await cleanTar();
+  proxy.requests.length = 0;
+  const r = await create('tail', ['--piece-size', '4MiB', '--concurrency', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  const spans = proxy.blobGets(big.digest).map((g) => rangeOf(g) ?? ([0, big.size] as Span));
+  assertTiling(spans, big.size, 'the ranges');
+  // The last 4 MiB of the queue (one slot of 4 MiB) hold all of both layers: quarter pieces, floored at 1 MiB.
+  assert.ok(spans.every(([a, b]) => b - a <= 1 << 20), `pieces of at most 1 MiB: ${JSON.stringify(spans)}`);
+  assert.equal(spans.length, Math.ceil(big.size / (1 << 20)));
+  assert.equal(sha(readFileSync(r.tar)), cleanSha);
+});
+
 test('a front that ignores Range (200, the whole blob): --piece-size 512KiB falls back to one stream, and the tar equals the clean one', async () => {
   const cleanSha = await cleanTar();
   proxy.requests.length = 0;

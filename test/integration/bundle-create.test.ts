@@ -328,6 +328,8 @@ describe('bundle create', () => {
   });
 });
 
+// One stream per layer (--piece-size 0): a partial is a prefix, resumed with one Range request
+// from its end (resuming a ranged download from its extents record: bundle-create-ranges.test.ts).
 describe('bundle create resume', () => {
   let proxy: CountingProxy;
   let big: TestRegistry;
@@ -348,7 +350,7 @@ describe('bundle create resume', () => {
     const spec = writeSpec('big.yaml', specText({ images: [`${proxy.host}/team/big:1`], charts: '  []', files: '  []' }));
     const cache = join(work, 'cache-resume');
     const out = join(work, 'resume', 'big.tar');
-    const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, '--concurrency', '1'], { env: env(), stdio: 'ignore' });
+    const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, '--concurrency', '1', '--piece-size', '0'], { env: env(), stdio: 'ignore' });
     const blobsDir = join(cache, 'blobs', 'sha256');
     // Wait until one layer is verified and the next is part-way, then kill -9.
     const layersDone = () => (existsSync(blobsDir) ? readdirSync(blobsDir).filter((f) => /^[0-9a-f]{64}$/.test(f) && statSync(join(blobsDir, f)).size > 1 << 20) : []);
@@ -365,7 +367,7 @@ describe('bundle create resume', () => {
 
     proxy.requests.length = 0;
     proxy.setBytesPerSecond(undefined);
-    const r = await create(spec, out, cache);
+    const r = await create(spec, out, cache, ['--piece-size', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readdirSync(join(work, 'resume')).filter((f) => leftovers.includes(f)), [], 'the killed run\'s temp tar is cleaned up');
     for (const hex of verified) assert.equal(proxy.blobGets(`sha256:${hex}`).length, 0, `verified blob ${hex} fetched again`);
@@ -395,7 +397,7 @@ describe('bundle create resume', () => {
     const dir = join(work, 'int');
     mkdirSync(dir, { recursive: true });
     const out = join(dir, 'big.tar');
-    const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, '--concurrency', '2'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(ensureBinary(), ['bundle', 'create', '--spec', spec, '--output', out, '--cache-dir', cache, '--concurrency', '2', '--piece-size', '0'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const blobsDir = join(cache, 'blobs', 'sha256');
@@ -413,7 +415,7 @@ describe('bundle create resume', () => {
 
     proxy.requests.length = 0;
     proxy.setBytesPerSecond(undefined);
-    const r = await create(spec, out, cache);
+    const r = await create(spec, out, cache, ['--piece-size', '0']);
     assert.equal(r.code, 0, r.stderr);
     for (const [hex, size] of kept) {
       const gets = proxy.blobGets(`sha256:${hex}`);

@@ -65,15 +65,16 @@ function parse(bytes: Buffer, what: string): ManifestDoc {
  * Downloads one blob of `ref` into the store (resuming a partial one). With
  * request slots, it comes in byte ranges unless its registry has answered a
  * range with the whole blob (then as one stream). `spans` hears of the bytes
- * as they are written (for the tar).
+ * as they are written (for the tar); `tail`: where its pieces get smaller.
  */
-export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, spans?: SpanFeed) {
+export function fetchImageBlob(ctx: PullContext, ref: ImageReference, name: string, d: Descriptor, more: { spans?: SpanFeed; tail?: RangeSource['tail'] } = {}) {
+  const { spans, tail } = more;
   const { client } = ctx;
   const get = (start: number, signal?: AbortSignal, end?: number) => client.getBlob(ref.registry, ref.repository, d.digest, start, signal, end);
   // A piece that is the whole blob is a plain GET: a server may answer a range that covers
   // everything with a 200, which would wrongly mark the registry as one that ignores ranges.
   const piece = (start: number, end: number, signal: AbortSignal) => get(start, signal, start === 0 && end === d.size ? undefined : end);
-  const ranges = ctx.requests && client.honoursRanges(ref.registry) !== false ? { ...ctx.requests, open: piece } : undefined;
+  const ranges = ctx.requests && client.honoursRanges(ref.registry) !== false ? { ...ctx.requests, open: piece, ...(tail ? { tail } : {}) } : undefined;
   return ctx.store.fetch(d.digest, d.size, (offset) => get(offset, ctx.signal), {
     what: `image ${name}: blob ${d.digest}`,
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),

@@ -13,6 +13,27 @@ import { SpanFeed } from './span-feed.ts';
 
 /** The largest byte range one layer request asks for (bundle create --piece-size). */
 export const PIECE_BYTES = 16 << 20;
+/** The last slots' worth of the queue comes in pieces this many times smaller. */
+const TAIL_DIVISOR = 4;
+
+/**
+ * Where each layer's pieces get smaller: in the last `slots` × `piece` bytes of the queue
+ * (the layers in tar order, each with the bytes it lacks). When the queue runs dry the pieces still in flight are then
+ * small and end close together, rather than a few large ones running alone at one
+ * connection's rate while the others' bandwidth goes unused.
+ */
+function tailPieces(queue: { digest: string; size: number; missing: number }[], slots: number, piece: number): Map<string, { from: number; bytes: number }> {
+  const out = new Map<string, { from: number; bytes: number }>();
+  if (!Number.isFinite(piece)) return out;
+  const tailBytes = slots * piece;
+  let after = 0;
+  for (const { digest, size, missing } of [...queue].reverse()) {
+    if (after >= tailBytes) break;
+    out.set(digest, { from: Math.max(0, size - (tailBytes - after)), bytes: Math.min(piece, Math.max(1 << 20, Math.floor(piece / TAIL_DIVISOR))) });
+    after += missing;
+  }
+  return out;
+}
 
 export interface LayerDownloads {
   /** digest -> when it is in the store ('fetched' now, or 'cached' from before) */
@@ -56,13 +77,15 @@ export async function startLayers(images: PlannedImage[], ctx: PullContext, opts
   progress.expectBytes(missing.reduce((n, { d }) => n + d.size - held.get(d.digest)!, 0));
   const downloads = new Map<string, Promise<'fetched' | 'cached'>>();
   const spans = new Map<string, SpanFeed>();
-  for (const digest of [...layers.keys()].sort()) {
+  const order = [...layers.keys()].sort();
+  const tails = tailPieces(order.filter((g) => held.has(g)).map((g) => ({ digest: g, size: layers.get(g)!.d.size, missing: layers.get(g)!.d.size - held.get(g)! })), opts.concurrency, blobCtx.requests!.pieceBytes);
+  for (const digest of order) {
     const { image, d } = layers.get(digest)!;
     const feed = new SpanFeed();
     spans.set(digest, feed);
     const p = layerLimit(() => {
       blobCtx.signal!.throwIfAborted();
-      return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d, feed));
+      return inFlight(`fetching image ${image.name} blob ${digest}`, () => fetchImageBlob(blobCtx, image.source, image.name, d, { spans: feed, ...(tails.has(digest) ? { tail: tails.get(digest)! } : {}) }));
     }).then((r) => {
       if (r.how === 'cached') counts.cached++;
       else counts.fetched++;

@@ -23,6 +23,8 @@ export interface RangeSource {
   limit<T>(fn: () => Promise<T>): Promise<T>;
   /** the largest piece */
   pieceBytes: number;
+  /** from this byte of the blob on, pieces of at most `bytes` (the end of a run's queue: layers.ts) */
+  tail?: { from: number; bytes: number };
 }
 
 export interface RangedOptions {
@@ -42,10 +44,18 @@ export class RangeIgnoredError extends Error {
   }
 }
 
-/** Splits the missing spans into pieces of at most `max` bytes. */
-function planPieces(missing: readonly Extent[], max: number): Extent[] {
+/** Splits the missing spans into pieces of at most `max` bytes (`tail.bytes` from `tail.from` on). */
+function planPieces(missing: readonly Extent[], max: number, tail?: RangeSource['tail']): Extent[] {
   const out: Extent[] = [];
-  for (const [a, b] of missing) for (let s = a; s < b; s += max) out.push([s, Math.min(b, s + max)]);
+  for (const [a, b] of missing) {
+    for (let s = a; s < b; ) {
+      const inTail = tail !== undefined && s >= tail.from;
+      let e = Math.min(b, s + (inTail ? tail.bytes : max));
+      if (tail && !inTail && e > tail.from) e = tail.from;
+      out.push([s, e]);
+      s = e;
+    }
+  }
   return out;
 }
 
@@ -82,7 +92,7 @@ export async function keepPrefix(partial: string, size: number): Promise<void> {
 export async function fetchRanged(partial: string, size: number, src: RangeSource, opts: RangedOptions): Promise<{ hash: Hash; transferred: number; resumedFrom: number }> {
   const held = await heldExtents(partial, size);
   const resumedFrom = spanBytes(held.list);
-  const pieces = planPieces(missingExtents(held.list, size), src.pieceBytes);
+  const pieces = planPieces(missingExtents(held.list, size), src.pieceBytes, src.tail);
   // One piece that continues the prefix keeps it a prefix; anything else is
   // recorded before its first byte is written, so a partial with holes always has a record.
   const recorded = held.recorded || pieces.length > 1 || (pieces.length === 1 && pieces[0]![0] !== coveredEnd(held.list, 0));

@@ -21,7 +21,8 @@ Options:
                         manifests have as many slots again (default 8)
   --piece-size SIZE     download a layer larger than SIZE in byte ranges of SIZE (default 16MiB; 0: one
                         stream per layer); where the registry honours ranges, large layers share the
-                        connections to the end instead of finishing alone
+                        connections to the end instead of finishing alone (the last N x SIZE bytes,
+                        N = --concurrency, come in ranges of SIZE/4, at least 1MiB)
   --base OLD.tar        make a delta: leave out the layers, charts and files OLD holds (OLD.tar, its
                         first part, or its bundle.yaml); install needs OLD in the registry (or --base)
   --split SIZE          write FILE.tar.000, .001, ... of SIZE each (e.g. 4GiB) and FILE.tar.parts.json

@@ -299,3 +299,20 @@ test('a wrong byte in one piece is a DigestMismatchError that leaves no partial 
   await assert.rejects(s.fetch(digest, data.length, stream().open, { ranges: src, retry: FAST_RETRY }), DigestMismatchError);
   assert.deepEqual(readdirSync(blobs), []);
 });
+
+test('a tail (the end of a run\'s queue) comes in smaller pieces from its first byte on; the pieces still tile the blob and report their spans', async () => {
+  const { s } = store();
+  const { src, opens } = source(honest, 3, PIECE);
+  const tail = { from: 250_000, bytes: 10_000 };
+  const spans: Extent[] = [];
+  const r = await s.fetch(digest, data.length, stream().open, { ranges: { ...src, tail }, onSpan: (a, b) => spans.push([a, b]) });
+  assert.equal(r.how, 'fetched');
+  assertTiles(opens, [[0, data.length]], 'the pieces');
+  for (const [a, b] of opens) {
+    if (a >= tail.from) assert.ok(b - a <= tail.bytes, `piece ${a}-${b} in the tail is at most ${tail.bytes} bytes`);
+    else assert.ok(b <= tail.from && b - a <= PIECE, `piece ${a}-${b} before the tail ends at its start and is at most ${PIECE} bytes`);
+  }
+  assert.equal(opens.filter(([a]) => a >= tail.from).length, 5, 'the tail in 10 kB pieces');
+  assertTiles(spans, [[0, data.length]], 'the spans reported');
+  assert.ok(readFileSync(s.path(digest)).equals(data));
+});
