@@ -255,11 +255,19 @@ export class TarLayout {
     await this.#copySpan(i, src, from, to, false);
   }
 
+  /** Buffer pairs of finished copies, reused: a download's spans come every piece, and fresh buffers each time stay allocated until a GC finds them. */
+  readonly #buffers: Buffer[][] = [];
+
   async #copySpan(i: number, src: FileHandle, from: number, to: number, progress: boolean, onChunk?: (chunk: Buffer) => void): Promise<void> {
+    const bufs = this.#buffers.pop() ?? [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
+    await this.#copyWith(bufs, i, src, from, to, progress, onChunk);
+    // Only after success: a failed copy may still have a write in flight from one of them.
+    this.#buffers.push(bufs);
+  }
+
+  async #copyWith(bufs: Buffer[], i: number, src: FileHandle, from: number, to: number, progress: boolean, onChunk?: (chunk: Buffer) => void): Promise<void> {
     const { name } = this.#entries[i]!;
     const base = this.#dataAt[i]!;
-    const len = Math.min(COPY_CHUNK, Math.max(to - from, 1));
-    const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)];
     let pos = from;
     let k = 0;
     const readInto = async (b: Buffer) => {

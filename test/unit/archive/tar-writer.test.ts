@@ -120,3 +120,35 @@ test('TarLayout: entries filled out of order give the same bytes as TarWriter; c
   assert.equal(tl.size, Buffer.concat(seqChunks).length);
   assert.deepEqual([...progress].sort((a, b) => a - b), progress, 'progress never goes back');
 });
+
+test('TarLayout: prefills and copies of several entries at once, one of them failing, give each entry its own bytes (copy buffers are reused across them)', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const { open } = await import('node:fs/promises');
+  const { TarLayout } = await import('../../../src/archive/tar-writer.ts');
+  const dir = tempDir('ac-tarp-');
+  const blobs = [0, 1, 2, 3].map(() => randomBytes(5 << 20));
+  blobs.forEach((b, i) => writeFileSync(join(dir, `src${i}`), b));
+  writeFileSync(join(dir, 'short'), blobs[0]!.subarray(0, 1 << 20));
+  const out = join(dir, 'p.tar');
+  const fh = await open(out, 'w');
+  const tl = new TarLayout(fh, blobs.map((b, i) => ({ name: `b${i}`, size: b.length })));
+  await tl.writeFrame();
+  const MB = 1 << 20;
+  const spans = [[0, 2 * MB], [3 * MB, 5 * MB]] as const;
+  const withSrc = async <T>(file: string, f: (h: Awaited<ReturnType<typeof open>>) => Promise<T>) => {
+    const h = await open(join(dir, file), 'r');
+    try {
+      return await f(h);
+    } finally {
+      await h.close();
+    }
+  };
+  const failed = await withSrc('short', (h) => tl.prefill(0, h, 0, 3 * MB)).then(() => false, () => true);
+  assert.ok(failed, 'a source shorter than the span is refused');
+  await Promise.all(blobs.flatMap((_, i) => spans.map(([a, b]) => withSrc(`src${i}`, (h) => tl.prefill(i, h, a, b)))));
+  await Promise.all(blobs.map((_, i) => withSrc(`src${i}`, (h) => tl.copy(i, h, undefined, spans.map(([a, b]) => [a, b] as const)))));
+  await fh.close();
+  assert.equal(tl.contiguous(), tl.size);
+  execFileSync('tar', ['-xf', out, '-C', dir]);
+  blobs.forEach((b, i) => assert.ok(readFileSync(join(dir, `b${i}`)).equals(b), `entry b${i} holds its own bytes`));
+});
