@@ -9,7 +9,7 @@
 // tar is written under a temp name beside the output and renamed at the end;
 // a failure, a signal or a fatal error leaves nothing under the final name.
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { signatureFileFor } from '../sign/signature-file.ts';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -101,6 +101,39 @@ function followDownload(tar: TarLayout, i: number, blob: string, feed: SpanFeed,
   };
 }
 
+/** Creates the temp tar beside `out`, open for writing; a fatal exit removes it (and its sidecar) until forget(). */
+async function openTempTar(out: string): Promise<{ tmp: string; sidecarTmp: string; fh: FileHandle; forget: () => void }> {
+  mkdirSync(dirname(out), { recursive: true });
+  removeStaleTemps(out);
+  const tmp = tempTarName(out);
+  const sidecarTmp = `${tmp}.sha256`;
+  // Created on this thread, then opened without O_CREAT: a fatal error's cleanup
+  // (on this thread too) either removes the file or runs before it exists; an
+  // open still under way elsewhere cannot bring the name back.
+  closeSync(openSync(tmp, 'w'));
+  const forget = onFatalExit(() => {
+    rmSync(tmp, { force: true });
+    rmSync(sidecarTmp, { force: true });
+  });
+  try {
+    return { tmp, sidecarTmp, fh: await open(tmp, 'r+'), forget };
+  } catch (err) {
+    forget();
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Moves the finished tar and its sidecar (hash `hex`) to their final names; true when it removed a signature of the old tar. */
+async function publishTar(out: string, tmp: string, sidecarTmp: string, hex: string): Promise<boolean> {
+  await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
+  const before = await readFile(`${out}.sha256`, 'utf8').then((t) => t.split(/\s/)[0], () => undefined);
+  await rename(tmp, out);
+  await rename(sidecarTmp, `${out}.sha256`);
+  // A signature beside the old tar signs other bytes; a byte-identical rebuild keeps it valid.
+  return before !== hex && (await rm(signatureFileFor(out)).then(() => true, () => false));
+}
+
 /**
  * Writes `entries` into `out` (temp name, then rename) and FILE.tar.sha256.
  * `layers.downloads` says, per blob digest, when it is in the store ('fetched'
@@ -116,26 +149,7 @@ export async function writeTar(
   copiers: number,
   hasher: FollowHash,
 ): Promise<{ sha256: string; size: number; staleSignature: boolean }> {
-  mkdirSync(dirname(out), { recursive: true });
-  removeStaleTemps(out);
-  const tmp = tempTarName(out);
-  const sidecarTmp = `${tmp}.sha256`;
-  // Created on this thread, then opened without O_CREAT: a fatal error's cleanup
-  // (on this thread too) either removes the file or runs before it exists; an
-  // open still under way elsewhere cannot bring the name back.
-  closeSync(openSync(tmp, 'w'));
-  const forget = onFatalExit(() => {
-    rmSync(tmp, { force: true });
-    rmSync(sidecarTmp, { force: true });
-  });
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(tmp, 'r+');
-  } catch (err) {
-    forget();
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  const { tmp, sidecarTmp, fh, forget } = await openTempTar(out);
   const tar = new TarLayout(
     fh,
     entries.map((e) => ({ name: e.path, size: e.size, mode: e.mode })),
@@ -172,13 +186,7 @@ export async function writeTar(
     if (results.some((r) => r.status === 'rejected')) throw firstError;
     await fh.close();
     const hex = await hasher.finish();
-    await writeFile(sidecarTmp, `${hex}  ${basename(out)}\n`);
-    const before = await readFile(`${out}.sha256`, 'utf8').then((t) => t.split(/\s/)[0], () => undefined);
-    await rename(tmp, out);
-    await rename(sidecarTmp, `${out}.sha256`);
-    // A signature beside the old tar signs other bytes; a byte-identical rebuild keeps it valid.
-    const staleSignature = before !== hex && (await rm(signatureFileFor(out)).then(() => true, () => false));
-    return { sha256: hex, size: tar.size, staleSignature };
+    return { sha256: hex, size: tar.size, staleSignature: await publishTar(out, tmp, sidecarTmp, hex) };
   } catch (err) {
     stopped = true;
     hasher.cancel();
